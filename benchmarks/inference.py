@@ -1,0 +1,159 @@
+"""Tokens/s of raw llama-cpp-python vs the same prompt through Brain and through the HTTP
+server (memory off), measured in one run; prints JSON with the ratios (target ≥ 0.95).
+
+Every mode sees the identical prompt text, stop sequences, max_tokens and temperature 0, so
+all generate the same tokens; rounds are interleaved so machine noise hits modes alike.
+
+    python benchmarks/inference.py [--rounds 5] [--max-tokens 96]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PROMPT = "Write a long, detailed story about a dragon who learns to bake bread in a village."
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    args = parser.parse_args()
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from llama_cpp import Llama
+
+    from cerebra.brain import Brain
+    from cerebra.config import Settings
+    from cerebra.models.base import GenerationRequest
+    from cerebra.models.prompt_format import completion_prompt
+    from cerebra.models.weights import PackagedModel
+    from cerebra.prompts.renderer import render_messages
+    from cerebra.testing import FakeEmbedder
+
+    work = Path(tempfile.mkdtemp(prefix="cerebra-bench-"))
+    packaged = PackagedModel.load()
+    model_path = packaged.assemble_into(work / "models")
+    n_threads = os.cpu_count() or 2
+    n_ctx = 2048
+    env = {
+        "CEREBRA_HOME": str(work / "home"),
+        "CEREBRA_MODEL_PATH": str(model_path),
+        "CEREBRA_MODEL_SHA256": packaged.expected_sha256,
+        "CEREBRA_N_CTX": str(n_ctx),
+        "CEREBRA_N_THREADS": str(n_threads),
+        "CEREBRA_EMBEDDER": "fake",  # memory is off in every mode; skip loading MiniLM
+        "CEREBRA_LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(**{k[len("CEREBRA_") :].lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    brain = Brain.from_settings(settings, embedder=FakeEmbedder())
+    backend: Any = brain.models.get()
+
+    # The exact text Brain sends with memory off, for the raw baseline.
+    rendered = render_messages(PROMPT, [], count_tokens=backend.count_tokens, token_budget=0)
+    request = GenerationRequest(
+        messages=rendered.messages, max_tokens=args.max_tokens, temperature=0.0
+    )
+    prompt_text, stops = completion_prompt(request)
+    raw = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cerebra.cli.main", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    client = httpx.Client(timeout=300)
+    deadline = time.time() + 180
+    while True:
+        try:
+            if client.get(f"{base}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            raise SystemExit("server did not start")
+        time.sleep(0.2)
+
+    def run_raw() -> tuple[int, float]:
+        start = time.perf_counter()
+        out: Any = raw.create_completion(
+            prompt_text, max_tokens=args.max_tokens, temperature=0.0, stop=list(stops)
+        )
+        return int(out["usage"]["completion_tokens"]), time.perf_counter() - start
+
+    def run_brain() -> tuple[int, float]:
+        start = time.perf_counter()
+        answer = brain.ask(PROMPT, memory=False, max_tokens=args.max_tokens, temperature=0.0)
+        return answer.usage.completion_tokens, time.perf_counter() - start
+
+    def run_http() -> tuple[int, float]:
+        start = time.perf_counter()
+        resp = client.post(
+            f"{base}/v1/chat/completions",
+            headers={"X-Cerebra-Memory": "off"},
+            json={
+                "model": settings.model_name,
+                "messages": [{"role": "user", "content": PROMPT}],
+                "max_tokens": args.max_tokens,
+                "temperature": 0.0,
+            },
+        )
+        resp.raise_for_status()
+        return int(resp.json()["usage"]["completion_tokens"]), time.perf_counter() - start
+
+    modes = {"raw_llama_cpp": run_raw, "brain": run_brain, "http_server": run_http}
+    samples: dict[str, list[float]] = {m: [] for m in modes}
+    tokens: dict[str, int] = {}
+    try:
+        for fn in modes.values():  # warm-up
+            fn()
+        for _ in range(args.rounds):
+            for name, fn in modes.items():
+                n, seconds = fn()
+                tokens[name] = n
+                samples[name].append(n / seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        brain.close()
+
+    median = {m: statistics.median(v) for m, v in samples.items()}
+    result = {
+        "benchmark": "inference",
+        "model": str(model_path.name),
+        "prompt_tokens": backend.count_tokens(prompt_text),
+        "completion_tokens": tokens,
+        "rounds": args.rounds,
+        "tokens_per_s_median": {m: round(v, 2) for m, v in median.items()},
+        "tokens_per_s_samples": {m: [round(x, 2) for x in v] for m, v in samples.items()},
+        "ratio_brain_vs_raw": round(median["brain"] / median["raw_llama_cpp"], 4),
+        "ratio_http_vs_raw": round(median["http_server"] / median["raw_llama_cpp"], 4),
+        "target_ratio": 0.95,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The `cerebra` command: serve, ask, chat, memory, models, config, db, doctor, bench.
+
+Commands parse arguments, call Brain / MemoryStore and format; errors the user can fix
+print one line on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from types import ModuleType
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from cerebra.cli import memory_cmd, ops_cmd
+from cerebra.config import get_settings
+from cerebra.errors import CerebraError
+
+app = typer.Typer(
+    name="cerebra",
+    help="Cerebra: a self-hosted, self-improving LLM runtime.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(memory_cmd.app, name="memory")
+ops_cmd.register(app)
+
+out = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="interface to bind (default from settings)"),
+    port: int = typer.Option(None, min=1, max=65535, help="port (default 8800)"),
+) -> None:
+    """Start the HTTP server (OpenAI-compatible API, Cerebra API, /metrics)."""
+    import uvicorn
+
+    from cerebra.observability.logging import configure_logging
+    from cerebra.server.app import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    application = create_app(settings)
+    print(f"Cerebra serving on http://{host}:{port}", flush=True)
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def ask(
+    prompt: str = typer.Argument(..., help="what to ask"),
+    as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
+    agent: str = typer.Option("", "--agent", help="agent id (memory scope)"),
+    user: str = typer.Option("", "--user", help="user id (memory scope)"),
+    session: str = typer.Option("", "--session", help="session id"),
+    model: str = typer.Option(None, "--model", help="model name"),
+    max_tokens: int = typer.Option(None, "--max-tokens", min=1),
+    temperature: float = typer.Option(None, "--temperature", min=0.0, max=2.0),
+    no_memory: bool = typer.Option(False, "--no-memory", help="neither recall nor remember"),
+) -> None:
+    """Ask once, with memory: recall, generate, remember."""
+    from cerebra.brain import Brain
+
+    brain = Brain.from_settings(get_settings())
+    try:
+        answer = brain.ask(
+            prompt,
+            user_id=user,
+            agent_id=agent,
+            session_id=session,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            memory=not no_memory,
+            endpoint="cli",
+        )
+    finally:
+        brain.close()
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2))
+        return
+    out.print(answer.answer.strip() or "[dim](empty answer)[/dim]")
+    out.print(
+        f"[dim]{answer.model} · {answer.usage.completion_tokens} tokens · "
+        f"{answer.latency_ms:.0f} ms · {len(answer.memories)} memories · "
+        f"trace {answer.trace_id}[/dim]"
+    )
+
+
+@app.command()
+def chat(
+    agent: str = typer.Option("", "--agent"),
+    user: str = typer.Option("", "--user"),
+    session: str = typer.Option("", "--session"),
+    model: str = typer.Option(None, "--model"),
+) -> None:
+    """Interactive chat with streaming answers; /exit or Ctrl-D to leave."""
+    from cerebra.brain import Answer, Brain
+    from cerebra.models.base import Message
+
+    brain = Brain.from_settings(get_settings())
+    history: list[Message] = []
+    out.print("[bold]Cerebra chat[/bold] — /exit to leave")
+    try:
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                break
+            if line.strip() in {"/exit", "/quit"}:
+                break
+            if not line.strip():
+                continue
+            sys.stdout.write("cerebra> ")
+            answer_text = ""
+            try:
+                for item in brain.stream(
+                    line,
+                    history=history[-8:],
+                    user_id=user,
+                    agent_id=agent,
+                    session_id=session,
+                    model=model,
+                    endpoint="cli",
+                ):
+                    if isinstance(item, Answer):
+                        answer_text = item.answer
+                    else:
+                        sys.stdout.write(item)
+                        sys.stdout.flush()
+            except CerebraError as exc:
+                print(f"\nerror: {exc.message}", file=sys.stderr)
+                continue
+            sys.stdout.write("\n")
+            history += [Message("user", line), Message("assistant", answer_text.strip())]
+    finally:
+        brain.close()
+
+
+def _click_exceptions() -> ModuleType:
+    """Typer >= 0.26 vendors click as typer._click; older versions use click itself."""
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("click exceptions not found")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors with exit code 2 for misuse and bad input."""
+    from pydantic import ValidationError
+
+    exc_mod = _click_exceptions()
+    try:
+        result: Any = app(args=argv, standalone_mode=False)
+    except exc_mod.NoArgsIsHelpError as exc:
+        print(exc.format_message() if hasattr(exc, "format_message") else exc)
+        raise SystemExit(0) from None
+    except exc_mod.UsageError as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message().replace("\n", " ")
+        print(f"error: {message}{hint}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except exc_mod.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except CerebraError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValidationError as exc:  # settings from the environment that do not parse
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        print(
+            f"error: invalid setting CEREBRA_{field.upper()}: {first.get('msg')}", file=sys.stderr
+        )
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        raise SystemExit(130) from None
+    if isinstance(result, int) and result:
+        raise SystemExit(result)
+
+
+if __name__ == "__main__":
+    main()

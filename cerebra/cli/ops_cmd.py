@@ -1,0 +1,88 @@
+"""Operational commands: models list, config show, db upgrade, doctor."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cerebra.config import get_settings
+
+out = Console()
+models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Configured models (loads nothing)."""
+    s = get_settings()
+    rows: list[dict[str, str | int | bool]] = [
+        {
+            "name": s.model_name,
+            "backend": "fake" if s.fake_model else "llama.cpp",
+            "path": str(s.model_path or s.models_dir / "gemma-3-270m-q4_k_m.gguf"),
+            "context": s.n_ctx,
+            "default": True,
+        }
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "backend", "path", "context", "default")
+    for r in rows:
+        table.add_row(str(r["name"]), str(r["backend"]), str(r["path"]), str(r["context"]), "yes")
+    out.print(table)
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Effective settings, secrets masked."""
+    values = get_settings().masked()
+    if as_json:
+        print(json.dumps(values, indent=2, default=str))
+        return
+    table = Table("setting", "value")
+    for key, value in values.items():
+        table.add_row(f"CEREBRA_{key.upper()}", str(value))
+    out.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from cerebra.db.engine import make_engine
+    from cerebra.db.migrate import current_revision, upgrade
+
+    settings = get_settings()
+    settings.ensure_home()
+    engine = make_engine(settings.db_url)
+    upgrade(engine, revision)
+    print(f"database at revision {current_revision(engine)}")
+
+
+def doctor() -> None:
+    """Check the model file and its hash, the embedder, the database and migrations."""
+    from cerebra.doctor import run_checks
+
+    checks = run_checks(get_settings())
+    for c in checks:
+        mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {c.name}: {c.detail}", highlight=False, soft_wrap=True)
+        if not c.ok and c.fix:
+            out.print(f"      fix: {c.fix}", highlight=False, soft_wrap=True)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        out.print(f"[red]{len(failed)} problem(s): {', '.join(failed)}[/red]")
+        raise typer.Exit(1)
+    out.print("[green]all checks passed[/green]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.add_typer(config_app, name="config")
+    app.add_typer(db_app, name="db")
+    app.command("doctor")(doctor)

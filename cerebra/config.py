@@ -1,0 +1,112 @@
+"""Settings: every knob of Cerebra, read from CEREBRA_* environment variables and `.env`.
+
+`get_settings()` is the one cached entry point; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Paths are resolved against `home` when relative."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CEREBRA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["dev", "prod", "test"] = "dev"
+    home: Path = Field(default=Path(".cerebra"), description="data directory")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in home"
+    )
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+
+    # generation
+    model_name: str = "gemma-3-270m"
+    model_path: Path | None = Field(
+        default=None, description="GGUF file; default: assembled from the PyPI package"
+    )
+    model_sha256: str | None = Field(
+        default=None, description="expected SHA-256; default: the package's own hash"
+    )
+    n_ctx: int = Field(default=4096, ge=256)
+    n_threads: int | None = None
+    max_tokens: int = Field(default=128, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    fake_model: bool = Field(default=False, description="serve cerebra.testing.FakeModel")
+
+    # embeddings and memory
+    embedder: Literal["minilm", "fake"] = "minilm"
+    embedder_device: str = "cpu"
+    memory_enabled: bool = True
+    memory_top_k: int = Field(default=5, ge=0, le=100)
+    memory_token_budget: int = Field(default=512, ge=0)
+    memory_max_chars: int = Field(default=20_000, ge=1)
+
+    # server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8800, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'cerebra.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+
+    def check_secrets(self) -> None:
+        """Refuse the built-in development secret outside dev/test mode."""
+        if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError(
+                "CEREBRA_SECRET_KEY is the development default; set a real secret in prod"
+            )
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings as plain values, secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["database_url"] = _mask_url(self.db_url)
+        return out
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password part of a database URL."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

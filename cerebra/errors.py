@@ -1,0 +1,76 @@
+"""Domain errors shared by the library, the server and the CLI.
+
+Each error knows its HTTP status and the field it blames, so routes and commands only
+translate it (a JSON 4xx body, or a one-line CLI message with exit code 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CerebraError(Exception):
+    """Base class: a problem the caller can act on, not a bug."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(CerebraError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class PromptTooLong(CerebraError):
+    status_code = 413
+    code = "prompt_too_long"
+
+
+class NotFound(CerebraError):
+    status_code = 404
+    code = "not_found"
+
+
+class UnknownModel(NotFound):
+    code = "model_not_found"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"unknown model {name!r}; known models: {', '.join(known) or '(none)'}",
+            field="model",
+            known_models=known,
+        )
+
+
+class ModelVerificationError(CerebraError):
+    """Weights whose hash or signature does not match what was pinned."""
+
+    status_code = 500
+    code = "model_verification_failed"
+
+
+class BackendError(CerebraError):
+    """A model backend failed (upstream error, timeout, broken stream)."""
+
+    status_code = 502
+    code = "backend_error"
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after

@@ -1,0 +1,123 @@
+"""The ModelBackend seam: the request/response types and the protocol every backend meets.
+
+Backends receive chat `messages` (or a raw completion `prompt`) and return text with token
+usage. Wrappers (router, cache, fallback, metrics) are ModelBackends themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    streaming: bool = True
+    max_context: int = 2048
+    tools: bool = False
+    cost_per_input_token: float = 0.0  # USD per token
+    cost_per_output_token: float = 0.0  # USD per token
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to generate. Exactly one of `messages` (chat) or `prompt` (raw completion)."""
+
+    messages: tuple[Message, ...] = ()
+    prompt: str | None = None
+    max_tokens: int = 128
+    temperature: float = 0.7
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> GenerationRequest:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    model: str
+    usage: Usage
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """One piece of a stream; the last one carries finish_reason and usage."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """A source of generations. Sync and async pairs are named alike."""
+
+    name: str
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def agenerate(self, request: GenerationRequest) -> Generation: ...
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]: ...
+
+    def astream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]: ...
+
+    def probe(self) -> ProbeResult: ...
+
+
+def probe_backend(backend: ModelBackend, prompt: str = "Hello") -> ProbeResult:
+    """A synthetic one-token generation used as a health check by backends and registries."""
+    start = time.perf_counter()
+    try:
+        backend.generate(GenerationRequest(prompt=prompt, max_tokens=1, temperature=0.0))
+    except Exception as exc:  # a probe reports failure, it never raises
+        return ProbeResult(
+            False, (time.perf_counter() - start) * 1000, f"{type(exc).__name__}: {exc}"
+        )
+    return ProbeResult(True, (time.perf_counter() - start) * 1000, "ok")

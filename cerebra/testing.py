@@ -1,0 +1,142 @@
+"""Test doubles for Cerebra and for its users: FakeModel and FakeEmbedder.
+
+Both are deterministic and dependency-free, and both satisfy the real protocols
+(ModelBackend, Embedder), so code under test cannot tell them apart by shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from cerebra.errors import PromptTooLong
+from cerebra.memory.embedders import normalize_rows
+from cerebra.models.base import (
+    Capabilities,
+    Generation,
+    GenerationRequest,
+    ProbeResult,
+    StreamChunk,
+    Usage,
+)
+from cerebra.models.prompt_format import completion_prompt
+from cerebra.models.sync_bridge import SyncBackendMixin
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+class FakeModel(SyncBackendMixin):
+    """A ModelBackend that answers with a fixed text or a function of the prompt.
+
+    Tokens are words and punctuation marks; `calls` records every request seen.
+    """
+
+    def __init__(
+        self,
+        reply: str | Callable[[str], str] = "This is a fake answer.",
+        *,
+        name: str = "fake-model",
+        max_context: int = 2048,
+        cost_per_input_token: float = 0.0,
+        cost_per_output_token: float = 0.0,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.name = name
+        self._reply = reply
+        self._delay_s = delay_s
+        self._capabilities = Capabilities(
+            streaming=True,
+            max_context=max_context,
+            cost_per_input_token=cost_per_input_token,
+            cost_per_output_token=cost_per_output_token,
+        )
+        self.calls: list[GenerationRequest] = []
+        self.prompts: list[str] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def count_tokens(self, text: str) -> int:
+        return len(_tokens(text))
+
+    def _answer(self, request: GenerationRequest) -> tuple[str, int, str]:
+        prompt, _ = completion_prompt(request)
+        prompt_tokens = self.count_tokens(prompt)
+        if prompt_tokens > self._capabilities.max_context:
+            raise PromptTooLong(
+                f"prompt is {prompt_tokens} tokens; model {self.name} has a context of "
+                f"{self._capabilities.max_context} tokens",
+                field="prompt",
+            )
+        self.calls.append(request)
+        self.prompts.append(prompt)
+        text = self._reply(prompt) if callable(self._reply) else self._reply
+        words = re.findall(r"\S+\s*", text)
+        finish = "stop"
+        if len(words) > request.max_tokens:
+            words, finish = words[: request.max_tokens], "length"
+        return "".join(words).rstrip(), prompt_tokens, finish
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        start = time.perf_counter()
+        text, prompt_tokens, finish = self._answer(request)
+        if self._delay_s:
+            time.sleep(self._delay_s)
+        return Generation(
+            text=text,
+            model=self.name,
+            usage=Usage(prompt_tokens, self.count_tokens(text)),
+            finish_reason=finish,
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
+        text, prompt_tokens, finish = self._answer(request)
+        for piece in re.findall(r"\S+\s*", text):
+            if self._delay_s:
+                time.sleep(self._delay_s)
+            yield StreamChunk(text=piece)
+        yield StreamChunk(
+            text="", finish_reason=finish, usage=Usage(prompt_tokens, self.count_tokens(text))
+        )
+
+    def probe(self) -> ProbeResult:
+        return ProbeResult(True, 0.0, "ok")
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-hashed-words embeddings: texts sharing words are similar."""
+
+    def __init__(self, dimension: int = 64, model_id: str = "fake-embedder") -> None:
+        self.dimension = dimension
+        self.model_id = model_id
+        self.calls = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dimension, dtype=np.float32)
+        for token in _tokens(text.lower()):
+            digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.dimension
+            sign = 1.0 if digest[4] & 1 else -1.0
+            vec[slot] += sign
+        if not vec.any():
+            vec[0] = 1.0
+        return vec
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalize_rows(np.stack([self._vector(t) for t in texts]))
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)

@@ -1,0 +1,119 @@
+"""Shared fixtures, and the network guard: any non-loopback connection from a test fails."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _is_loopback(address: Any) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(sock: socket.socket, address: Any) -> None:
+    if sock.family == socket.AF_UNIX:
+        return
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may not connect to {address!r}: only loopback is allowed")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check(self, address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Each test gets its own CEREBRA_HOME and a fresh settings cache; no .env is read."""
+    from cerebra.config import get_settings
+
+    for key in list(os.environ):
+        if key.startswith("CEREBRA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CEREBRA_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings for the fast path: FakeModel and FakeEmbedder."""
+    from cerebra.config import get_settings
+
+    monkeypatch.setenv("CEREBRA_FAKE_MODEL", "1")
+    monkeypatch.setenv("CEREBRA_EMBEDDER", "fake")
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def gguf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged Gemma GGUF, assembled once per test session."""
+    from cerebra.models.weights import PackagedModel
+
+    return PackagedModel.load().assemble_into(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def gguf_sha256() -> str:
+    from cerebra.models.weights import PackagedModel
+
+    return PackagedModel.load().expected_sha256
+
+
+@pytest.fixture(scope="session")
+def llama_backend(gguf_path: Path, gguf_sha256: str) -> Any:
+    from cerebra.models.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(gguf_path, name="gemma-3-270m", expected_sha256=gguf_sha256, n_ctx=2048)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Any:
+    from cerebra.memory.embedders import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def real_model_env(monkeypatch: pytest.MonkeyPatch, gguf_path: Path, gguf_sha256: str) -> None:
+    """Settings that use the real GGUF (pre-assembled) and the real embedder."""
+    from cerebra.config import get_settings
+
+    monkeypatch.setenv("CEREBRA_MODEL_PATH", str(gguf_path))
+    monkeypatch.setenv("CEREBRA_MODEL_SHA256", gguf_sha256)
+    monkeypatch.setenv("CEREBRA_N_CTX", "2048")
+    get_settings.cache_clear()

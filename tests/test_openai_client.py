@@ -1,0 +1,79 @@
+"""The official `openai` client against a real Cerebra server (uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from cerebra.config import get_settings
+from cerebra.server.app import create_app
+from tests.helpers import running_server
+
+
+def _serve() -> Iterator[str]:
+    get_settings.cache_clear()
+    with running_server(create_app(get_settings())) as base:
+        yield base
+
+
+@pytest.fixture
+def fake_server(fake_env: None) -> Iterator[str]:
+    yield from _serve()
+
+
+@pytest.fixture
+def real_server(real_model_env: None) -> Iterator[str]:
+    yield from _serve()
+
+
+def _exercise(base: str, model: str) -> None:
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+    ids = [m.id for m in client.models.list().data]
+    assert ids == [model]
+    done = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say hello."}], max_tokens=12
+    )
+    assert done.choices[0].message.role == "assistant"
+    assert done.usage is not None and done.usage.completion_tokens > 0
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Count to three."}],
+        max_tokens=12,
+        stream=True,
+    )
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert "".join(pieces).strip()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model=model, messages=[], max_tokens=3)
+
+
+def test_openai_client_fake(fake_server: str) -> None:
+    _exercise(fake_server, "gemma-3-270m")
+
+
+@pytest.mark.slow
+def test_openai_client_real_model(real_server: str) -> None:
+    _exercise(real_server, "gemma-3-270m")
+
+    async def run_async() -> Any:
+        client = openai.AsyncOpenAI(base_url=f"{real_server}/v1", api_key="unused", max_retries=0)
+        out = await client.chat.completions.create(
+            model="gemma-3-270m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8
+        )
+        stream = await client.chat.completions.create(
+            model="gemma-3-270m",
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=8,
+            stream=True,
+        )
+        chunks = [c async for c in stream]
+        return out, chunks
+
+    out, chunks = asyncio.run(run_async())
+    assert out.usage.completion_tokens > 0 and chunks
