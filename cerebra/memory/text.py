@@ -25,7 +25,7 @@ STOP_WORDS = frozenset(
     those through to too under until up very was wasn't we we'd we'll we're we've were
     weren't what what's when when's where where's which while who who's whom why why's will
     with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
-    s t just also""".split()
+    s t just also""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
@@ -34,7 +34,6 @@ def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
-
 
 
 def terms(text: str) -> list[str]:
