@@ -15,10 +15,28 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asked for; `arguments` is the JSON text it produced."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True)
 class Message:
     role: Role
     content: str
     name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # on assistant turns that called tools
+    tool_call_id: str | None = None  # on "tool" turns: the call this result answers
 
 
 @dataclass(frozen=True)
@@ -69,17 +87,20 @@ class Generation:
     text: str
     model: str
     usage: Usage
-    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls" | "error"
     latency_ms: float = 0.0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One piece of a stream; the last one carries finish_reason and usage."""
+    """One piece of a stream; the last one carries finish_reason, usage and the complete
+    tool calls (if the model called any)."""
 
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,194 @@
+"""One pooled HTTP connection set per remote backend: JSON calls and server-sent events.
+
+Each `HttpPool` owns one `httpx.Client` (thread-safe, shared by every sync caller) and one
+`httpx.AsyncClient` per event loop (an async connection belongs to the loop that opened
+it), both keep-alive, both built on first use. Every failure leaves as a Cerebra error
+(see `http_errors`): callers never see an httpx exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cerebra.models.http_errors import decode_json, error_from_response, error_from_transport
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    event: str
+    data: str
+
+
+class SSEDecoder:
+    """Incremental server-sent-events parser (WHATWG rules) fed one line at a time."""
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self.flush()
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._event = value
+        return None
+
+    def flush(self) -> SSEEvent | None:
+        """Dispatch the pending event, if any (also called at the end of the stream)."""
+        if not self._data and not self._event:
+            return None
+        event = SSEEvent(self._event or "message", "\n".join(self._data))
+        self._event, self._data = "", []
+        return event
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Connection settings shared by every remote backend."""
+
+    timeout_s: float = 60.0  # read/write: the longest wait for a reply or the next chunk
+    connect_timeout_s: float = 5.0
+    max_connections: int = 100
+    max_keepalive: int = 20
+    keepalive_expiry_s: float = 30.0
+
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s,
+                             pool=self.connect_timeout_s)
+
+    def limits(self) -> httpx.Limits:
+        return httpx.Limits(max_connections=self.max_connections,
+                            max_keepalive_connections=self.max_keepalive,
+                            keepalive_expiry=self.keepalive_expiry_s)
+
+
+class HttpPool:
+    """A base URL, default headers and the pooled clients that talk to it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        backend: str,
+        headers: Mapping[str, str] | None = None,
+        config: PoolConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.backend = backend
+        self.headers = dict(headers or {})
+        self.config = config or PoolConfig()
+        self._transport = transport
+        self._async_transport = async_transport
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._async: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+    # -- clients ---------------------------------------------------------------------------
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        base_url=self.base_url, headers=self.headers,
+                        timeout=self.config.timeout(), limits=self.config.limits(),
+                        transport=self._transport,
+                    )
+        return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            with self._lock:
+                for old in [lp for lp in self._async if lp.is_closed()]:
+                    del self._async[old]  # its connections died with their loop
+                client = self._async[loop] = httpx.AsyncClient(
+                    base_url=self.base_url, headers=self.headers,
+                    timeout=self.config.timeout(), limits=self.config.limits(),
+                    transport=self._async_transport,
+                )
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        loop = asyncio.get_running_loop()
+        client = self._async.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    # -- JSON ------------------------------------------------------------------------------
+    def post_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.client().post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self.backend) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response, self.backend)
+        return decode_json(response.content, self.backend)
+
+    async def apost_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.async_client().post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self.backend) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response, self.backend)
+        return decode_json(response.content, self.backend)
+
+    # -- server-sent events ----------------------------------------------------------------
+    def post_events(self, path: str, body: Mapping[str, Any]
+                    ) -> Generator[SSEEvent, None, None]:
+        decoder = SSEDecoder()
+        try:
+            with self.client().stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response, self.backend)
+                for line in response.iter_lines():
+                    event = decoder.feed(line)
+                    if event is not None:
+                        yield event
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self.backend, streaming=True) from exc
+        last = decoder.flush()
+        if last is not None:
+            yield last
+
+    async def apost_events(self, path: str, body: Mapping[str, Any]
+                           ) -> AsyncGenerator[SSEEvent, None]:
+        decoder = SSEDecoder()
+        try:
+            async with self.async_client().stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise error_from_response(response, self.backend)
+                async for line in response.aiter_lines():
+                    event = decoder.feed(line)
+                    if event is not None:
+                        yield event
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self.backend, streaming=True) from exc
+        last = decoder.flush()
+        if last is not None:
+            yield last

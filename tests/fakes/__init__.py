@@ -1,0 +1,1 @@
+"""Local servers that speak real upstream wire formats (OpenAI, Anthropic), with faults."""
