@@ -206,3 +206,15 @@ def test_unreachable_server_is_retryable_and_probe_reports_it(openai_url: str) -
     probe = dead.probe()
     assert not probe.ok and "cannot reach" in probe.detail
     assert backend(openai_url).probe().ok
+
+
+async def test_concurrent_async_calls_share_a_bounded_pool(openai_url: str,
+                                                           openai_plan: FaultPlan) -> None:
+    import asyncio
+
+    b = backend(openai_url, max_connections=4, max_keepalive=4)
+    requests = [CHAT.with_(messages=(Message("user", f"question {i}"),)) for i in range(24)]
+    outs = await asyncio.gather(*(b.agenerate(r) for r in requests))
+    assert [o.text for o in outs] == [f"gpt-4o-mini says: question {i}" for i in range(24)]
+    assert len({r["client_port"] for r in openai_plan.requests}) <= 4
+    await b.aclose()
