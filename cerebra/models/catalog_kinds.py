@@ -1,0 +1,189 @@
+"""Catalog entries and the factories that turn an entry into a ModelBackend, one per kind.
+
+Kinds: llamacpp (a GGUF file, optional GGUF LoRA), hf (a Hugging Face folder or GGUF through
+transformers, optional PEFT LoRA folder), openai (any OpenAI-compatible server), anthropic,
+fake (cerebra.testing.FakeModel). `register_kind` adds more (plugins). Entry `options` are
+passed to the backend's constructor as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from cerebra.errors import InvalidInput
+from cerebra.models.base import Capabilities, ModelBackend
+
+_HEX64 = r"^[0-9a-fA-F]{64}$"
+
+
+class PriceSpec(BaseModel):
+    """USD per token (`input`/`output`) or per million tokens (`*_per_mtok`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
+    input_per_mtok: float | None = Field(default=None, ge=0)
+    output_per_mtok: float | None = Field(default=None, ge=0)
+
+    def per_token(self) -> tuple[float, float]:
+        def side(direct: float | None, mtok: float | None) -> float:
+            if direct is not None:
+                return direct
+            return (mtok or 0.0) / 1e6
+
+        return (side(self.input, self.input_per_mtok), side(self.output, self.output_per_mtok))
+
+
+class ModelEntry(BaseModel):
+    """One model of the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+    kind: str
+    path: Path | None = None
+    base_url: str | None = None
+    model: str | None = None  # the upstream model id (remote kinds); default: name
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    sha256: str | None = Field(default=None, pattern=_HEX64)
+    signature: str | None = None
+    lora: Path | None = None
+    lora_sha256: str | None = Field(default=None, pattern=_HEX64)
+    lora_signature: str | None = None
+    context_length: int | None = Field(default=None, ge=16)
+    price: PriceSpec | None = None
+    default: bool = False
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ModelEntry:
+        if self.kind not in FACTORIES:
+            raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(sorted(FACTORIES))}")
+        if self.kind in ("llamacpp", "hf") and self.path is None:
+            raise ValueError(f"kind {self.kind} needs a path")
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("kind openai needs a base_url")
+        return self
+
+    def secret(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if not value:
+                raise InvalidInput(f"environment variable {self.api_key_env} is not set",
+                                   field="api_key_env")
+            return value
+        return None
+
+    def costs(self) -> dict[str, Any]:
+        if self.price is None:
+            return {}
+        cin, cout = self.price.per_token()
+        return {"cost_per_input_token": cin, "cost_per_output_token": cout}
+
+
+@dataclass
+class CapabilityOverride:
+    """A backend whose advertised capabilities (prices, context) the catalog overrides."""
+
+    inner: ModelBackend
+    override: Capabilities
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.override
+
+    def __getattr__(self, item: str) -> Any:  # generate/stream/probe/… go to the inner one
+        if item == "inner":
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+
+Factory = Callable[[ModelEntry], ModelBackend]
+FACTORIES: dict[str, Factory] = {}
+
+
+def register_kind(kind: str, factory: Factory) -> None:
+    """Teach the catalog a new kind of backend (plugins call this)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
+        raise InvalidInput(f"bad kind name {kind!r}", field="kind")
+    FACTORIES[kind] = factory
+
+
+def _llamacpp(entry: ModelEntry) -> ModelBackend:
+    from cerebra.models.llamacpp import LlamaCppBackend
+
+    assert entry.path is not None
+    options = dict(entry.options)
+    if entry.context_length:
+        options["n_ctx"] = entry.context_length
+    backend: ModelBackend = LlamaCppBackend(entry.path, name=entry.name, lora_path=entry.lora,
+                                            **options)
+    if entry.price is not None:
+        cin, cout = entry.price.per_token()
+        backend = CapabilityOverride(backend, replace(  # type: ignore[assignment]
+            backend.capabilities, cost_per_input_token=cin, cost_per_output_token=cout))
+    return backend
+
+
+def _hf(entry: ModelEntry) -> ModelBackend:
+    from cerebra.models.hf import TransformersBackend
+
+    assert entry.path is not None
+    return TransformersBackend(entry.path, name=entry.name, lora_path=entry.lora,
+                               max_context=entry.context_length, **entry.costs(),
+                               **entry.options)
+
+
+def _openai(entry: ModelEntry) -> ModelBackend:
+    from cerebra.models.openai_http import OpenAIHTTPBackend
+
+    assert entry.base_url is not None
+    options = dict(entry.options)
+    if entry.context_length:
+        options["max_context"] = entry.context_length
+    backend: ModelBackend = OpenAIHTTPBackend(
+        entry.base_url, entry.model or entry.name, name=entry.name, api_key=entry.secret(),
+        **entry.costs(), **options)
+    return backend
+
+
+def _anthropic(entry: ModelEntry) -> ModelBackend:
+    from cerebra.models.anthropic import AnthropicBackend
+
+    options = dict(entry.options)
+    if entry.context_length:
+        options["max_context"] = entry.context_length
+    if entry.base_url:
+        options["base_url"] = entry.base_url
+    backend: ModelBackend = AnthropicBackend(
+        entry.model or entry.name, name=entry.name, api_key=entry.secret(), **entry.costs(),
+        **options)
+    return backend
+
+
+def _fake(entry: ModelEntry) -> ModelBackend:
+    from cerebra.testing import FakeModel
+
+    options = dict(entry.options)
+    if entry.context_length:
+        options["max_context"] = entry.context_length
+    return FakeModel(name=entry.name, **entry.costs(), **options)
+
+
+for _kind, _factory in (("llamacpp", _llamacpp), ("hf", _hf), ("openai", _openai),
+                        ("anthropic", _anthropic), ("fake", _fake)):
+    register_kind(_kind, _factory)
