@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,13 +21,44 @@ from cerebra.config import Settings, get_settings
 from cerebra.errors import InvalidInput
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
-from cerebra.models.base import GenerationRequest, Message, ModelBackend, StreamChunk, Usage
+from cerebra.models.base import (
+    GenerationRequest,
+    Message,
+    ModelBackend,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
-from cerebra.prompts.renderer import render_messages
+from cerebra.prompts.renderer import DEFAULT_PERSONA, render_conversation
 
 log = logging.getLogger("cerebra.brain")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request through the path: what to answer, for whom, and how to generate."""
+
+    prompt: str  # the user's latest text; memory recall runs on it
+    history: tuple[Message, ...] = ()
+    # The whole conversation as the client sent it (gateway); when set, `history` is unused
+    # and `prompt` only drives recall and the ledger.
+    messages: tuple[Message, ...] | None = None
+    user_id: str = ""
+    agent_id: str = ""
+    session_id: str = ""
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    memory: bool = True
+    persona: str | None = DEFAULT_PERSONA  # None: the gateway passes messages through
+    raw: bool = False  # a legacy completion: `prompt` is the model's whole input, no memory
+    extra: dict[str, Any] = field(default_factory=dict)  # tools, logit_bias, … for backends
+    endpoint: str = "library"
 
 
 @dataclass
@@ -41,6 +72,7 @@ class Answer:
     memories: list[MemoryHit] = field(default_factory=list)
     prompt: str = ""
     stored_memory_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,15 +94,16 @@ class Answer:
                 for h in self.memories
             ],
             "stored_memory_id": self.stored_memory_id,
+            "tool_calls": [c.to_openai() for c in self.tool_calls],
         }
 
 
 @dataclass(frozen=True)
 class _Prepared:
+    query: Query
     backend: ModelBackend
     request: GenerationRequest
     hits: tuple[MemoryHit, ...]
-    rendered: str
     started: float
 
 
@@ -104,106 +137,100 @@ class Brain:
         return build_brain(settings or get_settings(), model=model, embedder=embedder)
 
     # -- the path -----------------------------------------------------------------------
-    def _prepare(
-        self,
-        prompt: Any,
-        *,
-        history: Sequence[Message],
-        user_id: str,
-        agent_id: str,
-        session_id: str,
-        model: str | None,
-        max_tokens: int | None,
-        temperature: float | None,
-        use_memory: bool,
-        stop: Sequence[str] = (),
-    ) -> _Prepared:
+    def _prepare(self, query: Query) -> _Prepared:
         started = time.perf_counter()
-        prompt = validate_text(prompt, field="prompt", max_chars=self.settings.memory_max_chars)
-        if max_tokens is not None and max_tokens < 1:
+        prompt = validate_text(
+            query.prompt, field="prompt", max_chars=self.settings.memory_max_chars
+        )
+        if query.max_tokens is not None and query.max_tokens < 1:
             raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
-        if temperature is not None and not 0.0 <= temperature <= 2.0:
+        if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
-        backend = self.models.get(model)
+        backend = self.models.get(query.model)
         hits: list[MemoryHit] = []
-        if use_memory and self.settings.memory_top_k > 0:
+        if query.raw:
+            query = replace(query, memory=False)
+        if query.memory and self.settings.memory_top_k > 0:
             hits = self.memory.search(
-                agent_id, prompt, k=self.settings.memory_top_k, user_id=user_id
+                query.agent_id, prompt, k=self.settings.memory_top_k, user_id=query.user_id
             )
-        rendered = render_messages(
-            prompt,
-            hits,
-            count_tokens=backend.count_tokens,
-            token_budget=self.settings.memory_token_budget,
-            history=history,
+        conversation = (
+            query.messages
+            if query.messages is not None
+            else (*query.history, Message("user", prompt))
         )
+        injected: tuple[MemoryHit, ...] = ()
+        if query.raw or (query.persona is None and not hits):
+            messages = conversation  # pure pass-through
+        else:
+            rendered = render_conversation(
+                conversation,
+                hits,
+                count_tokens=backend.count_tokens,
+                token_budget=self.settings.memory_token_budget,
+                persona=query.persona,
+            )
+            messages, injected = rendered.messages, rendered.injected
         request = GenerationRequest(
-            messages=rendered.messages,
-            max_tokens=max_tokens or self.settings.max_tokens,
-            temperature=self.settings.temperature if temperature is None else temperature,
-            stop=tuple(stop),
+            messages=() if query.raw else messages,
+            prompt=prompt if query.raw else None,
+            max_tokens=query.max_tokens or self.settings.max_tokens,
+            temperature=self.settings.temperature
+            if query.temperature is None
+            else query.temperature,
+            top_p=0.95 if query.top_p is None else query.top_p,
+            stop=query.stop,
+            extra=dict(query.extra),
         )
-        text, _ = completion_prompt(request)
-        return _Prepared(backend, request, rendered.injected, text, started)
+        return _Prepared(replace(query, prompt=prompt), backend, request, injected, started)
 
     def _finish(
         self,
         prep: _Prepared,
-        prompt: str,
         text: str,
         usage: Usage,
         finish_reason: str,
-        *,
-        user_id: str,
-        agent_id: str,
-        session_id: str,
-        use_memory: bool,
-        endpoint: str,
+        tool_calls: tuple[ToolCall, ...] = (),
     ) -> Answer:
+        query = prep.query
         trace_id = uuid.uuid4().hex
         stored: str | None = None
-        if use_memory and text.strip():
+        if query.memory and text.strip():
             stored = self.memory.add(
-                agent_id,
-                f"User: {prompt.strip()}\nAssistant: {text.strip()}",
-                user_id=user_id,
-                session_id=session_id,
+                query.agent_id,
+                f"User: {query.prompt.strip()}\nAssistant: {text.strip()}",
+                user_id=query.user_id,
+                session_id=query.session_id,
                 tags=["exchange"],
                 source="exchange",
                 metadata={"trace_id": trace_id, "model": prep.backend.name},
             )
         latency_ms = (time.perf_counter() - prep.started) * 1000
-        memories_used = [{"id": h.memory.uid, "score": round(h.score, 6)} for h in prep.hits]
-        try:
-            self.ledger.record(
-                InteractionRecord(
-                    trace_id=trace_id,
-                    tenant_id=self.memory.tenant_id,
-                    endpoint=endpoint,
-                    model=prep.backend.name,
-                    prompt=prompt,
-                    rendered_prompt=prep.rendered,
-                    response=text,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    latency_ms=latency_ms,
-                    memories_used=memories_used,
-                    stored_memory_uid=stored,
-                    user_id=user_id,
-                    agent_id=agent_id,
-                    session_id=session_id,
-                )
+        rendered, _ = completion_prompt(prep.request)
+        self.ledger.record(
+            InteractionRecord(
+                trace_id=trace_id,
+                tenant_id=self.memory.tenant_id,
+                endpoint=query.endpoint,
+                model=prep.backend.name,
+                prompt=query.prompt,
+                rendered_prompt=rendered,
+                response=text,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                latency_ms=latency_ms,
+                memories_used=[{"id": h.memory.uid, "score": round(h.score, 6)} for h in prep.hits],
+                stored_memory_uid=stored,
+                user_id=query.user_id,
+                agent_id=query.agent_id,
+                session_id=query.session_id,
             )
-        except Exception:
-            if stored is not None:  # keep the two writes all-or-nothing
-                self.memory.delete(stored)
-            raise
-        log.info(
+        )
+        log.debug(
             "interaction",
             extra={
                 "trace_id": trace_id,
                 "model": prep.backend.name,
-                "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
                 "latency_ms": round(latency_ms, 2),
                 "memories_used": len(prep.hits),
@@ -217,65 +244,25 @@ class Brain:
             trace_id=trace_id,
             finish_reason=finish_reason,
             memories=list(prep.hits),
-            prompt=prep.rendered,
+            prompt=rendered,
             stored_memory_id=stored,
+            tool_calls=tool_calls,
         )
 
     # -- entry points -------------------------------------------------------------------
-    def ask(
-        self,
-        prompt: Any,
-        *,
-        history: Sequence[Message] = (),
-        user_id: str = "",
-        agent_id: str = "",
-        session_id: str = "",
-        model: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        memory: bool = True,
-        stop: Sequence[str] = (),
-        endpoint: str = "library",
-    ) -> Answer:
-        scope = {"user_id": user_id, "agent_id": agent_id, "session_id": session_id}
-        prep = self._prepare(
-            prompt,
-            history=history,
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            use_memory=memory,
-            stop=stop,
-            **scope,
-        )
+    def run(self, query: Query) -> Answer:
+        prep = self._prepare(query)
         gen = prep.backend.generate(prep.request)
-        return self._finish(
-            prep,
-            prompt,
-            gen.text,
-            gen.usage,
-            gen.finish_reason,
-            use_memory=memory,
-            endpoint=endpoint,
-            **scope,
-        )
+        return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls)
 
-    async def aask(self, prompt: Any, **kwargs: Any) -> Answer:
-        kwargs.setdefault("endpoint", "library")
-        finish_args, prep_args = _split(kwargs)
-        prep = await asyncio.to_thread(lambda: self._prepare(prompt, **prep_args))
+    async def arun(self, query: Query) -> Answer:
+        prep = await self._aprepare(query)
         gen = await prep.backend.agenerate(prep.request)
-        return await asyncio.to_thread(
-            lambda: self._finish(
-                prep, prompt, gen.text, gen.usage, gen.finish_reason, **finish_args
-            )
-        )
+        return await self._afinish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls)
 
-    def stream(self, prompt: Any, **kwargs: Any) -> Iterator[str | Answer]:
+    def run_stream(self, query: Query) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the final Answer."""
-        kwargs.setdefault("endpoint", "library")
-        finish_args, prep_args = _split(kwargs)
-        prep = self._prepare(prompt, **prep_args)
+        prep = self._prepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
         for chunk in prep.backend.stream(prep.request):
@@ -283,15 +270,16 @@ class Brain:
                 pieces.append(chunk.text)
                 yield chunk.text
             last = chunk
-        usage = last.usage or Usage(0, 0)
         yield self._finish(
-            prep, prompt, "".join(pieces), usage, last.finish_reason or "stop", **finish_args
+            prep,
+            "".join(pieces),
+            last.usage or Usage(0, 0),
+            last.finish_reason or "stop",
+            last.tool_calls,
         )
 
-    async def astream(self, prompt: Any, **kwargs: Any) -> AsyncIterator[str | Answer]:
-        kwargs.setdefault("endpoint", "library")
-        finish_args, prep_args = _split(kwargs)
-        prep = await asyncio.to_thread(lambda: self._prepare(prompt, **prep_args))
+    async def arun_stream(self, query: Query) -> AsyncIterator[str | Answer]:
+        prep = await self._aprepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
         async for chunk in prep.backend.astream(prep.request):
@@ -299,45 +287,65 @@ class Brain:
                 pieces.append(chunk.text)
                 yield chunk.text
             last = chunk
-        usage = last.usage or Usage(0, 0)
-        yield await asyncio.to_thread(
-            lambda: self._finish(
-                prep, prompt, "".join(pieces), usage, last.finish_reason or "stop", **finish_args
-            )
+        yield await self._afinish(
+            prep,
+            "".join(pieces),
+            last.usage or Usage(0, 0),
+            last.finish_reason or "stop",
+            last.tool_calls,
         )
 
+    async def _aprepare(self, query: Query) -> _Prepared:
+        if not query.memory or query.raw:  # nothing slow to do: stay on the event loop
+            return self._prepare(query)
+        return await asyncio.to_thread(self._prepare, query)
+
+    async def _afinish(
+        self,
+        prep: _Prepared,
+        text: str,
+        usage: Usage,
+        finish_reason: str,
+        tool_calls: tuple[ToolCall, ...],
+    ) -> Answer:
+        if not prep.query.memory:
+            return self._finish(prep, text, usage, finish_reason, tool_calls)
+        return await asyncio.to_thread(self._finish, prep, text, usage, finish_reason, tool_calls)
+
+    # -- conveniences: a prompt with keyword options ---------------------------------------
+    def ask(self, prompt: Any, **options: Any) -> Answer:
+        """Ask once: `brain.ask("…", user_id=…, agent_id=…, model=…, memory=True)`."""
+        return self.run(_query(prompt, options))
+
+    async def aask(self, prompt: Any, **options: Any) -> Answer:
+        return await self.arun(_query(prompt, options))
+
+    def stream(self, prompt: Any, **options: Any) -> Iterator[str | Answer]:
+        return self.run_stream(_query(prompt, options))
+
+    def astream(self, prompt: Any, **options: Any) -> AsyncIterator[str | Answer]:
+        return self.arun_stream(_query(prompt, options))
+
     def close(self) -> None:
+        self.ledger.close()
         self.memory.backend.close()
         self.engine.dispose()
 
 
-_SCOPE_KEYS = ("user_id", "agent_id", "session_id")
-
-
-def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Keyword arguments of ask() as (for _finish, for _prepare)."""
-    scope = {k: kwargs.get(k, "") for k in _SCOPE_KEYS}
-    use_memory = kwargs.get("memory", True)
-    finish = {**scope, "use_memory": use_memory, "endpoint": kwargs.get("endpoint", "library")}
-    prepare = {
-        **scope,
-        "history": kwargs.get("history", ()),
-        "model": kwargs.get("model"),
-        "max_tokens": kwargs.get("max_tokens"),
-        "temperature": kwargs.get("temperature"),
-        "use_memory": use_memory,
-        "stop": kwargs.get("stop", ()),
-    }
-    unknown = set(kwargs) - {
-        *_SCOPE_KEYS,
-        "memory",
-        "endpoint",
-        "history",
-        "model",
-        "max_tokens",
-        "temperature",
-        "stop",
-    }
+def _query(prompt: Any, options: dict[str, Any]) -> Query:
+    """Build a Query from keyword options; unknown names are a TypeError, as for a function."""
+    known = set(Query.__dataclass_fields__) - {"prompt"}
+    unknown = set(options) - known - {"logit_bias"}
     if unknown:
         raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
-    return finish, prepare
+    opts = dict(options)
+    if "logit_bias" in opts:  # OpenAI-style sampling option, passed to the backend
+        bias = opts.pop("logit_bias")
+        if bias:
+            opts["extra"] = {**opts.get("extra", {}), "logit_bias": dict(bias)}
+    for name in ("history", "stop", "messages"):
+        if name == "messages" and opts.get(name) is None:
+            continue
+        if name in opts:
+            opts[name] = tuple(opts[name] or ())
+    return Query(prompt=prompt, **opts)

@@ -24,6 +24,7 @@ def brain(tmp_path: Path) -> Brain:
 
 
 def _count(brain: Brain, table: object) -> int:
+    brain.ledger.flush()  # the ledger writes in the background
     with brain.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
 

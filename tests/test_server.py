@@ -184,3 +184,71 @@ def test_memory_routes(client: TestClient) -> None:
     assert client.delete(f"/api/memory/{uid}").status_code == 200
     assert client.get(f"/api/memory/{uid}").status_code == 404
     assert client.post("/api/memory", json={"text": ""}).status_code == 422
+
+
+def test_every_response_carries_overhead_header(client: TestClient) -> None:
+    for r in (client.get("/healthz"), client.post("/api/llm/query", json={"prompt": "hi"})):
+        value = float(r.headers["x-cerebra-overhead-ms"])
+        assert 0.0 <= value < 10_000
+
+
+def test_gateway_memory_off_is_pure_proxy(client: TestClient, brain: Brain) -> None:
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "hello"},
+    ]
+    r = client.post(
+        "/v1/chat/completions",
+        headers={"X-Cerebra-Memory": "off"},
+        json={"model": "fake", "messages": messages},
+    )
+    assert r.status_code == 200
+    model = brain.models.get("fake")
+    sent = model.inner.calls[-1].messages  # type: ignore[attr-defined]
+    assert [(m.role, m.content) for m in sent] == [("system", "You are terse."), ("user", "hello")]
+    assert r.json()["cerebra"]["memories"] == []
+
+
+def test_gateway_memory_on_joins_client_system_message(client: TestClient, brain: Brain) -> None:
+    brain.memory.add("", "The user's cat is named Miso", user_id="u7")
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "fake",
+            "user": "u7",
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "what is my cat named?"},
+            ],
+        },
+    )
+    assert r.status_code == 200
+    sent = brain.models.get("fake").inner.calls[-1].messages  # type: ignore[attr-defined]
+    assert sent[0].role == "system" and sent[0].content.startswith("You are terse.")
+    assert "Miso" in sent[0].content
+    assert len(sent) == 2
+
+
+def test_legacy_completions(client: TestClient) -> None:
+    r = client.post("/v1/completions", json={"model": "fake", "prompt": "Once", "echo": True})
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    assert choice["text"].startswith("Once") and r.json()["object"] == "text_completion"
+    with client.stream(
+        "POST", "/v1/completions", json={"model": "fake", "prompt": "Once", "stream": True}
+    ) as s:
+        lines = [x for x in s.iter_lines() if x.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    assert client.post("/v1/completions", json={"model": "fake"}).status_code == 422
+
+
+def test_embeddings(client: TestClient) -> None:
+    r = client.post("/v1/embeddings", json={"model": "fake-embedder", "input": ["a b", "c"]})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert len(data) == 2 and len(data[0]["embedding"]) == 64
+    assert client.post("/v1/embeddings", json={"model": "nope", "input": "x"}).status_code == 404
+    assert (
+        client.post("/v1/embeddings", json={"model": "fake-embedder", "input": ""}).status_code
+        == 422
+    )

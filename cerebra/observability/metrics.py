@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -15,6 +16,29 @@ from cerebra.models.base import (
     ProbeResult,
     StreamChunk,
 )
+
+
+class BackendClock:
+    """Seconds spent inside model backends during one HTTP request (for the overhead header).
+
+    A mutable holder in a ContextVar: worker threads get a copy of the context but share
+    the holder, so time measured there is seen by the middleware.
+    """
+
+    __slots__ = ("seconds",)
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
+backend_clock: ContextVar[BackendClock | None] = ContextVar("backend_clock", default=None)
+
+
+def _charge(seconds: float) -> None:
+    clock = backend_clock.get()
+    if clock is not None:
+        clock.seconds += seconds
+
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -83,6 +107,7 @@ class MeteredBackend:
         return self.inner.count_tokens(text)
 
     def _record(self, gen: Generation, seconds: float) -> None:
+        _charge(seconds)
         self.metrics.model_latency.labels(self.name).observe(seconds)
         self.metrics.tokens.labels(self.name).inc(gen.usage.completion_tokens)
         self.metrics.prompt_tokens.labels(self.name).inc(gen.usage.prompt_tokens)
@@ -116,7 +141,14 @@ class MeteredBackend:
     def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
         start = time.perf_counter()
         try:
-            for chunk in self.inner.stream(request):
+            iterator = iter(self.inner.stream(request))
+            while True:
+                waited = time.perf_counter()
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    break
+                _charge(time.perf_counter() - waited)
                 self._record_chunk(chunk, start)
                 yield chunk
         except Exception:
@@ -126,7 +158,14 @@ class MeteredBackend:
     async def astream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
         start = time.perf_counter()
         try:
-            async for chunk in self.inner.astream(request):
+            iterator = aiter(self.inner.astream(request))
+            while True:
+                waited = time.perf_counter()
+                try:
+                    chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                _charge(time.perf_counter() - waited)
                 self._record_chunk(chunk, start)
                 yield chunk
         except Exception:

@@ -50,16 +50,19 @@ def _memory_line(hit: MemoryHit) -> dict[str, str]:
     }
 
 
-def render_messages(
-    prompt: str,
+def render_conversation(
+    messages: Sequence[Message],
     hits: Sequence[MemoryHit],
     *,
     count_tokens: Callable[[str], int],
     token_budget: int,
-    history: Sequence[Message] = (),
-    persona: str = DEFAULT_PERSONA,
+    persona: str | None = DEFAULT_PERSONA,
 ) -> RenderedPrompt:
-    """System block (persona + memories within `token_budget` tokens), history, then the prompt."""
+    """Put the system block (persona + memories within `token_budget` tokens) in front.
+
+    With `persona=None` (the gateway), the client's messages pass through unchanged except
+    that recalled memories join its first system message (or a new one in front).
+    """
     template = _environment().get_template("system.j2")
     injected: list[MemoryHit] = []
     skipped: list[MemoryHit] = []
@@ -73,5 +76,30 @@ def render_messages(
         else:
             skipped.append(hit)
     system = template.render(persona=persona, memories=[_memory_line(h) for h in injected])
-    messages = (Message("system", system.strip()), *history, Message("user", prompt))
-    return RenderedPrompt(tuple(messages), tuple(injected), tuple(skipped))
+    system = system.strip()
+    turns = list(messages)
+    if persona is None and turns and turns[0].role == "system":
+        merged = f"{turns[0].content}\n\n{system}" if system else turns[0].content
+        turns[0] = Message("system", merged)
+    elif system:
+        turns.insert(0, Message("system", system))
+    return RenderedPrompt(tuple(turns), tuple(injected), tuple(skipped))
+
+
+def render_messages(
+    prompt: str,
+    hits: Sequence[MemoryHit],
+    *,
+    count_tokens: Callable[[str], int],
+    token_budget: int,
+    history: Sequence[Message] = (),
+    persona: str | None = DEFAULT_PERSONA,
+) -> RenderedPrompt:
+    """System block, then the history, then the prompt as the last user turn."""
+    return render_conversation(
+        (*history, Message("user", prompt)),
+        hits,
+        count_tokens=count_tokens,
+        token_budget=token_budget,
+        persona=persona,
+    )

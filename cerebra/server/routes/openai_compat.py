@@ -1,125 +1,59 @@
-"""OpenAI-compatible API: /v1/chat/completions (plain and server-sent events) and /v1/models.
+"""OpenAI-compatible gateway: /v1/chat/completions, /v1/completions (plain and server-sent
+events), /v1/embeddings and /v1/models.
 
-Requests are parsed here and handed to Brain; memory is on unless the request says
-`metadata: {"memory": "off"}` or sends the header `X-Cerebra-Memory: off`.
+Routes parse (cerebra.server.openai_schemas), call Brain and format. Memory is on unless the
+request says `metadata: {"memory": "off"}` or sends `X-Cerebra-Memory: off`; off, the
+gateway is a pure proxy: the client's messages reach the model unchanged.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, field_validator
 
-from cerebra.brain import Answer, Brain
-from cerebra.errors import InvalidInput
-from cerebra.models.base import Message
+from cerebra.brain import Answer, Brain, Query
+from cerebra.errors import UnknownModel
 from cerebra.server.deps import get_brain
+from cerebra.server.openai_schemas import (
+    ChatCompletionIn,
+    CompletionIn,
+    EmbeddingIn,
+    chat_chunk,
+    chat_completion,
+    memory_wanted,
+    sse,
+    text_completion,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-class ContentPart(BaseModel):
-    type: str
-    text: str | None = None
-
-
-class ChatMessageIn(BaseModel):
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = None
-
-    def text(self) -> str:
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(p.text or "" for p in self.content if p.type == "text")
-
-
-class StreamOptions(BaseModel):
-    include_usage: bool = False
-
-
-class ChatCompletionIn(BaseModel):
-    model: str = Field(min_length=1)
-    messages: list[ChatMessageIn] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    stop: str | list[str] | None = None
-    user: str | None = None
-    metadata: dict[str, Any] | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_list(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 4:
-            raise ValueError("at most 4 stop sequences")
-        return value
-
-
-def _memory_wanted(body: ChatCompletionIn, header: str | None) -> bool:
-    flag = (body.metadata or {}).get("memory", header)
-    return str(flag).lower() not in {"off", "false", "0", "no"}
-
-
-def _split_messages(body: ChatCompletionIn) -> tuple[str, list[Message]]:
-    last = body.messages[-1]
-    if last.role != "user":
-        raise InvalidInput("the last message must have role 'user'", field="messages")
-    prompt = last.text()
-    if not prompt.strip():
-        raise InvalidInput("the last user message is empty", field="messages")
-    history = [
-        Message("system" if m.role in ("system", "developer") else m.role, m.text())  # type: ignore[arg-type]
-        for m in body.messages[:-1]
-        if m.role != "tool"
-    ]
-    return prompt, history
-
-
-def _completion(answer: Answer, completion_id: str, created: int) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": answer.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer.answer},
-                "finish_reason": answer.finish_reason,
-            }
-        ],
-        "usage": answer.usage.to_dict(),
-        "cerebra": {
-            "trace_id": answer.trace_id,
-            "memories": [h.memory.uid for h in answer.memories],
-        },
-    }
-
-
-def _chunk(
-    completion_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None = None
-) -> str:
-    payload = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return f"data: {json.dumps(payload)}\n\n"
+def _chat_query(body: ChatCompletionIn, header: str | None) -> Query:
+    meta = body.metadata or {}
+    return Query(
+        prompt=body.recall_text(),
+        messages=tuple(m.to_message() for m in body.messages),
+        user_id=str(meta.get("user_id", body.user or "")),
+        agent_id=str(meta.get("agent_id", "")),
+        session_id=str(meta.get("session_id", "")),
+        model=body.model,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stops(),
+        memory=memory_wanted(meta, header),
+        persona=None,
+        extra=body.backend_extra(),
+        endpoint="openai.chat",
+    )
 
 
 @router.post("/chat/completions")
@@ -128,51 +62,117 @@ async def chat_completions(
     brain: Brain = Depends(get_brain),
     x_cerebra_memory: str | None = Header(default=None),
 ) -> Any:
-    prompt, history = _split_messages(body)
-    meta = body.metadata or {}
-    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    args: dict[str, Any] = {
-        "history": history,
-        "user_id": str(meta.get("user_id", body.user or "")),
-        "agent_id": str(meta.get("agent_id", "")),
-        "session_id": str(meta.get("session_id", "")),
-        "model": body.model,
-        "max_tokens": body.max_completion_tokens or body.max_tokens,
-        "temperature": body.temperature,
-        "memory": _memory_wanted(body, x_cerebra_memory),
-        "stop": stop,
-        "endpoint": "openai",
-    }
+    query = _chat_query(body, x_cerebra_memory)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
-        return _completion(await brain.aask(prompt, **args), completion_id, created)
+        return chat_completion(await brain.arun(query), completion_id, created)
 
-    events = brain.astream(prompt, **args)
+    events = brain.arun_stream(query)
     first = await events.__anext__()  # errors before the first token become HTTP errors
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     model = body.model
 
-    async def sse() -> AsyncIterator[str]:
-        yield _chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+    async def stream() -> AsyncIterator[str]:
+        yield chat_chunk(completion_id, created, model, {"role": "assistant", "content": ""})
         item: str | Answer = first
         while not isinstance(item, Answer):
-            yield _chunk(completion_id, created, model, {"content": item})
+            yield chat_chunk(completion_id, created, model, {"content": item})
             item = await events.__anext__()
-        yield _chunk(completion_id, created, model, {}, item.finish_reason)
+        if item.tool_calls:
+            calls = [{"index": i, **c.to_openai()} for i, c in enumerate(item.tool_calls)]
+            yield chat_chunk(completion_id, created, model, {"tool_calls": calls})
+        yield chat_chunk(completion_id, created, model, {}, item.finish_reason)
         if include_usage:
-            usage = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": item.usage.to_dict(),
-            }
-            yield f"data: {json.dumps(usage)}\n\n"
+            yield sse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": item.usage.to_dict(),
+                }
+            )
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(sse(), media_type="text/event-stream")
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.post("/completions")
+async def completions(body: CompletionIn, brain: Brain = Depends(get_brain)) -> Any:
+    prompt = body.prompt_text()
+    query = Query(
+        prompt=prompt,
+        user_id=body.user or "",
+        model=body.model,
+        max_tokens=body.max_tokens or 16,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stops(),
+        raw=True,
+        extra=body.backend_extra(),
+        endpoint="openai.completions",
+    )
+    completion_id = f"cmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    echo = prompt if body.echo else ""
+    if not body.stream:
+        return text_completion(await brain.arun(query), completion_id, created, echo)
+
+    events = brain.arun_stream(query)
+    first = await events.__anext__()
+
+    def chunk(text: str, finish: str | None) -> str:
+        return sse(
+            {
+                "id": completion_id,
+                "object": "text_completion",
+                "created": created,
+                "model": body.model,
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            }
+        )
+
+    async def stream() -> AsyncIterator[str]:
+        if echo:
+            yield chunk(echo, None)
+        item: str | Answer = first
+        while not isinstance(item, Answer):
+            yield chunk(item, None)
+            item = await events.__anext__()
+        yield chunk("", item.finish_reason)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingIn, brain: Brain = Depends(get_brain)) -> Any:
+    embedder = brain.memory.embedder
+    known = [embedder.model_id, embedder.model_id.rsplit("/", 1)[-1]]
+    if body.model not in known:
+        raise UnknownModel(body.model, known)
+    texts = body.texts()
+    vectors = await asyncio.to_thread(embedder.embed, texts)
+    if body.dimensions is not None and body.dimensions < vectors.shape[1]:
+        vectors = vectors[:, : body.dimensions]
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+    data: list[dict[str, Any]] = []
+    for i, row in enumerate(vectors):
+        vec: Any = (
+            base64.b64encode(np.asarray(row, dtype="<f4").tobytes()).decode()
+            if body.encoding_format == "base64"
+            else [float(x) for x in row]
+        )
+        data.append({"object": "embedding", "index": i, "embedding": vec})
+    tokens = sum(len(t.split()) for t in texts)
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 @router.get("/models")

@@ -1,0 +1,211 @@
+"""OpenAI wire format for the gateway: request bodies (validated) and response builders.
+
+Kept apart from the routes so that parsing the wire format, calling Brain and shaping the
+reply stay three separate, small steps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from cerebra.brain import Answer
+from cerebra.errors import InvalidInput
+from cerebra.models.base import Message, ToolCall
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str | None = None
+
+
+class FunctionCallIn(BaseModel):
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCallIn(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallIn
+
+
+class ChatMessageIn(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+    def to_message(self) -> Message:
+        role = "system" if self.role == "developer" else self.role
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or ()
+        )
+        return Message(role, self.text(), self.name, calls, self.tool_call_id)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class _Sampling(BaseModel):
+    model: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    n: int = Field(default=1, ge=1, le=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+    logit_bias: dict[int, float] | None = None
+    seed: int | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return value
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_range(cls, value: dict[int, float] | None) -> dict[int, float] | None:
+        if value and any(not -100 <= b <= 100 for b in value.values()):
+            raise ValueError("biases must be between -100 and 100")
+        return value
+
+    def stops(self) -> tuple[str, ...]:
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+
+    def backend_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.logit_bias:
+            extra["logit_bias"] = dict(self.logit_bias)
+        if self.seed is not None:
+            extra["seed"] = self.seed
+        return extra
+
+
+class ChatCompletionIn(_Sampling):
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+
+    def recall_text(self) -> str:
+        """The latest user text: what memory recall and the ledger use."""
+        for message in reversed(self.messages):
+            if message.role == "user" and message.text().strip():
+                return message.text()
+        raise InvalidInput("messages need at least one non-empty user message", field="messages")
+
+    def backend_extra(self) -> dict[str, Any]:
+        extra = super().backend_extra()
+        if self.tools:
+            extra["tools"] = self.tools
+        if self.tool_choice is not None:
+            extra["tool_choice"] = self.tool_choice
+        return extra
+
+
+class CompletionIn(_Sampling):
+    prompt: str | list[str]
+    echo: bool = False
+
+    def prompt_text(self) -> str:
+        if isinstance(self.prompt, list):
+            if len(self.prompt) != 1:
+                raise InvalidInput("exactly one prompt is supported", field="prompt")
+            return self.prompt[0]
+        return self.prompt
+
+
+class EmbeddingIn(BaseModel):
+    model: str = Field(min_length=1)
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = None
+
+    def texts(self) -> list[str]:
+        texts = [self.input] if isinstance(self.input, str) else list(self.input)
+        for i, text in enumerate(texts):
+            if not text.strip():
+                raise InvalidInput(f"input[{i}] is empty", field="input")
+        return texts
+
+
+def memory_wanted(metadata: dict[str, Any] | None, header: str | None) -> bool:
+    flag = (metadata or {}).get("memory", header)
+    return str(flag).lower() not in {"off", "false", "0", "no"}
+
+
+def chat_completion(answer: Answer, completion_id: str, created: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.answer}
+    if answer.tool_calls:
+        message["tool_calls"] = [c.to_openai() for c in answer.tool_calls]
+        message["content"] = answer.answer or None
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": answer.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish_reason}],
+        "usage": answer.usage.to_dict(),
+        "cerebra": {
+            "trace_id": answer.trace_id,
+            "memories": [h.memory.uid for h in answer.memories],
+        },
+    }
+
+
+def text_completion(answer: Answer, completion_id: str, created: int, echo: str) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "text_completion",
+        "created": created,
+        "model": answer.model,
+        "choices": [
+            {
+                "index": 0,
+                "text": echo + answer.answer,
+                "logprobs": None,
+                "finish_reason": answer.finish_reason,
+            }
+        ],
+        "usage": answer.usage.to_dict(),
+    }
+
+
+def sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+def chat_chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None = None,
+) -> str:
+    return sse(
+        {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
