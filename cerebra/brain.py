@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -33,6 +33,11 @@ from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
 from cerebra.prompts.renderer import DEFAULT_PERSONA, render_conversation
+from cerebra.routing.decisions import Decision, decision_sink
+
+if TYPE_CHECKING:
+    from cerebra.models.catalog import Catalog
+    from cerebra.routing.router import Router
 
 log = logging.getLogger("cerebra.brain")
 
@@ -73,6 +78,7 @@ class Answer:
     prompt: str = ""
     stored_memory_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    routing: dict[str, Any] | None = None  # the router's decision, when a router chose
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,7 @@ class Answer:
             ],
             "stored_memory_id": self.stored_memory_id,
             "tool_calls": [c.to_openai() for c in self.tool_calls],
+            "routing": self.routing,
         }
 
 
@@ -105,6 +112,20 @@ class _Prepared:
     request: GenerationRequest
     hits: tuple[MemoryHit, ...]
     started: float
+    decisions: list[Decision] = field(default_factory=list)  # filled by a router, if any
+
+    def routing(self) -> dict[str, Any] | None:
+        if not self.decisions:
+            return None
+        d = self.decisions[-1]
+        return {
+            "decision_id": d.id,
+            "strategy": d.strategy,
+            "chosen": d.arm,
+            "served_by": d.served_by,
+            "reason": d.reason,
+            "attempts": len(d.attempts),
+        }
 
 
 class Brain:
@@ -123,6 +144,8 @@ class Brain:
         self.engine = engine
         self.settings = settings or get_settings()
         self.ledger = Ledger(engine)
+        self.router: Router | None = None  # set when routing is enabled (see runtime)
+        self.catalog: Catalog | None = None  # set when built from settings (see runtime)
 
     @classmethod
     def from_settings(
@@ -180,7 +203,8 @@ class Brain:
             else query.temperature,
             top_p=0.95 if query.top_p is None else query.top_p,
             stop=query.stop,
-            extra=dict(query.extra),
+            # scope for wrappers (router policies, cache keys); remote backends never send it
+            extra={**query.extra, "tenant_id": self.memory.tenant_id, "agent_id": query.agent_id},
         )
         return _Prepared(replace(query, prompt=prompt), backend, request, injected, started)
 
@@ -191,8 +215,11 @@ class Brain:
         usage: Usage,
         finish_reason: str,
         tool_calls: tuple[ToolCall, ...] = (),
+        served_model: str | None = None,
     ) -> Answer:
         query = prep.query
+        routing = prep.routing()
+        model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
         trace_id = uuid.uuid4().hex
         stored: str | None = None
         if query.memory and text.strip():
@@ -203,7 +230,7 @@ class Brain:
                 session_id=query.session_id,
                 tags=["exchange"],
                 source="exchange",
-                metadata={"trace_id": trace_id, "model": prep.backend.name},
+                metadata={"trace_id": trace_id, "model": model_name},
             )
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
@@ -212,7 +239,7 @@ class Brain:
                 trace_id=trace_id,
                 tenant_id=self.memory.tenant_id,
                 endpoint=query.endpoint,
-                model=prep.backend.name,
+                model=model_name,
                 prompt=query.prompt,
                 rendered_prompt=rendered,
                 response=text,
@@ -230,7 +257,7 @@ class Brain:
             "interaction",
             extra={
                 "trace_id": trace_id,
-                "model": prep.backend.name,
+                "model": model_name,
                 "completion_tokens": usage.completion_tokens,
                 "latency_ms": round(latency_ms, 2),
                 "memories_used": len(prep.hits),
@@ -238,7 +265,7 @@ class Brain:
         )
         return Answer(
             answer=text,
-            model=prep.backend.name,
+            model=model_name,
             usage=usage,
             latency_ms=latency_ms,
             trace_id=trace_id,
@@ -247,24 +274,36 @@ class Brain:
             prompt=rendered,
             stored_memory_id=stored,
             tool_calls=tool_calls,
+            routing=routing,
         )
 
     # -- entry points -------------------------------------------------------------------
     def run(self, query: Query) -> Answer:
         prep = self._prepare(query)
-        gen = prep.backend.generate(prep.request)
-        return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls)
+        token = decision_sink.set(prep.decisions)
+        try:
+            gen = prep.backend.generate(prep.request)
+        finally:
+            decision_sink.reset(token)
+        return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model)
 
     async def arun(self, query: Query) -> Answer:
         prep = await self._aprepare(query)
-        gen = await prep.backend.agenerate(prep.request)
-        return await self._afinish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls)
+        token = decision_sink.set(prep.decisions)
+        try:
+            gen = await prep.backend.agenerate(prep.request)
+        finally:
+            decision_sink.reset(token)
+        return await self._afinish(
+            prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model
+        )
 
     def run_stream(self, query: Query) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the final Answer."""
         prep = self._prepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
+        decision_sink.set(prep.decisions)  # a generator cannot reset across its yields
         for chunk in prep.backend.stream(prep.request):
             if chunk.text:
                 pieces.append(chunk.text)
@@ -282,6 +321,7 @@ class Brain:
         prep = await self._aprepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
+        decision_sink.set(prep.decisions)
         async for chunk in prep.backend.astream(prep.request):
             if chunk.text:
                 pieces.append(chunk.text)
@@ -307,10 +347,13 @@ class Brain:
         usage: Usage,
         finish_reason: str,
         tool_calls: tuple[ToolCall, ...],
+        served_model: str | None = None,
     ) -> Answer:
         if not prep.query.memory:
-            return self._finish(prep, text, usage, finish_reason, tool_calls)
-        return await asyncio.to_thread(self._finish, prep, text, usage, finish_reason, tool_calls)
+            return self._finish(prep, text, usage, finish_reason, tool_calls, served_model)
+        return await asyncio.to_thread(
+            self._finish, prep, text, usage, finish_reason, tool_calls, served_model
+        )
 
     # -- conveniences: a prompt with keyword options ---------------------------------------
     def ask(self, prompt: Any, **options: Any) -> Answer:
@@ -327,6 +370,8 @@ class Brain:
         return self.arun_stream(_query(prompt, options))
 
     def close(self) -> None:
+        if self.router is not None:
+            self.router.close()
         self.ledger.close()
         self.memory.backend.close()
         self.engine.dispose()

@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=128, ge=1)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     fake_model: bool = Field(default=False, description="serve cerebra.testing.FakeModel")
+    embedded_model: bool = Field(
+        default=True, description="register the embedded local model (off: catalog only)"
+    )
+
+    # model catalog, verification, cache, health, routing
+    models_file: Path | None = Field(default=None, description="YAML model catalog")
+    models: str | None = Field(default=None, description="inline YAML/JSON model catalog")
+    pricing: str | None = Field(default=None, description="price table overrides: file or YAML")
+    require_verified_weights: bool = False
+    trusted_keys: list[str] = Field(default_factory=list, description="Ed25519 public keys")
+    weights_hmac_key: SecretStr | None = None
+    redis_url: str | None = None
+    cache_enabled: bool = False
+    cache_ttl_s: float = Field(default=3600.0, gt=0)
+    cache_max_entries: int = Field(default=1024, ge=1)
+    health_interval_s: float = Field(default=30.0, ge=0, description="0: no scheduled probes")
+    health_unhealthy_after: int = Field(default=2, ge=1)
+    router_strategy: str | None = Field(
+        default=None, description="route over the catalog with this bandit (e.g. thompson)"
+    )
+    router_name: str = "auto"
 
     # embeddings and memory
     embedder: Literal["minilm", "fake"] = "minilm"
@@ -90,6 +111,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = "**********" if value.get_secret_value() else ""
+            elif name == "redis_url" and value:
+                value = _mask_url(value)
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

@@ -1,21 +1,29 @@
-"""Assembly of the embedded default: database, model, embedder and memory from Settings.
+"""Assembly from Settings: database, models (embedded default + catalog, verified, cached,
+routed), embedder and memory.
 
 Kept apart from Brain so that tests and users can build a Brain from their own parts.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from cerebra.config import Settings
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.models.base import ModelBackend
-from cerebra.models.registry import ModelRegistry
+from cerebra.models.registry import ModelRegistry, wrapped_by
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from cerebra.brain import Brain
     from cerebra.memory.embedders import Embedder
+    from cerebra.models.catalog import Catalog
+    from cerebra.routing.router import Router
+
+log = logging.getLogger("cerebra.runtime")
 
 
 def load_default_model(settings: Settings) -> ModelBackend:
@@ -48,6 +56,75 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(device=settings.embedder_device)
 
 
+def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
+    """Apply the YAML file and the inline catalog; a bad entry is logged, the rest serve."""
+    from cerebra.models.catalog import Catalog
+    from cerebra.models.signing import WeightVerifier
+
+    hmac = settings.weights_hmac_key
+    verifier = WeightVerifier(
+        trusted_keys=settings.trusted_keys,
+        hmac_keys=[hmac.get_secret_value()] if hmac else [],
+        require_verified=settings.require_verified_weights,
+    )
+    catalog = Catalog(registry, verifier=verifier)
+    reports = []
+    if settings.models_file is not None:
+        reports.append(catalog.load_file(settings.models_file))
+    if settings.models:
+        reports.append(catalog.load_text(settings.models, source="env"))
+    for report in reports:
+        for error in report.errors:
+            log.error("model refused: %s", error)
+    return catalog
+
+
+def enable_cache(settings: Settings, registry: ModelRegistry) -> None:
+    """Wrap every model, present and future, in the response cache."""
+    from cerebra.models.cache import CachedBackend, make_store
+
+    store = make_store(settings.redis_url, max_entries=settings.cache_max_entries)
+
+    def wrap(name: str, backend: ModelBackend | None) -> None:
+        if backend is None or wrapped_by(backend, CachedBackend) or name == settings.router_name:
+            return
+        registry.replace(name, CachedBackend(backend, store, ttl_s=settings.cache_ttl_s))
+
+    for name, backend in registry.items():
+        wrap(name, backend)
+    registry.subscribe(
+        lambda event, name, b: wrap(name, b) if event in ("added", "replaced") else None
+    )
+
+
+def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -> Router:
+    """A Router over every other model, registered as `router_name`, kept in sync on swaps."""
+    from cerebra.routing.policy import RoutePolicy
+    from cerebra.routing.router import Router
+    from cerebra.routing.state import RouterStore
+
+    assert settings.router_strategy is not None
+    members = [b for n, b in registry.items() if n != settings.router_name]
+    router = Router(
+        members,
+        policy=RoutePolicy(strategy=settings.router_strategy),
+        store=RouterStore(engine),
+        name=settings.router_name,
+    )
+
+    def sync(event: str, name: str, backend: ModelBackend | None) -> None:
+        if name == settings.router_name:
+            return
+        if event in ("added", "replaced") and backend is not None:
+            router.add_backend(backend, replace=True)
+        elif event == "removed" and name in router.backends:
+            router.remove_backend(name)
+
+    registry.subscribe(sync)
+    registry.add(router, name=settings.router_name, default=True)
+    return router
+
+
 def build_brain(
     settings: Settings, *, model: ModelBackend | None = None, embedder: Any = None
 ) -> Brain:
@@ -60,13 +137,21 @@ def build_brain(
     engine = make_engine(settings.db_url)
     upgrade(engine)
     registry = ModelRegistry()
-    registry.add(model or load_default_model(settings), default=True)
+    if model is not None or settings.embedded_model:
+        registry.add(model or load_default_model(settings), default=True)
+    catalog = build_catalog(settings, registry)
+    if settings.cache_enabled:
+        enable_cache(settings, registry)
+    router = enable_router(settings, registry, engine) if settings.router_strategy else None
     memory = MemoryStore(
         SQLiteBackend(engine),
         embedder or load_embedder(settings),
         max_chars=settings.memory_max_chars,
     )
-    return Brain(models=registry, memory=memory, engine=engine, settings=settings)
+    brain = Brain(models=registry, memory=memory, engine=engine, settings=settings)
+    brain.catalog = catalog
+    brain.router = router
+    return brain
 
 
 def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:

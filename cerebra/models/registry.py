@@ -249,3 +249,14 @@ class ModelRegistry:
                 listener(event, name, backend)
             except Exception:
                 log.exception("model registry listener failed on %s %s", event, name)
+
+
+def wrapped_by(backend: object, kind: type) -> bool:
+    """Whether `backend` or any backend it wraps (through `.inner`) is a `kind`."""
+    seen = 0
+    while backend is not None and seen < 16:
+        if isinstance(backend, kind):
+            return True
+        backend = getattr(backend, "inner", None)
+        seen += 1
+    return False

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,6 +60,11 @@ class Decision:
         data = dict(data)
         attempts = [Attempt(**a) for a in data.pop("attempts", []) or []]
         return cls(attempts=attempts, **data)
+
+
+# Callers that need the decision behind a generation (Brain, for the trace and feedback) put
+# a list here; a router appends each decision it plans to the list of the current context.
+decision_sink: ContextVar[list[Decision] | None] = ContextVar("cerebra_decision_sink", default=None)
 
 
 class DecisionLog:

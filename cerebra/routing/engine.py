@@ -18,7 +18,7 @@ from cerebra.errors import BackendError, CerebraError, InvalidInput, NotFound, P
 from cerebra.models.base import Generation, GenerationRequest, ModelBackend, Usage
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.routing.bandits import Strategy
-from cerebra.routing.decisions import Attempt, Decision, DecisionLog
+from cerebra.routing.decisions import Attempt, Decision, DecisionLog, decision_sink
 from cerebra.routing.features import PromptFeatures, extract_features
 from cerebra.routing.health import BackendHealth
 from cerebra.routing.policy import ANY, CooldownPolicy, RetryPolicy, RoutePolicy, policy_keys
@@ -230,6 +230,9 @@ class RouterEngine:
             note = f"; cooling down: {', '.join(cooling)}"
         decision = Decision(tenant_id, agent_id, scope, policy.strategy, choice.arm,
                             choice.reason + note, features.to_dict(), order)
+        sink = decision_sink.get()
+        if sink is not None:
+            sink.append(decision)
         return Plan(decision, order, features, policy)
 
     def on_failure(self, plan: Plan, name: str, exc: Exception, attempt: int,

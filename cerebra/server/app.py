@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from cerebra.brain import Brain
 from cerebra.config import Settings, get_settings
+from cerebra.models.base import ModelBackend
+from cerebra.models.registry import wrapped_by
 from cerebra.observability.metrics import MeteredBackend, Metrics
 from cerebra.server.errors import install_error_handlers
 from cerebra.server.middleware import MetricsMiddleware
@@ -20,10 +22,32 @@ log = logging.getLogger("cerebra.server")
 
 
 def _meter(brain: Brain, metrics: Metrics) -> None:
-    """Wrap every registered model so generations are metered."""
-    for name, backend in brain.models.items():
-        if not isinstance(backend, MeteredBackend):
+    """Wrap every registered model, present and future, so generations are metered."""
+
+    def wrap(name: str, backend: ModelBackend | None) -> None:
+        if backend is not None and not wrapped_by(backend, MeteredBackend):
             brain.models.replace(name, MeteredBackend(backend, metrics))
+
+    for name, backend in brain.models.items():
+        wrap(name, backend)
+    brain.models.subscribe(
+        lambda event, name, b: wrap(name, b) if event in ("added", "replaced") else None
+    )
+
+
+def _start_health(app: FastAPI, brain: Brain, settings: Settings) -> None:
+    if settings.health_interval_s <= 0:
+        app.state.health = None
+        return
+    from cerebra.models.health import HealthMonitor
+
+    monitor = HealthMonitor(
+        brain.models,
+        interval_s=settings.health_interval_s,
+        unhealthy_after=settings.health_unhealthy_after,
+    )
+    monitor.start()
+    app.state.health = monitor
 
 
 def create_app(settings: Settings | None = None, *, brain: Brain | None = None) -> FastAPI:
@@ -37,11 +61,14 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         if owned:
             app.state.brain = Brain.from_settings(settings)
         _meter(app.state.brain, metrics)
+        _start_health(app, app.state.brain, settings)
         app.state.started_at = time.time()
         log.info("ready", extra={"models": app.state.brain.models.names()})
         try:
             yield
         finally:
+            if app.state.health is not None:
+                app.state.health.close()
             if owned:
                 app.state.brain.close()
 
@@ -58,10 +85,19 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    from cerebra.server.routes import health, memory, openai_compat, query
+    from cerebra.server.routes import (
+        health,
+        memory,
+        models_api,
+        openai_compat,
+        query,
+        router_api,
+    )
 
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(memory.router)
     app.include_router(openai_compat.router)
+    app.include_router(router_api.router)
+    app.include_router(models_api.router)
     return app

@@ -177,6 +177,7 @@ async def embeddings(body: EmbeddingIn, brain: Brain = Depends(get_brain)) -> An
 
 @router.get("/models")
 def list_models(brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    available = set(brain.models.available())  # models out of rotation are not offered
     return {
         "object": "list",
         "data": [
@@ -188,5 +189,6 @@ def list_models(brain: Brain = Depends(get_brain)) -> dict[str, Any]:
                 "context_length": backend.capabilities.max_context,
             }
             for name, backend in brain.models.items()
+            if name in available
         ],
     }

@@ -1,0 +1,72 @@
+"""Model catalog API: /api/models — list with health, add or hot-swap, remove, reload."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from cerebra.brain import Brain
+from cerebra.errors import InvalidInput, NotFound
+from cerebra.models.catalog import Catalog
+from cerebra.server.deps import get_brain
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+def get_catalog(brain: Brain = Depends(get_brain)) -> Catalog:
+    if brain.catalog is None:
+        raise NotFound("this server has no model catalog", field="catalog")
+    return brain.catalog
+
+
+@router.get("")
+def list_models(
+    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
+) -> dict[str, Any]:
+    return {
+        "default": brain.models.default_name,
+        "models": [asdict(s) for s in brain.models.status()],
+        "catalog": catalog.describe(),
+        "failures": brain.models.failures(),
+    }
+
+
+@router.post("", status_code=201)
+async def add_model(
+    spec: dict[str, Any], catalog: Catalog = Depends(get_catalog)
+) -> dict[str, Any]:
+    """Add a model, or hot-swap the one with the same name (requests in flight finish)."""
+    backend = await asyncio.to_thread(catalog.add, spec)
+    return {"name": backend.name, "status": "serving"}
+
+
+@router.delete("/{name}")
+def remove_model(
+    name: str, brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
+) -> dict[str, str]:
+    if name not in brain.models:
+        raise NotFound(f"unknown model {name!r}", field="name")
+    if brain.router is not None and name == brain.router.name:
+        raise InvalidInput("the router is configured by settings, not the catalog", field="name")
+    catalog.remove(name)
+    return {"removed": name}
+
+
+@router.post("/reload")
+async def reload_models(
+    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
+) -> dict[str, Any]:
+    """Re-read CEREBRA_MODELS_FILE: changed entries hot-swap, others keep serving."""
+    path = brain.settings.models_file
+    if path is None:
+        raise InvalidInput("CEREBRA_MODELS_FILE is not set", field="models_file")
+    report = await asyncio.to_thread(catalog.load_file, path)
+    return {
+        "loaded": report.loaded,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "errors": [str(e) for e in report.errors],
+    }

@@ -1,0 +1,115 @@
+"""The server built from settings with a catalog and a router: routing decisions visible
+through the API, feedback, hot swap through /api/models, refused entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cerebra.config import Settings
+from cerebra.server.app import create_app
+
+CATALOG = """
+models:
+  - {name: alpha, kind: fake, options: {reply: "alpha here"}}
+  - {name: beta, kind: fake, options: {reply: "beta here"}}
+"""
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        home=tmp_path / "h",
+        embedded_model=False,
+        embedder="fake",
+        models=CATALOG,
+        router_strategy="thompson",
+        health_interval_s=0,
+    )
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_router_is_default_and_decisions_are_visible(client: TestClient) -> None:
+    names = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert names == ["alpha", "auto", "beta"]
+    r = client.post("/api/llm/query", json={"prompt": "hello", "memory": False})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    routing = body["routing"]
+    assert routing["served_by"] in ("alpha", "beta") and routing["reason"]
+    assert body["model"] == routing["served_by"]
+    assert body["answer"] == f"{routing['served_by']} here"
+    decisions = client.get("/api/router/decisions").json()["decisions"]
+    assert decisions[0]["id"] == routing["decision_id"]
+    fb = client.post(
+        "/api/router/feedback", json={"decision_id": routing["decision_id"], "quality": 0.9}
+    )
+    assert fb.status_code == 200 and fb.json()["quality"] == 0.9
+    again = client.post(
+        "/api/router/feedback", json={"decision_id": routing["decision_id"], "quality": 0.9}
+    )
+    assert again.status_code == 422
+    stats = client.get("/api/router/stats").json()
+    assert {a["arm"] for a in stats["arms"]} == {"alpha", "beta"}
+    assert (
+        client.post("/api/router/feedback", json={"decision_id": "x", "quality": 2}).status_code
+        == 422
+    )
+
+
+def test_explicit_model_bypasses_router(client: TestClient) -> None:
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": "beta", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert r.json()["choices"][0]["message"]["content"] == "beta here"
+
+
+def test_hot_swap_through_api(client: TestClient) -> None:
+    r = client.post(
+        "/api/models", json={"name": "gamma", "kind": "fake", "options": {"reply": "g"}}
+    )
+    assert r.status_code == 201, r.text
+    listed = client.get("/api/models").json()
+    assert "gamma" in [m["name"] for m in listed["models"]]
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": "gamma", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert r.json()["choices"][0]["message"]["content"] == "g"
+    stats = client.get("/api/router/stats").json()
+    assert "gamma" in {a["arm"] for a in stats["arms"]}
+    assert client.delete("/api/models/gamma").status_code == 200
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": "gamma", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert r.status_code == 404
+
+
+def test_bad_entry_refused_rest_serves(client: TestClient, tmp_path: Path) -> None:
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"not really a model")
+    r = client.post(
+        "/api/models",
+        json={"name": "bad", "kind": "llamacpp", "path": str(weights), "sha256": "0" * 64},
+    )
+    assert r.status_code >= 400
+    assert "w.gguf" in r.json()["error"]["message"]
+    ok = client.post(
+        "/v1/chat/completions",
+        json={"model": "alpha", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert ok.status_code == 200
+    assert client.post("/api/models", json={"name": "x", "kind": "warp"}).status_code == 422
+
+
+def test_router_api_without_router(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "h", fake_model=True, embedder="fake", health_interval_s=0)
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/api/router/decisions")
+        assert r.status_code == 404 and "CEREBRA_ROUTER_STRATEGY" in r.json()["error"]["message"]
