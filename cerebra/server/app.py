@@ -35,6 +35,23 @@ def _meter(brain: Brain, metrics: Metrics) -> None:
     )
 
 
+async def _close_async_clients(brain: Brain) -> None:
+    """Close the per-loop async HTTP sessions of remote backends before the loop ends."""
+    for _, backend in brain.models.items():
+        layer: object | None = backend
+        for _ in range(16):  # through wrappers (metering, cache) to the backend itself
+            if layer is None:
+                break
+            closer = getattr(type(layer), "aclose", None)
+            if closer is not None:
+                try:
+                    await closer(layer)
+                except Exception:  # closing must not break shutdown
+                    log.exception("closing %s failed", getattr(layer, "name", "?"))
+                break
+            layer = getattr(layer, "inner", None)
+
+
 def _start_health(app: FastAPI, brain: Brain, settings: Settings) -> None:
     if settings.health_interval_s <= 0:
         app.state.health = None
@@ -69,6 +86,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
+            await _close_async_clients(app.state.brain)
             if owned:
                 app.state.brain.close()
 

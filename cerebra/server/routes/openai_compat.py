@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from cerebra.brain import Answer, Brain, Query
 from cerebra.errors import UnknownModel
@@ -66,7 +66,8 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
-        return chat_completion(await brain.arun(query), completion_id, created)
+        # a ready JSONResponse skips FastAPI's generic encoder on the hot path
+        return JSONResponse(chat_completion(await brain.arun(query), completion_id, created))
 
     events = brain.arun_stream(query)
     first = await events.__anext__()  # errors before the first token become HTTP errors
