@@ -113,3 +113,39 @@ def test_router_api_without_router(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as c:
         r = c.get("/api/router/decisions")
         assert r.status_code == 404 and "CEREBRA_ROUTER_STRATEGY" in r.json()["error"]["message"]
+
+
+def test_cli_router_commands(tmp_path: Path) -> None:
+    """Decisions made by a live server are listed by the CLI; feedback goes to the server."""
+    import json as _json
+
+    from tests.helpers import run_cli, running_server
+
+    home = tmp_path / "cli"
+    settings = Settings(
+        home=home,
+        embedded_model=False,
+        embedder="fake",
+        models=CATALOG,
+        router_strategy="thompson",
+        health_interval_s=0,
+    )
+    with running_server(create_app(settings)) as base:
+        import httpx
+
+        r = httpx.post(f"{base}/api/llm/query", json={"prompt": "hi", "memory": False})
+        decision_id = r.json()["routing"]["decision_id"]
+        httpx.get(f"{base}/api/router/decisions")  # flushes the decision log to the database
+        env = {"CEREBRA_HOME": str(home)}
+        listed = run_cli("router", "decisions", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert _json.loads(listed.stdout)[0]["id"] == decision_id
+        fb = run_cli("router", "feedback", decision_id, "0.8", "--url", base, env=env)
+        assert fb.returncode == 0, fb.stderr
+        assert "reward" in fb.stdout
+        again = run_cli("router", "feedback", decision_id, "0.8", "--url", base, env=env)
+        assert again.returncode == 2 and again.stderr.startswith("error:")
+        stats = run_cli("router", "stats", "--url", base, "--json", env=env)
+        assert {a["arm"] for a in _json.loads(stats.stdout)["arms"]} == {"alpha", "beta"}
+    missing = run_cli("router", "show", "nope", env={"CEREBRA_HOME": str(home)})
+    assert missing.returncode == 2
