@@ -2,6 +2,8 @@
 
 A backend stores rows and answers candidate queries (full text, vector, tag, recent);
 ranking, fusion and embedding live above it in MemoryStore, so every backend ranks alike.
+Filters reach a backend already parsed (cerebra.memory.filters) and are compiled into its
+SQL, so they apply inside candidate queries rather than after a top-k cut.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from cerebra.db.schema import DEFAULT_TENANT
+from cerebra.memory.filters import Node
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,52 @@ class NewMemory:
     source: str = "user"
     created_at: float | None = None
     expires_at: float | None = None
+    # uid of a near-duplicate to merge this item into, or "#n": the n-th item of its batch
+    merge_into: str | None = None
+
+
+@dataclass(frozen=True)
+class MemoryChange:
+    """An edit of one memory; None leaves a field as it is. Text edits carry their index data."""
+
+    text: str | None = None
+    terms: str | None = None
+    content_hash: str | None = None
+    embedding: np.ndarray | None = None
+    embedding_model: str | None = None
+    tags: tuple[str, ...] | None = None
+    metadata: dict[str, Any] | None = None
+    importance: float | None = None
+    expires_at: float | None = None
+    clear_expiry: bool = False
+
+
+@dataclass(frozen=True)
+class MemoryVersion:
+    """One version of a memory: replaced ones come from history, the last one is current."""
+
+    uid: str
+    version: int
+    text: str
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    importance: float
+    event: str  # "add", "update" or "merge": how this version came to be replaced / made
+    valid_from: float
+    valid_to: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.uid,
+            "version": self.version,
+            "text": self.text,
+            "tags": list(self.tags),
+            "metadata": self.metadata,
+            "importance": self.importance,
+            "event": self.event,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,6 +118,7 @@ class Memory:
     updated_at: float
     expires_at: float | None
     row_id: int = 0
+    version: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +136,7 @@ class Memory:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "expires_at": self.expires_at,
+            "version": self.version,
         }
 
 
@@ -113,7 +164,13 @@ class Candidate:
 
 @runtime_checkable
 class MemoryBackend(Protocol):
-    """Storage and candidate generation for memories. Writes of a batch are atomic."""
+    """Storage and candidate generation for memories.
+
+    Every write (a batch put, an update, a delete) is one transaction: a memory is either
+    present in its row, tags, full-text index and vector index, or absent from all of them.
+    `where` is a parsed filter, applied inside each query. Expired memories are invisible
+    to reads and are removed by `prune`.
+    """
 
     name: str
 
@@ -125,22 +182,53 @@ class MemoryBackend(Protocol):
 
     def fetch(self, row_ids: Sequence[int]) -> list[Memory]: ...
 
+    def update(self, scope: Scope, uid: str, change: MemoryChange) -> Memory | None:
+        """Apply `change`, keeping the replaced version in history; None if not found."""
+        ...
+
+    def history(self, scope: Scope, uid: str) -> list[MemoryVersion]: ...
+
     def delete(self, scope: Scope, uids: Sequence[str]) -> int: ...
 
-    def delete_scope(self, scope: Scope) -> int: ...
+    def delete_scope(self, scope: Scope) -> int:
+        """Hard delete of every memory in scope: rows, tags, full text, vectors, history."""
+        ...
+
+    def prune(self, scope: Scope, *, threshold: float, older_than: float | None, now: float) -> int:
+        """Delete expired memories, and those whose value is below threshold (created
+        before `older_than` when it is given). Value = importance + salience / 2, in 0..1."""
+        ...
+
+    def adjust_salience(self, scope: Scope, uids: Sequence[str], delta: float) -> int: ...
 
     def text_candidates(
-        self, scope: Scope, terms: Sequence[str], limit: int, tags: Sequence[str] = ()
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
     ) -> list[Candidate]: ...
 
     def vector_candidates(
-        self, scope: Scope, vector: np.ndarray, limit: int, tags: Sequence[str] = ()
+        self,
+        scope: Scope,
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
     ) -> list[Candidate]: ...
 
-    def by_tag(self, scope: Scope, tag: str, limit: int) -> list[Memory]: ...
+    def by_tag(
+        self, scope: Scope, tag: str, limit: int, where: Node | None = None
+    ) -> list[Memory]: ...
 
-    def recent(self, scope: Scope, limit: int) -> list[Memory]: ...
+    def recent(self, scope: Scope, limit: int, where: Node | None = None) -> list[Memory]: ...
 
     def count(self, scope: Scope) -> int: ...
+
+    def integrity(self) -> dict[str, int]:
+        """Counts for consistency checks: rows, and rows missing from text or vector index."""
+        ...
 
     def close(self) -> None: ...

@@ -1,47 +1,80 @@
 """MemoryStore: the memory API used by Brain, the server and the CLI.
 
-It validates input, embeds text, asks the backend for candidates (full text and vector)
-and fuses them with importance, salience and recency into one ranked list.
+It validates input, embeds text, merges duplicates, and asks the backend for candidates
+(full text and vector, with filters applied inside the queries) that
+cerebra.memory.retrieval fuses into one ranked list. Lifecycle: update with history,
+delete / delete_all, salience feedback (`reinforce`), TTL, `prune` and a background pruner.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from cerebra.db.schema import DEFAULT_TENANT
-from cerebra.errors import InvalidInput
-from cerebra.memory.base import Memory, MemoryBackend, MemoryHit, NewMemory, Scope
+from cerebra.errors import InvalidInput, NotFound
+from cerebra.memory.base import (
+    Candidate,
+    Memory,
+    MemoryBackend,
+    MemoryChange,
+    MemoryHit,
+    MemoryVersion,
+    NewMemory,
+    Scope,
+)
 from cerebra.memory.embedders import Embedder
+from cerebra.memory.filters import Node, parse_filter
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
+from cerebra.memory.sqlbase import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
+from cerebra.memory.validation import (
+    check_prune,
+    expiry,
+    importance_value,
+    metadata_value,
+    tag_values,
+    validate_text,
+)
+
+__all__ = ["MemoryStore", "validate_text"]
+
+if TYPE_CHECKING:
+    from cerebra.memory.pruner import Pruner
 
 
-def validate_text(value: Any, *, field: str = "text", max_chars: int = 20_000) -> str:
-    """Return `value` as clean text or raise InvalidInput naming the field and the problem."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{field} is not valid UTF-8", field=field) from exc
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(f"{field} is not valid UTF-8 (lone surrogates)", field=field) from exc
-    if not value.strip():
-        raise InvalidInput(f"{field} must not be empty", field=field)
-    if len(value) > max_chars:
-        raise InvalidInput(
-            f"{field} is {len(value)} characters; the maximum is {max_chars}", field=field
-        )
-    return value
+class _Filtered:
+    """A backend view whose candidate queries carry one parsed filter."""
+
+    def __init__(self, backend: MemoryBackend, where: Node) -> None:
+        self._backend = backend
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def text_candidates(
+        self, scope: Scope, terms: Sequence[str], limit: int, tags: Sequence[str] = (), **_: Any
+    ) -> list[Candidate]:
+        return self._backend.text_candidates(scope, terms, limit, tags, where=self._where)
+
+    def vector_candidates(
+        self, scope: Scope, vector: np.ndarray, limit: int, tags: Sequence[str] = (), **_: Any
+    ) -> list[Candidate]:
+        return self._backend.vector_candidates(scope, vector, limit, tags, where=self._where)
 
 
 class MemoryStore:
-    """Long-term memory over any MemoryBackend, scoped by tenant / user / agent / session."""
+    """Long-term memory over any MemoryBackend, scoped by tenant / user / agent / session.
+
+    `near_duplicate_threshold` (cosine, e.g. 0.95) merges a new memory into an existing one
+    of the same scope that is at least that similar; None (the default) keeps both.
+    `salience_rate` is how far one unit of feedback moves a memory's salience (-1..1).
+    """
 
     def __init__(
         self,
@@ -51,12 +84,20 @@ class MemoryStore:
         tenant_id: str = DEFAULT_TENANT,
         weights: RetrievalWeights | None = None,
         max_chars: int = 20_000,
+        near_duplicate_threshold: float | None = None,
+        salience_rate: float = 0.1,
     ) -> None:
+        if near_duplicate_threshold is not None and not 0 < near_duplicate_threshold <= 1:
+            raise InvalidInput(
+                "near_duplicate_threshold must be in (0, 1]", field="near_duplicate_threshold"
+            )
         self.backend = backend
         self._embedder = embedder
         self.tenant_id = tenant_id
         self.weights = weights or RetrievalWeights()
         self.max_chars = max_chars
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self.salience_rate = salience_rate
 
     @property
     def embedder(self) -> Embedder:
@@ -73,7 +114,20 @@ class MemoryStore:
         user_id: str | None = None,
         session_id: str | None = None,
     ) -> Scope:
+        for name, value in (
+            ("agent_id", agent_id),
+            ("user_id", user_id),
+            ("session_id", session_id),
+        ):
+            if value is not None and (not isinstance(value, str) or len(value) > 200):
+                raise InvalidInput(f"{name} must be a string of at most 200 characters", field=name)
         return Scope(self.tenant_id, user_id=user_id, agent_id=agent_id, session_id=session_id)
+
+    def _backend(self, filters: Any) -> MemoryBackend:
+        where = parse_filter(filters)
+        return (
+            self.backend if where is None else cast(MemoryBackend, _Filtered(self.backend, where))
+        )
 
     # -- writes -----------------------------------------------------------------------
     def _new(
@@ -87,27 +141,24 @@ class MemoryStore:
         source: str = "user",
         created_at: float | None = None,
         ttl: float | None = None,
+        expires_at: float | None = None,
     ) -> NewMemory:
         clean = validate_text(text, max_chars=self.max_chars)
-        if not 0.0 <= float(importance) <= 1.0:
-            raise InvalidInput("importance must be between 0 and 1", field="importance")
-        tag_list = tuple(str(t) for t in tags)
-        if any(not t.strip() for t in tag_list):
-            raise InvalidInput("tags must be non-empty strings", field="tags")
-        if ttl is not None and ttl <= 0:
-            raise InvalidInput("ttl must be a positive number of seconds", field="ttl")
-        now = time.time()
+        if created_at is not None and (
+            isinstance(created_at, bool) or not isinstance(created_at, int | float)
+        ):
+            raise InvalidInput("created_at must be a UNIX time", field="created_at")
         return NewMemory(
             text=clean,
             scope=scope,
             terms=terms_text(clean),
             content_hash=content_hash(clean),
-            tags=tag_list,
-            metadata=dict(metadata or {}),
-            importance=float(importance),
-            source=source,
-            created_at=created_at,
-            expires_at=None if ttl is None else now + ttl,
+            tags=tag_values(tags),
+            metadata=metadata_value(metadata),
+            importance=importance_value(importance),
+            source=str(source)[:32],
+            created_at=None if created_at is None else float(created_at),
+            expires_at=expiry(ttl, expires_at, time.time()),
         )
 
     def add(
@@ -123,6 +174,7 @@ class MemoryStore:
         source: str = "user",
         created_at: float | None = None,
         ttl: float | None = None,
+        expires_at: float | None = None,
     ) -> str:
         """Store one memory and return its id (the existing id if the text is a duplicate)."""
         item = self._new(
@@ -134,11 +186,58 @@ class MemoryStore:
             source=source,
             created_at=created_at,
             ttl=ttl,
+            expires_at=expires_at,
         )
         return self.put([item])[0]
 
+    def add_many(
+        self,
+        agent_id: str | None,
+        items: Sequence[str | Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        source: str = "user",
+    ) -> list[str]:
+        """Store a batch atomically: each item is a text or a dict with `text` and any of
+        tags, importance, metadata, created_at, ttl, expires_at. Returns ids in order."""
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+            raise InvalidInput("items must be a list", field="items")
+        scope = self.scope(agent_id, user_id=user_id, session_id=session_id)
+        allowed = {"text", "tags", "importance", "metadata", "created_at", "ttl", "expires_at"}
+        prepared = []
+        for n, item in enumerate(items):
+            spec: Mapping[str, Any] = {"text": item} if isinstance(item, str | bytes) else item
+            if not isinstance(spec, Mapping):
+                raise InvalidInput(f"items[{n}] must be a text or an object", field=f"items[{n}]")
+            unknown = set(spec) - allowed
+            if unknown:
+                raise InvalidInput(
+                    f"items[{n}] has unknown fields: {', '.join(sorted(unknown))}",
+                    field=f"items[{n}]",
+                )
+            try:
+                prepared.append(
+                    self._new(
+                        spec.get("text"),
+                        scope,
+                        tags=spec.get("tags") or (),
+                        importance=spec.get("importance", 0.5),
+                        metadata=spec.get("metadata"),
+                        source=source,
+                        created_at=spec.get("created_at"),
+                        ttl=spec.get("ttl"),
+                        expires_at=spec.get("expires_at"),
+                    )
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"items[{n}]: {exc.message}", field=f"items[{n}].{exc.field}"
+                ) from exc
+        return self.put(prepared)
+
     def put(self, items: Sequence[NewMemory]) -> list[str]:
-        """Embed (one batch) and store prepared items atomically."""
+        """Embed (one batch), mark near-duplicates, and store prepared items atomically."""
         if not items:
             return []
         vectors = self.embedder.embed([i.text for i in items])
@@ -147,7 +246,83 @@ class MemoryStore:
             NewMemory(**{**i.__dict__, "embedding": vectors[n], "embedding_model": model})
             for n, i in enumerate(items)
         ]
+        if self.near_duplicate_threshold is not None:
+            ready = self._mark_near_duplicates(ready, vectors, self.near_duplicate_threshold)
         return self.backend.put(ready)
+
+    def _mark_near_duplicates(
+        self, items: list[NewMemory], vectors: np.ndarray, threshold: float
+    ) -> list[NewMemory]:
+        out: list[NewMemory] = []
+        for n, item in enumerate(items):
+            exact = Scope(**stored_scope(item.scope))
+            target: str | None = None
+            for m in range(n):  # an earlier item of the same batch
+                if items[m].scope == item.scope and float(vectors[m] @ vectors[n]) >= threshold:
+                    target = f"#{m}"
+                    break
+            if target is None:
+                found = self.backend.vector_candidates(exact, vectors[n], 1)
+                if found and found[0].score >= threshold:
+                    hit = self.backend.fetch([found[0].row_id])
+                    target = hit[0].uid if hit else None
+            out.append(NewMemory(**{**item.__dict__, "merge_into": target}) if target else item)
+        return out
+
+    def update(
+        self,
+        memory_id: str,
+        *,
+        text: Any = None,
+        tags: Iterable[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        importance: float | None = None,
+        ttl: float | None = None,
+        expires_at: float | None = None,
+        clear_expiry: bool = False,
+    ) -> Memory:
+        """Edit a memory; the replaced version stays readable through `history`."""
+        fields: dict[str, Any] = {}
+        if text is not None:
+            clean = validate_text(text, max_chars=self.max_chars)
+            fields.update(
+                text=clean,
+                terms=terms_text(clean),
+                content_hash=content_hash(clean),
+                embedding=self.embedder.embed([clean])[0],
+                embedding_model=self.embedder.model_id,
+            )
+        if tags is not None:
+            fields["tags"] = tag_values(tags)
+        if metadata is not None:
+            fields["metadata"] = metadata_value(metadata)
+        if importance is not None:
+            fields["importance"] = importance_value(importance)
+        fields["expires_at"] = expiry(ttl, expires_at, time.time())
+        fields["clear_expiry"] = bool(clear_expiry)
+        if not any(v is not None and v is not False for v in fields.values()):
+            raise InvalidInput("nothing to update", field="text")
+        memory = self.backend.update(Scope(self.tenant_id), memory_id, MemoryChange(**fields))
+        if memory is None:
+            raise NotFound(f"memory {memory_id} not found", field="memory_id")
+        return memory
+
+    def history(self, memory_id: str) -> list[MemoryVersion]:
+        """Every version of a memory, oldest first; the last one is the current version."""
+        return self.backend.history(Scope(self.tenant_id), memory_id)
+
+    def reinforce(self, memory_ids: Sequence[str], reward: float) -> int:
+        """Feedback on memories used in an answer: reward in [-1, 1] moves their salience."""
+        if (
+            isinstance(reward, bool)
+            or not isinstance(reward, int | float)
+            or not (-1 <= reward <= 1 and math.isfinite(reward))
+        ):
+            raise InvalidInput("reward must be a number between -1 and 1", field="reward")
+        if isinstance(memory_ids, str):
+            memory_ids = [memory_ids]
+        delta = self.salience_rate * float(reward)
+        return self.backend.adjust_salience(Scope(self.tenant_id), list(memory_ids), delta)
 
     # -- reads ------------------------------------------------------------------------
     def search(
@@ -159,6 +334,7 @@ class MemoryStore:
         user_id: str | None = None,
         session_id: str | None = None,
         tags: Sequence[str] = (),
+        filters: Mapping[str, Any] | None = None,
         explain: bool = False,
     ) -> list[MemoryHit]:
         """Hybrid recall: full text + vector similarity + importance, salience and recency."""
@@ -166,20 +342,31 @@ class MemoryStore:
         if k < 0:
             raise InvalidInput("k must be >= 0", field="k")
         scope = self.scope(agent_id, user_id=user_id, session_id=session_id)
+        backend = self._backend(filters)
         if k == 0:
             return []
         vector = self.embedder.embed([query])[0]
         return hybrid_search(
-            self.backend, scope, terms(query), vector, k=k, weights=self.weights, tags=tags
+            backend, scope, terms(query), vector, k=k, weights=self.weights, tags=tag_values(tags)
         )
 
     def similar(
-        self, agent_id: str | None, text: Any, *, k: int = 5, **scope: Any
+        self,
+        agent_id: str | None,
+        text: Any,
+        *,
+        k: int = 5,
+        tags: Sequence[str] = (),
+        filters: Mapping[str, Any] | None = None,
+        **scope: Any,
     ) -> list[MemoryHit]:
         """Pure semantic neighbours of `text`."""
         text = validate_text(text, max_chars=self.max_chars)
+        where = parse_filter(filters)
         vector = self.embedder.embed([text])[0]
-        found = self.backend.vector_candidates(self.scope(agent_id, **scope), vector, k)
+        found = self.backend.vector_candidates(
+            self.scope(agent_id, **scope), vector, k, tag_values(tags), where=where
+        )
         memories = {m.row_id: m for m in self.backend.fetch([c.row_id for c in found])}
         return [
             MemoryHit(memories[c.row_id], c.score, {"vector": c.score})
@@ -187,15 +374,35 @@ class MemoryStore:
             if c.row_id in memories
         ]
 
-    def by_tag(self, agent_id: str | None, tag: str, *, k: int = 50, **scope: Any) -> list[Memory]:
-        return self.backend.by_tag(self.scope(agent_id, **scope), tag, k)
+    def by_tag(
+        self,
+        agent_id: str | None,
+        tag: str,
+        *,
+        k: int = 50,
+        filters: Mapping[str, Any] | None = None,
+        **scope: Any,
+    ) -> list[Memory]:
+        tag_values([tag])
+        return self.backend.by_tag(self.scope(agent_id, **scope), tag, k, parse_filter(filters))
 
-    def recent(self, agent_id: str | None, *, k: int = 20, **scope: Any) -> list[Memory]:
-        return self.backend.recent(self.scope(agent_id, **scope), k)
+    def recent(
+        self,
+        agent_id: str | None = None,
+        *,
+        k: int = 20,
+        filters: Mapping[str, Any] | None = None,
+        **scope: Any,
+    ) -> list[Memory]:
+        return self.backend.recent(self.scope(agent_id, **scope), k, parse_filter(filters))
 
     def get(self, memory_id: str) -> Memory | None:
         return self.backend.get(Scope(self.tenant_id), memory_id)
 
+    def count(self, agent_id: str | None = None, **scope: Any) -> int:
+        return self.backend.count(self.scope(agent_id, **scope))
+
+    # -- deletion and upkeep ----------------------------------------------------------
     def delete(self, memory_id: str) -> bool:
         return self.backend.delete(Scope(self.tenant_id), [memory_id]) > 0
 
@@ -206,9 +413,51 @@ class MemoryStore:
         user_id: str | None = None,
         session_id: str | None = None,
     ) -> int:
+        """Hard delete of every memory in the scope (text, vectors, full text, history)."""
         return self.backend.delete_scope(
             self.scope(agent_id, user_id=user_id, session_id=session_id)
         )
 
-    def count(self, agent_id: str | None = None, **scope: Any) -> int:
-        return self.backend.count(self.scope(agent_id, **scope))
+    def prune(
+        self,
+        agent_id: str | None = None,
+        *,
+        threshold: float = 0.5,
+        ttl: float | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Delete expired memories and those worth less than `threshold` (importance +
+        salience / 2); with `ttl`, only memories older than `ttl` seconds are judged."""
+        check_prune(threshold, ttl)
+        now = time.time()
+        return self.backend.prune(
+            self.scope(agent_id, user_id=user_id, session_id=session_id),
+            threshold=float(threshold),
+            older_than=None if ttl is None else now - float(ttl),
+            now=now,
+        )
+
+    def start_pruner(
+        self,
+        agent_id: str | None = None,
+        *,
+        interval: float = 3600,
+        ttl: float | None = 86400,
+        threshold: float = 0.5,
+        user_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Pruner:
+        """Run `prune` now and every `interval` seconds in a background thread."""
+        from cerebra.memory.pruner import Pruner
+
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise InvalidInput("interval must be a positive number of seconds", field="interval")
+        check_prune(threshold, ttl)
+        self.scope(agent_id, user_id=user_id, session_id=session_id)
+        return Pruner(
+            lambda: self.prune(
+                agent_id, threshold=threshold, ttl=ttl, user_id=user_id, session_id=session_id
+            ),
+            interval=float(interval),
+        ).start()

@@ -1,4 +1,8 @@
-"""Memory API: /api/memory — add, search, list, get, delete."""
+"""Memory API under /api/memory: the MemoryStore operations over HTTP, one route each.
+
+Routes parse input and call `brain.memory`; validation beyond shapes (text, filters, TTL)
+happens in the store and surfaces as InvalidInput → 422 with the offending field.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +13,80 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from cerebra.brain import Brain
-from cerebra.errors import NotFound
+from cerebra.errors import InvalidInput, NotFound
 from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
 
-class MemoryIn(BaseModel):
-    text: str = Field(min_length=1)
-    agent_id: str = ""
-    user_id: str = ""
-    session_id: str = ""
-    tags: list[str] = Field(default_factory=list)
-    importance: float = Field(default=0.5, ge=0.0, le=1.0)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    ttl: float | None = Field(default=None, gt=0)
-
-
-class SearchIn(BaseModel):
-    query: str = Field(min_length=1)
+class ScopeIn(BaseModel):
     agent_id: str | None = None
     user_id: str | None = None
     session_id: str | None = None
+
+
+class ItemIn(BaseModel):
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    importance: float = 0.5
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl: float | None = None
+    expires_at: float | None = None
+    created_at: float | None = None
+
+
+class MemoryIn(ItemIn):
+    agent_id: str = ""
+    user_id: str = ""
+    session_id: str = ""
+
+
+class BatchIn(BaseModel):
+    agent_id: str = ""
+    user_id: str = ""
+    session_id: str = ""
+    items: list[ItemIn] = Field(min_length=1, max_length=10_000)
+
+
+class SearchIn(ScopeIn):
+    query: str
     k: int = Field(default=5, ge=1, le=200)
     tags: list[str] = Field(default_factory=list)
+    filters: dict[str, Any] | None = None
     explain: bool = False
+
+
+class ListIn(ScopeIn):
+    k: int = Field(default=20, ge=1, le=1000)
+    filters: dict[str, Any] | None = None
+
+
+class UpdateIn(BaseModel):
+    text: str | None = None
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    importance: float | None = None
+    ttl: float | None = None
+    expires_at: float | None = None
+    clear_expiry: bool = False
+
+
+class FeedbackIn(BaseModel):
+    memory_ids: list[str] = Field(min_length=1)
+    reward: float
+
+
+class PruneIn(ScopeIn):
+    threshold: float = 0.5
+    ttl: float | None = None
+
+
+class DeleteAllIn(ScopeIn):
+    confirm_all: bool = False
+
+
+def _item(body: ItemIn) -> dict[str, Any]:
+    return body.model_dump(exclude_none=True)
 
 
 @router.post("", status_code=201)
@@ -48,8 +101,22 @@ async def add_memory(body: MemoryIn, brain: Brain = Depends(get_brain)) -> dict[
         user_id=body.user_id,
         session_id=body.session_id,
         ttl=body.ttl,
+        expires_at=body.expires_at,
+        created_at=body.created_at,
     )
     return {"id": uid}
+
+
+@router.post("/batch", status_code=201)
+async def add_batch(body: BatchIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    ids = await asyncio.to_thread(
+        brain.memory.add_many,
+        body.agent_id,
+        [_item(i) for i in body.items],
+        user_id=body.user_id,
+        session_id=body.session_id,
+    )
+    return {"ids": ids}
 
 
 @router.post("/search")
@@ -62,19 +129,92 @@ async def search_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> di
         user_id=body.user_id,
         session_id=body.session_id,
         tags=body.tags,
+        filters=body.filters,
+        explain=body.explain,
     )
     return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
+
+
+@router.post("/similar")
+async def similar_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    hits = await asyncio.to_thread(
+        brain.memory.similar,
+        body.agent_id,
+        body.query,
+        k=body.k,
+        tags=body.tags,
+        filters=body.filters,
+        user_id=body.user_id,
+        session_id=body.session_id,
+    )
+    return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
+
+
+@router.post("/recent")
+async def recent_memories(body: ListIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    items = await asyncio.to_thread(
+        brain.memory.recent,
+        body.agent_id,
+        k=body.k,
+        filters=body.filters,
+        user_id=body.user_id,
+        session_id=body.session_id,
+    )
+    return {"memories": [m.to_dict() for m in items]}
 
 
 @router.get("")
 async def list_memories(
     agent_id: str | None = None,
     user_id: str | None = None,
+    session_id: str | None = None,
+    tag: str | None = None,
     limit: int = Query(default=20, ge=1, le=1000),
     brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
-    items = await asyncio.to_thread(brain.memory.recent, agent_id, k=limit, user_id=user_id)
+    if tag is not None:
+        items = await asyncio.to_thread(
+            brain.memory.by_tag, agent_id, tag, k=limit, user_id=user_id, session_id=session_id
+        )
+    else:
+        items = await asyncio.to_thread(
+            brain.memory.recent, agent_id, k=limit, user_id=user_id, session_id=session_id
+        )
     return {"memories": [m.to_dict() for m in items]}
+
+
+@router.post("/feedback")
+async def feedback(body: FeedbackIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    n = await asyncio.to_thread(brain.memory.reinforce, body.memory_ids, body.reward)
+    return {"updated": n}
+
+
+@router.post("/prune")
+async def prune(body: PruneIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    n = await asyncio.to_thread(
+        brain.memory.prune,
+        body.agent_id,
+        threshold=body.threshold,
+        ttl=body.ttl,
+        user_id=body.user_id,
+        session_id=body.session_id,
+    )
+    return {"deleted": n}
+
+
+@router.post("/delete_all")
+async def delete_all(body: DeleteAllIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    unscoped = body.agent_id is None and body.user_id is None and body.session_id is None
+    if unscoped and not body.confirm_all:
+        raise InvalidInput(
+            "give agent_id, user_id or session_id, or confirm_all=true to delete the "
+            "whole tenant's memories",
+            field="confirm_all",
+        )
+    n = await asyncio.to_thread(
+        brain.memory.delete_all, body.agent_id, user_id=body.user_id, session_id=body.session_id
+    )
+    return {"deleted": n}
 
 
 @router.get("/{memory_id}")
@@ -83,6 +223,24 @@ async def get_memory(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[
     if memory is None:
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
     return memory.to_dict()
+
+
+@router.patch("/{memory_id}")
+async def update_memory(
+    memory_id: str, body: UpdateIn, brain: Brain = Depends(get_brain)
+) -> dict[str, Any]:
+    memory = await asyncio.to_thread(
+        brain.memory.update, memory_id, **body.model_dump(exclude_none=True)
+    )
+    return memory.to_dict()
+
+
+@router.get("/{memory_id}/history")
+async def memory_history(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    versions = await asyncio.to_thread(brain.memory.history, memory_id)
+    if not versions:
+        raise NotFound(f"memory {memory_id} not found", field="memory_id")
+    return {"versions": [v.to_dict() for v in versions]}
 
 
 @router.delete("/{memory_id}")

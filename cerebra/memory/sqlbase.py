@@ -1,0 +1,437 @@
+"""What the SQLite and PostgreSQL memory backends share: rows, tags, history, lifecycle SQL.
+
+Subclasses add their own full-text and vector storage through three hooks (`_insert_row`,
+`_reindex`, `_forget`) and their own candidate queries. Each public write runs in one
+transaction that also writes those index entries, so a memory is never half-indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from cerebra.errors import InvalidInput
+from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, Scope
+from cerebra.memory.filters import Node, compile_filter
+
+COLUMNS = (
+    "m.id, m.uid, m.text, m.tenant_id, m.user_id, m.agent_id, m.session_id, m.tags, "
+    "m.metadata, m.importance, m.salience, m.source, m.created_at, m.updated_at, "
+    "m.expires_at, m.version"
+)
+_CHUNK = 500
+
+
+def _json(value: Any) -> Any:
+    return value if isinstance(value, dict | list) else json.loads(value or "null")
+
+
+def row_to_memory(row: Any) -> Memory:
+    return Memory(
+        uid=row.uid,
+        text=row.text,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        agent_id=row.agent_id,
+        session_id=row.session_id,
+        tags=tuple(_json(row.tags) or ()),
+        metadata=_json(row.metadata) or {},
+        importance=float(row.importance),
+        salience=float(row.salience),
+        source=row.source,
+        created_at=float(row.created_at),
+        updated_at=float(row.updated_at),
+        expires_at=None if row.expires_at is None else float(row.expires_at),
+        row_id=int(row.id),
+        version=int(getattr(row, "version", 1) or 1),
+    )
+
+
+def scope_sql(
+    scope: Scope, alias: str = "m", *, live_only: bool = True, now: float | None = None
+) -> tuple[str, dict[str, Any]]:
+    """WHERE clause for a scope; `live_only` hides memories past their expiry."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for name, value in scope.as_filters().items():
+        clauses.append(f"{alias}.{name} = :s_{name}")
+        params[f"s_{name}"] = value
+    if live_only:
+        clauses.append(f"({alias}.expires_at IS NULL OR {alias}.expires_at > :s_now)")
+        params["s_now"] = time.time() if now is None else now
+    return " AND ".join(clauses), params
+
+
+def tag_sql(tags: Sequence[str], alias: str = "m") -> tuple[str, dict[str, Any]]:
+    """Memories carrying any of `tags`."""
+    if not tags:
+        return "", {}
+    names = [f":t{i}" for i in range(len(tags))]
+    sql = (
+        f" AND EXISTS (SELECT 1 FROM memory_tags mt WHERE mt.memory_id = {alias}.id "
+        f"AND mt.tag IN ({', '.join(names)}))"
+    )
+    return sql, {f"t{i}": tag for i, tag in enumerate(tags)}
+
+
+def stored_scope(scope: Scope) -> dict[str, str]:
+    return {
+        "tenant_id": scope.tenant_id,
+        "user_id": scope.user_id or "",
+        "agent_id": scope.agent_id or "",
+        "session_id": scope.session_id or "",
+    }
+
+
+class SQLMemoryBackend:
+    """Shared implementation; subclasses set `name` and implement the index hooks."""
+
+    name = "sql"
+    engine: Engine
+
+    # -- hooks ------------------------------------------------------------------------
+    def _insert_row(self, conn: Connection, uid: str, item: NewMemory, now: float) -> int:
+        raise NotImplementedError
+
+    def _reindex(self, conn: Connection, row_id: int, change: MemoryChange) -> None:
+        raise NotImplementedError
+
+    def _forget(self, conn: Connection, ids: Sequence[int], tenant_id: str) -> None:
+        """Remove index entries (full text, vectors) of rows about to be deleted."""
+        raise NotImplementedError
+
+    def _json_param(self, name: str) -> str:
+        return f":{name}"
+
+    def where_sql(self, where: Node | None, alias: str = "m") -> tuple[str, dict[str, Any]]:
+        return compile_filter(where, self.engine.dialect.name, alias)
+
+    # -- writes -----------------------------------------------------------------------
+    def put(self, items: Sequence[NewMemory]) -> list[str]:
+        now = time.time()
+        uids: list[str] = []
+        with self.engine.begin() as conn:
+            known = self._existing_hashes(conn, items)
+            for item in items:
+                key = (*stored_scope(item.scope).values(), item.content_hash)
+                if key in known:
+                    uids.append(known[key])
+                    continue
+                if item.merge_into is not None:
+                    if item.merge_into.startswith("#"):  # an earlier item of this batch
+                        item = replace(item, merge_into=uids[int(item.merge_into[1:])])
+                    merged = self._merge(conn, item, now)
+                    if merged is not None:
+                        known[key] = merged
+                        uids.append(merged)
+                        continue
+                uid = uuid.uuid4().hex
+                row_id = self._insert_row(conn, uid, item, now)
+                self._write_tags(conn, row_id, item.tags, item.scope.tenant_id)
+                known[key] = uid
+                uids.append(uid)
+        return uids
+
+    def _existing_hashes(
+        self, conn: Connection, items: Sequence[NewMemory]
+    ) -> dict[tuple[str, ...], str]:
+        found: dict[tuple[str, ...], str] = {}
+        by_tenant: dict[str, set[str]] = {}
+        for item in items:
+            by_tenant.setdefault(item.scope.tenant_id, set()).add(item.content_hash)
+        for tenant, hashes in by_tenant.items():
+            ordered = sorted(hashes)
+            for start in range(0, len(ordered), _CHUNK):
+                chunk = ordered[start : start + _CHUNK]
+                marks = ", ".join(f":h{i}" for i in range(len(chunk)))
+                rows = conn.execute(
+                    text(
+                        "SELECT uid, tenant_id, user_id, agent_id, session_id, content_hash "
+                        f"FROM memories WHERE tenant_id = :t AND content_hash IN ({marks})"
+                    ),
+                    {"t": tenant, **{f"h{i}": h for i, h in enumerate(chunk)}},
+                )
+                for r in rows:
+                    key = (r.tenant_id, r.user_id, r.agent_id, r.session_id, r.content_hash)
+                    found[key] = r.uid
+        return found
+
+    def _merge(self, conn: Connection, item: NewMemory, now: float) -> str | None:
+        """Fold a near-duplicate into memory `item.merge_into`: newer text, union of tags."""
+        assert item.merge_into is not None
+        old = self._get(conn, Scope(**stored_scope(item.scope)), item.merge_into, live=True)
+        if old is None:
+            return None
+        change = MemoryChange(
+            text=item.text,
+            terms=item.terms,
+            content_hash=item.content_hash,
+            embedding=item.embedding,
+            embedding_model=item.embedding_model,
+            tags=tuple(dict.fromkeys((*old.tags, *item.tags))),
+            metadata={**old.metadata, **item.metadata},
+            importance=max(old.importance, item.importance),
+        )
+        self._apply(conn, old, change, now, event="merge")
+        return old.uid
+
+    def _write_tags(
+        self, conn: Connection, row_id: int, tags: Sequence[str], tenant_id: str
+    ) -> None:
+        unique = list(dict.fromkeys(tags))
+        if unique:
+            conn.execute(
+                text("INSERT INTO memory_tags (memory_id, tag, tenant_id) VALUES (:m, :t, :x)"),
+                [{"m": row_id, "t": t, "x": tenant_id} for t in unique],
+            )
+
+    def update(self, scope: Scope, uid: str, change: MemoryChange) -> Memory | None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            old = self._get(conn, scope, uid, live=False)
+            if old is None:
+                return None
+            if change.content_hash is not None and change.content_hash != self._hash(conn, old):
+                twin = conn.execute(
+                    text(
+                        "SELECT uid FROM memories WHERE tenant_id = :tenant_id AND "
+                        "user_id = :user_id AND agent_id = :agent_id AND "
+                        "session_id = :session_id AND content_hash = :h AND uid <> :uid"
+                    ),
+                    {**self._stored(old), "h": change.content_hash, "uid": uid},
+                ).first()
+                if twin is not None:
+                    raise InvalidInput(
+                        f"the new text duplicates memory {twin.uid} in the same scope",
+                        field="text",
+                    )
+            self._apply(conn, old, change, now, event="update")
+            return self._get(conn, scope, uid, live=False)
+
+    @staticmethod
+    def _stored(memory: Memory) -> dict[str, str]:
+        return {
+            "tenant_id": memory.tenant_id,
+            "user_id": memory.user_id,
+            "agent_id": memory.agent_id,
+            "session_id": memory.session_id,
+        }
+
+    @staticmethod
+    def _hash(conn: Connection, memory: Memory) -> str:
+        return str(
+            conn.execute(
+                text("SELECT content_hash FROM memories WHERE id = :id"), {"id": memory.row_id}
+            ).scalar_one()
+        )
+
+    def _apply(
+        self, conn: Connection, old: Memory, change: MemoryChange, now: float, *, event: str
+    ) -> None:
+        """Copy the current version to history, then write `change` and reindex."""
+        conn.execute(
+            text(
+                "INSERT INTO memory_history (memory_uid, tenant_id, version, text, tags, "
+                "metadata, importance, event, valid_from, valid_to) SELECT uid, tenant_id, "
+                "version, text, tags, metadata, importance, :event, updated_at, :now "
+                "FROM memories WHERE id = :id"
+            ),
+            {"event": event, "now": now, "id": old.row_id},
+        )
+        sets = ["version = version + 1", "updated_at = :now"]
+        params: dict[str, Any] = {"now": now, "id": old.row_id}
+        if change.text is not None:
+            sets += ["text = :text", "content_hash = :h"]
+            params.update(text=change.text, h=change.content_hash)
+        if change.tags is not None:
+            sets.append(f"tags = {self._json_param('tags')}")
+            params["tags"] = json.dumps(list(change.tags))
+            conn.execute(text("DELETE FROM memory_tags WHERE memory_id = :id"), {"id": old.row_id})
+            self._write_tags(conn, old.row_id, change.tags, old.tenant_id)
+        if change.metadata is not None:
+            sets.append(f"metadata = {self._json_param('meta')}")
+            params["meta"] = json.dumps(change.metadata)
+        if change.importance is not None:
+            sets.append("importance = :importance")
+            params["importance"] = change.importance
+        if change.clear_expiry or change.expires_at is not None:
+            sets.append("expires_at = :expires_at")
+            params["expires_at"] = None if change.clear_expiry else change.expires_at
+        conn.execute(text(f"UPDATE memories SET {', '.join(sets)} WHERE id = :id"), params)
+        if change.text is not None:
+            self._reindex(conn, old.row_id, change)
+
+    def delete(self, scope: Scope, uids: Sequence[str]) -> int:
+        if not uids:
+            return 0
+        where, params = scope_sql(scope, live_only=False)
+        marks = ", ".join(f":u{i}" for i in range(len(uids)))
+        params.update({f"u{i}": u for i, u in enumerate(uids)})
+        with self.engine.begin() as conn:
+            return self._delete_where(conn, f"{where} AND m.uid IN ({marks})", params)
+
+    def delete_scope(self, scope: Scope) -> int:
+        where, params = scope_sql(scope, live_only=False)
+        with self.engine.begin() as conn:
+            return self._delete_where(conn, where, params)
+
+    def prune(self, scope: Scope, *, threshold: float, older_than: float | None, now: float) -> int:
+        where, params = scope_sql(scope, live_only=False)
+        value = self._clamp("m.importance + m.salience / 2.0", 0.0, 1.0)
+        low = f"{value} < :threshold"
+        if older_than is not None:
+            low += " AND m.created_at < :older"
+            params["older"] = older_than
+        params.update(threshold=threshold, now=now)
+        cond = f"{where} AND ((m.expires_at IS NOT NULL AND m.expires_at <= :now) OR ({low}))"
+        with self.engine.begin() as conn:
+            return self._delete_where(conn, cond, params)
+
+    def _clamp(self, expr: str, lo: float, hi: float) -> str:
+        if self.engine.dialect.name == "postgresql":
+            return f"GREATEST({lo}, LEAST({hi}, {expr}))"
+        return f"max({lo}, min({hi}, {expr}))"
+
+    def adjust_salience(self, scope: Scope, uids: Sequence[str], delta: float) -> int:
+        if not uids:
+            return 0
+        where, params = scope_sql(scope, live_only=False)
+        marks = ", ".join(f":u{i}" for i in range(len(uids)))
+        params.update({f"u{i}": u for i, u in enumerate(uids)}, d=delta)
+        value = self._clamp("salience + :d", -1.0, 1.0)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                text(
+                    f"UPDATE memories SET salience = {value} WHERE id IN "
+                    f"(SELECT m.id FROM memories m WHERE {where} AND m.uid IN ({marks}))"
+                ),
+                params,
+            )
+            return int(result.rowcount or 0)
+
+    def _delete_where(self, conn: Connection, where: str, params: dict[str, Any]) -> int:
+        rows = conn.execute(
+            text(f"SELECT m.id, m.uid, m.tenant_id FROM memories m WHERE {where}"), params
+        ).all()
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            ids = [int(r.id) for r in chunk]
+            marks = ", ".join(str(i) for i in ids)
+            umarks = ", ".join(f":u{i}" for i in range(len(chunk)))
+            for tenant in {r.tenant_id for r in chunk}:
+                self._forget(conn, [int(r.id) for r in chunk if r.tenant_id == tenant], tenant)
+            conn.execute(
+                text(f"DELETE FROM memory_history WHERE memory_uid IN ({umarks})"),
+                {f"u{i}": r.uid for i, r in enumerate(chunk)},
+            )
+            conn.execute(text(f"DELETE FROM memory_tags WHERE memory_id IN ({marks})"))
+            conn.execute(text(f"DELETE FROM memories WHERE id IN ({marks})"))
+        return len(rows)
+
+    # -- reads ------------------------------------------------------------------------
+    def _get(self, conn: Connection, scope: Scope, uid: str, *, live: bool) -> Memory | None:
+        where, params = scope_sql(scope, live_only=live)
+        row = conn.execute(
+            text(f"SELECT {COLUMNS} FROM memories m WHERE {where} AND m.uid = :uid"),
+            {**params, "uid": uid},
+        ).first()
+        return None if row is None else row_to_memory(row)
+
+    def get(self, scope: Scope, uid: str) -> Memory | None:
+        with self.engine.connect() as conn:
+            return self._get(conn, scope, uid, live=True)
+
+    def fetch(self, row_ids: Sequence[int]) -> list[Memory]:
+        if not row_ids:
+            return []
+        by_id: dict[int, Memory] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(row_ids), _CHUNK):
+                marks = ", ".join(str(int(i)) for i in row_ids[start : start + _CHUNK])
+                rows = conn.execute(
+                    text(f"SELECT {COLUMNS} FROM memories m WHERE m.id IN ({marks})")
+                )
+                by_id.update((int(r.id), row_to_memory(r)) for r in rows)
+        return [by_id[i] for i in row_ids if i in by_id]
+
+    def history(self, scope: Scope, uid: str) -> list[MemoryVersion]:
+        with self.engine.connect() as conn:
+            current = self._get(conn, scope, uid, live=False)
+            if current is None:
+                return []
+            rows = conn.execute(
+                text(
+                    "SELECT version, text, tags, metadata, importance, event, valid_from, "
+                    "valid_to FROM memory_history WHERE memory_uid = :uid AND tenant_id = :t "
+                    "ORDER BY version"
+                ),
+                {"uid": uid, "t": current.tenant_id},
+            ).all()
+        versions = [
+            MemoryVersion(
+                uid,
+                int(r.version),
+                r.text,
+                tuple(_json(r.tags) or ()),
+                _json(r.metadata) or {},
+                float(r.importance),
+                r.event,
+                float(r.valid_from),
+                float(r.valid_to),
+            )
+            for r in rows
+        ]
+        versions.append(
+            MemoryVersion(
+                uid,
+                current.version,
+                current.text,
+                current.tags,
+                current.metadata,
+                current.importance,
+                "current",
+                current.updated_at,
+                None,
+            )
+        )
+        return versions
+
+    def _listing(
+        self, scope: Scope, limit: int, tags: Sequence[str], where: Node | None
+    ) -> list[Memory]:
+        scope_where, params = scope_sql(scope)
+        tags_where, tag_params = tag_sql(tags)
+        filt, filt_params = self.where_sql(where)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {COLUMNS} FROM memories m WHERE {scope_where}{tags_where}{filt} "
+                    "ORDER BY m.created_at DESC, m.id DESC LIMIT :limit"
+                ),
+                {**params, **tag_params, **filt_params, "limit": limit},
+            ).all()
+        return [row_to_memory(r) for r in rows]
+
+    def by_tag(self, scope: Scope, tag: str, limit: int, where: Node | None = None) -> list[Memory]:
+        return self._listing(scope, limit, [tag], where)
+
+    def recent(self, scope: Scope, limit: int, where: Node | None = None) -> list[Memory]:
+        return self._listing(scope, limit, (), where)
+
+    def count(self, scope: Scope) -> int:
+        where, params = scope_sql(scope)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(f"SELECT count(*) FROM memories m WHERE {where}"), params
+                ).scalar_one()
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
