@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cerebra.errors import BackendError, CerebraError, InvalidInput, NotFound, PromptTooLong
 from cerebra.models.base import Generation, GenerationRequest, ModelBackend, Usage
@@ -25,6 +25,10 @@ from cerebra.routing.policy import ANY, CooldownPolicy, RetryPolicy, RoutePolicy
 from cerebra.routing.registry import make_strategy, strategy_from_state
 from cerebra.routing.reward import check_quality, compute_reward
 from cerebra.routing.state import RouterStore, StateRow
+
+if TYPE_CHECKING:
+    from cerebra.routing.shared import RedisSharedState
+    from cerebra.routing.shared_link import SharedLink
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class _Bandit:
     signature: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     dirty: bool = False
+    link: SharedLink | None = None  # its side of the exchange between replicas
 
 
 @dataclass
@@ -78,7 +83,8 @@ class RouterEngine:
     def __init__(self, backends: Sequence[ModelBackend], *, policy: RoutePolicy,
                  retry: RetryPolicy, cooldown: CooldownPolicy, store: RouterStore | None,
                  quality_fn: Callable[[GenerationRequest, Generation], float] | None,
-                 failure_reward: float, clock: Callable[[], float], seed: int | None) -> None:
+                 failure_reward: float, clock: Callable[[], float], seed: int | None,
+                 shared: RedisSharedState | None = None) -> None:
         self.backends: dict[str, ModelBackend] = {}
         for backend in backends:
             self.add_backend(backend)
@@ -101,6 +107,9 @@ class RouterEngine:
                     self._policies[(tenant, scope)] = RoutePolicy.from_dict(data)
                 except CerebraError as exc:
                     log.warning("router: stored policy %s/%s ignored: %s", tenant, scope, exc)
+        self.shared = shared
+        if shared is not None:
+            shared.bind(self.health, self._apply_shared_policy)
 
     # -- backends and policies ------------------------------------------------------------
     def add_backend(self, backend: ModelBackend, *, replace: bool = False) -> None:
@@ -127,6 +136,8 @@ class RouterEngine:
         if self.store is not None:
             self.store.save_states([(tenant_id or ANY, "policy", agent_id or ANY,
                                      policy.to_dict())])
+        if self.shared is not None:
+            self.shared.publish_policy(tenant_id or ANY, agent_id or ANY, policy.to_dict())
         return policy
 
     def delete_policy(self, *, tenant_id: str = ANY, agent_id: str = ANY) -> None:
@@ -139,6 +150,25 @@ class RouterEngine:
                                field="agent_id")
         if self.store is not None:
             self.store.delete_state(key[0], "policy", key[1])
+        if self.shared is not None:
+            self.shared.publish_policy(key[0], key[1], None)
+
+    def _apply_shared_policy(self, tenant_id: str, agent_id: str,
+                             data: Mapping[str, Any] | None) -> None:
+        """A policy set (or deleted, `data` None) on another replica."""
+        key = (tenant_id, agent_id)
+        if data is None:
+            if key != (ANY, ANY):
+                with self._lock:
+                    self._policies.pop(key, None)
+                if self.store is not None:
+                    self.store.delete_state(tenant_id, "policy", agent_id)
+            return
+        policy = RoutePolicy.from_dict(data)
+        with self._lock:
+            self._policies[key] = policy
+        if self.store is not None:
+            self.store.save_states([(tenant_id, "policy", agent_id, policy.to_dict())])
 
     def policies(self) -> list[dict[str, Any]]:
         return [{"tenant_id": t, "agent_id": a, "policy": p.to_dict()}
@@ -185,8 +215,13 @@ class RouterEngine:
                 if self._seed is not None and policy.strategy != "fixed":
                     params.setdefault("seed", self._seed)
                 strategy = make_strategy(policy.strategy, params)
-            bandit = self._bandits[key] = _Bandit(strategy, sig)
-            return bandit
+            bandit = _Bandit(strategy, sig)
+            if self.shared is not None:
+                bandit.link = self.shared.follow(tenant_id, scope, sig, bandit)
+            self._bandits[key] = bandit
+        if bandit.link is not None and self.shared is not None:
+            self.shared.load(bandit.link)  # outside self._lock: the exchange thread takes it
+        return bandit
 
     def _learn(self, decision: Decision, policy: RoutePolicy, arm: str, reward: float) -> None:
         bandit = self._bandit(decision.tenant_id, decision.scope, policy)
@@ -194,6 +229,8 @@ class RouterEngine:
         with bandit.lock:
             bandit.strategy.update(arm, reward, features)
             bandit.dirty = True
+            if bandit.link is not None:
+                bandit.link.record(arm, reward, decision.features)
 
     def _dirty_states(self) -> list[StateRow]:
         rows: list[StateRow] = []

@@ -2,7 +2,9 @@
 
 A backend that fails `failure_threshold` times in a row (or answers "rate limited, retry
 after N s") leaves rotation until its cooldown ends; then it is tried again (half-open):
-a success clears its record, a failure sends it back for a longer cooldown.
+a success clears its record, a failure sends it back for a longer cooldown. An optional
+`listener` hears each cooldown entered and each recovery (to share them between replicas),
+and `apply_remote` takes those heard from other replicas.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cerebra.routing.policy import CooldownPolicy
+
+# name, cooldown seconds, strikes (0 = recovered), last error
+HealthListener = Callable[[str, float, int, str], None]
 
 
 @dataclass
@@ -35,6 +40,7 @@ class BackendHealth:
         self._clock = clock
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
+        self.listener: HealthListener | None = None
 
     def _rec(self, name: str) -> _Record:
         rec = self._records.get(name)
@@ -59,10 +65,13 @@ class BackendHealth:
     def record_success(self, name: str) -> None:
         with self._lock:
             rec = self._rec(name)
+            recovered = rec.strikes > 0 or rec.cooling_until > 0.0
             rec.successes += 1
             rec.consecutive_failures = 0
             rec.strikes = 0
             rec.cooling_until = 0.0
+        if recovered and self.listener is not None:
+            self.listener(name, 0.0, 0, "")
 
     def record_failure(self, name: str, error: str = "", retry_after: float | None = None) -> bool:
         """Count a failure; True when the backend has just entered cooldown."""
@@ -72,16 +81,36 @@ class BackendHealth:
             rec.consecutive_failures += 1
             rec.last_error = error[:500]
             now = self._clock()
+            entered = False
             if retry_after is not None and retry_after > 0:
                 rec.cooling_until = max(rec.cooling_until, now + retry_after)
-                return True
-            half_open = rec.strikes > 0  # just back from a cooldown: one failure sends it back
-            if half_open or rec.consecutive_failures >= self.policy.failure_threshold:
+                entered = True
+            elif rec.strikes > 0 or rec.consecutive_failures >= self.policy.failure_threshold:
+                # (strikes > 0: just back from a cooldown, so one failure sends it back)
                 rec.strikes += 1
                 rec.consecutive_failures = 0
                 rec.cooling_until = now + self.policy.duration(rec.strikes)
-                return True
-            return False
+                entered = True
+            remaining, strikes = rec.cooling_until - now, max(rec.strikes, 1)
+        if entered and self.listener is not None:
+            self.listener(name, remaining, strikes, error)
+        return entered
+
+    def apply_remote(self, name: str, remaining_s: float, strikes: int, error: str) -> None:
+        """A cooldown (strikes > 0) or a recovery (strikes == 0) seen by another replica."""
+        with self._lock:
+            if strikes <= 0:
+                rec = self._records.get(name)
+                if rec is not None:
+                    rec.consecutive_failures = rec.strikes = 0
+                    rec.cooling_until = 0.0
+                return
+            if remaining_s <= 0:
+                return  # an old cooldown, over already
+            rec = self._rec(name)
+            rec.cooling_until = max(rec.cooling_until, self._clock() + remaining_s)
+            rec.strikes = max(rec.strikes, strikes)
+            rec.last_error = f"{error[:400]} (seen by another replica)"
 
     def reset(self, name: str) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from cerebra.routing.decisions import Decision
 from cerebra.routing.engine import Plan, RouterEngine
 from cerebra.routing.policy import CooldownPolicy, RetryPolicy, RoutePolicy
 from cerebra.routing.reward import check_quality, compute_reward
+from cerebra.routing.shared import RedisSharedState
 from cerebra.routing.state import RouterStore
 
 
@@ -56,11 +57,12 @@ class Router(RouterEngine):
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Any] = asyncio.sleep,
         seed: int | None = None,
+        shared: RedisSharedState | None = None,
     ) -> None:
         super().__init__(
             backends, policy=policy or RoutePolicy(), retry=retry or RetryPolicy(),
             cooldown=cooldown or CooldownPolicy(), store=store, quality_fn=quality_fn,
-            failure_reward=failure_reward, clock=clock, seed=seed,
+            failure_reward=failure_reward, clock=clock, seed=seed, shared=shared,
         )
         self.name = name
         self._sleep = sleep
@@ -169,11 +171,16 @@ class Router(RouterEngine):
         }
 
     def flush(self) -> None:
-        """Write queued decisions and changed bandit state to the database now."""
+        """Write queued decisions and changed bandit state to the database now, and (with
+        shared state) exchange updates with the other replicas now."""
         if self.store is not None:
             self.store.flush()
+        if self.shared is not None:
+            self.shared.sync(snapshots=True)
 
     def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
         if self.store is not None:
             self.store.close()
 
