@@ -103,6 +103,12 @@ def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -
     from cerebra.routing.router import Router
     from cerebra.routing.state import RouterStore
 
+    shared = None
+    if settings.redis_url:  # replicas share learning, cooldowns and policies through Redis
+        from cerebra.routing.shared import RedisSharedState
+
+        shared = RedisSharedState(settings.redis_url)
+
     assert settings.router_strategy is not None
     members = [b for n, b in registry.items() if n != settings.router_name]
     router = Router(
@@ -110,6 +116,7 @@ def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -
         policy=RoutePolicy(strategy=settings.router_strategy),
         store=RouterStore(engine),
         name=settings.router_name,
+        shared=shared,
     )
 
     def sync(event: str, name: str, backend: ModelBackend | None) -> None:
