@@ -1,9 +1,11 @@
 """Benchmark: Cerebra memory recall on a LoCoMo-format file (SQLite store in a temp dir).
 
 Usage: python benchmarks/memory_locomo.py [--dataset FILE] [--k 1,5,10,20]
-       [--conversations 0,1,2]. Prints the JSON report of
+       [--conversations 0,1,2] [--emulate-term-stats]. Prints the JSON report of
 cerebra.memory.locomo.run_locomo_benchmark (recall, hit, ingest vs raw embedder rate,
-latency split into query embedding and the rest).
+latency split into query embedding and the rest). --emulate-term-stats gives a backend
+without `term_stats` an in-memory one (cerebra.memory.locomo.ScopeStatsBackend), to measure
+BM25 on per-scope statistics before the backend offers it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cerebra.memory.locomo import run_locomo_benchmark
+from cerebra.memory.locomo import ScopeStatsBackend, run_locomo_benchmark
 from cerebra.memory.sqlite import SQLiteBackend
 from cerebra.memory.store import MemoryStore
 
@@ -30,11 +32,15 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=DEFAULT)
     parser.add_argument("--k", type=_ints, default=[1, 5, 10, 20])
     parser.add_argument("--conversations", type=_ints, default=None)
+    parser.add_argument("--emulate-term-stats", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cerebra-locomo-") as tmp:
 
         def factory() -> MemoryStore:
-            return MemoryStore(SQLiteBackend(str(Path(tmp) / "memory.db")))
+            backend = SQLiteBackend(str(Path(tmp) / "memory.db"))
+            if args.emulate_term_stats and not callable(getattr(backend, "term_stats", None)):
+                return MemoryStore(ScopeStatsBackend(backend))
+            return MemoryStore(backend)
 
         def progress(done: int, total: int) -> None:
             if done % 100 == 0 or done == total:

@@ -7,6 +7,10 @@ hybrid recall, and recall@k = |evidence ∩ top-k| / |evidence|, hit@k = any evi
 top-k. The LLM-written `observation` / `session_summary` / `event_summary` fields are
 never read. Ingest goes through MemoryStore.put (one embedding batch and one transaction
 per conversation) and is compared with the raw embedder rate on the same texts.
+
+`ScopeStatsBackend` wraps a backend that lacks `term_stats` with an in-memory version of
+that capability (exact per-scope BM25 statistics, recomputed when a scope's size changes),
+so the benchmark can measure the retrieval method with it before a backend implements it.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from cerebra.errors import InvalidInput
-from cerebra.memory.base import NewMemory
+from cerebra.memory.base import MemoryBackend, NewMemory, Scope
 from cerebra.memory.retrieval import hybrid_search
 from cerebra.memory.store import MemoryStore
-from cerebra.memory.text import content_hash, terms, terms_text
+from cerebra.memory.text import TermStats, content_hash, terms, terms_text
 
 EVIDENCE_ID = re.compile(r"^D\d+:\d+$")
 _SESSION = re.compile(r"^session_(\d+)$")
@@ -150,8 +154,47 @@ def conversation_memories(store: MemoryStore, conv: Conversation) -> list[NewMem
     return out
 
 
+class ScopeStatsBackend:
+    """A backend plus an in-memory `term_stats` (for backends that do not offer one)."""
+
+    def __init__(self, inner: MemoryBackend) -> None:
+        self._inner = inner
+        self._cache: dict[tuple[str | None, ...], tuple[int, dict[int, list[str]]]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _scope_terms(self, scope: Scope) -> dict[int, list[str]]:
+        count = self._inner.count(scope)
+        cached = self._cache.get(scope.key())
+        if cached is None or cached[0] != count:
+            rows = self._inner.recent(scope, max(count, 1))
+            cached = (count, {m.row_id: terms(m.text) for m in rows})
+            self._cache[scope.key()] = cached
+        return cached[1]
+
+    def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
+        docs = self._scope_terms(scope)
+        wanted = set(terms)
+        df = dict.fromkeys(wanted, 0)
+        for doc in docs.values():
+            for t in wanted.intersection(doc):
+                df[t] += 1
+        avg = sum(len(d) for d in docs.values()) / len(docs) if docs else 0.0
+        return TermStats(len(docs), avg, df, {r: docs[r] for r in row_ids if r in docs})
+
+
 def scope_id(conv: Conversation) -> str:
     return f"locomo:{conv.sample_id}"
+
+
+def term_stats_source(backend: Any) -> str:
+    """How BM25 statistics were obtained: per scope (native or emulated) or per table."""
+    if isinstance(backend, ScopeStatsBackend):
+        return "per-scope (emulated in memory)"
+    if callable(getattr(backend, "term_stats", None)):
+        return "per-scope (backend)"
+    return "backend-native BM25 (per-table statistics)"
 
 
 def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
@@ -244,6 +287,7 @@ def run_locomo_benchmark(
     return {
         "dataset": str(dataset),
         "backend": store.backend.name,
+        "term_stats": term_stats_source(store.backend),
         "embedder": embedder.model_id,
         "conversations": len(convs),
         "memories": memories,

@@ -1,7 +1,10 @@
 """Hybrid retrieval: turn backend candidates into one ranked list of memories.
 
 Signals, each scaled to 0..1 and weighted:
-- `text`: full-text BM25, divided by the query's best BM25 score;
+- `text`: full-text BM25, divided by the query's best BM25 score. When the backend offers
+  `term_stats` (per-scope document count, mean length, document frequencies and the
+  candidates' indexed terms), BM25 is computed here from the scope's own statistics, for
+  every candidate of both pools; otherwise the backend's native score is used;
 - `vector`: dense cosine similarity, divided by the query's best similarity;
 - `context`: conversation structure. A memory that is a turn of a conversation (metadata
   `session` and `turn`, or a `dia_id` such as "D3:5") inherits a decaying share of the
@@ -9,8 +12,12 @@ Signals, each scaled to 0..1 and weighted:
   it adds `neighbours ** d` times the better of the two turns at that distance. Questions are
   often answered by the turn after the one that matches them ("How was it?" → "Great, we …"),
   and a turn's meaning often lives in its neighbours;
+- `session`: the mean of the best few text+vector scores of a turn's session, relative to
+  the best session: evidence clusters in the sessions where the topic was discussed;
 - `speaker`: when the query names exactly one of the candidates' speakers (metadata
   `speaker`), that speaker's own turns get this bonus;
+- `date`: when the query names a date ("on 16 November, 2023", "in May 2022"), memories
+  created on (or `date_tau_days` around) it get up to this bonus;
 - `importance`, `salience`, `recency`: the memory's own signals.
 
 Backends only produce candidates; ranking lives here so SQLite and PostgreSQL rank alike.
@@ -31,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from cerebra.memory.base import Candidate, Memory, MemoryBackend, MemoryHit, Scope
-from cerebra.memory.text import terms
+from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
 SPEAKER_KEY = "speaker"
 SESSION_KEY = "session"
@@ -46,7 +53,10 @@ class RetrievalWeights:
 
     `text` and `vector` split the relevance evidence evenly; `neighbours` is the per-turn
     decay of score spread along a conversation and `neighbour_window` how many turns it
-    reaches; `speaker` is the bonus for turns spoken by the one person the query names.
+    reaches; `session` weighs the session signal over its `session_top` best turns;
+    `speaker` is the bonus for turns spoken by the one person the query names; `date` the
+    bonus for memories from a date the query names; `bm25_k1` and `bm25_b` are BM25's
+    parameters when it is computed from per-scope statistics (short turns favour low b).
     """
 
     text: float = 0.5
@@ -58,7 +68,13 @@ class RetrievalWeights:
     candidates: int = 200
     neighbours: float = 0.6
     neighbour_window: int = 2
-    speaker: float = 0.15
+    session: float = 0.1
+    session_top: int = 3
+    speaker: float = 0.3
+    date: float = 0.4
+    date_tau_days: float = 3.0
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
 
 
 def turn_position(metadata: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -97,8 +113,21 @@ def named_speakers(query_terms: Sequence[str], speakers: set[str]) -> set[str]:
     return found
 
 
+Position = tuple[str, str, int]  # (memory session_id, conversation session, turn index)
+
+
+def _positions(memories: Mapping[int, Memory]) -> dict[int, Position]:
+    """Where each candidate that is a conversation turn sits in its conversation."""
+    out: dict[int, Position] = {}
+    for row_id, memory in memories.items():
+        pos = turn_position(memory.metadata)
+        if pos is not None:
+            out[row_id] = (memory.session_id, pos[0], pos[1])
+    return out
+
+
 def _context_scores(
-    memories: Mapping[int, Memory],
+    position: Mapping[int, Position],
     base: Mapping[int, float],
     floor: float,
     weights: RetrievalWeights,
@@ -106,14 +135,8 @@ def _context_scores(
     """Decayed best-neighbour score for each candidate that is a conversation turn."""
     if weights.neighbours <= 0 or weights.neighbour_window <= 0:
         return {}
-    position: dict[int, tuple[str, str, int]] = {}
-    by_position: dict[tuple[str, str, int], float] = {}
-    for row_id, memory in memories.items():
-        pos = turn_position(memory.metadata)
-        if pos is None:
-            continue
-        key = (memory.session_id, pos[0], pos[1])
-        position[row_id] = key
+    by_position: dict[Position, float] = {}
+    for row_id, key in position.items():
         by_position[key] = max(by_position.get(key, 0.0), base.get(row_id, floor))
     out: dict[int, float] = {}
     for row_id, (conv, session, turn) in position.items():
@@ -125,6 +148,34 @@ def _context_scores(
             total += weights.neighbours**d * max(sides)
         out[row_id] = total
     return out
+
+
+def _session_scores(
+    position: Mapping[int, Position], base: Mapping[int, float], weights: RetrievalWeights
+) -> dict[int, float]:
+    """Mean of the `session_top` best base scores of each turn's session, over the best one."""
+    if weights.session <= 0:
+        return {}
+    members: dict[tuple[str, str], list[float]] = {}
+    for row_id, (conv, session, _) in position.items():
+        members.setdefault((conv, session), []).append(base.get(row_id, 0.0))
+    top = max(1, weights.session_top)
+    level = {k: float(np.mean(sorted(v, reverse=True)[:top])) for k, v in members.items()}
+    best = max(level.values(), default=0.0)
+    if best <= 0:
+        return {}
+    return {row_id: level[p[0], p[1]] / best for row_id, p in position.items()}
+
+
+def date_closeness(
+    created_at: float, dates: Sequence[tuple[float, float]], tau_days: float
+) -> float:
+    """1 inside a named date's interval, decaying as exp(-days away / tau) outside it."""
+    best = 0.0
+    for start, end in dates:
+        days = max(0.0, start - created_at, created_at - end) / 86400.0
+        best = max(best, math.exp(-days / max(tau_days, 1e-6)))
+    return best
 
 
 def fuse(
@@ -143,11 +194,14 @@ def fuse(
         row_id: w.text * text_norm.get(row_id, 0.0) + w.vector * vec_norm.get(row_id, vec_floor)
         for row_id in memories
     }
-    context = _context_scores(memories, base, w.vector * vec_floor, w)
+    position = _positions(memories)
+    context = _context_scores(position, base, w.vector * vec_floor, w)
+    session = _session_scores(position, base, w)
     speakers = {
         str(m.metadata[SPEAKER_KEY]) for m in memories.values() if m.metadata.get(SPEAKER_KEY)
     }
     named = named_speakers(query_terms, speakers) if w.speaker else set()
+    dates = date_mentions(query_terms) if w.date else []
     hits: list[MemoryHit] = []
     for row_id, memory in memories.items():
         sig: dict[str, float] = {}
@@ -156,8 +210,12 @@ def fuse(
         sig["vector"] = w.vector * vec_norm.get(row_id, vec_floor)
         if row_id in context:
             sig["context"] = context[row_id]
+        if row_id in session:
+            sig["session"] = w.session * session[row_id]
         if len(named) == 1 and memory.metadata.get(SPEAKER_KEY) in named:
             sig["speaker"] = w.speaker
+        if dates:
+            sig["date"] = w.date * date_closeness(memory.created_at, dates, w.date_tau_days)
         age_days = max(0.0, now - memory.created_at) / 86400.0
         sig["importance"] = w.importance * memory.importance
         sig["salience"] = w.salience * max(-1.0, min(1.0, memory.salience))
@@ -165,6 +223,25 @@ def fuse(
         hits.append(MemoryHit(memory, sum(sig.values()), sig))
     hits.sort(key=lambda h: (-h.score, -h.memory.created_at, h.memory.row_id))
     return hits
+
+
+def scope_bm25(
+    backend: MemoryBackend,
+    scope: Scope,
+    query_terms: Sequence[str],
+    row_ids: Sequence[int],
+    weights: RetrievalWeights,
+) -> list[Candidate] | None:
+    """BM25 of `row_ids` from the scope's own statistics; None if the backend cannot say."""
+    term_stats = getattr(backend, "term_stats", None)
+    unique = [t for t in dict.fromkeys(query_terms) if t]
+    if not callable(term_stats) or not unique:
+        return None
+    stats = term_stats(scope, unique, list(row_ids))
+    if not isinstance(stats, TermStats):
+        return None
+    scores = bm25(unique, stats, k1=weights.bm25_k1, b=weights.bm25_b)
+    return [Candidate(row_id, score) for row_id, score in scores.items()]
 
 
 def hybrid_search(
@@ -185,6 +262,9 @@ def hybrid_search(
     text_hits = backend.text_candidates(scope, query_terms, pool, tags)
     vec_hits = backend.vector_candidates(scope, query_vector, pool, tags)
     row_ids = list(dict.fromkeys([c.row_id for c in text_hits] + [c.row_id for c in vec_hits]))
+    exact = scope_bm25(backend, scope, query_terms, row_ids, weights)
+    if exact is not None:
+        text_hits = exact
     memories = {m.row_id: m for m in backend.fetch(row_ids)}
     now = time.time() if now is None else now
     return fuse(memories, text_hits, vec_hits, query_terms, weights, now)[:k]

@@ -10,7 +10,8 @@ import pytest
 
 from cerebra.errors import InvalidInput
 from cerebra.memory import MemoryStore, SQLiteBackend
-from cerebra.memory.locomo import load_locomo, recall_at, run_locomo_benchmark
+from cerebra.memory.base import Scope
+from cerebra.memory.locomo import ScopeStatsBackend, load_locomo, recall_at, run_locomo_benchmark
 from cerebra.testing import FakeEmbedder
 
 DEV = Path(__file__).resolve().parents[3] / "shared/data/locomo/locomo_dev.json"
@@ -99,6 +100,33 @@ def test_benchmark_report(dataset: Path, tmp_path: Path) -> None:
     assert report["ingest"]["memories_per_s"] > 0 and report["ingest"]["raw_embedder_per_s"] > 0
     only_second = run_locomo_benchmark(dataset, [1], factory, conversations=[1])
     assert only_second["questions"] == 1 and only_second["recall"]["R@1"] == 1.0
+
+
+def test_scope_stats_backend_counts_within_one_scope(tmp_path: Path) -> None:
+    backend = ScopeStatsBackend(SQLiteBackend(str(tmp_path / "s.db")))
+    store = MemoryStore(backend, FakeEmbedder())
+    first = store.add("a", "Ann: cello lessons on Sunday")
+    store.add("a", "Bob: no cello for me")
+    store.add("b", "cello cello cello")
+    scope = store.scope("a")
+    row = {m.uid: m.row_id for m in backend.recent(scope, 10)}[first]
+    stats = backend.term_stats(scope, ["cello", "sunday", "piano"], [row])
+    assert (stats.docs, stats.df) == (2, {"cello": 2, "sunday": 1, "piano": 0})
+    assert stats.avg_len == pytest.approx((4 + 2) / 2)  # "ann cello lesson sunday", "bob cello"
+    assert list(stats.doc_terms) == [row] and "cello" in stats.doc_terms[row]
+    store.add("a", "Ann: Sunday again")
+    assert backend.term_stats(scope, ["sunday"], []).df == {"sunday": 2}  # refreshed
+    assert backend.term_stats(Scope(agent_id="none"), ["x"], []).docs == 0
+
+
+def test_report_names_where_bm25_statistics_come_from(dataset: Path, tmp_path: Path) -> None:
+    def factory() -> MemoryStore:
+        backend = ScopeStatsBackend(SQLiteBackend(str(tmp_path / "e.db")))
+        return MemoryStore(backend, FakeEmbedder())
+
+    report = run_locomo_benchmark(dataset, [5], factory)
+    assert report["term_stats"] == "per-scope (emulated in memory)"
+    assert report["recall"]["R@5"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"a": 1}', "[1]"])
