@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from cerebra.config import Settings, get_settings
-from cerebra.errors import InvalidInput
+from cerebra.errors import InvalidInput, NotFound
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.models.base import (
@@ -251,6 +251,7 @@ class Brain:
                 user_id=query.user_id,
                 agent_id=query.agent_id,
                 session_id=query.session_id,
+                decision_id=(routing or {}).get("decision_id"),
             )
         )
         log.debug(
@@ -368,6 +369,31 @@ class Brain:
 
     def astream(self, prompt: Any, **options: Any) -> AsyncIterator[str | Answer]:
         return self.arun_stream(_query(prompt, options))
+
+    # -- feedback ---------------------------------------------------------------------------
+    def feedback(self, trace_id: str, quality: float, comment: str | None = None) -> dict[str, Any]:
+        """Rate an answer (quality 0..1, higher is better), once. The rating reaches the router
+        that chose its model (the bandit learns) and the memories recalled for it (salience
+        rises for good answers and falls for bad ones)."""
+        if isinstance(quality, bool) or not isinstance(quality, int | float):
+            raise InvalidInput("quality must be a number between 0 and 1", field="quality")
+        if not 0.0 <= float(quality) <= 1.0:
+            raise InvalidInput("quality must be between 0 and 1", field="quality")
+        row = self.ledger.get(trace_id)
+        if row is None or row["tenant_id"] != self.memory.tenant_id:
+            raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
+        if not self.ledger.set_feedback(trace_id, float(quality), comment, self.memory.tenant_id):
+            raise InvalidInput("this answer has feedback already", field="trace_id")
+        result: dict[str, Any] = {"trace_id": trace_id, "quality": float(quality)}
+        used = [m["id"] for m in row["memories_used"] or []]
+        if used:
+            # quality 0..1 → reward -1..1: a bad answer lowers what it was built on
+            result["memories_reinforced"] = self.memory.reinforce(used, 2.0 * quality - 1.0)
+        decision_id = row.get("decision_id")
+        if decision_id and self.router is not None:
+            decision = self.router.feedback(decision_id, float(quality))
+            result["router"] = {"decision_id": decision_id, "reward": decision.reward}
+        return result
 
     def close(self) -> None:
         if self.router is not None:

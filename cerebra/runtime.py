@@ -174,3 +174,17 @@ def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
         embedder or load_embedder(settings),
         max_chars=settings.memory_max_chars,
     )
+
+
+def build_feedback_brain(settings: Settings) -> Brain:
+    """A Brain for recording feedback from the CLI: the database and memory, no model loaded.
+
+    Router learning lives in the serving process; from here only memory salience changes
+    (use `cerebra router feedback` or the HTTP API to teach a running router).
+    """
+    from cerebra.brain import Brain
+
+    store = build_memory_store(settings)
+    return Brain(
+        models=ModelRegistry(), memory=store, engine=store.backend.engine, settings=settings
+    )

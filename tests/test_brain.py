@@ -112,3 +112,32 @@ def test_memory_budget_limits_injection(tmp_path: Path) -> None:
         brain.memory.add("", f"fact number {i} about the blue house on the hill")
     answer = brain.ask("tell me about the blue house", memory=True)
     assert 1 <= len(answer.memories) < 5
+
+
+def test_feedback_reaches_memories_once(brain: Brain) -> None:
+    first = brain.ask("Remember that my favourite colour is teal.", user_id="f")
+    second = brain.ask("What is my favourite colour?", user_id="f")
+    assert first.stored_memory_id in [h.memory.uid for h in second.memories]
+    before = brain.memory.get(first.stored_memory_id)
+    assert before is not None
+    result = brain.feedback(second.trace_id, 1.0, "spot on")
+    assert result["memories_reinforced"] >= 1
+    after = brain.memory.get(first.stored_memory_id)
+    assert after is not None and after.salience > before.salience
+    row = brain.ledger.get(second.trace_id)
+    assert row is not None and row["quality"] == 1.0 and row["feedback_comment"] == "spot on"
+    with pytest.raises(InvalidInput):
+        brain.feedback(second.trace_id, 0.0)
+    bad = brain.ask("What is my favourite colour?", user_id="f")
+    brain.feedback(bad.trace_id, 0.0)
+    lowered = brain.memory.get(first.stored_memory_id)
+    assert lowered is not None and lowered.salience < after.salience
+    with pytest.raises(InvalidInput):
+        brain.feedback(bad.trace_id, 1.5)
+
+
+def test_feedback_unknown_trace(brain: Brain) -> None:
+    from cerebra.errors import NotFound
+
+    with pytest.raises(NotFound):
+        brain.feedback("nope", 0.5)

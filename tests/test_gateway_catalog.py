@@ -149,3 +149,19 @@ def test_cli_router_commands(tmp_path: Path) -> None:
         assert {a["arm"] for a in _json.loads(stats.stdout)["arms"]} == {"alpha", "beta"}
     missing = run_cli("router", "show", "nope", env={"CEREBRA_HOME": str(home)})
     assert missing.returncode == 2
+
+
+def test_feedback_teaches_router_and_is_listed(client: TestClient) -> None:
+    r = client.post("/api/llm/query", json={"prompt": "hello", "memory": False})
+    trace = r.json()["trace_id"]
+    fb = client.post("/api/feedback", json={"trace_id": trace, "quality": 0.75})
+    assert fb.status_code == 200, fb.text
+    assert fb.json()["router"]["decision_id"] == r.json()["routing"]["decision_id"]
+    assert (
+        client.post("/api/feedback", json={"trace_id": trace, "quality": 0.75}).status_code == 422
+    )
+    assert client.post("/api/feedback", json={"trace_id": "zzz", "quality": 0.5}).status_code == 404
+    assert client.post("/api/feedback", json={"trace_id": trace, "quality": 7}).status_code == 422
+    row = client.get(f"/api/interactions/{trace}").json()
+    assert row["quality"] == 0.75 and row["decision_id"]
+    assert client.get("/api/interactions").json()["interactions"][0]["trace_id"] == trace

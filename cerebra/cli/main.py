@@ -144,6 +144,23 @@ def chat(
         brain.close()
 
 
+@app.command()
+def feedback(
+    trace_id: str = typer.Argument(..., help="the trace id of an answer"),
+    quality: float = typer.Argument(..., min=0.0, max=1.0, help="0 = useless … 1 = perfect"),
+    comment: str = typer.Option(None, "--comment"),
+) -> None:
+    """Rate an answer: its memories' salience and (when routed) the router learn from it."""
+    from cerebra.runtime import build_feedback_brain
+
+    brain = build_feedback_brain(get_settings())
+    try:
+        result = brain.feedback(trace_id, quality, comment)
+    finally:
+        brain.close()
+    print(json.dumps(result))
+
+
 def _click_exceptions() -> ModuleType:
     """Typer >= 0.26 vendors click as typer._click; older versions use click itself."""
     for name in ("typer._click.exceptions", "click.exceptions"):

@@ -82,4 +82,8 @@ interactions = Table(
     Column("memories_used", JSON, nullable=False),
     Column("stored_memory_uid", String(32), nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("decision_id", String(32), nullable=True),
+    Column("quality", Float, nullable=True),
+    Column("feedback_at", Float, nullable=True),
+    Column("feedback_comment", Text, nullable=True),
 )

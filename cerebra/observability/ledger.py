@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from cerebra.db.schema import interactions
 
@@ -39,6 +39,7 @@ class InteractionRecord:
     user_id: str = ""
     agent_id: str = ""
     session_id: str = ""
+    decision_id: str | None = None
     created_at: float = field(default_factory=time.time)
 
 
@@ -110,6 +111,21 @@ class Ledger:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=10)
+
+    def set_feedback(
+        self, trace_id: str, quality: float, comment: str | None, tenant_id: str
+    ) -> bool:
+        """Record feedback once; False if the interaction already has some."""
+        self.flush()
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(interactions)
+                .where(interactions.c.trace_id == trace_id)
+                .where(interactions.c.tenant_id == tenant_id)
+                .where(interactions.c.quality.is_(None))
+                .values(quality=quality, feedback_comment=comment, feedback_at=time.time())
+            )
+        return bool(done.rowcount)
 
     # -- reading --------------------------------------------------------------------------
     def get(self, trace_id: str) -> dict[str, Any] | None:

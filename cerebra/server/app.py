@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
 
     from cerebra.server.routes import (
         health,
+        interactions,
         memory,
         models_api,
         openai_compat,
@@ -118,4 +119,5 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(openai_compat.router)
     app.include_router(router_api.router)
     app.include_router(models_api.router)
+    app.include_router(interactions.router)
     return app

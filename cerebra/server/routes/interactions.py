@@ -1,0 +1,42 @@
+"""Interactions and feedback: /api/interactions (the ledger) and POST /api/feedback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from cerebra.brain import Brain
+from cerebra.errors import NotFound
+from cerebra.server.deps import get_brain
+
+router = APIRouter(prefix="/api", tags=["interactions"])
+
+
+class FeedbackIn(BaseModel):
+    trace_id: str = Field(min_length=1)
+    quality: float = Field(ge=0.0, le=1.0, description="0 = useless … 1 = perfect")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/feedback")
+async def feedback(body: FeedbackIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    return await asyncio.to_thread(brain.feedback, body.trace_id, body.quality, body.comment)
+
+
+@router.get("/interactions")
+async def recent(
+    limit: int = Query(default=20, ge=1, le=500), brain: Brain = Depends(get_brain)
+) -> dict[str, Any]:
+    rows = await asyncio.to_thread(brain.ledger.recent, limit, brain.memory.tenant_id)
+    return {"interactions": rows}
+
+
+@router.get("/interactions/{trace_id}")
+async def one(trace_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+    row = await asyncio.to_thread(brain.ledger.get, trace_id)
+    if row is None or row["tenant_id"] != brain.memory.tenant_id:
+        raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
+    return row
