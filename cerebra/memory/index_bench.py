@@ -31,6 +31,7 @@ def compare_vector_indexes(
     progress: Callable[[str], None] | None = None,
     *,
     queries: int = 50,
+    base_texts: int = 1000,
     embedder: Any = None,
 ) -> dict[str, Any]:
     say = progress or (lambda _m: None)
@@ -38,7 +39,7 @@ def compare_vector_indexes(
         from cerebra.memory.embedders import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
-    texts, questions = corpus()
+    texts, questions = corpus(limit=base_texts)
     bulk = Bulk(texts, embedder.embed(texts))
     q = embedder.embed(questions[:queries])
     parts = [bulk.batch(s, min(20_000, n - s), Scope())[1] for s in range(0, n, 20_000)]

@@ -136,6 +136,7 @@ def run_scale_benchmark(
     pg_url: str | None = None,
     workdir: str | None = None,
     embedder: Any = None,
+    base_texts: int = 1000,
 ) -> dict[str, Any]:
     """Grow one scope to each n in `n_values` and measure search there; returns a report."""
     say = progress or (lambda _msg: None)
@@ -143,7 +144,7 @@ def run_scale_benchmark(
         from cerebra.memory.embedders import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
-    texts, questions = corpus()
+    texts, questions = corpus(limit=base_texts)
     started = time.perf_counter()
     base_vectors = embedder.embed(texts)
     say(f"embedded {len(texts)} base texts in {time.perf_counter() - started:.1f}s")

@@ -23,6 +23,13 @@ allowed by scope, tags and filter are selected in SQL and scored exactly; otherw
 proposes 2x the wanted count and SQL keeps those the scope and filter allow, widening once
 and then falling back to the exact path if too few survive. Filters are thus applied
 before the top-k cut.
+
+Full-text queries: FTS5 ranks every document matching any query term, so at scale a few
+very common terms dominate the cost. Terms are taken rarest first (document frequencies
+from `memories_fts_vocab`) while their postings fit TEXT_POSTINGS_BUDGET; the dropped ones
+are the lowest-IDF terms, and below the budget (any conversation-sized store) nothing is
+dropped. The top matches by full text alone are then checked against scope and filter by
+id; if too few survive, the exact joined query runs instead.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from cerebra.memory.sqlbase import COLUMNS, SQLMemoryBackend, scope_sql, stored_
 from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000
+TEXT_POSTINGS_BUDGET = 5_000
 
 
 def _blob(vector: np.ndarray | None) -> bytes | None:
@@ -144,6 +152,8 @@ class SQLiteBackend(SQLMemoryBackend):
         unique = [t for t in dict.fromkeys(terms) if t]
         if not unique or limit <= 0:
             return []
+        with self.engine.connect() as conn:
+            unique = self._affordable_terms(conn, unique)
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
         scope_where, params = scope_sql(scope)
         tags_where, tag_params = tag_sql(tags)
@@ -177,6 +187,32 @@ class SQLiteBackend(SQLMemoryBackend):
         # FTS5's bm25() is lower-is-better; flip it so every candidate score is higher-better.
         return [Candidate(int(r.id), -float(r.rank)) for r in rows]
 
+    @staticmethod
+    def _affordable_terms(conn: Connection, unique: list[str]) -> list[str]:
+        """The query's rarest terms whose postings fit TEXT_POSTINGS_BUDGET (at least one).
+
+        FTS5 scores every document matching any term of an OR query, so one very common
+        term costs milliseconds per ten thousand documents; such terms also carry the least
+        BM25 weight (lowest IDF). Below the budget (every conversation-sized scope) the
+        query is unchanged."""
+        marks = ", ".join(f":w{i}" for i in range(len(unique)))
+        df: dict[str, int] = dict(
+            conn.execute(
+                text(f"SELECT term, doc FROM memories_fts_vocab WHERE term IN ({marks})"),
+                {f"w{i}": t for i, t in enumerate(unique)},
+            ).all()
+        )
+        if sum(df.values()) <= TEXT_POSTINGS_BUDGET:
+            return unique
+        kept: list[str] = []
+        total = 0
+        for term in sorted(unique, key=lambda t: df.get(t, 0)):
+            if kept and total + df.get(term, 0) > TEXT_POSTINGS_BUDGET:
+                break
+            kept.append(term)
+            total += df.get(term, 0)
+        return kept
+
     def vector_index(self, dim: int, conn: Connection) -> VectorIndex:
         """The index for `dim`-dimensional vectors, caught up with the database."""
         with self._lock:
@@ -198,11 +234,12 @@ class SQLiteBackend(SQLMemoryBackend):
         scope_where, params = scope_sql(scope)
         tags_where, tag_params = tag_sql(tags)
         filt, filt_params = self.where_sql(where)
-        among = ""
-        if keys is not None:
+        among, hint = "", ""
+        if keys is not None:  # look the few keys up by id, never scan the scope's index
             among = f" AND m.id IN ({', '.join(str(int(k)) for k in keys)})"
+            hint = " NOT INDEXED"
         rows = conn.execute(
-            text(f"SELECT m.id FROM memories m WHERE {scope_where}{tags_where}{filt}{among}"),
+            text(f"SELECT m.id FROM memories m{hint} WHERE {scope_where}{tags_where}{filt}{among}"),
             {**params, **tag_params, **filt_params},
         ).scalars()  # rows with no vector of this dimension are dropped by the index
         return np.fromiter(rows, dtype=np.int64)

@@ -261,7 +261,7 @@ class VectorIndex:
             count = min(count, len(self.index))
             if count <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            self.index.expansion_search = max(128, count)
+            self.index.expansion_search = max(256, count)
             found = self.index.search(query, count)
             keys = np.asarray(found.keys, dtype=np.int64)
             return keys, 1.0 - np.asarray(found.distances, dtype=np.float32)

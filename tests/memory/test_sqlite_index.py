@@ -107,3 +107,19 @@ def test_upgrade_from_0002_keeps_and_indexes_old_memories(tmp_path: Path) -> Non
     assert store.similar("a", "legacy memory about boats", k=1)[0].memory.uid == "u1"
     assert store.search("a", "boats")[0].memory.uid == "u1"
     assert store.history("u1")[-1].event == "current"
+
+
+def test_common_terms_are_dropped_only_past_the_postings_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path / "m.db")
+    common = store.add_many("a", [f"status update {n}" for n in range(20)])
+    rare = store.add("a", "status of the zeppelin hangar")
+    backend = store.backend
+    both = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
+    assert len(both) == 21  # under the budget: every matching document is a candidate
+    monkeypatch.setattr(sqlite_module, "TEXT_POSTINGS_BUDGET", 5)
+    only_rare = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
+    assert [c.row_id for c in only_rare] == [store.get(rare).row_id]  # type: ignore[union-attr]
+    alone = backend.text_candidates(store.scope("a"), ["status"], 50)
+    assert len(alone) == len(common) + 1  # the rarest term is always kept

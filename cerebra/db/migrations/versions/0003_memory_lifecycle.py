@@ -4,6 +4,7 @@
 - `memory_vec_log` (SQLite) is the ordered list of vector changes written in the same
   transaction as the rows; the external vector index replays it to catch up after a crash.
 - one row per (scope, content hash): identical content in a scope is stored once.
+- SQLite only: `memories_fts_vocab` (fts5vocab) exposes each term's document frequency.
 - PostgreSQL only: pgvector, `terms` + a generated `tsv` tsvector with a GIN index,
   `embedding_vec vector` + `embedding_dim` (HNSW indexes are created per dimension by the
   backend, as expression indexes), JSON columns as jsonb.
@@ -68,6 +69,8 @@ def upgrade() -> None:
         "INSERT INTO memory_vec_log (memory_id, op, tenant_id) SELECT id, 'add', tenant_id "
         "FROM memories WHERE embedding IS NOT NULL ORDER BY id"
     )
+    if not postgres:  # document frequencies of full-text terms, for query planning
+        op.execute("CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab(memories_fts, 'row')")
     if postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS vector")
         op.execute("ALTER TABLE memories ALTER COLUMN metadata TYPE jsonb USING metadata::jsonb")
@@ -90,6 +93,8 @@ def downgrade() -> None:
             op.execute(f"ALTER TABLE memories DROP COLUMN IF EXISTS {column} CASCADE")
         op.execute("ALTER TABLE memories ALTER COLUMN metadata TYPE json USING metadata::json")
         op.execute("ALTER TABLE memories ALTER COLUMN tags TYPE json USING tags::json")
+    if not postgres:
+        op.execute("DROP TABLE IF EXISTS memories_fts_vocab")
     op.drop_table("memory_vec_log")
     op.drop_index("ix_memory_history_uid", table_name="memory_history")
     op.drop_table("memory_history")
