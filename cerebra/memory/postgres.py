@@ -81,6 +81,7 @@ class PostgresBackend(SQLMemoryBackend):
                         f"WHERE embedding_dim = {int(dim)}"
                     )
                 )
+                conn.execute(text("ANALYZE memories"))  # fresh statistics, so the index is used
             self._dims.add(dim)
 
     def put(self, items: Sequence[NewMemory]) -> list[str]:
@@ -162,11 +163,11 @@ class PostgresBackend(SQLMemoryBackend):
             "SELECT m.id, ts_rank(m.tsv, q, 1) AS rank FROM memories m, "
             "to_tsquery('simple', :q) q "
             f"WHERE m.tsv @@ q AND {scope_where}{tags_where}{filt} "
-            "ORDER BY rank DESC, m.id LIMIT :limit"
+            f"ORDER BY rank DESC, m.id LIMIT {int(limit)}"
         )
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(sql), {**params, **tag_params, **filt_params, "q": query, "limit": limit}
+                text(sql), {**params, **tag_params, **filt_params, "q": query}
             ).all()
         return [Candidate(int(r.id), float(r.rank)) for r in rows]
 
@@ -188,7 +189,7 @@ class PostgresBackend(SQLMemoryBackend):
         distance = f"(m.embedding_vec::vector({dim}) <#> CAST(:qv AS vector({dim})))"
         sql = (
             f"SELECT m.id, {distance} AS dist FROM memories m WHERE m.embedding_dim = {dim} "
-            f"AND {scope_where}{tags_where}{filt} ORDER BY {distance} LIMIT :limit"
+            f"AND {scope_where}{tags_where}{filt} ORDER BY {distance} LIMIT {int(limit)}"
         )
         with self.engine.begin() as conn:
             conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit))}"))
@@ -200,7 +201,6 @@ class PostgresBackend(SQLMemoryBackend):
                     **tag_params,
                     **filt_params,
                     "qv": vector_literal(query),
-                    "limit": limit,
                 },
             ).all()
         hits = [Candidate(int(r.id), -float(r.dist)) for r in rows]
