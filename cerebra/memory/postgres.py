@@ -192,7 +192,7 @@ class PostgresBackend(SQLMemoryBackend):
             f"AND {scope_where}{tags_where}{filt} ORDER BY {distance} LIMIT {int(limit)}"
         )
         with self.engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit))}"))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(100, min(1000, 2 * limit))}"))
             conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
             rows = conn.execute(
                 text(sql),
