@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     memory_top_k: int = Field(default=5, ge=0, le=100)
     memory_token_budget: int = Field(default=512, ge=0)
     memory_max_chars: int = Field(default=20_000, ge=1)
+    memory_near_duplicate_threshold: float | None = Field(
+        default=None, gt=0, le=1, description="merge near-duplicates above this cosine (off)"
+    )
 
     # server
     host: str = "127.0.0.1"

@@ -56,6 +56,17 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(device=settings.embedder_device)
 
 
+def memory_backend(engine: Engine) -> Any:
+    """The MemoryBackend for the configured database: PostgreSQL (pgvector) or SQLite."""
+    if engine.dialect.name == "postgresql":
+        from cerebra.memory.postgres import PostgresBackend
+
+        return PostgresBackend(engine)
+    from cerebra.memory.sqlite import SQLiteBackend
+
+    return SQLiteBackend(engine)
+
+
 def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
     """Apply the YAML file and the inline catalog; a bad entry is logged, the rest serve."""
     from cerebra.models.catalog import Catalog
@@ -136,7 +147,6 @@ def build_brain(
     settings: Settings, *, model: ModelBackend | None = None, embedder: Any = None
 ) -> Brain:
     from cerebra.brain import Brain
-    from cerebra.memory.sqlite import SQLiteBackend
     from cerebra.memory.store import MemoryStore
 
     settings.check_secrets()
@@ -151,9 +161,10 @@ def build_brain(
         enable_cache(settings, registry)
     router = enable_router(settings, registry, engine) if settings.router_strategy else None
     memory = MemoryStore(
-        SQLiteBackend(engine),
+        memory_backend(engine),
         embedder or load_embedder(settings),
         max_chars=settings.memory_max_chars,
+        near_duplicate_threshold=settings.memory_near_duplicate_threshold,
     )
     brain = Brain(models=registry, memory=memory, engine=engine, settings=settings)
     brain.catalog = catalog
@@ -163,16 +174,16 @@ def build_brain(
 
 def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
     """A MemoryStore on the configured database, without loading any model."""
-    from cerebra.memory.sqlite import SQLiteBackend
     from cerebra.memory.store import MemoryStore
 
     settings.ensure_home()
     engine = make_engine(settings.db_url)
     upgrade(engine)
     return MemoryStore(
-        SQLiteBackend(engine),
+        memory_backend(engine),
         embedder or load_embedder(settings),
         max_chars=settings.memory_max_chars,
+        near_duplicate_threshold=settings.memory_near_duplicate_threshold,
     )
 
 

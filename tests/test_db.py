@@ -41,3 +41,15 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     assert "memories" not in inspect(engine).get_table_names()
     upgrade(engine)
     assert current_revision(engine) == head_revision()
+
+
+def test_schema_module_matches_migrations(tmp_path: Path) -> None:
+    """Every table and column the code's Core tables name exists after migrating."""
+    from cerebra.db.schema import metadata
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    insp = inspect(engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in insp.get_columns(table.name)}
+        assert {c.name for c in table.columns} <= columns, table.name

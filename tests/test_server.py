@@ -252,3 +252,13 @@ def test_embeddings(client: TestClient) -> None:
         client.post("/v1/embeddings", json={"model": "fake-embedder", "input": ""}).status_code
         == 422
     )
+
+
+def test_invalid_utf8_body_is_422(client: TestClient) -> None:
+    r = client.post(
+        "/api/llm/query",
+        content=b'{"prompt": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "body"

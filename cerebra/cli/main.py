@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from cerebra.cli import memory_cmd, ops_cmd, router_cmd
+from cerebra.cli import bench_cmd, memory_cmd, ops_cmd, router_cmd
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(router_cmd.app, name="router")
+app.add_typer(bench_cmd.app, name="bench")
 ops_cmd.register(app)
 
 out = Console()

@@ -52,6 +52,32 @@ memories = Table(
     Column("expires_at", Float, nullable=True),
     Column("embedding", LargeBinary, nullable=True),
     Column("embedding_model", String(200), nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+memory_history = Table(
+    "memory_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("memory_uid", String(32), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("importance", Float, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("valid_from", Float, nullable=False),
+    Column("valid_to", Float, nullable=False),
+)
+
+memory_vec_log = Table(
+    "memory_vec_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("memory_id", Integer, nullable=False),
+    Column("op", String(8), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
 )
 
 memory_tags = Table(

@@ -56,6 +56,18 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        # FastAPI's answer to a body it cannot decode (e.g. invalid UTF-8): bad input, 422
+        return JSONResponse(
+            {
+                "error": {
+                    "type": "invalid_input",
+                    "message": "the request body could not be decoded (invalid UTF-8 or JSON)",
+                    "field": "body",
+                }
+            },
+            status_code=422,
+        )
     return JSONResponse(
         {"error": {"type": "http_error", "message": str(exc.detail)}},
         status_code=exc.status_code,
