@@ -70,7 +70,11 @@ def memory_backend(engine: Engine) -> Any:
 def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
     """Apply the YAML file and the inline catalog; a bad entry is logged, the rest serve."""
     from cerebra.models.catalog import Catalog
+    from cerebra.models.pricing import configure_default_prices
     from cerebra.models.signing import WeightVerifier
+
+    if settings.pricing:
+        configure_default_prices(settings.pricing)
 
     hmac = settings.weights_hmac_key
     verifier = WeightVerifier(

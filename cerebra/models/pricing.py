@@ -163,9 +163,33 @@ class PriceTable:
         return price.cost(usage) if price is not None else 0.0
 
 
+_configured: PriceTable | None = None
+
+
 @cache
-def default_price_table() -> PriceTable:
+def _builtin_table() -> PriceTable:
     return PriceTable()
+
+
+def default_price_table() -> PriceTable:
+    """The table backends use when given none: the configured one, else the built-in."""
+    return _configured if _configured is not None else _builtin_table()
+
+
+def configure_default_prices(source: Mapping[str, Any] | str | Path | None) -> PriceTable:
+    """Install price overrides (a mapping, a YAML/JSON file, or YAML text) for new backends."""
+    global _configured
+    if isinstance(source, str) and not Path(source).is_file():
+        try:
+            parsed = yaml.safe_load(source)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"pricing is neither a file nor valid YAML: {exc}",
+                               field="pricing") from exc
+        if not isinstance(parsed, Mapping):
+            raise InvalidInput("pricing must be a file or a YAML mapping", field="pricing")
+        source = parsed
+    _configured = None if source is None else PriceTable.from_config(source)
+    return default_price_table()
 
 
 def cost(model: str, usage: Usage, table: PriceTable | None = None) -> float:

@@ -87,3 +87,18 @@ def test_backends_take_prices_from_the_table_or_explicit_arguments() -> None:
     assert explicit.capabilities.cost_per_output_token == pytest.approx(10e-6)
     claude = AnthropicBackend("claude-3-haiku-20240307", api_key="k")
     assert claude.cost(Usage(1_000_000, 0)) == pytest.approx(0.25)
+
+
+def test_configured_prices_reach_new_backends(tmp_path: Path) -> None:
+    from cerebra.models.openai_http import OpenAIHTTPBackend
+    from cerebra.models.pricing import configure_default_prices
+
+    try:
+        configure_default_prices("models: {house-model: {input_per_mtok: 2, output_per_mtok: 4}}")
+        backend = OpenAIHTTPBackend("http://127.0.0.1:9/v1", "house-model")
+        assert backend.capabilities.cost_per_input_token == pytest.approx(2e-6)
+        assert backend.capabilities.cost_per_output_token == pytest.approx(4e-6)
+        with pytest.raises(InvalidInput):
+            configure_default_prices("- not a mapping")
+    finally:
+        configure_default_prices(None)
