@@ -143,6 +143,14 @@ class PostgresBackend(SQLMemoryBackend):
     def _forget(self, conn: Connection, ids: Sequence[int], tenant_id: str) -> None:
         """Text and vector live in the row itself: deleting the row removes them."""
 
+    def _doc_terms(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = conn.execute(
+            text("SELECT id, terms FROM memories WHERE id = ANY(:ids)"), {"ids": list(ids)}
+        )
+        return {int(r[0]): str(r[1] or "") for r in rows}
+
     # -- candidates -------------------------------------------------------------------
     def text_candidates(
         self,

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, text
 from cerebra.errors import InvalidInput
 from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, Scope
 from cerebra.memory.filters import Node, compile_filter
+from cerebra.memory.termstats import StatsDelta, read_term_stats, scope_key
+from cerebra.memory.text import TermStats
 
 COLUMNS = (
     "m.id, m.uid, m.text, m.tenant_id, m.user_id, m.agent_id, m.session_id, m.tags, "
@@ -106,6 +108,10 @@ class SQLMemoryBackend:
         """Remove index entries (full text, vectors) of rows about to be deleted."""
         raise NotImplementedError
 
+    def _doc_terms(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        """The indexed full-text terms of rows by id (rows that do not exist are left out)."""
+        raise NotImplementedError
+
     def _json_param(self, name: str) -> str:
         return f":{name}"
 
@@ -116,6 +122,7 @@ class SQLMemoryBackend:
     def put(self, items: Sequence[NewMemory]) -> list[str]:
         now = time.time()
         uids: list[str] = []
+        delta = StatsDelta()
         with self.engine.begin() as conn:
             known = self._existing_hashes(conn, items)
             for item in items:
@@ -134,8 +141,10 @@ class SQLMemoryBackend:
                 uid = uuid.uuid4().hex
                 row_id = self._insert_row(conn, uid, item, now)
                 self._write_tags(conn, row_id, item.tags, item.scope.tenant_id)
+                delta.add(scope_key(item.scope), item.terms, 1)
                 known[key] = uid
                 uids.append(uid)
+            delta.flush(conn)
         return uids
 
     def _existing_hashes(
@@ -263,6 +272,12 @@ class SQLMemoryBackend:
         if change.clear_expiry or change.expires_at is not None:
             sets.append("expires_at = :expires_at")
             params["expires_at"] = None if change.clear_expiry else change.expires_at
+        if change.text is not None:
+            key = (old.tenant_id, old.agent_id, old.user_id, old.session_id)
+            delta = StatsDelta()
+            delta.add(key, self._doc_terms(conn, [old.row_id]).get(old.row_id, ""), -1)
+            delta.add(key, change.terms or "", 1)
+            delta.flush(conn)
         conn.execute(text(f"UPDATE memories SET {', '.join(sets)} WHERE id = :id"), params)
         if change.text is not None:
             self._reindex(conn, old.row_id, change)
@@ -317,11 +332,20 @@ class SQLMemoryBackend:
 
     def _delete_where(self, conn: Connection, where: str, params: dict[str, Any]) -> int:
         rows = conn.execute(
-            text(f"SELECT m.id, m.uid, m.tenant_id FROM memories m WHERE {where}"), params
+            text(
+                "SELECT m.id, m.uid, m.tenant_id, m.agent_id, m.user_id, m.session_id "
+                f"FROM memories m WHERE {where}"
+            ),
+            params,
         ).all()
+        delta = StatsDelta()
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             ids = [int(r.id) for r in chunk]
+            indexed = self._doc_terms(conn, ids)
+            for r in chunk:
+                key = (r.tenant_id, r.agent_id, r.user_id, r.session_id)
+                delta.add(key, indexed.get(int(r.id), ""), -1)
             marks = ", ".join(str(i) for i in ids)
             umarks = ", ".join(f":u{i}" for i in range(len(chunk)))
             for tenant in {r.tenant_id for r in chunk}:
@@ -332,6 +356,7 @@ class SQLMemoryBackend:
             )
             conn.execute(text(f"DELETE FROM memory_tags WHERE memory_id IN ({marks})"))
             conn.execute(text(f"DELETE FROM memories WHERE id IN ({marks})"))
+        delta.flush(conn)
         return len(rows)
 
     # -- reads ------------------------------------------------------------------------
@@ -423,6 +448,11 @@ class SQLMemoryBackend:
 
     def recent(self, scope: Scope, limit: int, where: Node | None = None) -> list[Memory]:
         return self._listing(scope, limit, (), where)
+
+    def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
+        """BM25 statistics of the live memories in `scope` (see cerebra.memory.termstats)."""
+        with self.engine.connect() as conn:
+            return read_term_stats(conn, scope, terms, row_ids, self._doc_terms, time.time())
 
     def count(self, scope: Scope) -> int:
         where, params = scope_sql(scope)

@@ -146,6 +146,16 @@ class SQLiteBackend(SQLMemoryBackend):
         conn.execute(text(f"DELETE FROM memories_fts WHERE rowid IN ({marks})"))
         self._log(conn, ids, "del", tenant_id)
 
+    def _doc_terms(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            marks = ", ".join(str(int(i)) for i in ids[start : start + 500])
+            rows = conn.execute(
+                text(f"SELECT rowid, terms FROM memories_fts WHERE rowid IN ({marks})")
+            )
+            out.update((int(r[0]), str(r[1] or "")) for r in rows)
+        return out
+
     # -- candidates -------------------------------------------------------------------
     def text_candidates(
         self,

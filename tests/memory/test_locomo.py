@@ -28,23 +28,43 @@ def _dataset() -> list[dict[str, Any]]:
         {"speaker": "Ann", "dia_id": "D2:2", "text": "Wow, how long did it take?"},
     ]
     qa = [
-        {"question": "What is the name of Ann's kitten?", "answer": "Pixel",
-         "evidence": ["D1:1"], "category": 4},
-        {"question": "Which instrument and which race did Bob take on?", "answer": "x",
-         "evidence": ["D1:2", "D2:1"], "category": 1},
-        {"question": "Ignored: adversarial", "adversarial_answer": "x",
-         "evidence": ["D1:1"], "category": 5},
-        {"question": "Ignored: malformed evidence", "answer": "x",
-         "evidence": ["D:1:1"], "category": 2},
+        {
+            "question": "What is the name of Ann's kitten?",
+            "answer": "Pixel",
+            "evidence": ["D1:1"],
+            "category": 4,
+        },
+        {
+            "question": "Which instrument and which race did Bob take on?",
+            "answer": "x",
+            "evidence": ["D1:2", "D2:1"],
+            "category": 1,
+        },
+        {
+            "question": "Ignored: adversarial",
+            "adversarial_answer": "x",
+            "evidence": ["D1:1"],
+            "category": 5,
+        },
+        {
+            "question": "Ignored: malformed evidence",
+            "answer": "x",
+            "evidence": ["D:1:1"],
+            "category": 2,
+        },
         {"question": "Ignored: no evidence", "answer": "x", "evidence": [], "category": 2},
     ]
     conv = {
-        "speaker_a": "Ann", "speaker_b": "Bob",
-        "session_1": session_1, "session_1_date_time": "1:56 pm on 8 May, 2023",
-        "session_2": session_2, "session_2_date_time": "10:00 am on 9 June, 2023",
+        "speaker_a": "Ann",
+        "speaker_b": "Bob",
+        "session_1": session_1,
+        "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_2": session_2,
+        "session_2_date_time": "10:00 am on 9 June, 2023",
     }
     other = {
-        "speaker_a": "Cy", "speaker_b": "Di",
+        "speaker_a": "Cy",
+        "speaker_b": "Di",
         "session_1": [
             {"speaker": "Cy", "dia_id": "D1:1", "text": "My kitten is called Pixel too."}
         ],
@@ -52,9 +72,18 @@ def _dataset() -> list[dict[str, Any]]:
     }
     return [
         {"sample_id": "s1", "conversation": conv, "qa": qa, "observation": {"secret": 1}},
-        {"sample_id": "s2", "conversation": other,
-         "qa": [{"question": "What is Cy's kitten called?", "answer": "Pixel",
-                 "evidence": ["D1:1"], "category": 4}]},
+        {
+            "sample_id": "s2",
+            "conversation": other,
+            "qa": [
+                {
+                    "question": "What is Cy's kitten called?",
+                    "answer": "Pixel",
+                    "evidence": ["D1:1"],
+                    "category": 4,
+                }
+            ],
+        },
     ]
 
 

@@ -29,9 +29,21 @@ ONLY_RELEVANCE = RetrievalWeights(
 
 def _memory(row_id: int, created_at: float = 0.0, **metadata: object) -> Memory:
     return Memory(
-        uid=f"u{row_id}", text=f"text {row_id}", tenant_id="t", user_id="", agent_id="a",
-        session_id="", tags=(), metadata=dict(metadata), importance=0.5, salience=0.0,
-        source="user", created_at=created_at, updated_at=0.0, expires_at=None, row_id=row_id,
+        uid=f"u{row_id}",
+        text=f"text {row_id}",
+        tenant_id="t",
+        user_id="",
+        agent_id="a",
+        session_id="",
+        tags=(),
+        metadata=dict(metadata),
+        importance=0.5,
+        salience=0.0,
+        source="user",
+        created_at=created_at,
+        updated_at=0.0,
+        expires_at=None,
+        row_id=row_id,
     )
 
 
@@ -74,8 +86,13 @@ def test_neighbours_lift_the_turn_after_a_strong_match() -> None:
     }
     vec = [Candidate(1, 0.9), Candidate(2, 0.3), Candidate(3, 0.3), Candidate(4, 0.3)]
     weights = RetrievalWeights(
-        importance=0.0, salience=0.0, recency=0.0, speaker=0.0, neighbours=0.5,
-        neighbour_window=1, session=0.0,
+        importance=0.0,
+        salience=0.0,
+        recency=0.0,
+        speaker=0.0,
+        neighbours=0.5,
+        neighbour_window=1,
+        session=0.0,
     )
     by_row = {h.memory.row_id: h for h in fuse(memories, [], vec, [], weights, now=0.0)}
     assert by_row[2].signals["context"] == pytest.approx(0.5 * 0.5 * 1.0)
@@ -105,8 +122,9 @@ def test_store_search_uses_conversation_structure(tmp_path: Path) -> None:
         ("Bob", "Cats are like that sometimes."),
     ]
     for n, (speaker, line) in enumerate(lines):
-        store.add("conv", f"{speaker}: {line}", metadata={"speaker": speaker, "session": 1,
-                                                         "turn": n})
+        store.add(
+            "conv", f"{speaker}: {line}", metadata={"speaker": speaker, "session": 1, "turn": n}
+        )
     hits = store.search("conv", "How long did Bob's marathon in Boston take?", k=2, explain=True)
     assert {h.memory.metadata["turn"] for h in hits} == {0, 1}
     assert any("context" in h.signals for h in hits)
@@ -129,8 +147,10 @@ def test_bm25_uses_the_scope_statistics_it_is_given() -> None:
 
 def test_date_mentions_read_common_forms() -> None:
     def days(text: str) -> list[tuple[str, str]]:
-        iso = [(datetime.fromtimestamp(a), datetime.fromtimestamp(b)) for a, b in
-               date_mentions(terms(text))]
+        iso = [
+            (datetime.fromtimestamp(a), datetime.fromtimestamp(b))
+            for a, b in date_mentions(terms(text))
+        ]
         return [(a.date().isoformat(), b.date().isoformat()) for a, b in iso]
 
     assert days("What did Tim say on 16 November, 2023?") == [("2023-11-16", "2023-11-17")]
@@ -159,8 +179,10 @@ def test_date_signal_prefers_memories_from_the_named_day() -> None:
 
 def test_session_signal_favours_the_session_where_the_topic_was_discussed() -> None:
     memories = {
-        1: _memory(1, session=1, turn=0), 2: _memory(2, session=1, turn=5),
-        3: _memory(3, session=1, turn=9), 4: _memory(4, session=2, turn=0),
+        1: _memory(1, session=1, turn=0),
+        2: _memory(2, session=1, turn=5),
+        3: _memory(3, session=1, turn=9),
+        4: _memory(4, session=2, turn=0),
     }
     vec = [Candidate(1, 0.9), Candidate(2, 0.8), Candidate(3, 0.4), Candidate(4, 0.4)]
     weights = RetrievalWeights(
@@ -175,14 +197,22 @@ def test_session_signal_favours_the_session_where_the_topic_was_discussed() -> N
 
 def test_per_scope_statistics_make_a_scope_blind_to_other_scopes(tmp_path: Path) -> None:
     store = MemoryStore(ScopeStatsBackend(SQLiteBackend(str(tmp_path / "m.db"))), FakeEmbedder())
-    for line in ("Ann: the cello lesson ran late", "Bob: my violin needs new strings",
-                 "Ann: cello strings are pricey", "Bob: the weather is grim"):
+    for line in (
+        "Ann: the cello lesson ran late",
+        "Bob: my violin needs new strings",
+        "Ann: cello strings are pricey",
+        "Bob: the weather is grim",
+    ):
         store.add("conv", line)
-    before = [(h.memory.text, round(h.signals["text"], 9))
-              for h in store.search("conv", "cello strings", k=3, explain=True)]
+    before = [
+        (h.memory.text, round(h.signals["text"], 9))
+        for h in store.search("conv", "cello strings", k=3, explain=True)
+    ]
     for n in range(40):  # another scope full of the query's words
         store.add("other", f"cello strings {n}")
-    after = [(h.memory.text, round(h.signals["text"], 9))
-             for h in store.search("conv", "cello strings", k=3, explain=True)]
+    after = [
+        (h.memory.text, round(h.signals["text"], 9))
+        for h in store.search("conv", "cello strings", k=3, explain=True)
+    ]
     assert before == after
     assert before[0][0] == "Ann: cello strings are pricey"

@@ -1,0 +1,158 @@
+"""Per-scope BM25 statistics in SQL: kept in step with every write, read back as TermStats.
+
+Two tables (migration 0005) hold, for each stored scope (tenant, agent, user, session), the
+number of memories and the sum of their term counts (`memory_scope_stats`), and for each of
+its terms the number of memories containing it (`memory_scope_terms`). Writers collect the
+changes of one transaction in a `StatsDelta` (every inserted, re-texted or deleted memory's
+indexed terms) and `flush` it in that same transaction, so the statistics are never out of
+step with the rows. Upserts go in sorted key order, so concurrent PostgreSQL writers lock
+rows in the same order and cannot deadlock each other.
+
+The tables count expired memories until `prune` deletes them; `read_term_stats` subtracts
+the scope's expired rows (found through the expiry index, normally none or few), so the
+statistics describe exactly the live memories a query can see. A query scope may leave
+user, agent or session open ("any"); the statistics of every stored scope it covers add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from cerebra.memory.base import Scope
+from cerebra.memory.text import TermStats
+
+ScopeKey = tuple[str, str, str, str]  # stored (tenant_id, agent_id, user_id, session_id)
+DocTerms = Callable[[Connection, Sequence[int]], Mapping[int, str]]
+
+_UPSERT_DOCS = (
+    "INSERT INTO memory_scope_stats (tenant_id, agent_id, user_id, session_id, docs, "
+    "total_len) VALUES (:t, :a, :u, :s, :d, :n) ON CONFLICT (tenant_id, agent_id, user_id, "
+    "session_id) DO UPDATE SET docs = memory_scope_stats.docs + excluded.docs, "
+    "total_len = memory_scope_stats.total_len + excluded.total_len"
+)
+_DROP_DOCS = (
+    "DELETE FROM memory_scope_stats WHERE tenant_id = :t AND agent_id = :a AND "
+    "user_id = :u AND session_id = :s AND docs <= 0"
+)
+_UPSERT_TERMS = (
+    "INSERT INTO memory_scope_terms (tenant_id, agent_id, term, user_id, session_id, df) "
+    "VALUES (:t, :a, :w, :u, :s, :d) ON CONFLICT (tenant_id, agent_id, term, user_id, "
+    "session_id) DO UPDATE SET df = memory_scope_terms.df + excluded.df"
+)
+_DROP_TERMS = (
+    "DELETE FROM memory_scope_terms WHERE tenant_id = :t AND agent_id = :a AND term = :w "
+    "AND user_id = :u AND session_id = :s AND df <= 0"
+)
+
+
+def scope_key(scope: Scope) -> ScopeKey:
+    """The stored scope of a memory written with `scope` (None stored as "")."""
+    return (scope.tenant_id, scope.agent_id or "", scope.user_id or "", scope.session_id or "")
+
+
+def _scope_where(scope: Scope, alias: str) -> tuple[str, dict[str, Any]]:
+    """Rows of every stored scope that `scope` covers (None: any value)."""
+    filters = scope.as_filters()
+    where = " AND ".join(f"{alias}.{name} = :s_{name}" for name in filters)
+    return where, {f"s_{name}": value for name, value in filters.items()}
+
+
+class StatsDelta:
+    """Changes to per-scope statistics made by one transaction, written by `flush`."""
+
+    def __init__(self) -> None:
+        self.docs: dict[ScopeKey, list[int]] = {}
+        self.df: dict[tuple[ScopeKey, str], int] = {}
+
+    def add(self, key: ScopeKey, terms: str, sign: int) -> None:
+        """Count a memory with indexed `terms` in (sign +1) or out of (sign -1) its scope."""
+        tokens = terms.split()
+        entry = self.docs.setdefault(key, [0, 0])
+        entry[0] += sign
+        entry[1] += sign * len(tokens)
+        for term in set(tokens):
+            self.df[(key, term)] = self.df.get((key, term), 0) + sign
+
+    def flush(self, conn: Connection) -> None:
+        """Apply the changes (upserts, then deletion of counts that reached zero)."""
+        docs = sorted((k, v) for k, v in self.docs.items() if v[0] or v[1])
+        df = sorted((k, v) for k, v in self.df.items() if v)
+        if docs:
+            conn.execute(
+                text(_UPSERT_DOCS),
+                [{**_key(k), "d": v[0], "n": v[1]} for k, v in docs],
+            )
+        if df:
+            conn.execute(text(_UPSERT_TERMS), [{**_key(k), "w": w, "d": v} for (k, w), v in df])
+        shrunk_docs = [_key(k) for k, v in docs if v[0] < 0]
+        if shrunk_docs:
+            conn.execute(text(_DROP_DOCS), shrunk_docs)
+        shrunk_terms = [{**_key(k), "w": w} for (k, w), v in df if v < 0]
+        if shrunk_terms:
+            conn.execute(text(_DROP_TERMS), shrunk_terms)
+        self.docs.clear()
+        self.df.clear()
+
+
+def _key(key: ScopeKey) -> dict[str, str]:
+    return {"t": key[0], "a": key[1], "u": key[2], "s": key[3]}
+
+
+def read_term_stats(
+    conn: Connection,
+    scope: Scope,
+    terms: Sequence[str],
+    row_ids: Sequence[int],
+    doc_terms: DocTerms,
+    now: float,
+) -> TermStats:
+    """Statistics of the live memories in `scope`: counts from the tables, minus expired
+    rows; `doc_terms(conn, ids)` gives the indexed terms of rows by id."""
+    wanted = [t for t in dict.fromkeys(terms) if t]
+    where, params = _scope_where(scope, "s")
+    row = conn.execute(
+        text(f"SELECT sum(s.docs), sum(s.total_len) FROM memory_scope_stats s WHERE {where}"),
+        params,
+    ).one()
+    docs, total = int(row[0] or 0), int(row[1] or 0)
+    df = dict.fromkeys(wanted, 0)
+    if wanted:
+        marks = ", ".join(f":w{i}" for i in range(len(wanted)))
+        found = conn.execute(
+            text(
+                f"SELECT s.term, sum(s.df) FROM memory_scope_terms s WHERE {where} "
+                f"AND s.term IN ({marks}) GROUP BY s.term"
+            ),
+            {**params, **{f"w{i}": t for i, t in enumerate(wanted)}},
+        ).all()
+        df.update((str(term), int(n)) for term, n in found)
+    mwhere, mparams = _scope_where(scope, "m")
+    expired = (
+        conn.execute(
+            text(
+                f"SELECT m.id FROM memories m WHERE {mwhere} AND m.expires_at IS NOT NULL "
+                "AND m.expires_at <= :now"
+            ),
+            {**mparams, "now": now},
+        )
+        .scalars()
+        .all()
+    )
+    ids = list(dict.fromkeys(int(i) for i in row_ids))
+    gone = {int(i) for i in expired}
+    texts = doc_terms(conn, ids + sorted(gone.difference(ids)))
+    for row_id in gone:
+        tokens = texts.get(row_id, "").split()
+        docs -= 1
+        total -= len(tokens)
+        for term in set(tokens).intersection(df):
+            df[term] -= 1
+    return TermStats(
+        docs=max(docs, 0),
+        avg_len=total / docs if docs > 0 else 0.0,
+        df={t: max(n, 0) for t, n in df.items()},
+        doc_terms={i: texts[i].split() for i in ids if i in texts and i not in gone},
+    )
