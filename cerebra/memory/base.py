@@ -16,6 +16,7 @@ import numpy as np
 
 from cerebra.db.schema import DEFAULT_TENANT
 from cerebra.memory.filters import Node
+from cerebra.memory.text import TermStats
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,21 @@ class Candidate:
 
     row_id: int
     score: float
+
+
+@dataclass(frozen=True)
+class SearchCandidates:
+    """Everything fusion needs for one query: both candidate pools (best first), the rows
+    of every candidate, and the scope's BM25 statistics (None: use the text pool's scores).
+
+    A backend may offer `search_candidates(scope, terms, vector, limit, tags, where)`
+    returning this in fewer round trips; cerebra.memory.retrieval.gather_candidates builds
+    it from the protocol's methods otherwise."""
+
+    text: list[Candidate]
+    vector: list[Candidate]
+    memories: dict[int, Memory]
+    stats: TermStats | None = None
 
 
 @runtime_checkable

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from cerebra.errors import InvalidInput
-from cerebra.memory.base import MemoryBackend, NewMemory, Scope
-from cerebra.memory.retrieval import hybrid_search
+from cerebra.memory.base import MemoryBackend, NewMemory, Scope, SearchCandidates
+from cerebra.memory.retrieval import gather_candidates, hybrid_search
 from cerebra.memory.store import MemoryStore
 from cerebra.memory.text import TermStats, content_hash, terms, terms_text
 
@@ -172,6 +172,18 @@ class ScopeStatsBackend:
             cached = (count, {m.row_id: terms(m.text) for m in rows})
             self._cache[scope.key()] = cached
         return cached[1]
+
+    def search_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        **_: Any,
+    ) -> SearchCandidates:
+        """The protocol's path, so that the emulated `term_stats` is the one used."""
+        return gather_candidates(cast(MemoryBackend, self), scope, terms, vector, limit, tags)
 
     def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
         docs = self._scope_terms(scope)

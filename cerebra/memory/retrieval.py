@@ -21,6 +21,9 @@ Signals, each scaled to 0..1 and weighted:
 - `importance`, `salience`, `recency`: the memory's own signals.
 
 Backends only produce candidates; ranking lives here so SQLite and PostgreSQL rank alike.
+A backend may gather everything fusion needs in one call (`search_candidates`, returning
+`SearchCandidates`: both pools, their rows, the scope's statistics); `gather_candidates`
+builds the same from the protocol's methods for backends that do not.
 Candidate pools are large (a brute-force or HNSW vector query for a few hundred rows is
 cheap) because neighbour propagation needs the scores of moderately similar turns too; a
 turn outside a pool is given that pool's lowest score, an upper bound on its true one.
@@ -37,7 +40,14 @@ from typing import Any
 
 import numpy as np
 
-from cerebra.memory.base import Candidate, Memory, MemoryBackend, MemoryHit, Scope
+from cerebra.memory.base import (
+    Candidate,
+    Memory,
+    MemoryBackend,
+    MemoryHit,
+    Scope,
+    SearchCandidates,
+)
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
 SPEAKER_KEY = "speaker"
@@ -225,23 +235,33 @@ def fuse(
     return hits
 
 
-def scope_bm25(
-    backend: MemoryBackend,
-    scope: Scope,
-    query_terms: Sequence[str],
-    row_ids: Sequence[int],
-    weights: RetrievalWeights,
-) -> list[Candidate] | None:
-    """BM25 of `row_ids` from the scope's own statistics; None if the backend cannot say."""
+def scope_stats(
+    backend: MemoryBackend, scope: Scope, query_terms: Sequence[str], row_ids: Sequence[int]
+) -> TermStats | None:
+    """The scope's BM25 statistics for `row_ids`; None if the backend cannot say."""
     term_stats = getattr(backend, "term_stats", None)
     unique = [t for t in dict.fromkeys(query_terms) if t]
     if not callable(term_stats) or not unique:
         return None
     stats = term_stats(scope, unique, list(row_ids))
-    if not isinstance(stats, TermStats):
-        return None
-    scores = bm25(unique, stats, k1=weights.bm25_k1, b=weights.bm25_b)
-    return [Candidate(row_id, score) for row_id, score in scores.items()]
+    return stats if isinstance(stats, TermStats) else None
+
+
+def gather_candidates(
+    backend: MemoryBackend,
+    scope: Scope,
+    query_terms: Sequence[str],
+    query_vector: np.ndarray,
+    limit: int,
+    tags: Sequence[str] = (),
+) -> SearchCandidates:
+    """Both candidate pools, scope statistics and rows, through the protocol's methods."""
+    text_hits = backend.text_candidates(scope, query_terms, limit, tags)
+    vec_hits = backend.vector_candidates(scope, query_vector, limit, tags)
+    row_ids = list(dict.fromkeys([c.row_id for c in text_hits] + [c.row_id for c in vec_hits]))
+    stats = scope_stats(backend, scope, query_terms, row_ids)
+    memories = {m.row_id: m for m in backend.fetch(row_ids)}
+    return SearchCandidates(text_hits, vec_hits, memories, stats)
 
 
 def hybrid_search(
@@ -259,12 +279,15 @@ def hybrid_search(
     if k <= 0:
         return []
     pool = max(weights.candidates, k)
-    text_hits = backend.text_candidates(scope, query_terms, pool, tags)
-    vec_hits = backend.vector_candidates(scope, query_vector, pool, tags)
-    row_ids = list(dict.fromkeys([c.row_id for c in text_hits] + [c.row_id for c in vec_hits]))
-    exact = scope_bm25(backend, scope, query_terms, row_ids, weights)
-    if exact is not None:
-        text_hits = exact
-    memories = {m.row_id: m for m in backend.fetch(row_ids)}
+    gather = getattr(backend, "search_candidates", None)
+    if callable(gather):
+        found = gather(scope, query_terms, query_vector, pool, tags)
+    else:
+        found = gather_candidates(backend, scope, query_terms, query_vector, pool, tags)
+    text_hits = found.text
+    unique = [t for t in dict.fromkeys(query_terms) if t]
+    if found.stats is not None and unique:  # BM25 from the scope's own statistics
+        scores = bm25(unique, found.stats, k1=weights.bm25_k1, b=weights.bm25_b)
+        text_hits = [Candidate(row_id, score) for row_id, score in scores.items()]
     now = time.time() if now is None else now
-    return fuse(memories, text_hits, vec_hits, query_terms, weights, now)[:k]
+    return fuse(found.memories, text_hits, found.vector, query_terms, weights, now)[:k]

@@ -26,10 +26,11 @@ from cerebra.memory.base import (
     MemoryVersion,
     NewMemory,
     Scope,
+    SearchCandidates,
 )
 from cerebra.memory.embedders import Embedder
 from cerebra.memory.filters import Node, parse_filter
-from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
+from cerebra.memory.retrieval import RetrievalWeights, gather_candidates, hybrid_search
 from cerebra.memory.sqlbase import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
 from cerebra.memory.validation import (
@@ -66,6 +67,21 @@ class _Filtered:
         self, scope: Scope, vector: np.ndarray, limit: int, tags: Sequence[str] = (), **_: Any
     ) -> list[Candidate]:
         return self._backend.vector_candidates(scope, vector, limit, tags, where=self._where)
+
+    def search_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        **_: Any,
+    ) -> SearchCandidates:
+        inner = getattr(self._backend, "search_candidates", None)
+        if callable(inner):
+            found: SearchCandidates = inner(scope, terms, vector, limit, tags, where=self._where)
+            return found
+        return gather_candidates(cast(MemoryBackend, self), scope, terms, vector, limit, tags)
 
 
 class MemoryStore:

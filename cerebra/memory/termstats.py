@@ -101,23 +101,18 @@ def _key(key: ScopeKey) -> dict[str, str]:
     return {"t": key[0], "a": key[1], "u": key[2], "s": key[3]}
 
 
-def read_term_stats(
-    conn: Connection,
-    scope: Scope,
-    terms: Sequence[str],
-    row_ids: Sequence[int],
-    doc_terms: DocTerms,
-    now: float,
-) -> TermStats:
-    """Statistics of the live memories in `scope`: counts from the tables, minus expired
-    rows; `doc_terms(conn, ids)` gives the indexed terms of rows by id."""
+Counts = tuple[int, int, dict[str, int]]  # documents, total length, df of each asked term
+
+
+def scope_counts(conn: Connection, scope: Scope, terms: Sequence[str]) -> Counts:
+    """Documents, total length and document frequencies in `scope`, expired rows included
+    (two primary-key lookups; `read_term_stats` subtracts expired rows)."""
     wanted = [t for t in dict.fromkeys(terms) if t]
     where, params = _scope_where(scope, "s")
     row = conn.execute(
         text(f"SELECT sum(s.docs), sum(s.total_len) FROM memory_scope_stats s WHERE {where}"),
         params,
     ).one()
-    docs, total = int(row[0] or 0), int(row[1] or 0)
     df = dict.fromkeys(wanted, 0)
     if wanted:
         marks = ", ".join(f":w{i}" for i in range(len(wanted)))
@@ -129,20 +124,33 @@ def read_term_stats(
             {**params, **{f"w{i}": t for i, t in enumerate(wanted)}},
         ).all()
         df.update((str(term), int(n)) for term, n in found)
-    mwhere, mparams = _scope_where(scope, "m")
-    expired = (
-        conn.execute(
-            text(
-                f"SELECT m.id FROM memories m WHERE {mwhere} AND m.expires_at IS NOT NULL "
-                "AND m.expires_at <= :now"
-            ),
-            {**mparams, "now": now},
-        )
-        .scalars()
-        .all()
-    )
+    return int(row[0] or 0), int(row[1] or 0), df
+
+
+def read_term_stats(
+    conn: Connection,
+    scope: Scope,
+    terms: Sequence[str],
+    row_ids: Sequence[int],
+    doc_terms: DocTerms,
+    now: float,
+    counts: Counts | None = None,
+) -> TermStats:
+    """Statistics of the live memories in `scope`: counts from the tables (or `counts`, read
+    by `scope_counts` in the same transaction), minus expired rows; `doc_terms(conn, ids)`
+    gives the indexed terms of rows by id."""
+    docs, total, df = counts if counts is not None else scope_counts(conn, scope, terms)
+    df = dict(df)
+    where, params = _scope_where(scope, "m")
+    expired = conn.execute(
+        text(
+            f"SELECT m.id FROM memories m WHERE {where} AND m.expires_at IS NOT NULL "
+            "AND m.expires_at <= :now"
+        ),
+        {**params, "now": now},
+    ).all()
     ids = list(dict.fromkeys(int(i) for i in row_ids))
-    gone = {int(i) for i in expired}
+    gone = {int(r[0]) for r in expired}
     texts = doc_terms(conn, ids + sorted(gone.difference(ids)))
     for row_id in gone:
         tokens = texts.get(row_id, "").split()

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from cerebra.db import make_engine, upgrade
-from cerebra.memory import MemoryStore, SQLiteBackend, vector_index
-from cerebra.memory import sqlite as sqlite_module
+from cerebra.memory import MemoryStore, SQLiteBackend, sqlite_search, vector_index
 from cerebra.testing import FakeEmbedder
 
 
@@ -21,7 +20,7 @@ def _store(path: Path) -> MemoryStore:
 def test_hnsw_path_keeps_filters_before_the_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "EXACT_MAX", 20)
+    monkeypatch.setattr(sqlite_search, "EXACT_MAX", 20)
     store = _store(tmp_path / "m.db")
     store.add_many("a", [f"weather report for day {n}" for n in range(200)])
     rare = store.add_many(
@@ -118,9 +117,9 @@ def test_common_terms_are_dropped_only_past_the_postings_budget(
     backend = store.backend
     both = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
     assert len(both) == 21  # under the budget: every matching document is a candidate
-    monkeypatch.setattr(sqlite_module, "TEXT_POSTINGS_BUDGET", 5)
+    monkeypatch.setattr(sqlite_search, "TEXT_POSTINGS_BUDGET", 5)
     assert len(backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)) == 21
-    monkeypatch.setattr(sqlite_module, "TEXT_BUDGET_FROM_DOCS", 10)  # a "large" store now
+    monkeypatch.setattr(sqlite_search, "TEXT_BUDGET_FROM_DOCS", 10)  # a "large" store now
     only_rare = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
     assert [c.row_id for c in only_rare] == [store.get(rare).row_id]  # type: ignore[union-attr]
     alone = backend.text_candidates(store.scope("a"), ["status"], 50)

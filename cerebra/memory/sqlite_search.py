@@ -1,0 +1,193 @@
+"""SQLite's search path: both candidate pools, their rows and BM25 statistics in one go.
+
+`hybrid_search` asks a backend for everything fusion needs (`SearchCandidates`). On SQLite
+that is done on one connection, through the raw driver cursor (at a few hundred rows,
+SQLAlchemy's row objects cost more than the queries):
+
+1. full text: FTS5's best `2 x limit` matches for the query's affordable terms (below);
+2. vectors: the HNSW index's best `2 x limit` keys (stores over EXACT_MAX vectors);
+3. one query reads the rows of both sets that the scope, tags and filter allow: the scope
+   check and the fetch at once, so no row is read twice;
+4. the scope's BM25 statistics (cerebra.memory.termstats), with the candidates' indexed
+   terms read from FTS5 by rowid.
+
+A pool that comes up short after the scope check (a small scope in a large store, or a
+selective filter), and small stores, fall back to that retriever's own exact query
+(`text_candidates` / `vector_candidates`), so results never depend on the shortcut.
+
+Affordable terms: FTS5 scores every document that matches any term of an OR query, so a
+very common term costs milliseconds per ten thousand documents, and carries the least BM25
+weight. In stores of TEXT_BUDGET_FROM_DOCS documents or more, terms are taken rarest first
+(the scope's document frequencies, one key lookup each in memory_scope_terms) while their
+postings fit TEXT_POSTINGS_BUDGET. Fusion still scores every candidate on all query terms.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import Connection
+
+from cerebra.memory.base import Candidate, Memory, Scope, SearchCandidates
+from cerebra.memory.filters import Node
+from cerebra.memory.sqlbase import COLUMNS, scope_sql, tag_sql
+from cerebra.memory.termstats import read_term_stats, scope_counts
+
+if TYPE_CHECKING:
+    from cerebra.memory.sqlite import SQLiteBackend
+
+EXACT_MAX = 5_000  # vector indexes up to this size are searched exactly
+TEXT_POSTINGS_BUDGET = 3_000
+TEXT_BUDGET_FROM_DOCS = 50_000  # smaller stores always get every query term
+
+
+def affordable(unique: Sequence[str], df: Mapping[str, int]) -> list[str]:
+    """The rarest of `unique` whose document frequencies fit TEXT_POSTINGS_BUDGET (>= 1)."""
+    if sum(df.get(t, 0) for t in unique) <= TEXT_POSTINGS_BUDGET:
+        return list(unique)
+    kept: list[str] = []
+    total = 0
+    for term in sorted(unique, key=lambda t: df.get(t, 0)):
+        if kept and total + df.get(term, 0) > TEXT_POSTINGS_BUDGET:
+            break
+        kept.append(term)
+        total += df.get(term, 0)
+    return kept
+
+
+def fts_match(terms: Sequence[str]) -> str:
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _loads(value: str | None, empty: Any) -> Any:
+    """JSON of a tags / metadata column; the common empty values without the parser."""
+    if not value or value in ("{}", "[]"):
+        return empty
+    return json.loads(value)
+
+
+def memory_from_row(r: Sequence[Any]) -> Memory:
+    """A Memory from a raw row of sqlbase.COLUMNS."""
+    return Memory(
+        uid=r[1],
+        text=r[2],
+        tenant_id=r[3],
+        user_id=r[4],
+        agent_id=r[5],
+        session_id=r[6],
+        tags=tuple(_loads(r[7], ())),
+        metadata=_loads(r[8], {}) or {},
+        importance=float(r[9]),
+        salience=float(r[10]),
+        source=r[11],
+        created_at=float(r[12]),
+        updated_at=float(r[13]),
+        expires_at=None if r[14] is None else float(r[14]),
+        row_id=int(r[0]),
+        version=int(r[15] or 1),
+    )
+
+
+def _rows(
+    backend: SQLiteBackend,
+    cursor: Any,
+    ids: Sequence[int],
+    scope: Scope | None,
+    tags: Sequence[str] = (),
+    where: Node | None = None,
+) -> dict[int, tuple[Any, ...]]:
+    """Rows among `ids` (all of them, or those `scope`, tags and filter allow), looked up
+    by id (NOT INDEXED keeps SQLite from scanning the scope's index instead), each with its
+    indexed terms last: joined from FTS5's content table (`memories_fts_content`, column
+    c0), which costs next to nothing once the row's page is read."""
+    if not ids:
+        return {}
+    clause, params = "", dict[str, Any]()
+    if scope is not None:
+        scope_where, params = scope_sql(scope)
+        tags_where, tag_params = tag_sql(tags)
+        filt, filt_params = backend.where_sql(where)
+        clause = f"{scope_where}{tags_where}{filt} AND "
+        params = {**params, **tag_params, **filt_params}
+    marks = ", ".join(str(int(i)) for i in ids)
+    cursor.execute(
+        f"SELECT {COLUMNS}, f.c0 FROM memories m NOT INDEXED LEFT JOIN memories_fts_content f "
+        f"ON f.id = m.id WHERE {clause}m.id IN ({marks})",
+        params,
+    )
+    return {int(r[0]): r for r in cursor.fetchall()}
+
+
+def search_candidates(
+    backend: SQLiteBackend,
+    scope: Scope,
+    query_terms: Sequence[str],
+    vector: np.ndarray,
+    limit: int,
+    tags: Sequence[str] = (),
+    where: Node | None = None,
+) -> SearchCandidates:
+    """Both pools (at most `limit` each, best first), their rows and the scope's stats."""
+    unique = [t for t in dict.fromkeys(query_terms) if t]
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    over = max(limit * 2, 64)
+    now = time.time()
+    with backend.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            counts = scope_counts(conn, scope, unique) if unique else None
+            ranked: list[tuple[int, float]] = []
+            if counts is not None:
+                cursor.execute("SELECT max(rowid) FROM memories_fts")
+                docs = cursor.fetchone()[0] or 0
+                kept = unique if docs < TEXT_BUDGET_FROM_DOCS else affordable(unique, counts[2])
+                cursor.execute(
+                    "SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ? "
+                    "ORDER BY rank LIMIT ?",
+                    (fts_match(kept), over),
+                )
+                ranked = cursor.fetchall()
+            index = backend.vector_index(int(query.shape[0]), conn)
+            approx = len(index) > EXACT_MAX
+            keys: list[int] = []
+            sims: list[float] = []
+            if approx:
+                found_keys, found_sims = index.search(query, over)
+                keys, sims = found_keys.tolist(), found_sims.tolist()
+            # The first `limit` of each pool are read (and scope-checked) at once; the rest
+            # only if too few of those pass (a small scope in a large store, a filter).
+            text_ids = [int(r[0]) for r in ranked]
+            first = [*dict.fromkeys(text_ids[:limit] + keys[:limit])]
+            rows = _rows(backend, cursor, first, scope, tags, where)
+            if (len(text_ids) > limit and sum(i in rows for i in text_ids[:limit]) < limit) or (
+                len(keys) > limit and sum(k in rows for k in keys[:limit]) < limit
+            ):
+                rest = set(first)
+                more = [i for i in dict.fromkeys(text_ids + keys) if i not in rest]
+                rows.update(_rows(backend, cursor, more, scope, tags, where))
+            text_hits = [Candidate(int(i), -float(r)) for i, r in ranked if i in rows][:limit]
+            if len(text_hits) < limit and len(ranked) >= over:
+                text_hits = backend.text_candidates(scope, unique, limit, tags, where)
+            vec_hits = [Candidate(k, s) for k, s in zip(keys, sims, strict=True) if k in rows]
+            vec_hits = vec_hits[:limit]
+            if not approx or (len(vec_hits) < limit and len(keys) >= over):
+                vec_hits = backend.vector_candidates(scope, query, limit, tags, where)
+            ids = [*dict.fromkeys([c.row_id for c in text_hits] + [c.row_id for c in vec_hits])]
+            rows.update(_rows(backend, cursor, [i for i in ids if i not in rows], None))
+            stats = None
+            if counts is not None:
+
+                def doc_terms(conn: Connection, wanted: Sequence[int]) -> dict[int, str]:
+                    out = {i: str(rows[i][16] or "") for i in wanted if i in rows}
+                    missing = [i for i in wanted if i not in rows]
+                    return {**out, **backend._doc_terms(conn, missing)} if missing else out
+
+                stats = read_term_stats(conn, scope, unique, ids, doc_terms, now, counts)
+        finally:
+            cursor.close()
+    memories = {i: memory_from_row(rows[i]) for i in ids if i in rows}
+    return SearchCandidates(text_hits, vec_hits, memories, stats)
