@@ -112,3 +112,20 @@ def test_acceptance_recall_with_fresh_home(tmp_path: Path) -> None:
     assert stored in [m["id"] for m in data["memories"]]
     assert any("teal" in m["text"] for m in data["memories"])
     assert data["usage"]["completion_tokens"] > 0
+
+
+def test_serve_refuses_corrupted_model_in_one_line(
+    gguf_path: Path, gguf_sha256: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.gguf"
+    shutil.copyfile(gguf_path, bad)
+    with bad.open("r+b") as fh:
+        fh.seek(2048)
+        byte = fh.read(1)
+        fh.seek(2048)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    env = {"CEREBRA_MODEL_PATH": str(bad), "CEREBRA_MODEL_SHA256": gguf_sha256, "CEREBRA_PORT": "1"}
+    result = run_cli("serve", env=env, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: model file") and "bad.gguf" in result.stderr
+    assert "Traceback" not in result.stderr

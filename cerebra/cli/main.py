@@ -42,6 +42,7 @@ def serve(
     """Start the HTTP server (OpenAI-compatible API, Cerebra API, /metrics)."""
     import uvicorn
 
+    from cerebra.brain import Brain
     from cerebra.observability.logging import configure_logging
     from cerebra.server.app import create_app
 
@@ -49,9 +50,14 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    application = create_app(settings)
-    print(f"Cerebra serving on http://{host}:{port}", flush=True)
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    # Load (and verify) models before binding, so a bad model file is a one-line error.
+    brain = Brain.from_settings(settings)
+    try:
+        application = create_app(settings, brain=brain)
+        print(f"Cerebra serving on http://{host}:{port}", flush=True)
+        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        brain.close()
 
 
 @app.command()
