@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 from cerebra.models.base import (
@@ -30,7 +31,7 @@ def request_text(request: GenerationRequest) -> str:
     return "\n".join(m.content for m in request.messages)
 
 
-class RemoteBackend:
+class RemoteBackend(ABC):
     """Base class of the HTTP backends; subclasses implement generate/stream and the async pair."""
 
     name: str
@@ -81,8 +82,8 @@ class RemoteBackend:
             int(completion) if isinstance(completion, int) else estimate_tokens(text),
         )
 
-    def generate(self, request: GenerationRequest) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Any: ...
 
     def probe(self) -> ProbeResult:
         """A one-token chat generation (chat works on every server, legacy completions not)."""

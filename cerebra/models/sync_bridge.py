@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 
 from cerebra.models.base import Generation, GenerationRequest, StreamChunk
@@ -15,14 +16,14 @@ from cerebra.models.base import Generation, GenerationRequest, StreamChunk
 _DONE = object()
 
 
-class SyncBackendMixin:
+class SyncBackendMixin(ABC):
     """Gives a class with sync `generate`/`stream` the async pair."""
 
-    def generate(self, request: GenerationRequest) -> Generation:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Generation: ...
 
-    def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]: ...
 
     async def agenerate(self, request: GenerationRequest) -> Generation:
         return await asyncio.to_thread(self.generate, request)
