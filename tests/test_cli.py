@@ -103,3 +103,16 @@ def test_chat_streams_answers() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "This is a fake answer." in proc.stdout
+
+
+def test_models_list_shows_catalog_and_refusals() -> None:
+    catalog = (
+        '{"models": [{"name": "vllm", "kind": "openai", "base_url": "http://gpu:8000/v1"},'
+        ' {"name": "broken", "kind": "warp"}]}'
+    )
+    env = {**FAKE, "CEREBRA_MODELS": catalog, "CEREBRA_ROUTER_STRATEGY": "thompson"}
+    rows = json.loads(run_cli("models", "list", "--json", env=env).stdout)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["vllm"]["backend"] == "openai"
+    assert by_name["broken"]["backend"] == "refused" and "warp" in by_name["broken"]["where"]
+    assert by_name["auto"]["backend"].startswith("router")

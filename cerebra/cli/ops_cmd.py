@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cerebra.config import get_settings
+from cerebra.errors import InvalidInput
 
 out = Console()
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
@@ -16,25 +18,86 @@ config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
+def _configured_models() -> list[dict[str, str | int | bool]]:
+    """The embedded model and the catalog entries, as configured (nothing is loaded)."""
+    import yaml
+
+    from cerebra.models.catalog import Catalog
+    from cerebra.models.registry import ModelRegistry
+
+    s = get_settings()
+    rows: list[dict[str, str | int | bool]] = []
+    if s.embedded_model:
+        rows.append(
+            {
+                "name": s.model_name,
+                "backend": "fake" if s.fake_model else "llamacpp",
+                "where": str(s.model_path or s.models_dir / "gemma-3-270m-q4_k_m.gguf"),
+                "context": s.n_ctx,
+                "source": "embedded",
+            }
+        )
+    catalog = Catalog(ModelRegistry())
+    sources: list[tuple[str, str, Path | None]] = []
+    if s.models_file is not None:
+        try:
+            text = s.models_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot read {s.models_file}: {exc.strerror}", field="models_file"
+            ) from exc
+        sources.append((str(s.models_file), text, s.models_file.parent))
+    if s.models:
+        sources.append(("env", s.models, None))
+    for source, text, base in sources:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"{source}: invalid YAML: {exc}", field="models") from exc
+        entries, errors, _ = catalog.parse(data, source, base)
+        for entry in entries:
+            rows.append(
+                {
+                    "name": entry.name,
+                    "backend": entry.kind,
+                    "where": str(entry.path or entry.base_url or ""),
+                    "context": entry.context_length or 0,
+                    "source": source,
+                }
+            )
+        for error in errors:
+            rows.append(
+                {
+                    "name": error.name,
+                    "backend": "refused",
+                    "where": error.message,
+                    "context": 0,
+                    "source": source,
+                }
+            )
+    if s.router_strategy:
+        rows.append(
+            {
+                "name": s.router_name,
+                "backend": f"router ({s.router_strategy})",
+                "where": "every other model",
+                "context": 0,
+                "source": "settings",
+            }
+        )
+    return rows
+
+
 @models_app.command("list")
 def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Configured models (loads nothing)."""
-    s = get_settings()
-    rows: list[dict[str, str | int | bool]] = [
-        {
-            "name": s.model_name,
-            "backend": "fake" if s.fake_model else "llama.cpp",
-            "path": str(s.model_path or s.models_dir / "gemma-3-270m-q4_k_m.gguf"),
-            "context": s.n_ctx,
-            "default": True,
-        }
-    ]
+    """Configured models: the embedded one and the catalog (loads nothing)."""
+    rows = _configured_models()
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("name", "backend", "path", "context", "default")
+    table = Table("name", "backend", "where", "context", "source")
     for r in rows:
-        table.add_row(str(r["name"]), str(r["backend"]), str(r["path"]), str(r["context"]), "yes")
+        table.add_row(*(str(r[k]) for k in ("name", "backend", "where", "context", "source")))
     out.print(table)
 
 
