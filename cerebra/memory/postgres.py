@@ -7,6 +7,10 @@ share the column; each dimension gets its own partial HNSW expression index
 (`embedding_vec::vector(d)` with `vector_ip_ops`), created on first use. Vector queries run
 with `hnsw.iterative_scan = relaxed_order`, so scope, tag and metadata filters are applied
 inside the index scan instead of after a top-k cut.
+
+Full-text ranking (ts_rank) reads the tsvector of every match, so in scopes of
+TEXT_BUDGET_FROM_DOCS memories or more the query keeps its rarest terms while their
+document frequencies (memory_scope_terms) fit TEXT_POSTINGS_BUDGET, as on SQLite.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from cerebra.db.migrate import upgrade
 from cerebra.memory.base import Candidate, MemoryChange, NewMemory, Scope
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlbase import SQLMemoryBackend, scope_sql, stored_scope, tag_sql
+from cerebra.memory.termstats import rarest_within, scope_counts
+
+TEXT_POSTINGS_BUDGET = 3_000
+TEXT_BUDGET_FROM_DOCS = 50_000  # smaller scopes always get every query term
 
 
 def postgres_url(url: str) -> str:
@@ -163,6 +171,10 @@ class PostgresBackend(SQLMemoryBackend):
         unique = [t for t in dict.fromkeys(terms) if t]
         if not unique or limit <= 0:
             return []
+        with self.engine.connect() as conn:
+            docs, _, df = scope_counts(conn, scope, unique)
+        if docs >= TEXT_BUDGET_FROM_DOCS:  # ranking reads every match's tsvector: cap them
+            unique = rarest_within(unique, df, TEXT_POSTINGS_BUDGET)
         query = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in unique)
         scope_where, params = scope_sql(scope)
         tags_where, tag_params = tag_sql(tags)

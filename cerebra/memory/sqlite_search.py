@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 from cerebra.memory.base import Candidate, Memory, Scope, SearchCandidates
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlbase import COLUMNS, scope_sql, tag_sql
-from cerebra.memory.termstats import read_term_stats, scope_counts
+from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts
 
 if TYPE_CHECKING:
     from cerebra.memory.sqlite import SQLiteBackend
@@ -47,16 +47,7 @@ TEXT_BUDGET_FROM_DOCS = 50_000  # smaller stores always get every query term
 
 def affordable(unique: Sequence[str], df: Mapping[str, int]) -> list[str]:
     """The rarest of `unique` whose document frequencies fit TEXT_POSTINGS_BUDGET (>= 1)."""
-    if sum(df.get(t, 0) for t in unique) <= TEXT_POSTINGS_BUDGET:
-        return list(unique)
-    kept: list[str] = []
-    total = 0
-    for term in sorted(unique, key=lambda t: df.get(t, 0)):
-        if kept and total + df.get(term, 0) > TEXT_POSTINGS_BUDGET:
-            break
-        kept.append(term)
-        total += df.get(term, 0)
-    return kept
+    return rarest_within(unique, df, TEXT_POSTINGS_BUDGET)
 
 
 def fts_match(terms: Sequence[str]) -> str:

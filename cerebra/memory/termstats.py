@@ -101,6 +101,22 @@ def _key(key: ScopeKey) -> dict[str, str]:
     return {"t": key[0], "a": key[1], "u": key[2], "s": key[3]}
 
 
+def rarest_within(unique: Sequence[str], df: Mapping[str, int], budget: int) -> list[str]:
+    """Query terms rarest first while their document frequencies sum to at most `budget`
+    (at least one term): the postings a full-text engine reads, and the terms that carry
+    the most BM25 weight. All of them when they fit."""
+    if sum(df.get(t, 0) for t in unique) <= budget:
+        return list(unique)
+    kept: list[str] = []
+    total = 0
+    for term in sorted(unique, key=lambda t: df.get(t, 0)):
+        if kept and total + df.get(term, 0) > budget:
+            break
+        kept.append(term)
+        total += df.get(term, 0)
+    return kept
+
+
 Counts = tuple[int, int, dict[str, int]]  # documents, total length, df of each asked term
 
 

@@ -206,3 +206,23 @@ def test_upgrade_counts_existing_memories(backend: MemoryBackend) -> None:
     upgrade(engine)
     assert _assert_matches_reference(backend, store.scope("a")) == before
     assert _assert_matches_reference(backend, store.scope(None)).docs == 4
+
+
+def test_large_scopes_query_their_rarest_terms(
+    backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the size threshold, common terms whose postings overflow the budget are left
+    out of the full-text query (rarest kept first); fusion still scores all terms."""
+    from cerebra.memory import postgres, sqlite_search
+
+    for module in (postgres, sqlite_search):
+        monkeypatch.setattr(module, "TEXT_BUDGET_FROM_DOCS", 10)
+        monkeypatch.setattr(module, "TEXT_POSTINGS_BUDGET", 5)
+    store = MemoryStore(backend, FakeEmbedder())
+    common = store.add_many("a", [f"the garden report {n}" for n in range(30)])
+    rare = store.add("a", "the violin lesson")
+    hits = backend.text_candidates(store.scope("a"), terms("garden violin"), 50)
+    assert [backend.fetch([h.row_id])[0].uid for h in hits] == [rare]
+    assert store.search("a", "garden violin", k=1)[0].memory.uid == rare
+    small = backend.text_candidates(store.scope("a"), terms("garden"), 50)
+    assert len(small) == len(common)  # a single term is always kept
