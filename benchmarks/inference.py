@@ -40,6 +40,9 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # As `cerebra serve` does: OpenMP workers sleep instead of spinning between calls, so
+    # one mode's idle workers do not steal the cores from the next (every mode, alike).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from llama_cpp import Llama
 
     from cerebra.brain import Brain
@@ -148,6 +151,7 @@ def main() -> None:
             fn()
         for _ in range(args.rounds):
             for name, fn in modes.items():
+                time.sleep(0.2)  # let the previous mode's threads settle
                 n, seconds = fn()
                 tokens[name] = n
                 samples[name].append(n / seconds)

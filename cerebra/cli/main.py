@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from types import ModuleType
 from typing import Any
@@ -180,6 +181,10 @@ def _click_exceptions() -> ModuleType:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 for misuse and bad input."""
+    # llama.cpp and torch both run OpenMP pools; spinning idle workers of one steal the
+    # cores of the other (and of everything else on a small machine). Set before either
+    # library loads; an explicit OMP_WAIT_POLICY in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pydantic import ValidationError
 
     exc_mod = _click_exceptions()
