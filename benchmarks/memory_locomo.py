@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
-
-from cerebra.memory.locomo import ScopeStatsBackend, run_locomo_benchmark
-from cerebra.memory.sqlite import SQLiteBackend
-from cerebra.memory.store import MemoryStore
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/locomo/locomo_dev.json"
 
@@ -34,6 +31,11 @@ def main() -> None:
     parser.add_argument("--conversations", type=_ints, default=None)
     parser.add_argument("--emulate-term-stats", action="store_true")
     args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP workers sleep, as in cerebra
+    from cerebra.memory.locomo import ScopeStatsBackend, run_locomo_benchmark
+    from cerebra.memory.sqlite import SQLiteBackend
+    from cerebra.memory.store import MemoryStore
+
     with tempfile.TemporaryDirectory(prefix="cerebra-locomo-") as tmp:
 
         def factory() -> MemoryStore:
