@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -78,6 +79,30 @@ memory_vec_log = Table(
     Column("memory_id", Integer, nullable=False),
     Column("op", String(8), nullable=False),
     Column("tenant_id", String(64), nullable=False),
+)
+
+# Per-scope full-text statistics (BM25 on the scope's own documents), kept in the write
+# transaction of the rows they count.
+memory_scope_stats = Table(
+    "memory_scope_stats",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("agent_id", String(200), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("session_id", String(200), primary_key=True),
+    Column("docs", Integer, nullable=False),
+    Column("total_len", BigInteger, nullable=False),
+)
+
+memory_scope_terms = Table(
+    "memory_scope_terms",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("agent_id", String(200), primary_key=True),
+    Column("term", Text, primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("session_id", String(200), primary_key=True),
+    Column("df", Integer, nullable=False),
 )
 
 memory_tags = Table(

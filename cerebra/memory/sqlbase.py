@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -91,26 +92,26 @@ def stored_scope(scope: Scope) -> dict[str, str]:
     }
 
 
-class SQLMemoryBackend:
+class SQLMemoryBackend(ABC):
     """Shared implementation; subclasses set `name` and implement the index hooks."""
 
     name = "sql"
     engine: Engine
 
     # -- hooks ------------------------------------------------------------------------
-    def _insert_row(self, conn: Connection, uid: str, item: NewMemory, now: float) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _insert_row(self, conn: Connection, uid: str, item: NewMemory, now: float) -> int: ...
 
-    def _reindex(self, conn: Connection, row_id: int, change: MemoryChange) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _reindex(self, conn: Connection, row_id: int, change: MemoryChange) -> None: ...
 
+    @abstractmethod
     def _forget(self, conn: Connection, ids: Sequence[int], tenant_id: str) -> None:
         """Remove index entries (full text, vectors) of rows about to be deleted."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _doc_terms(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
         """The indexed full-text terms of rows by id (rows that do not exist are left out)."""
-        raise NotImplementedError
 
     def _json_param(self, name: str) -> str:
         return f":{name}"
