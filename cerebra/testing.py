@@ -80,11 +80,17 @@ class FakeModel(SyncBackendMixin):
         self.calls.append(request)
         self.prompts.append(prompt)
         text = self._reply(prompt) if callable(self._reply) else self._reply
-        words = re.findall(r"\S+\s*", text)
+        kept: list[str] = []
+        used = 0
         finish = "stop"
-        if len(words) > request.max_tokens:
-            words, finish = words[: request.max_tokens], "length"
-        return "".join(words).rstrip(), prompt_tokens, finish
+        for piece in re.findall(r"\S+\s*", text):  # whole pieces while tokens fit
+            cost = self.count_tokens(piece)
+            if used + cost > request.max_tokens:
+                finish = "length"
+                break
+            kept.append(piece)
+            used += cost
+        return "".join(kept).rstrip(), prompt_tokens, finish
 
     def generate(self, request: GenerationRequest) -> Generation:
         start = time.perf_counter()
