@@ -16,66 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, delete, insert, select, update
 
+from cerebra.db.schema import router_decisions, router_state
 from cerebra.routing.decisions import Decision
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
-
-router_state = Table(
-    "router_state",
-    metadata,
-    Column("tenant_id", String(64), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # "policy" | "bandit"
-    Column("scope", String(200), primary_key=True),  # agent id, or "*"
-    Column("data", JSON, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
-
-router_decisions = Table(
-    "router_decisions",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("tenant_id", String(64), nullable=False),
-    Column("agent_id", String(200), nullable=False),
-    Column("scope", String(200), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("strategy", String(64), nullable=False),
-    Column("arm", String(200), nullable=False),
-    Column("served_by", String(200), nullable=True),
-    Column("reason", Text, nullable=False),
-    Column("features", JSON, nullable=False),
-    Column("candidates", JSON, nullable=False),
-    Column("attempts", JSON, nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("error", Text, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("cost_usd", Float, nullable=False),
-    Column("prompt_tokens", Integer, nullable=False),
-    Column("completion_tokens", Integer, nullable=False),
-    Column("quality", Float, nullable=True),
-    Column("reward", Float, nullable=True),
-    Index("ix_router_decisions_tenant_time", "tenant_id", "created_at"),
-)
 
 StateRow = tuple[str, str, str, dict[str, Any]]  # tenant_id, kind, scope, data
 _STOP = object()
