@@ -7,13 +7,19 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench clean services
+.PHONY: run test check lint typecheck bench clean services engine
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
+# The local engine: llama-cpp-python built portably (no -march=native, no AMX, no AVX-512)
+# into .cache/wheels/<version>/<flags key>/ with pip's cache off, so a native wheel cached
+# by an earlier install can never be picked up instead. Idempotent: a no-op when installed.
+engine: | $(BIN)/python
+	PYTHONPATH=. $(BIN)/python -m cerebra.native.build
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python engine
 	$(BIN)/pip install --quiet -e ".[local]"
 	touch $@
 
@@ -28,7 +34,7 @@ services:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
 	    >/dev/null || { echo "could not install redis-server"; exit 1; }; }
 
-run: $(STAMP_RUN)
+run: engine $(STAMP_RUN)
 	$(BIN)/cerebra serve
 
 lint: $(STAMP_TEST)
@@ -39,11 +45,11 @@ typecheck: $(STAMP_TEST)
 
 check: lint typecheck
 
-test: check services
+test: engine check services
 	$(BIN)/pytest -q
 
 bench: $(STAMP_RUN)
 	$(BIN)/python benchmarks/inference.py
 
 clean:
-	rm -rf $(VENV) .cerebra .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cerebra .cache .pytest_cache .mypy_cache .ruff_cache

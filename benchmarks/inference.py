@@ -1,5 +1,7 @@
 """Tokens/s of raw llama-cpp-python vs the same prompt through Brain and through the HTTP
 server (memory off), measured in one run; prints JSON with the ratios (target ≥ 0.95).
+Then the portable engine build against a native build without AMX on the same prompt
+(`engine_builds`, see benchmarks/engine_builds.py; the native build is compiled once).
 
 Every mode sees the identical prompt text, stop sequences, max_tokens and temperature 0, so
 all generate the same tokens; rounds are interleaved so machine noise hits modes alike.
@@ -37,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument(
+        "--no-engine-builds", action="store_true", help="skip portable vs native-without-AMX"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -178,6 +183,20 @@ def main() -> None:
         "ratio_http_vs_raw_median": round(median["http_server"] / median["raw_llama_cpp"], 4),
         "target_ratio": 0.95,
     }
+    if not args.no_engine_builds:
+        from engine_builds import compare  # beside this script
+
+        del raw  # free the in-process engine before the two children load theirs
+        result["engine_builds"] = compare(
+            model=model_path,
+            prompt=prompt_text,
+            stops=list(stops),
+            logit_bias=logit_bias,
+            max_tokens=args.max_tokens,
+            rounds=args.rounds,
+            n_ctx=n_ctx,
+            threads=n_threads,
+        )
     print(json.dumps(result, indent=2))
 
 
