@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/memory_locomo.py [--dataset FILE] [--k 1,5,10,20]
        [--conversations 0,1,2] [--emulate-term-stats]. Prints the JSON report of
-cerebra.memory.locomo.run_locomo_benchmark (recall, hit, ingest vs raw embedder rate,
+cerebra.bench.locomo.run_locomo_benchmark (recall, hit, ingest vs raw embedder rate,
 latency split into query embedding and the rest). --emulate-term-stats gives a backend
-without `term_stats` an in-memory one (cerebra.memory.locomo.ScopeStatsBackend), to measure
+without `term_stats` an in-memory one (cerebra.bench.locomo.ScopeStatsBackend), to measure
 BM25 on per-scope statistics before the backend offers it.
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--emulate-term-stats", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP workers sleep, as in cerebra
-    from cerebra.memory.locomo import ScopeStatsBackend, run_locomo_benchmark
+    from cerebra.bench.locomo import ScopeStatsBackend, run_locomo_benchmark
     from cerebra.memory.sqlite import SQLiteBackend
     from cerebra.memory.store import MemoryStore
 

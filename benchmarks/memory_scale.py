@@ -5,7 +5,7 @@
     python benchmarks/memory_scale.py --compare-indexes --n 100000          # index choice
 
 Prints JSON. Targets (SQLite, 2 cores): p50 <= 10 ms and p99 <= 50 ms at 100k; p50 <= 50 ms
-at 1M. How the bulk is made is described in cerebra.memory.scale_bench.
+at 1M. How the bulk is made is described in cerebra.bench.memory_scale.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     # a call, so they do not steal this 2-core machine's cores from the next search
     # (measured at 100k: p50 9.1 ms with PASSIVE, 10.5 ms without, same quiet machine).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from cerebra.memory.scale_bench import embedded_postgres_url, run_scale_benchmark
+    from cerebra.bench.memory_scale import embedded_postgres_url, run_scale_benchmark
 
     n_values = [int(x) for x in args.n.split(",") if x.strip()]
 
@@ -42,7 +42,7 @@ def main() -> None:
         print(msg, file=sys.stderr, flush=True)
 
     if args.compare_indexes:
-        from cerebra.memory.index_bench import compare_vector_indexes
+        from cerebra.bench.vector_indexes import compare_vector_indexes
 
         print(json.dumps(compare_vector_indexes(max(n_values), progress=progress), indent=2))
         return

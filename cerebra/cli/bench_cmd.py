@@ -40,7 +40,7 @@ def _postgres_url(backend: str, pg_url: str | None) -> Iterator[str | None]:
         with nullcontext(pg_url) as url:
             yield url
         return
-    from cerebra.memory.scale_bench import embedded_postgres_url
+    from cerebra.bench.memory_scale import embedded_postgres_url
 
     with embedded_postgres_url() as url:
         yield url
@@ -54,7 +54,7 @@ def memory(
     pg_url: str = typer.Option(None, "--pg-url", help="an existing PostgreSQL (else embedded)"),
 ) -> None:
     """Recall@k and hit@k on LoCoMo-format data; ingest rate vs the raw embedder; latency."""
-    from cerebra.memory.locomo import run_locomo_benchmark
+    from cerebra.bench.locomo import run_locomo_benchmark
     from cerebra.memory.store import MemoryStore
 
     if backend not in ("sqlite", "postgres"):
@@ -101,7 +101,7 @@ def memory_scale(
     pg_url: str = typer.Option(None, "--pg-url", help="an existing PostgreSQL (else embedded)"),
 ) -> None:
     """Search latency p50/p99 (query embedding excluded) and memory use at each size."""
-    from cerebra.memory.scale_bench import run_scale_benchmark
+    from cerebra.bench.memory_scale import run_scale_benchmark
 
     if backend not in ("sqlite", "postgres"):
         raise InvalidInput("backend must be sqlite or postgres", field="backend")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from cerebra.bench.locomo import ScopeStatsBackend
 from cerebra.memory import MemoryStore, SQLiteBackend
 from cerebra.memory.base import Candidate, Memory
-from cerebra.memory.locomo import ScopeStatsBackend
 from cerebra.memory.retrieval import (
     RetrievalWeights,
     date_closeness,

@@ -1,7 +1,7 @@
 """`term_stats` on every backend: per-scope BM25 statistics that follow every write.
 
 The reference is computed from scratch: the live memories `recent()` lists in the scope,
-re-tokenised with `terms()` (cerebra.memory.locomo.ScopeStatsBackend does exactly that).
+re-tokenised with `terms()` (cerebra.bench.locomo.ScopeStatsBackend does exactly that).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import text
 
+from cerebra.bench.locomo import ScopeStatsBackend
 from cerebra.db.migrate import downgrade, upgrade
 from cerebra.errors import InvalidInput
 from cerebra.memory import MemoryStore
 from cerebra.memory.base import MemoryBackend, Scope
-from cerebra.memory.locomo import ScopeStatsBackend
 from cerebra.memory.text import TermStats, terms
 from cerebra.testing import FakeEmbedder
 

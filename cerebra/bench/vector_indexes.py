@@ -1,6 +1,6 @@
 """The measurement behind the SQLite vector index choice: numpy vs sqlite-vec vs usearch vs hnswlib.
 
-Same data for all: n perturbed copies of real MiniLM embeddings (cerebra.memory.scale_bench),
+Same data for all: n perturbed copies of real MiniLM embeddings (cerebra.bench.memory_scale),
 queried with real embedded questions for the top 200 (retrieval's candidate pool) and the
 top 10; latency per query and recall against exact search. sqlite-vec needs a SQLite that
 can load extensions: the standard library's cannot here, so it runs through `apsw` when that
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from cerebra.bench.memory_scale import Bulk, corpus
 from cerebra.memory.base import Scope
-from cerebra.memory.scale_bench import Bulk, corpus
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
