@@ -143,7 +143,7 @@ class Brain:
         self.memory = memory
         self.engine = engine
         self.settings = settings or get_settings()
-        self.ledger = Ledger(engine)
+        self.ledger = Ledger(engine, spill_path=self.settings.home / "spill" / "ledger.jsonl")
         self.router: Router | None = None  # set when routing is enabled (see runtime)
         self.catalog: Catalog | None = None  # set when built from settings (see runtime)
 

@@ -1,23 +1,28 @@
 """The interaction ledger: every exchange (prompt, response, model, tokens, latency, memories
 used, trace id) as one row in the database, for every entry point.
 
-Rows are written by a background thread in batches, so logging costs the request path a
-queue append, not a commit. `flush()` waits until everything queued is written; reads and
+Rows are written by a background BatchWriter, so logging costs the request path a queue
+append, not a commit. A database that fails is retried; rows it still refuses wait in a
+spill file in the data folder (`<home>/spill/ledger.jsonl`) and are written on the next
+start or after the next batch that commits, once each (rows are keyed by trace id).
+`flush()` waits until everything queued is in the database or spilled; reads and
 `close()` flush first, so a caller always sees its own interactions.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from cerebra.db.schema import interactions
+from cerebra.observability.batch_writer import BatchWriter, WriterStats
+from cerebra.observability.spill import SpillFile
 
 log = logging.getLogger("cerebra.ledger")
 
@@ -42,75 +47,87 @@ class InteractionRecord:
     decision_id: str | None = None
     created_at: float = field(default_factory=time.time)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InteractionRecord:
+        """The record `to_dict` gave; TypeError on unknown or missing fields."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise TypeError(f"unknown InteractionRecord fields: {sorted(unknown)}")
+        return cls(**data)
+
 
 class Ledger:
-    def __init__(self, engine: Engine, *, batch_size: int = 200, interval_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        spill_path: Path | None = None,
+        batch_size: int = 200,
+        interval_s: float = 0.05,
+        retries: int = 4,
+        backoff_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        """`spill_path`: where rows the database refuses wait (None: they are lost, counted
+        in `dropped`); replayed now if an earlier run left rows there."""
         self.engine = engine
-        self._queue: queue.Queue[InteractionRecord | None] = queue.Queue()
-        self._batch_size = batch_size
-        self._interval_s = interval_s
-        self._pending = 0
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self.dropped = 0
+        spill = (
+            None
+            if spill_path is None
+            else SpillFile(spill_path, InteractionRecord.to_dict, InteractionRecord.from_dict)
+        )
+        self.writer: BatchWriter[InteractionRecord] = BatchWriter(
+            self._insert,
+            spill,
+            name="cerebra-ledger",
+            batch_size=batch_size,
+            interval_s=interval_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+            sleep=sleep,
+        )
 
     # -- writing --------------------------------------------------------------------------
     def record(self, rec: InteractionRecord) -> None:
-        if self._closed:
-            raise RuntimeError("ledger is closed")
-        with self._cond:
-            self._pending += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="cerebra-ledger", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(rec)
+        self.writer.submit(rec)
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + self._interval_s
-            while len(batch) < self._batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._write(batch)
-                    return
-                batch.append(item)
-            self._write(batch)
-
-    def _write(self, batch: list[InteractionRecord]) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(interactions), [asdict(r) for r in batch])
-        except Exception:
-            self.dropped += len(batch)
-            log.exception("could not write %d ledger rows", len(batch))
-        finally:
-            with self._cond:
-                self._pending -= len(batch)
-                self._cond.notify_all()
+    def _insert(self, batch: list[InteractionRecord]) -> None:
+        """Insert the rows whose trace id is not there yet, in one transaction (idempotent:
+        a retry after a commit that reported an error, or a replay, adds nothing twice)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for rec in batch:
+            rows.setdefault(rec.trace_id, rec.to_dict())
+        with self.engine.begin() as conn:
+            present = set(
+                conn.execute(
+                    select(interactions.c.trace_id).where(interactions.c.trace_id.in_(rows))
+                ).scalars()
+            )
+            new = [row for trace_id, row in rows.items() if trace_id not in present]
+            if new:
+                conn.execute(insert(interactions), new)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued record is written; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout=timeout)
+        """Wait until every queued record is in the database or spilled; False on timeout."""
+        return self.writer.flush(timeout)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self.flush()
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush (up to `timeout`: what the database has not taken by then is spilled)."""
+        self.writer.close(timeout)
+
+    def stats(self) -> WriterStats:
+        """Rows written, retried, spilled, replayed, rejected, dropped, queued."""
+        return self.writer.stats()
+
+    @property
+    def dropped(self) -> int:
+        return self.writer.stats().dropped
 
     def set_feedback(
         self, trace_id: str, quality: float, comment: str | None, tenant_id: str
