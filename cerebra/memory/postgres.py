@@ -26,7 +26,8 @@ from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.memory.base import Candidate, MemoryChange, NewMemory, Scope
 from cerebra.memory.filters import Node
-from cerebra.memory.sqlbase import SQLMemoryBackend, scope_sql, stored_scope, tag_sql
+from cerebra.memory.sqlbase import SQLMemoryBackend
+from cerebra.memory.sqlvocab import scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import rarest_within, scope_counts
 
 TEXT_POSTINGS_BUDGET = 3_000

@@ -3,6 +3,7 @@
 Subclasses add their own full-text and vector storage through three hooks (`_insert_row`,
 `_reindex`, `_forget`) and their own candidate queries. Each public write runs in one
 transaction that also writes those index entries, so a memory is never half-indexed.
+The column list, scope and tag clauses and the row decoder are cerebra.memory.sqlvocab's.
 """
 
 from __future__ import annotations
@@ -20,76 +21,18 @@ from sqlalchemy import Connection, Engine, text
 from cerebra.errors import InvalidInput
 from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, Scope
 from cerebra.memory.filters import Node, compile_filter
+from cerebra.memory.sqlvocab import (
+    COLUMNS,
+    loads_json,
+    memory_from_row,
+    scope_sql,
+    stored_scope,
+    tag_sql,
+)
 from cerebra.memory.termstats import StatsDelta, read_term_stats, scope_key
 from cerebra.memory.text import TermStats
 
-COLUMNS = (
-    "m.id, m.uid, m.text, m.tenant_id, m.user_id, m.agent_id, m.session_id, m.tags, "
-    "m.metadata, m.importance, m.salience, m.source, m.created_at, m.updated_at, "
-    "m.expires_at, m.version"
-)
 _CHUNK = 500
-
-
-def _json(value: Any) -> Any:
-    return value if isinstance(value, dict | list) else json.loads(value or "null")
-
-
-def row_to_memory(row: Any) -> Memory:
-    return Memory(
-        uid=row.uid,
-        text=row.text,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        agent_id=row.agent_id,
-        session_id=row.session_id,
-        tags=tuple(_json(row.tags) or ()),
-        metadata=_json(row.metadata) or {},
-        importance=float(row.importance),
-        salience=float(row.salience),
-        source=row.source,
-        created_at=float(row.created_at),
-        updated_at=float(row.updated_at),
-        expires_at=None if row.expires_at is None else float(row.expires_at),
-        row_id=int(row.id),
-        version=int(getattr(row, "version", 1) or 1),
-    )
-
-
-def scope_sql(
-    scope: Scope, alias: str = "m", *, live_only: bool = True, now: float | None = None
-) -> tuple[str, dict[str, Any]]:
-    """WHERE clause for a scope; `live_only` hides memories past their expiry."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    for name, value in scope.as_filters().items():
-        clauses.append(f"{alias}.{name} = :s_{name}")
-        params[f"s_{name}"] = value
-    if live_only:
-        clauses.append(f"({alias}.expires_at IS NULL OR {alias}.expires_at > :s_now)")
-        params["s_now"] = time.time() if now is None else now
-    return " AND ".join(clauses), params
-
-
-def tag_sql(tags: Sequence[str], alias: str = "m") -> tuple[str, dict[str, Any]]:
-    """Memories carrying any of `tags`."""
-    if not tags:
-        return "", {}
-    names = [f":t{i}" for i in range(len(tags))]
-    sql = (
-        f" AND EXISTS (SELECT 1 FROM memory_tags mt WHERE mt.memory_id = {alias}.id "
-        f"AND mt.tag IN ({', '.join(names)}))"
-    )
-    return sql, {f"t{i}": tag for i, tag in enumerate(tags)}
-
-
-def stored_scope(scope: Scope) -> dict[str, str]:
-    return {
-        "tenant_id": scope.tenant_id,
-        "user_id": scope.user_id or "",
-        "agent_id": scope.agent_id or "",
-        "session_id": scope.session_id or "",
-    }
 
 
 class SQLMemoryBackend(ABC):
@@ -367,7 +310,7 @@ class SQLMemoryBackend(ABC):
             text(f"SELECT {COLUMNS} FROM memories m WHERE {where} AND m.uid = :uid"),
             {**params, "uid": uid},
         ).first()
-        return None if row is None else row_to_memory(row)
+        return None if row is None else memory_from_row(row)
 
     def get(self, scope: Scope, uid: str) -> Memory | None:
         with self.engine.connect() as conn:
@@ -383,7 +326,7 @@ class SQLMemoryBackend(ABC):
                 rows = conn.execute(
                     text(f"SELECT {COLUMNS} FROM memories m WHERE m.id IN ({marks})")
                 )
-                by_id.update((int(r.id), row_to_memory(r)) for r in rows)
+                by_id.update((int(r.id), memory_from_row(r)) for r in rows)
         return [by_id[i] for i in row_ids if i in by_id]
 
     def history(self, scope: Scope, uid: str) -> list[MemoryVersion]:
@@ -404,8 +347,8 @@ class SQLMemoryBackend(ABC):
                 uid,
                 int(r.version),
                 r.text,
-                tuple(_json(r.tags) or ()),
-                _json(r.metadata) or {},
+                tuple(loads_json(r.tags, ())),
+                loads_json(r.metadata, {}),
                 float(r.importance),
                 r.event,
                 float(r.valid_from),
@@ -442,7 +385,7 @@ class SQLMemoryBackend(ABC):
                 ),
                 {**params, **tag_params, **filt_params, "limit": limit},
             ).all()
-        return [row_to_memory(r) for r in rows]
+        return [memory_from_row(r) for r in rows]
 
     def by_tag(self, scope: Scope, tag: str, limit: int, where: Node | None = None) -> list[Memory]:
         return self._listing(scope, limit, [tag], where)

@@ -62,7 +62,8 @@ from cerebra.memory.base import (
     SearchCandidates,
 )
 from cerebra.memory.filters import Node
-from cerebra.memory.sqlbase import COLUMNS, SQLMemoryBackend, scope_sql, stored_scope, tag_sql
+from cerebra.memory.sqlbase import SQLMemoryBackend
+from cerebra.memory.sqlvocab import COLUMNS, memory_from_row, scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import scope_counts
 from cerebra.memory.vector_index import VectorIndex
 
@@ -331,7 +332,7 @@ class SQLiteBackend(SQLMemoryBackend):
                 for start in range(0, len(row_ids), 500):
                     marks = ", ".join(str(int(i)) for i in row_ids[start : start + 500])
                     cursor.execute(f"SELECT {COLUMNS} FROM memories m WHERE m.id IN ({marks})")
-                    by_id.update((int(r[0]), search.memory_from_row(r)) for r in cursor.fetchall())
+                    by_id.update((int(r[0]), memory_from_row(r)) for r in cursor.fetchall())
             finally:
                 cursor.close()
         return [by_id[i] for i in row_ids if i in by_id]

@@ -24,21 +24,18 @@ postings fit TEXT_POSTINGS_BUDGET. Fusion still scores every candidate on all qu
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from cerebra.memory.base import Candidate, Memory, Scope, SearchCandidates
+from cerebra.memory.base import Candidate, Scope, SearchCandidates
 from cerebra.memory.filters import Node
-from cerebra.memory.sqlbase import COLUMNS, scope_sql, tag_sql
+from cerebra.memory.sqlvocab import COLUMNS, N_COLUMNS, memory_from_row, scope_sql, tag_sql
 from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts
-
-if TYPE_CHECKING:
-    from cerebra.memory.sqlite import SQLiteBackend
+from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000  # vector indexes up to this size are searched exactly
 TEXT_POSTINGS_BUDGET = 3_000
@@ -54,37 +51,39 @@ def fts_match(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def _loads(value: str | None, empty: Any) -> Any:
-    """JSON of a tags / metadata column; the common empty values without the parser."""
-    if not value or value in ("{}", "[]"):
-        return empty
-    return json.loads(value)
+class SearchHost(Protocol):
+    """What this path uses of its backend (cerebra.memory.sqlite.SQLiteBackend, which
+    imports this module; this module does not import it back)."""
 
+    engine: Engine
 
-def memory_from_row(r: Sequence[Any]) -> Memory:
-    """A Memory from a raw row of sqlbase.COLUMNS."""
-    return Memory(
-        uid=r[1],
-        text=r[2],
-        tenant_id=r[3],
-        user_id=r[4],
-        agent_id=r[5],
-        session_id=r[6],
-        tags=tuple(_loads(r[7], ())),
-        metadata=_loads(r[8], {}) or {},
-        importance=float(r[9]),
-        salience=float(r[10]),
-        source=r[11],
-        created_at=float(r[12]),
-        updated_at=float(r[13]),
-        expires_at=None if r[14] is None else float(r[14]),
-        row_id=int(r[0]),
-        version=int(r[15] or 1),
-    )
+    def where_sql(self, where: Node | None, alias: str = "m") -> tuple[str, dict[str, Any]]: ...
+
+    def vector_index(self, dim: int, conn: Connection) -> VectorIndex: ...
+
+    def text_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> list[Candidate]: ...
+
+    def vector_candidates(
+        self,
+        scope: Scope,
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> list[Candidate]: ...
+
+    def _doc_terms(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]: ...
 
 
 def _rows(
-    backend: SQLiteBackend,
+    backend: SearchHost,
     cursor: Any,
     ids: Sequence[int],
     scope: Scope | None,
@@ -114,7 +113,7 @@ def _rows(
 
 
 def search_candidates(
-    backend: SQLiteBackend,
+    backend: SearchHost,
     scope: Scope,
     query_terms: Sequence[str],
     vector: np.ndarray,
@@ -173,7 +172,7 @@ def search_candidates(
             if counts is not None:
 
                 def doc_terms(conn: Connection, wanted: Sequence[int]) -> dict[int, str]:
-                    out = {i: str(rows[i][16] or "") for i in wanted if i in rows}
+                    out = {i: str(rows[i][N_COLUMNS] or "") for i in wanted if i in rows}
                     missing = [i for i in wanted if i not in rows]
                     return {**out, **backend._doc_terms(conn, missing)} if missing else out
 

@@ -31,7 +31,7 @@ from cerebra.memory.base import (
 from cerebra.memory.embedders import Embedder
 from cerebra.memory.filters import Node, parse_filter
 from cerebra.memory.retrieval import RetrievalWeights, gather_candidates, hybrid_search
-from cerebra.memory.sqlbase import stored_scope
+from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
 from cerebra.memory.validation import (
     check_prune,
