@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# No llama.cpp model is loaded in this process (see tests/native/guard.py).
+pytest_plugins = ("tests.native.guard",)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -69,6 +72,29 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_user_folders_or_servers(
+    _isolated_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """Never the real per-user data folder (even with CEREBRA_HOME unset), and never a
+    developer's running server: CEREBRA_PORT is a port held bound, without listening, for the
+    test, so `cerebra ask`/`chat` find no server unless a test starts one."""
+    import platformdirs
+
+    from cerebra.config import get_settings
+
+    user_data = tmp_path / "user-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(user_data))  # subprocesses (Linux)
+    monkeypatch.setattr(
+        platformdirs, "user_data_dir", lambda appname=None, *a, **k: str(user_data / appname)
+    )
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("CEREBRA_PORT", str(held.getsockname()[1]))
+        get_settings.cache_clear()
+        yield
+
+
 @pytest.fixture
 def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings for the fast path: FakeModel and FakeEmbedder."""
@@ -95,10 +121,16 @@ def gguf_sha256() -> str:
 
 
 @pytest.fixture(scope="session")
-def llama_backend(gguf_path: Path, gguf_sha256: str) -> Any:
+def llama_backend(gguf_path: Path, gguf_sha256: str) -> Iterator[Any]:
+    """The packaged GGUF through llama.cpp, loaded once in a child process: a native crash
+    fails the tests that hit it (ChildCrashed names the signal), not the test run."""
+    from cerebra.isolated import ChildBackend
     from cerebra.models.llamacpp import LlamaCppBackend
 
-    return LlamaCppBackend(gguf_path, name="gemma-3-270m", expected_sha256=gguf_sha256, n_ctx=2048)
+    backend = ChildBackend(LlamaCppBackend, gguf_path, name="gemma-3-270m",
+                           expected_sha256=gguf_sha256, n_ctx=2048)
+    yield backend
+    backend.close()
 
 
 @pytest.fixture(scope="session")

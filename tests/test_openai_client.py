@@ -1,4 +1,7 @@
-"""The official `openai` client against a real Cerebra server (uvicorn on loopback)."""
+"""The official `openai` client against a real Cerebra server (uvicorn on loopback).
+
+With the real GGUF, server and clients run in a child process (cerebra.isolated): a crash in
+llama.cpp fails that test with the signal named instead of ending the test run."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import openai
 import pytest
 
 from cerebra.config import get_settings
+from cerebra.isolated import run_in_child
 from cerebra.server.app import create_app
 from tests.helpers import running_server
 
@@ -22,11 +26,6 @@ def _serve() -> Iterator[str]:
 
 @pytest.fixture
 def fake_server(fake_env: None) -> Iterator[str]:
-    yield from _serve()
-
-
-@pytest.fixture
-def real_server(real_model_env: None) -> Iterator[str]:
     yield from _serve()
 
 
@@ -57,23 +56,31 @@ def test_openai_client_fake(fake_server: str) -> None:
     _exercise(fake_server, "gemma-3-270m")
 
 
+def exercise_real_model() -> None:
+    """In the child: a server over the packaged GGUF (from the environment that
+    real_model_env set), the sync client, then the async one."""
+    get_settings.cache_clear()
+    with running_server(create_app(get_settings())) as base:
+        _exercise(base, "gemma-3-270m")
+        out, chunks = asyncio.run(_async_calls(base))
+        assert out.usage.completion_tokens > 0 and chunks
+
+
+async def _async_calls(base: str) -> Any:
+    client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+    out = await client.chat.completions.create(
+        model="gemma-3-270m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8
+    )
+    stream = await client.chat.completions.create(
+        model="gemma-3-270m",
+        messages=[{"role": "user", "content": "Hi"}],
+        max_tokens=8,
+        stream=True,
+    )
+    chunks = [c async for c in stream]
+    return out, chunks
+
+
 @pytest.mark.slow
-def test_openai_client_real_model(real_server: str) -> None:
-    _exercise(real_server, "gemma-3-270m")
-
-    async def run_async() -> Any:
-        client = openai.AsyncOpenAI(base_url=f"{real_server}/v1", api_key="unused", max_retries=0)
-        out = await client.chat.completions.create(
-            model="gemma-3-270m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8
-        )
-        stream = await client.chat.completions.create(
-            model="gemma-3-270m",
-            messages=[{"role": "user", "content": "Hi"}],
-            max_tokens=8,
-            stream=True,
-        )
-        chunks = [c async for c in stream]
-        return out, chunks
-
-    out, chunks = asyncio.run(run_async())
-    assert out.usage.completion_tokens > 0 and chunks
+def test_openai_client_real_model(real_model_env: None) -> None:
+    run_in_child(exercise_real_model)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cerebra.errors import InvalidInput, ModelVerificationError
+from cerebra.isolated import run_in_child
 from cerebra.models.catalog import Catalog
 from cerebra.models.registry import ModelRegistry
-from cerebra.models.signing import WeightVerifier, sign_weights, weights_digest
+from cerebra.models.signing import (
+    WeightVerifier,
+    public_key_text,
+    sign_weights,
+    weights_digest,
+)
 from cerebra.testing import FakeModel
 
 
@@ -175,32 +182,66 @@ def test_catalog_and_direct_registry_use_mix() -> None:
     assert "a catalog is a list" in Catalog(reg).load_text("42").errors[0].message
 
 
-@pytest.mark.slow
-def test_packaged_gguf_through_the_catalog_verified_and_priced(tmp_path: Path) -> None:
+def gemma_through_the_catalog(path: Path, sha256: str, signature: str, public_key: str
+                              ) -> dict[str, Any]:
+    """In a child process (llama.cpp: a native crash must not end the test run): the packaged
+    GGUF signed and pinned, and a wrongly pinned copy; what loaded, and one generation."""
     from cerebra.models.base import GenerationRequest
-    from cerebra.models.weights import PackagedModel
 
-    packaged = PackagedModel.load()
-    path = packaged.assemble_into(tmp_path / "models")
-    key = Ed25519PrivateKey.generate()
     reg = ModelRegistry()
-    catalog = Catalog(reg, verifier=WeightVerifier(trusted_keys=[key.public_key()],
+    catalog = Catalog(reg, verifier=WeightVerifier(trusted_keys=[public_key],
                                                    require_verified=True))
     report = catalog.load_text(f"""
 - name: gemma
   kind: llamacpp
   path: {path}
-  sha256: {packaged.expected_sha256}
-  signature: "{sign_weights(path, private_key=key)}"
+  sha256: {sha256}
+  signature: "{signature}"
   context_length: 1024
   price: {{input_per_mtok: 0.01, output_per_mtok: 0.02}}
   options: {{n_threads: 2}}
 - {{name: gemma-bad, kind: llamacpp, path: {path}, sha256: "{"3" * 64}"}}
 """)
-    assert report.loaded == ["gemma"] and [e.name for e in report.errors] == ["gemma-bad"]
-    gemma = reg.get("gemma")
-    assert gemma.capabilities.max_context == 1024
-    assert gemma.capabilities.cost_per_output_token == pytest.approx(2e-8)
+    gemma = reg.get("gemma") if "gemma" in report.loaded else None
     out = gemma.generate(GenerationRequest(prompt="The capital of France is", max_tokens=4,
-                                           temperature=0.0))
+                                           temperature=0.0)) if gemma else None
+    return {"loaded": report.loaded, "refused": [e.name for e in report.errors],
+            "capabilities": gemma.capabilities if gemma else None, "generation": out}
+
+
+@pytest.mark.slow
+def test_packaged_gguf_through_the_catalog_verified_and_priced(tmp_path: Path) -> None:
+    from cerebra.models.weights import PackagedModel
+
+    packaged = PackagedModel.load()
+    path = packaged.assemble_into(tmp_path / "models")
+    key = Ed25519PrivateKey.generate()
+    result = run_in_child(gemma_through_the_catalog, path, packaged.expected_sha256,
+                          sign_weights(path, private_key=key), public_key_text(key.public_key()))
+    assert result["loaded"] == ["gemma"] and result["refused"] == ["gemma-bad"]
+    assert result["capabilities"].max_context == 1024
+    assert result["capabilities"].cost_per_output_token == pytest.approx(2e-8)
+    out = result["generation"]
     assert out.usage.completion_tokens > 0 and out.model == "gemma"
+
+
+def test_fake_kind_comes_from_cerebra_testing_on_first_use() -> None:
+    """cerebra.models does not import cerebra.testing; an entry of kind fake imports it
+    (cerebra.testing registers the kind itself) through the catalog's provider hook."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cerebra.models.catalog import Catalog\n"
+        "from cerebra.models.registry import ModelRegistry\n"
+        "assert 'cerebra.testing' not in sys.modules, 'imported too early'\n"
+        "catalog = Catalog(ModelRegistry())\n"
+        "catalog.add({'name': 'f', 'kind': 'fake', 'options': {'reply': 'hi'}})\n"
+        "assert 'cerebra.testing' in sys.modules\n"
+        "print(type(catalog.registry.get('f')).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "FakeModel"
