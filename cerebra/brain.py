@@ -2,7 +2,9 @@
 
 prompt → validate → embed + recall memories → render within a token budget → generate →
 store the exchange as a memory → log the interaction → Answer (with trace id and memories).
-Nothing is written unless generation succeeded.
+Nothing is written unless generation succeeded, and nothing for a generation that was
+cancelled (its client went away). Every generation carries a Cancellation with the
+configured wall-clock limit; callers (HTTP routes) may pass their own to stop it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cerebra.models.base import (
     ToolCall,
     Usage,
 )
+from cerebra.models.cancellation import CANCELLED, Cancellation
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
@@ -64,6 +67,8 @@ class Query:
     raw: bool = False  # a legacy completion: `prompt` is the model's whole input, no memory
     extra: dict[str, Any] = field(default_factory=dict)  # tools, logit_bias, … for backends
     endpoint: str = "library"
+    # stops the generation (client gone); default: a new one with the configured time limit
+    cancellation: Cancellation | None = None
 
 
 @dataclass
@@ -159,6 +164,10 @@ class Brain:
 
         return build_brain(settings or get_settings(), model=model, embedder=embedder)
 
+    def new_cancellation(self) -> Cancellation:
+        """A token with the configured wall-clock limit (CEREBRA_GENERATION_TIMEOUT_S)."""
+        return Cancellation(timeout_s=self.settings.generation_timeout_s or None)
+
     # -- the path -----------------------------------------------------------------------
     def _prepare(self, query: Query) -> _Prepared:
         started = time.perf_counter()
@@ -167,6 +176,13 @@ class Brain:
         )
         if query.max_tokens is not None and query.max_tokens < 1:
             raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+        cap = self.settings.max_tokens_cap
+        if query.max_tokens is not None and query.max_tokens > cap:
+            raise InvalidInput(
+                f"max_tokens is {query.max_tokens}; the cap is {cap} (CEREBRA_MAX_TOKENS_CAP)",
+                field="max_tokens",
+                cap=cap,
+            )
         if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
         backend = self.models.get(query.model)
@@ -205,6 +221,7 @@ class Brain:
             stop=query.stop,
             # scope for wrappers (router policies, cache keys); remote backends never send it
             extra={**query.extra, "tenant_id": self.memory.tenant_id, "agent_id": query.agent_id},
+            cancellation=query.cancellation or self.new_cancellation(),
         )
         return _Prepared(replace(query, prompt=prompt), backend, request, injected, started)
 
@@ -222,6 +239,11 @@ class Brain:
         model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
         trace_id = uuid.uuid4().hex
         stored: str | None = None
+        if finish_reason == CANCELLED:  # the client went away: remember and record nothing
+            return Answer(answer=text, model=model_name, usage=usage,
+                          latency_ms=(time.perf_counter() - prep.started) * 1000,
+                          trace_id=trace_id, finish_reason=finish_reason,
+                          memories=list(prep.hits), tool_calls=tool_calls, routing=routing)
         if query.memory and text.strip():
             stored = self.memory.add(
                 query.agent_id,

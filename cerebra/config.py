@@ -15,6 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET = "dev-secret-change-me"
 
 
+def default_home() -> Path:
+    """The per-user data folder (e.g. ~/.local/share/cerebra on Linux), whatever the current
+    folder: the CLI and the server find the same memory from anywhere. CEREBRA_HOME wins."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cerebra", appauthor=False))
+
+
 class Settings(BaseSettings):
     """Effective configuration. Paths are resolved against `home` when relative."""
 
@@ -23,7 +31,9 @@ class Settings(BaseSettings):
     )
 
     env: Literal["dev", "prod", "test"] = "dev"
-    home: Path = Field(default=Path(".cerebra"), description="data directory")
+    home: Path = Field(
+        default_factory=default_home, description="data directory; default: per-user folder"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in home"
     )
@@ -63,6 +73,17 @@ class Settings(BaseSettings):
         default=None, description="route over the catalog with this bandit (e.g. thompson)"
     )
     router_name: str = "auto"
+
+    # local models under load: admission queue, wall-clock limit, max_tokens cap
+    local_queue_size: int = Field(
+        default=16, ge=0, description="requests that may wait for a busy local model (more: 429)"
+    )
+    generation_timeout_s: float = Field(
+        default=120.0, ge=0, description="wall-clock limit per request, queueing included (0: none)"
+    )
+    max_tokens_cap: int = Field(
+        default=2048, ge=1, description="a larger max_tokens is refused (422)"
+    )
 
     # embeddings and memory
     embedder: Literal["minilm", "fake"] = "minilm"

@@ -122,7 +122,36 @@ def _check_migrations(settings: Settings) -> Check:
     )
 
 
+def _check_home(settings: Settings) -> Check:
+    """Where the data lives (database, model file), whether it is writable, and an older
+    `./.cerebra` (the default before the per-user folder) that would otherwise be missed."""
+    import os
+    from pathlib import Path
+
+    from cerebra.config import default_home
+
+    home = settings.home.resolve()
+    source = (
+        "the per-user default; CEREBRA_HOME overrides it"
+        if home == default_home().resolve()
+        else "from CEREBRA_HOME"
+    )
+    fix = "set CEREBRA_HOME to a folder you can write"
+    try:
+        settings.ensure_home()
+    except OSError as exc:
+        return Check("data directory", False, f"{home}: {exc.strerror or exc}", fix)
+    if not os.access(home, os.W_OK):
+        return Check("data directory", False, f"{home} is not writable", fix)
+    detail = f"{home} ({source})"
+    legacy = Path(".cerebra").resolve()
+    if legacy != home and (legacy / "cerebra.db").is_file():
+        detail += f"; an older data directory is at {legacy}: CEREBRA_HOME={legacy} uses it"
+    return Check("data directory", True, detail)
+
+
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
+    _check_home,
     _check_packages,
     _check_database,
     _check_migrations,

@@ -74,3 +74,17 @@ class BackendError(CerebraError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class Overloaded(BackendError):
+    """A local model is busy and its queue is full (or the request's time ran out waiting):
+    try again after `retry_after_s` seconds. HTTP 429 with a Retry-After header."""
+
+    status_code = 429
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = "model") -> None:
+        super().__init__(message, retryable=False, retry_after=float(retry_after_s))
+        self.retry_after_s = max(1, int(retry_after_s))
+        self.field = field
+        self.extra = {"retry_after_s": self.retry_after_s}

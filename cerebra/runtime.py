@@ -27,23 +27,27 @@ log = logging.getLogger("cerebra.runtime")
 
 
 def load_default_model(settings: Settings) -> ModelBackend:
-    """The configured local model: the packaged Gemma GGUF (verified) or a FakeModel."""
+    """The configured local model: the packaged Gemma GGUF (verified) or a FakeModel, behind
+    the admission queue (bounded, FIFO, 429 when full; see cerebra.models.queued)."""
+    from cerebra.models.queued import queue_local
+
     if settings.fake_model:
         from cerebra.testing import FakeModel
 
-        return FakeModel(name=settings.model_name)
+        return queue_local(FakeModel(name=settings.model_name), settings)
     from cerebra.models.llamacpp import LlamaCppBackend
     from cerebra.models.weights import resolve_model_file
 
     settings.ensure_home()
     path, sha = resolve_model_file(settings.models_dir, settings.model_path, settings.model_sha256)
-    return LlamaCppBackend(
+    backend = LlamaCppBackend(
         path,
         name=settings.model_name,
         expected_sha256=sha,
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
     )
+    return queue_local(backend, settings)
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -36,7 +36,10 @@ def _tokens(text: str) -> list[str]:
 class FakeModel(SyncBackendMixin):
     """A ModelBackend that answers with a fixed text or a function of the prompt.
 
-    Tokens are words and punctuation marks; `calls` records every request seen.
+    Tokens are words and punctuation marks; `calls` records every request seen. The answer
+    is produced piece by piece (a word and its trailing space): `before_token(request, i)`
+    runs before piece i, so tests can pause or pace a generation on events, and the request's
+    Cancellation is checked between pieces, as the local backends do between tokens.
     """
 
     def __init__(
@@ -48,10 +51,12 @@ class FakeModel(SyncBackendMixin):
         cost_per_input_token: float = 0.0,
         cost_per_output_token: float = 0.0,
         delay_s: float = 0.0,
+        before_token: Callable[[GenerationRequest, int], None] | None = None,
     ) -> None:
         self.name = name
         self._reply = reply
         self._delay_s = delay_s
+        self._before_token = before_token
         self._capabilities = Capabilities(
             streaming=True,
             max_context=max_context,
@@ -92,11 +97,30 @@ class FakeModel(SyncBackendMixin):
             used += cost
         return "".join(kept).rstrip(), prompt_tokens, finish
 
+    def _steps(self, request: GenerationRequest, text: str, finish: str
+               ) -> Iterator[tuple[str, str | None]]:
+        """(piece, None) per piece, then ("", finish reason); stops early when the request's
+        Cancellation trips, with its reason."""
+        token = request.cancellation
+        for i, piece in enumerate(re.findall(r"\S+\s*", text)):
+            if self._before_token is not None:
+                self._before_token(request, i)
+            if token is not None and token.reason is not None:
+                yield "", token.reason
+                return
+            yield piece, None
+        yield "", finish
+
     def generate(self, request: GenerationRequest) -> Generation:
         start = time.perf_counter()
         text, prompt_tokens, finish = self._answer(request)
+        pieces: list[str] = []
+        for piece, reason in self._steps(request, text, finish):
+            pieces.append(piece)
+            finish = reason or finish
         if self._delay_s:
             time.sleep(self._delay_s)
+        text = "".join(pieces).rstrip()
         return Generation(
             text=text,
             model=self.name,
@@ -107,12 +131,19 @@ class FakeModel(SyncBackendMixin):
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
         text, prompt_tokens, finish = self._answer(request)
-        for piece in re.findall(r"\S+\s*", text):
+        pieces: list[str] = []
+        for piece, reason in self._steps(request, text, finish):
+            if reason is not None:
+                finish = reason
+                break
             if self._delay_s:
                 time.sleep(self._delay_s)
+            pieces.append(piece)
             yield StreamChunk(text=piece)
         yield StreamChunk(
-            text="", finish_reason=finish, usage=Usage(prompt_tokens, self.count_tokens(text))
+            text="",
+            finish_reason=finish,
+            usage=Usage(prompt_tokens, self.count_tokens("".join(pieces))),
         )
 
     def probe(self) -> ProbeResult:

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.console import Console
 from cerebra.cli import bench_cmd, memory_cmd, ops_cmd, router_cmd
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
+
+if TYPE_CHECKING:
+    from cerebra.cli.remote import Answerer
+    from cerebra.models.base import Message
 
 app = typer.Typer(
     name="cerebra",
@@ -56,6 +60,7 @@ def serve(
     try:
         application = create_app(settings, brain=brain)
         print(f"Cerebra serving on http://{host}:{port}", flush=True)
+        print(f"data directory: {settings.home.resolve()}", flush=True)
         uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
     finally:
         brain.close()
@@ -72,13 +77,18 @@ def ask(
     max_tokens: int = typer.Option(None, "--max-tokens", min=1),
     temperature: float = typer.Option(None, "--temperature", min=0.0, max=2.0),
     no_memory: bool = typer.Option(False, "--no-memory", help="neither recall nor remember"),
+    local: bool = typer.Option(False, "--local", help="load the model here, even if a server runs"),
+    server: str = typer.Option(None, "--server", help="ask the server at this URL"),
 ) -> None:
-    """Ask once, with memory: recall, generate, remember."""
-    from cerebra.brain import Brain
+    """Ask once, with memory: recall, generate, remember.
 
-    brain = Brain.from_settings(get_settings())
+    Asks the running server (settings host/port) when one answers; loads the model in this
+    process otherwise."""
+    from cerebra.cli.remote import open_answerer
+
+    answerer = open_answerer(get_settings(), local=local, server=server)
     try:
-        answer = brain.ask(
+        answer = answerer.ask(
             prompt,
             user_id=user,
             agent_id=agent,
@@ -87,18 +97,25 @@ def ask(
             max_tokens=max_tokens,
             temperature=temperature,
             memory=not no_memory,
-            endpoint="cli",
         )
     finally:
-        brain.close()
+        answerer.close()
+    answer = {**answer, "via": answerer.via, "server": answerer.url}
     if as_json:
-        print(json.dumps(answer.to_dict(), indent=2))
+        print(json.dumps(answer, indent=2))
         return
-    out.print(answer.answer.strip() or "[dim](empty answer)[/dim]")
+    via = f"server {answerer.url}" if answerer.url else "in-process"
+    text = answer["answer"].strip()
+    if text:
+        out.print(text, markup=False, highlight=False)
+    else:
+        out.print("[dim](empty answer)[/dim]")
     out.print(
-        f"[dim]{answer.model} · {answer.usage.completion_tokens} tokens · "
-        f"{answer.latency_ms:.0f} ms · {len(answer.memories)} memories · "
-        f"trace {answer.trace_id}[/dim]"
+        f"[dim]{answer['model']} · {answer['usage']['completion_tokens']} tokens · "
+        f"{answer['latency_ms']:.0f} ms · {len(answer['memories'])} memories · "
+        f"trace {answer['trace_id']} · {via}[/dim]",
+        highlight=False,
+        soft_wrap=True,  # a trace id stays on one line, to copy
     )
 
 
@@ -108,48 +125,76 @@ def chat(
     user: str = typer.Option("", "--user"),
     session: str = typer.Option("", "--session"),
     model: str = typer.Option(None, "--model"),
+    local: bool = typer.Option(False, "--local", help="load the model here, even if a server runs"),
+    server: str = typer.Option(None, "--server", help="chat with the server at this URL"),
 ) -> None:
-    """Interactive chat with streaming answers; /exit or Ctrl-D to leave."""
-    from cerebra.brain import Answer, Brain
+    """Interactive chat with streaming answers. Ctrl-C stops an answer; /exit, Ctrl-D or
+    Ctrl-C at the prompt leave.
+
+    Talks to the running server (settings host/port) when one answers; loads the model in
+    this process otherwise."""
+    from cerebra.cli.remote import open_answerer
     from cerebra.models.base import Message
 
-    brain = Brain.from_settings(get_settings())
+    def notice(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    answerer = open_answerer(get_settings(), local=local, server=server, notice=notice)
     history: list[Message] = []
-    out.print("[bold]Cerebra chat[/bold] — /exit to leave")
+    via = f"server {answerer.url}" if answerer.url else "model loaded in this process"
+    out.print(f"[bold]Cerebra chat[/bold] ({via}) — /exit to leave", highlight=False)
     try:
         while True:
             try:
                 line = input("you> ")
-            except EOFError:
+            except (EOFError, KeyboardInterrupt):
+                sys.stdout.write("\n")
                 break
             if line.strip() in {"/exit", "/quit"}:
                 break
             if not line.strip():
                 continue
-            sys.stdout.write("cerebra> ")
-            answer_text = ""
-            try:
-                for item in brain.stream(
-                    line,
-                    history=history[-8:],
-                    user_id=user,
-                    agent_id=agent,
-                    session_id=session,
-                    model=model,
-                    endpoint="cli",
-                ):
-                    if isinstance(item, Answer):
-                        answer_text = item.answer
-                    else:
-                        sys.stdout.write(item)
-                        sys.stdout.flush()
-            except CerebraError as exc:
-                print(f"\nerror: {exc.message}", file=sys.stderr)
-                continue
-            sys.stdout.write("\n")
-            history += [Message("user", line), Message("assistant", answer_text.strip())]
+            answer_text = _chat_turn(answerer, line, history[-8:], agent, user, session, model)
+            if answer_text is not None:
+                history += [Message("user", line), Message("assistant", answer_text.strip())]
     finally:
-        brain.close()
+        answerer.close()
+
+
+def _chat_turn(
+    answerer: Answerer,
+    line: str,
+    history: list[Message],
+    agent: str,
+    user: str,
+    session: str,
+    model: str | None,
+) -> str | None:
+    """Stream one answer to stdout; its text, or None when it failed or was cancelled."""
+    sys.stdout.write("cerebra> ")
+    sys.stdout.flush()
+    answer_text: str | None = None
+    events = answerer.stream(
+        line, history=history, user_id=user, agent_id=agent, session_id=session, model=model
+    )
+    try:
+        for item in events:
+            if isinstance(item, dict):
+                answer_text = str(item.get("answer", ""))
+            else:
+                sys.stdout.write(item)
+                sys.stdout.flush()
+    except KeyboardInterrupt:  # stop this answer (closing `events` below), keep the chat
+        print("\n[answer cancelled: Ctrl-C again at the prompt to leave]", flush=True)
+        return None
+    except CerebraError as exc:
+        sys.stdout.write("\n")
+        print(f"error: {exc.message}", file=sys.stderr, flush=True)
+        return None
+    finally:
+        events.close()  # in-process: generation stops; server: the connection closes
+    sys.stdout.write("\n")
+    return answer_text
 
 
 @app.command()

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from cerebra.models.cancellation import Cancellation
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -67,7 +69,11 @@ class Usage:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate. Exactly one of `messages` (chat) or `prompt` (raw completion)."""
+    """What to generate. Exactly one of `messages` (chat) or `prompt` (raw completion).
+
+    `cancellation` stops the generation between tokens (client gone, wall-clock limit); it
+    is not part of what shapes the answer, so it is left out of equality and cache keys.
+    """
 
     messages: tuple[Message, ...] = ()
     prompt: str | None = None
@@ -77,6 +83,7 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cancellation: Cancellation | None = field(default=None, compare=False, repr=False)
 
     def with_(self, **changes: Any) -> GenerationRequest:
         return replace(self, **changes)
@@ -87,7 +94,8 @@ class Generation:
     text: str
     model: str
     usage: Usage
-    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls" | "error"
+    # "stop" | "length" | "tool_calls" | "error" | "cancelled" | "timeout" (see cancellation)
+    finish_reason: str = "stop"
     latency_ms: float = 0.0
     tool_calls: tuple[ToolCall, ...] = ()
 

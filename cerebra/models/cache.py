@@ -4,8 +4,8 @@ A request hits only on an exact match of everything that shapes the answer (mode
 prompt, sampling parameters, stop sequences, seed, extra). Stores: an in-memory LRU with a TTL
 (default) or Redis (`redis://…`), shared by replicas. Streaming replays: a hit is streamed
 back from the stored answer; a miss streams from the model and is stored once the stream
-completes (an abandoned or failed stream stores nothing). A store that fails (Redis down)
-never fails a request: the cache is bypassed and the error logged.
+completes (an abandoned, failed, cancelled or timed-out answer stores nothing). A store that
+fails (Redis down) never fails a request: the cache is bypassed and the error logged.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Protocol
 
 from cerebra.models.base import (
@@ -31,6 +31,7 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.cache_stores import MemoryStore, RedisStore
+from cerebra.models.cancellation import STOP_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,10 @@ def _jsonable(value: Any) -> Any:
 
 def request_key(model: str, request: GenerationRequest) -> str | None:
     """The cache key of a request on `model`, or None when it cannot be keyed exactly."""
+    shape = asdict(replace(request, cancellation=None))  # the token shapes no answer
+    del shape["cancellation"]
     try:
-        body = json.dumps([model, _jsonable(asdict(request))], sort_keys=True,
+        body = json.dumps([model, _jsonable(shape)], sort_keys=True,
                           separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
         return None  # extra holds something that is not JSON: never guess a match
@@ -98,6 +101,11 @@ def _decode(raw: bytes, latency_ms: float) -> Generation | None:
         )
     except (ValueError, KeyError, TypeError):
         return None  # a corrupt entry is a miss
+
+
+def _storable(finish_reason: str) -> bool:
+    """Failed, cancelled and timed-out answers are partial: never replayed."""
+    return finish_reason != "error" and finish_reason not in STOP_REASONS
 
 
 _PIECES = re.compile(r"\S+\s*|\s+")
@@ -163,7 +171,7 @@ class CachedBackend:
         return found
 
     def _save(self, key: str, gen: Generation) -> None:
-        if gen.finish_reason == "error":
+        if not _storable(gen.finish_reason):
             return
         try:
             self.store.set(key, _encode(gen), self.ttl_s)
@@ -197,7 +205,7 @@ class CachedBackend:
         if found is not None:
             return found
         gen = await self.inner.agenerate(request)
-        if gen.finish_reason != "error":
+        if _storable(gen.finish_reason):
             try:
                 await self.store.aset(key, _encode(gen), self.ttl_s)
             except Exception as exc:
@@ -247,7 +255,7 @@ class CachedBackend:
         async for chunk in self.inner.astream(request):
             pieces.append(chunk.text)
             yield chunk
-            if chunk.finish_reason is not None and chunk.finish_reason != "error":
+            if chunk.finish_reason is not None and _storable(chunk.finish_reason):
                 gen = Generation(text="".join(pieces), model=self.inner.name,
                                  usage=chunk.usage or Usage(),
                                  finish_reason=chunk.finish_reason, tool_calls=chunk.tool_calls)

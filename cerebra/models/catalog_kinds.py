@@ -3,7 +3,8 @@
 Kinds: llamacpp (a GGUF file, optional GGUF LoRA), hf (a Hugging Face folder or GGUF through
 transformers, optional PEFT LoRA folder), openai (any OpenAI-compatible server), anthropic,
 fake (cerebra.testing.FakeModel). `register_kind` adds more (plugins). Entry `options` are
-passed to the backend's constructor as keyword arguments.
+passed to the backend's constructor as keyword arguments. Local kinds (llamacpp, hf) come
+behind the admission queue (cerebra.models.queued); remote ones are not queued.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from cerebra.errors import InvalidInput
 from cerebra.models.base import Capabilities, ModelBackend
+from cerebra.models.queued import queue_local
 
 _HEX64 = r"^[0-9a-fA-F]{64}$"
 
@@ -130,8 +132,8 @@ def _llamacpp(entry: ModelEntry) -> ModelBackend:
     options = dict(entry.options)
     if entry.context_length:
         options["n_ctx"] = entry.context_length
-    backend: ModelBackend = LlamaCppBackend(entry.path, name=entry.name, lora_path=entry.lora,
-                                            **options)
+    backend: ModelBackend = queue_local(
+        LlamaCppBackend(entry.path, name=entry.name, lora_path=entry.lora, **options))
     if entry.price is not None:
         cin, cout = entry.price.per_token()
         backend = CapabilityOverride(backend, replace(  # type: ignore[assignment]
@@ -143,9 +145,9 @@ def _hf(entry: ModelEntry) -> ModelBackend:
     from cerebra.models.hf import TransformersBackend
 
     assert entry.path is not None
-    return TransformersBackend(entry.path, name=entry.name, lora_path=entry.lora,
-                               max_context=entry.context_length, **entry.costs(),
-                               **entry.options)
+    return queue_local(TransformersBackend(entry.path, name=entry.name, lora_path=entry.lora,
+                                           max_context=entry.context_length, **entry.costs(),
+                                           **entry.options))
 
 
 def _openai(entry: ModelEntry) -> ModelBackend:

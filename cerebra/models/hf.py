@@ -5,7 +5,8 @@ Nothing is downloaded (`local_files_only`). Chat requests use the tokenizer's ch
 when it has one, else the completion transcript of `prompt_format`. Adapters are loaded with
 `add_adapter(name, path)` (or `lora_path` at construction, which becomes the default); a
 request picks one with `extra["lora"]` (a name, or "none" for the base model). A lock
-serialises generation: one model, one request at a time.
+serialises generation: one model, one request at a time. A request's Cancellation stops
+generation between tokens (a StoppingCriteria); a probe of a busy model answers "busy" at once.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from cerebra.models.base import (
     ProbeResult,
     StreamChunk,
     Usage,
-    probe_backend,
 )
+from cerebra.models.cancellation import Cancellation
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 
@@ -61,8 +62,9 @@ class StopTrimmer:
 
 
 def _stop_criteria(tokenizer: Any, prompt_tokens: int, stops: tuple[str, ...],
-                   cancel: threading.Event) -> Any:
-    """Stop when `cancel` is set or the decoded continuation contains a stop sequence."""
+                   cancel: threading.Event, token: Cancellation | None = None) -> Any:
+    """Stop when `cancel` is set, the request's Cancellation trips or the decoded
+    continuation contains a stop sequence."""
     import torch
     from transformers import StoppingCriteria
 
@@ -70,7 +72,7 @@ def _stop_criteria(tokenizer: Any, prompt_tokens: int, stops: tuple[str, ...],
 
     class _Stop(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            done = cancel.is_set()
+            done = cancel.is_set() or (token is not None and token.reason is not None)
             if not done and stops:
                 new = input_ids[0][prompt_tokens:][-window:]
                 tail = tokenizer.decode(new, skip_special_tokens=True)
@@ -216,26 +218,34 @@ class TransformersBackend(SyncBackendMixin):
 
             torch.manual_seed(request.seed)
 
-    def _finish(self, new_ids: Any, max_new: int, stopped: bool) -> str:
+    def _finish(self, new_ids: Any, max_new: int, stopped: bool,
+                token: Cancellation | None = None) -> str:
+        if token is not None and token.reason is not None and not stopped:
+            return token.reason  # cut short: "cancelled" or "timeout"
         eos = self.tokenizer.eos_token_id
         if stopped or (len(new_ids) and int(new_ids[-1]) == eos):
             return "stop"
         return "length" if len(new_ids) >= max_new else "stop"
 
     def generate(self, request: GenerationRequest) -> Generation:
+        with self._lock:
+            return self._generate_locked(request)
+
+    def _generate_locked(self, request: GenerationRequest) -> Generation:
         args, stops, prompt_tokens = self._prepare(request)
         start = time.perf_counter()
-        with self._lock, self._adapter(request):
+        token = request.cancellation
+        with self._adapter(request):
             self._seed(request)
             out = self.model.generate(**args, stopping_criteria=[
-                _stop_criteria(self.tokenizer, prompt_tokens, stops, threading.Event())])
+                _stop_criteria(self.tokenizer, prompt_tokens, stops, threading.Event(), token)])
         new_ids = out[0][prompt_tokens:]
         trimmer = StopTrimmer(stops)
         text = trimmer.feed(self.tokenizer.decode(new_ids, skip_special_tokens=True))
         text += "" if trimmer.stopped else trimmer.flush()
         return Generation(
             text=text, model=self.name, usage=Usage(prompt_tokens, len(new_ids)),
-            finish_reason=self._finish(new_ids, args["max_new_tokens"], trimmer.stopped),
+            finish_reason=self._finish(new_ids, args["max_new_tokens"], trimmer.stopped, token),
             latency_ms=(time.perf_counter() - start) * 1000)
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
@@ -252,8 +262,8 @@ class TransformersBackend(SyncBackendMixin):
             def run() -> None:
                 try:
                     outcome["ids"] = self.model.generate(
-                        **args, streamer=streamer, stopping_criteria=[
-                            _stop_criteria(self.tokenizer, prompt_tokens, stops, cancel)])
+                        **args, streamer=streamer, stopping_criteria=[_stop_criteria(
+                            self.tokenizer, prompt_tokens, stops, cancel, request.cancellation)])
                 except BaseException as exc:  # re-raised in the consumer below
                     outcome["error"] = exc
                     streamer.end()
@@ -279,10 +289,23 @@ class TransformersBackend(SyncBackendMixin):
         new_ids = outcome["ids"][0][prompt_tokens:]
         yield StreamChunk(
             text="", usage=Usage(prompt_tokens, len(new_ids)),
-            finish_reason=self._finish(new_ids, args["max_new_tokens"], trimmer.stopped))
+            finish_reason=self._finish(new_ids, args["max_new_tokens"], trimmer.stopped,
+                                       request.cancellation))
 
     def probe(self) -> ProbeResult:
-        return probe_backend(self)
+        """A one-token generation; a model busy generating is healthy ("busy"), at once."""
+        if not self._lock.acquire(blocking=False):
+            return ProbeResult(True, 0.0, "busy")
+        start = time.perf_counter()
+        try:
+            self._generate_locked(GenerationRequest(prompt="Hello", max_tokens=1,
+                                                    temperature=0.0))
+        except Exception as exc:  # a probe reports failure, it never raises
+            return ProbeResult(False, (time.perf_counter() - start) * 1000,
+                               f"{type(exc).__name__}: {exc}")
+        finally:
+            self._lock.release()
+        return ProbeResult(True, (time.perf_counter() - start) * 1000, "ok")
 
     def close(self) -> None:
         self.model = None

@@ -1,15 +1,18 @@
 """llama.cpp backend: runs a local GGUF file through llama-cpp-python.
 
 The model is loaded once per backend object; a lock serialises calls because a llama.cpp
-context is not safe to share between threads.
+context is not safe to share between threads. Generation always runs as a token stream, so a
+request's Cancellation (client gone, wall-clock limit) stops it between tokens; a probe of a
+model that is generating answers "busy" at once instead of waiting for the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,8 @@ from cerebra.models.base import (
     ProbeResult,
     StreamChunk,
     Usage,
-    probe_backend,
 )
+from cerebra.models.cancellation import Cancellation
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 from cerebra.models.weights import verify_file
@@ -96,56 +99,105 @@ class LlamaCppBackend(SyncBackendMixin):
             args["logit_bias"] = logit_bias
         return args
 
+    def _completion(
+        self, request: GenerationRequest, prompt: str, stops: tuple[str, ...], max_tokens: int
+    ) -> Generator[tuple[str, str | None], None, None]:
+        """(text, finish_reason) pieces of one completion, the lock held by the caller; the
+        last piece has the finish reason. Stops between tokens when the request's
+        Cancellation trips, with its reason ("cancelled" or "timeout")."""
+        token: Cancellation | None = request.cancellation
+        if token is not None and token.reason is not None:
+            yield "", token.reason
+            return
+        tripped = False
+
+        def stop_now(_ids: Any, _logits: Any) -> bool:  # llama.cpp asks after every token
+            nonlocal tripped
+            tripped = tripped or (token is not None and token.reason is not None)
+            return tripped
+
+        from llama_cpp import StoppingCriteriaList
+
+        parts: Any = self.llm.create_completion(
+            prompt,
+            max_tokens=max_tokens,
+            stop=list(stops) or None,
+            stream=True,
+            stopping_criteria=StoppingCriteriaList([stop_now]) if token is not None else None,
+            **self._sampling(request),
+        )
+        finish: str | None = None
+        try:
+            for part in parts:
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                if choice["text"]:
+                    yield choice["text"], None
+                if finish is None and token is not None and token.reason is not None:
+                    tripped = True
+                    break
+        finally:
+            parts.close()  # a generator: closing it ends the generation now
+        if tripped and token is not None:
+            finish = token.reason or finish
+        yield "", finish or "stop"
+
+    def _completion_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
     def generate(self, request: GenerationRequest) -> Generation:
         prompt, stops, prompt_tokens, max_tokens = self._prepare(request)
         start = time.perf_counter()
+        pieces: list[str] = []
+        finish = "stop"
         with self._lock:
-            out: Any = self.llm.create_completion(
-                prompt, max_tokens=max_tokens, stop=list(stops) or None, **self._sampling(request)
-            )
-        choice = out["choices"][0]
-        usage = out.get("usage") or {}
+            for text, reason in self._completion(request, prompt, stops, max_tokens):
+                pieces.append(text)
+                finish = reason or finish
+            text_out = "".join(pieces)
+            completion_tokens = self._completion_tokens(text_out)
         return Generation(
-            text=choice["text"],
+            text=text_out,
             model=self.name,
-            usage=Usage(
-                int(usage.get("prompt_tokens", prompt_tokens)),
-                int(usage.get("completion_tokens", 0)),
-            ),
-            finish_reason=choice.get("finish_reason") or "stop",
+            usage=Usage(prompt_tokens, completion_tokens),
+            finish_reason=finish,
             latency_ms=(time.perf_counter() - start) * 1000,
         )
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
         prompt, stops, prompt_tokens, max_tokens = self._prepare(request)
-        with self._lock:
-            pieces: list[str] = []
-            finish: str | None = None
-            parts: Any = self.llm.create_completion(
-                prompt,
-                max_tokens=max_tokens,
-                stop=list(stops) or None,
-                stream=True,
-                **self._sampling(request),
-            )
-            for part in parts:
-                choice = part["choices"][0]
-                text = choice["text"]
-                finish = choice.get("finish_reason") or finish
+        pieces: list[str] = []
+        finish = "stop"
+        with self._lock, contextlib.closing(
+            self._completion(request, prompt, stops, max_tokens)
+        ) as completion:  # closed (generation ended) before the lock is released
+            for text, reason in completion:
+                finish = reason or finish
                 if text:
                     pieces.append(text)
                     yield StreamChunk(text=text)
-            text_out = "".join(pieces)
-            completion_tokens = (
-                len(self.llm.tokenize(text_out.encode("utf-8"), add_bos=False, special=True))
-                if text_out
-                else 0
-            )
+            completion_tokens = self._completion_tokens("".join(pieces))
         yield StreamChunk(
             text="",
-            finish_reason=finish or "stop",
+            finish_reason=finish,
             usage=Usage(prompt_tokens, completion_tokens),
         )
 
     def probe(self) -> ProbeResult:
-        return probe_backend(self)
+        """A one-token generation; a model busy generating is healthy ("busy"), at once."""
+        if not self._lock.acquire(blocking=False):
+            return ProbeResult(True, 0.0, "busy")
+        start = time.perf_counter()
+        try:
+            request = GenerationRequest(prompt="Hello", max_tokens=1, temperature=0.0)
+            prompt, stops, _, max_tokens = self._prepare(request)
+            for _ in self._completion(request, prompt, stops, max_tokens):
+                pass
+        except Exception as exc:  # a probe reports failure, it never raises
+            return ProbeResult(False, (time.perf_counter() - start) * 1000,
+                               f"{type(exc).__name__}: {exc}")
+        finally:
+            self._lock.release()
+        return ProbeResult(True, (time.perf_counter() - start) * 1000, "ok")

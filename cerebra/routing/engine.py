@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cerebra.errors import BackendError, CerebraError, InvalidInput, NotFound, PromptTooLong
+from cerebra.errors import (
+    BackendError,
+    CerebraError,
+    InvalidInput,
+    NotFound,
+    Overloaded,
+    PromptTooLong,
+)
 from cerebra.models.base import Generation, GenerationRequest, ModelBackend, Usage
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.routing.bandits import Strategy
@@ -340,6 +347,11 @@ class RouterEngine:
             assert isinstance(first, PromptTooLong)
             return first
         detail = "; ".join(f"{n}: {_describe(e)}" for n, e in errors.items()) or "none tried"
+        busy = [e for e in errors.values() if isinstance(e, Overloaded)]
+        if busy and len(busy) == len(errors):  # every model is busy: a 429, not a failure
+            self._finish(plan, error=f"all backends busy: {detail}")
+            return Overloaded(f"every model is busy: {detail}",
+                              retry_after_s=min(e.retry_after_s for e in busy))
         waits = [e.retry_after for e in errors.values()
                  if isinstance(e, BackendError) and e.retry_after is not None]
         retryable = any(_classify(e)[0] == "retry" for e in errors.values())

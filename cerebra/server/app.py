@@ -14,6 +14,7 @@ from cerebra.brain import Brain
 from cerebra.config import Settings, get_settings
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import wrapped_by
+from cerebra.observability.admission_metrics import AdmissionCollector
 from cerebra.observability.metrics import MeteredBackend, Metrics
 from cerebra.server.errors import install_error_handlers
 from cerebra.server.middleware import MetricsMiddleware
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         if owned:
             app.state.brain = Brain.from_settings(settings)
         _meter(app.state.brain, metrics)
+        if not getattr(app.state, "queue_metrics", False):  # once per app: queues, stops
+            metrics.registry.register(AdmissionCollector(app.state.brain.models))
+            app.state.queue_metrics = True
         _start_health(app, app.state.brain, settings)
         app.state.started_at = time.time()
         log.info("ready", extra={"models": app.state.brain.models.names()})

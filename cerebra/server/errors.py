@@ -1,7 +1,7 @@
 """Error translation: domain errors and validation failures become JSON 4xx/5xx bodies.
 
 Body shape: {"error": {"type": ..., "message": ..., "field": ...}} — OpenAI clients read
-`error.message`; `field` names the offending input.
+`error.message`; `field` names the offending input. A busy model's 429 carries Retry-After.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cerebra.errors import CerebraError
+from cerebra.errors import CerebraError, Overloaded
 
 log = logging.getLogger("cerebra.server")
 
@@ -26,7 +26,8 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _cerebra_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CerebraError)
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -152,6 +152,18 @@ def memory_wanted(metadata: dict[str, Any] | None, header: str | None) -> bool:
     return str(flag).lower() not in {"off", "false", "0", "no"}
 
 
+OPENAI_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter",
+                                   "function_call"})
+
+
+def openai_finish(reason: str | None) -> str | None:
+    """A finish reason OpenAI clients know: Cerebra's own ("cancelled", "timeout", "error":
+    the answer was cut short) become "length"."""
+    if reason is None or reason in OPENAI_FINISH_REASONS:
+        return reason
+    return "length"
+
+
 def chat_completion(answer: Answer, completion_id: str, created: int) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.answer}
     if answer.tool_calls:
@@ -162,7 +174,9 @@ def chat_completion(answer: Answer, completion_id: str, created: int) -> dict[st
         "object": "chat.completion",
         "created": created,
         "model": answer.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish_reason}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": openai_finish(answer.finish_reason)}
+        ],
         "usage": answer.usage.to_dict(),
         "cerebra": {
             "trace_id": answer.trace_id,
@@ -182,7 +196,7 @@ def text_completion(answer: Answer, completion_id: str, created: int, echo: str)
                 "index": 0,
                 "text": echo + answer.answer,
                 "logprobs": None,
-                "finish_reason": answer.finish_reason,
+                "finish_reason": openai_finish(answer.finish_reason),
             }
         ],
         "usage": answer.usage.to_dict(),
@@ -206,6 +220,6 @@ def chat_chunk(
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": openai_finish(finish)}],
         }
     )

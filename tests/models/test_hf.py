@@ -3,6 +3,7 @@ packaged Gemma 3 270M GGUF dequantized through transformers (slow)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from cerebra.errors import BackendError, InvalidInput, PromptTooLong
 from cerebra.models.base import GenerationRequest, Message
+from cerebra.models.cancellation import Cancellation
 from cerebra.models.hf import StopTrimmer, TransformersBackend
 from tests.models.tiny_hf import make_lora, make_tiny_model
 
@@ -118,3 +120,20 @@ def test_packaged_gemma_gguf_through_transformers_with_lora(tmp_path: Path) -> N
     gemma.add_adapter("tiny", adapter)
     assert gemma.generate(request).text != out.text
     assert gemma.generate(request.with_(extra={"lora": "none"})).text == out.text
+
+
+def test_cancellation_stops_between_tokens_and_busy_probe(tiny: TransformersBackend) -> None:
+    ticks = itertools.count()  # the clock moves one step each time the token is checked
+    token = Cancellation(timeout_s=6, clock=lambda: float(next(ticks)))
+    out = tiny.generate(GREEDY.with_(max_tokens=40, cancellation=token))
+    assert out.finish_reason == "timeout" and 0 < out.usage.completion_tokens <= 6
+    token = Cancellation()
+    stream = tiny.stream(GREEDY.with_(max_tokens=40, cancellation=token))
+    assert next(stream).text
+    token.cancel()
+    last = list(stream)[-1]
+    assert last.finish_reason == "cancelled"
+    assert last.usage is not None and last.usage.completion_tokens < 40
+    with tiny._lock:  # a generation holds the model: the probe answers at once
+        assert tiny.probe().detail == "busy"
+    assert tiny.probe().detail == "ok"

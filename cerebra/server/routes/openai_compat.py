@@ -3,7 +3,8 @@ events), /v1/embeddings and /v1/models.
 
 Routes parse (cerebra.server.openai_schemas), call Brain and format. Memory is on unless the
 request says `metadata: {"memory": "off"}` or sends `X-Cerebra-Memory: off`; off, the
-gateway is a pure proxy: the client's messages reach the model unchanged.
+gateway is a pure proxy: the client's messages reach the model unchanged. A client that
+disconnects stops its generation (streaming or not).
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from cerebra.brain import Answer, Brain, Query
 from cerebra.errors import UnknownModel
 from cerebra.server.deps import get_brain
+from cerebra.server.disconnect import first_event, guarded_stream, watched
 from cerebra.server.openai_schemas import (
     ChatCompletionIn,
     CompletionIn,
@@ -29,6 +32,7 @@ from cerebra.server.openai_schemas import (
     chat_chunk,
     chat_completion,
     memory_wanted,
+    openai_finish,
     sse,
     text_completion,
 )
@@ -58,19 +62,22 @@ def _chat_query(body: ChatCompletionIn, header: str | None) -> Query:
 
 @router.post("/chat/completions")
 async def chat_completions(
+    request: Request,
     body: ChatCompletionIn,
     brain: Brain = Depends(get_brain),
     x_cerebra_memory: str | None = Header(default=None),
 ) -> Any:
-    query = _chat_query(body, x_cerebra_memory)
+    cancellation = brain.new_cancellation()  # stops the generation if the client leaves
+    query = replace(_chat_query(body, x_cerebra_memory), cancellation=cancellation)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
+        answer = await watched(request, cancellation, brain.arun(query))
         # a ready JSONResponse skips FastAPI's generic encoder on the hot path
-        return JSONResponse(chat_completion(await brain.arun(query), completion_id, created))
+        return JSONResponse(chat_completion(answer, completion_id, created))
 
     events = brain.arun_stream(query)
-    first = await events.__anext__()  # errors before the first token become HTTP errors
+    first, watch = await first_event(request, cancellation, events)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     model = body.model
 
@@ -97,11 +104,14 @@ async def chat_completions(
             )
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(guarded_stream(stream(), cancellation, watch),
+                             media_type="text/event-stream")
 
 
 @router.post("/completions")
-async def completions(body: CompletionIn, brain: Brain = Depends(get_brain)) -> Any:
+async def completions(
+    request: Request, body: CompletionIn, brain: Brain = Depends(get_brain)
+) -> Any:
     prompt = body.prompt_text()
     query = Query(
         prompt=prompt,
@@ -114,15 +124,17 @@ async def completions(body: CompletionIn, brain: Brain = Depends(get_brain)) -> 
         raw=True,
         extra=body.backend_extra(),
         endpoint="openai.completions",
+        cancellation=(cancellation := brain.new_cancellation()),
     )
     completion_id = f"cmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     echo = prompt if body.echo else ""
     if not body.stream:
-        return text_completion(await brain.arun(query), completion_id, created, echo)
+        answer = await watched(request, cancellation, brain.arun(query))
+        return text_completion(answer, completion_id, created, echo)
 
     events = brain.arun_stream(query)
-    first = await events.__anext__()
+    first, watch = await first_event(request, cancellation, events)
 
     def chunk(text: str, finish: str | None) -> str:
         return sse(
@@ -131,7 +143,10 @@ async def completions(body: CompletionIn, brain: Brain = Depends(get_brain)) -> 
                 "object": "text_completion",
                 "created": created,
                 "model": body.model,
-                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+                "choices": [
+                    {"index": 0, "text": text, "logprobs": None,
+                     "finish_reason": openai_finish(finish)}
+                ],
             }
         )
 
@@ -145,7 +160,8 @@ async def completions(body: CompletionIn, brain: Brain = Depends(get_brain)) -> 
         yield chunk("", item.finish_reason)
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(guarded_stream(stream(), cancellation, watch),
+                             media_type="text/event-stream")
 
 
 @router.post("/embeddings")

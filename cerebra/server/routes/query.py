@@ -1,23 +1,34 @@
-"""Cerebra's own query API: POST /api/llm/query runs the whole prompt path."""
+"""Cerebra's own query API: POST /api/llm/query runs the whole prompt path (a client that
+disconnects stops its generation)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from cerebra.brain import Answer, Brain
+from cerebra.models.base import Message
 from cerebra.server.deps import get_brain
+from cerebra.server.disconnect import first_event, guarded_stream, watched
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
 
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class QueryIn(BaseModel):
     prompt: str = Field(min_length=1, description="the user's prompt")
+    history: list[Turn] = Field(
+        default_factory=list, max_length=256, description="earlier turns, oldest first"
+    )
     user_id: str = ""
     agent_id: str = ""
     session_id: str = ""
@@ -29,7 +40,7 @@ class QueryIn(BaseModel):
 
 
 @router.post("/query")
-async def query(body: QueryIn, brain: Brain = Depends(get_brain)) -> Any:
+async def query(request: Request, body: QueryIn, brain: Brain = Depends(get_brain)) -> Any:
     args: dict[str, Any] = {
         "user_id": body.user_id,
         "agent_id": body.agent_id,
@@ -38,13 +49,15 @@ async def query(body: QueryIn, brain: Brain = Depends(get_brain)) -> Any:
         "max_tokens": body.max_tokens,
         "temperature": body.temperature,
         "memory": body.memory,
+        "history": [Message(t.role, t.content) for t in body.history],
         "endpoint": "api",
     }
+    cancellation = args["cancellation"] = brain.new_cancellation()  # stops if the client leaves
     if not body.stream:
-        answer = await brain.aask(body.prompt, **args)
+        answer = await watched(request, cancellation, brain.aask(body.prompt, **args))
         return answer.to_dict()
     events = brain.astream(body.prompt, **args)
-    first = await events.__anext__()  # errors before the first token become HTTP errors
+    first, watch = await first_event(request, cancellation, events)
 
     async def sse() -> AsyncIterator[str]:
         item: str | Answer = first
@@ -58,4 +71,5 @@ async def query(body: QueryIn, brain: Brain = Depends(get_brain)) -> Any:
             except StopAsyncIteration:
                 return
 
-    return StreamingResponse(sse(), media_type="text/event-stream")
+    return StreamingResponse(guarded_stream(sse(), cancellation, watch),
+                             media_type="text/event-stream")

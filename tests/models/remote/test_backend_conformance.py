@@ -1,6 +1,6 @@
 """One ModelBackend conformance suite, run over every implementation and wrapper: FakeModel,
 llama.cpp (the packaged GGUF), the OpenAI-compatible and Anthropic backends (against the
-fake upstreams over loopback), and the Router, cache and metering wrappers.
+fake upstreams over loopback), and the Router, cache, metering and admission-queue wrappers.
 
 The contract: the protocol's shape; text and usage from generate; a stream whose last
 chunk carries finish_reason and usage; the async pair agreeing with the sync one on
@@ -20,6 +20,7 @@ from cerebra.models.anthropic import AnthropicBackend
 from cerebra.models.base import GenerationRequest, Message, ModelBackend, StreamChunk
 from cerebra.models.cache import CachedBackend
 from cerebra.models.openai_http import OpenAIHTTPBackend
+from cerebra.models.queued import QueuedBackend
 from cerebra.observability.metrics import MeteredBackend, Metrics
 from cerebra.routing.router import Router
 from cerebra.testing import FakeModel
@@ -63,6 +64,10 @@ def _metered(_: pytest.FixtureRequest) -> ModelBackend:
     return MeteredBackend(FakeModel("metered answer here"), Metrics())
 
 
+def _queued(_: pytest.FixtureRequest) -> ModelBackend:
+    return QueuedBackend(FakeModel("queued answer here"), queue_size=2, timeout_s=60)
+
+
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], ModelBackend]] = {
     "fake": _fake,
     "llamacpp": _llamacpp,
@@ -71,6 +76,7 @@ FACTORIES: dict[str, Callable[[pytest.FixtureRequest], ModelBackend]] = {
     "router": _router,
     "cache": _cached,
     "metered": _metered,
+    "queued": _queued,
 }
 
 
