@@ -21,6 +21,9 @@ Definitions (all on *expected* rewards, i.e. pseudo-regret, so noise does not bl
   quality_ratio = mean expected quality / that backend's; meets_95pct_quality says whether
   quality_ratio >= 0.95.
 
+Also: the time the Router adds per request over calling a FakeModel directly
+(router_overhead_vs_direct, target under 1 ms).
+
 Usage: python benchmarks/router.py [--requests 5000] [--seeds 0 1 2] [--drift-at N]
 Prints one JSON document.
 """
@@ -285,6 +288,36 @@ def headline(balanced: dict[str, Any], quality_first: dict[str, Any]) -> dict[st
     return out
 
 
+def overhead_vs_direct(n: int = 2000, warmup: int = 100) -> dict[str, Any]:
+    """Time per request added by the Router over calling the same FakeModel directly
+    (target: under 1 ms), in interleaved blocks so that machine noise hits both alike."""
+    from cerebra.testing import FakeModel
+
+    model = FakeModel(name="p")
+    router = Router([model, FakeModel(name="q")], policy=RoutePolicy())
+    request = GenerationRequest(prompt="Hello there", max_tokens=16)
+    for _ in range(warmup):
+        router.generate(request)
+        model.generate(request)
+    direct = routed = 0.0
+    block = 100
+    for _ in range(max(1, n // block)):
+        start = time.perf_counter()
+        for _ in range(block):
+            model.generate(request)
+        direct += time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(block):
+            router.generate(request)
+        routed += time.perf_counter() - start
+    count = max(1, n // block) * block
+    added_us = (routed - direct) / count * 1e6
+    router.close()
+    return {"requests": count, "direct_us": round(direct / count * 1e6, 1),
+            "routed_us": round(routed / count * 1e6, 1), "added_us": round(added_us, 1),
+            "target_added_lt_1000us": added_us < 1000}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
@@ -296,6 +329,7 @@ def main() -> None:
     quality_first = run(args.requests, args.seeds, args.drift_at,
                         ["random", "thompson", "linucb"], reward=QUALITY_FIRST)
     report = {"headline": headline(balanced, quality_first) if args.strategies is None else None,
+              "router_overhead_vs_direct": overhead_vs_direct(),
               "balanced_weights": balanced, "quality_first_weights": quality_first}
     print(json.dumps(report, indent=2))
 

@@ -73,7 +73,6 @@ def test_bad_item_rejects_whole_batch(store: MemoryStore) -> None:
 
 def test_update_keeps_history(store: MemoryStore) -> None:
     uid = store.add("a", "the server runs on port 8080", tags=["infra"], importance=0.4)
-    time.sleep(0.01)
     updated = store.update(uid, text="the server runs on port 9090", importance=0.7)
     assert updated.text.endswith("9090") and updated.version == 2 and updated.tags == ("infra",)
     store.update(uid, tags=["infra", "ports"], metadata={"env": "prod"})

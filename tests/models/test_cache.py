@@ -138,16 +138,27 @@ def _redis_backend(url: str, inner: ModelBackend, prefix: str, ttl: float = 60) 
 
 def test_redis_cache_is_shared_between_replicas_and_expires(redis_url: str) -> None:
     inner = FakeModel("shared answer", name="m")
-    replica_a = _redis_backend(redis_url, inner, "t1:", ttl=0.5)
-    replica_b = _redis_backend(redis_url, inner, "t1:", ttl=0.5)
+    replica_a = _redis_backend(redis_url, inner, "t1:")
+    replica_b = _redis_backend(redis_url, inner, "t1:")
     assert replica_a.generate(REQ).text == "shared answer"
     assert replica_b.generate(REQ).text == "shared answer"
     assert len(inner.calls) == 1 and replica_b.hits == 1
     assert "".join(c.text for c in replica_b.stream(REQ)) == "shared answer"
     assert len(inner.calls) == 1
-    time.sleep(0.7)  # Redis expires the entry itself
-    replica_b.generate(REQ)
+
+    short_a = _redis_backend(redis_url, inner, "t1s:", ttl=0.2)
+    short_b = _redis_backend(redis_url, inner, "t1s:", ttl=0.2)
+    short_a.generate(REQ)
     assert len(inner.calls) == 2
+    key = request_key("m", REQ)
+    assert key is not None
+    store = RedisStore(redis_url, prefix="t1s:")
+    deadline = time.monotonic() + 30  # Redis expires the entry itself (PX)
+    while store.get(key) is not None:
+        assert time.monotonic() < deadline, "Redis kept the entry past its TTL"
+        time.sleep(0.02)
+    short_b.generate(REQ)
+    assert len(inner.calls) == 3 and short_b.hits == 0
 
 
 async def test_redis_cache_async(redis_url: str) -> None:

@@ -67,9 +67,8 @@ def test_raising_and_hanging_probes_count_as_failures(
     monitor = HealthMonitor(reg, interval_s=60, timeout_s=0.2, unhealthy_after=1)
     try:
         a.mode, b.mode = "raise", "hang"
-        start = time.monotonic()
-        results = monitor.check_once()
-        assert time.monotonic() - start < 2
+        results = monitor.check_once()  # returns although b's probe is still hanging
+        assert not b.release.is_set()
         assert "ConnectionError: upstream down" in results["a"].detail
         assert "timed out" in results["b"].detail
         assert reg.available() == []

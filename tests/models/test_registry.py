@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from cerebra.errors import BackendError, UnknownModel
-from cerebra.models.base import GenerationRequest
+from cerebra.models.base import Generation, GenerationRequest
 from cerebra.models.registry import ModelRegistry, ModelUnavailable
 from cerebra.testing import FakeModel
 
@@ -87,17 +87,33 @@ def test_retired_backend_closes_after_its_last_lease() -> None:
     assert isinstance(idle, Closable) and idle.closed == 1
 
 
+class Paused(FakeModel):
+    """Signals `started` when a generation begins, then waits for `release` (a minute at
+    most, so that a broken test cannot hang)."""
+
+    def __init__(self, reply: str, name: str) -> None:
+        super().__init__(reply, name=name)
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.started.set()
+        self.release.wait(60)
+        return super().generate(request)
+
+
 def test_in_flight_request_finishes_on_the_old_backend() -> None:
     reg = ModelRegistry()
-    reg.add(FakeModel("old", name="m", delay_s=0.3))
+    old = Paused("old", name="m")
+    reg.add(old)
     result: list[str] = []
     worker = threading.Thread(target=lambda: result.append(reg.get("m").generate(REQ).text))
     worker.start()
-    time.sleep(0.05)
+    assert old.started.wait(60)  # the request is in flight on the old backend
     reg.replace("m", FakeModel("new", name="m"))
     assert reg.get("m").generate(REQ).text == "new"
     reg.remove("m")
-    worker.join()
+    old.release.set()
+    worker.join(60)
     assert result == ["old"]
 
 
