@@ -99,7 +99,7 @@ def test_background_thread_probes_on_schedule(setup: tuple[ModelRegistry, Flaky,
     monitor.start()
     try:
         a.mode = "fail"
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # against a hang only: polls a real condition
         while "a" in reg.available() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert "a" not in reg.available()
@@ -117,7 +117,7 @@ async def test_asyncio_task_probes_on_schedule(setup: tuple[ModelRegistry, Flaky
     monitor = HealthMonitor(reg, interval_s=0.02, unhealthy_after=1)
     a.mode = "fail"
     task = asyncio.create_task(monitor.run_async())
-    for _ in range(250):
+    for _ in range(1500):  # up to 30 s, against a hang only
         if "a" not in reg.available():
             break
         await asyncio.sleep(0.02)
