@@ -1,7 +1,9 @@
 """Test doubles for Cerebra and for its users: FakeModel and FakeEmbedder.
 
 Both are deterministic and dependency-free, and both satisfy the real protocols
-(ModelBackend, Embedder), so code under test cannot tell them apart by shape.
+(ModelBackend, Embedder), so code under test cannot tell them apart by shape. Importing this
+module registers the catalog kind `fake` (a FakeModel per entry; the catalog imports this
+module the first time an entry names that kind, see cerebra.models.catalog_kinds).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from cerebra.models.base import (
     Capabilities,
     Generation,
     GenerationRequest,
+    ModelBackend,
     ProbeResult,
     StreamChunk,
     Usage,
 )
+from cerebra.models.catalog_kinds import ModelEntry, register_kind
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 
@@ -177,3 +181,15 @@ class FakeEmbedder:
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed(texts)
+
+
+def fake_entry(entry: ModelEntry) -> ModelBackend:
+    """The catalog's `fake` kind: a FakeModel named after the entry, with its price,
+    context length and options (reply, delay_s, ...)."""
+    options = dict(entry.options)
+    if entry.context_length:
+        options["max_context"] = entry.context_length
+    return FakeModel(name=entry.name, **entry.costs(), **options)
+
+
+register_kind("fake", fake_entry)

@@ -1,14 +1,20 @@
 """Catalog entries and the factories that turn an entry into a ModelBackend, one per kind.
 
 Kinds: llamacpp (a GGUF file, optional GGUF LoRA), hf (a Hugging Face folder or GGUF through
-transformers, optional PEFT LoRA folder), openai (any OpenAI-compatible server), anthropic,
-fake (cerebra.testing.FakeModel). `register_kind` adds more (plugins). Entry `options` are
-passed to the backend's constructor as keyword arguments. Local kinds (llamacpp, hf) come
-behind the admission queue (cerebra.models.queued); remote ones are not queued.
+transformers, optional PEFT LoRA folder), openai (any OpenAI-compatible server), anthropic.
+Entry `options` are passed to the backend's constructor as keyword arguments. Local kinds
+(llamacpp, hf) come behind the admission queue (cerebra.models.queued); remote ones are not
+queued.
+
+`register_kind` adds more (plugins). A module that registers kinds when it is imported can be
+named in `KIND_PROVIDERS`; it is imported the first time an entry names one of its kinds. So
+`fake` (cerebra.testing.FakeModel) is registered by cerebra.testing itself, which no module of
+cerebra.models imports.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable
@@ -67,8 +73,8 @@ class ModelEntry(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> ModelEntry:
-        if self.kind not in FACTORIES:
-            raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(sorted(FACTORIES))}")
+        if factory(self.kind) is None:
+            raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(known_kinds())}")
         if self.kind in ("llamacpp", "hf") and self.path is None:
             raise ValueError(f"kind {self.kind} needs a path")
         if self.kind == "openai" and not self.base_url:
@@ -116,6 +122,8 @@ class CapabilityOverride:
 
 Factory = Callable[[ModelEntry], ModelBackend]
 FACTORIES: dict[str, Factory] = {}
+# kind -> module that calls register_kind for it when imported (imported on first use)
+KIND_PROVIDERS: dict[str, str] = {"fake": "cerebra.testing"}
 
 
 def register_kind(kind: str, factory: Factory) -> None:
@@ -123,6 +131,17 @@ def register_kind(kind: str, factory: Factory) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
         raise InvalidInput(f"bad kind name {kind!r}", field="kind")
     FACTORIES[kind] = factory
+
+
+def factory(kind: str) -> Factory | None:
+    """The factory of `kind`, importing its provider module first if one is named."""
+    if kind not in FACTORIES and kind in KIND_PROVIDERS:
+        importlib.import_module(KIND_PROVIDERS[kind])
+    return FACTORIES.get(kind)
+
+
+def known_kinds() -> list[str]:
+    return sorted({*FACTORIES, *KIND_PROVIDERS})
 
 
 def _llamacpp(entry: ModelEntry) -> ModelBackend:
@@ -177,15 +196,6 @@ def _anthropic(entry: ModelEntry) -> ModelBackend:
     return backend
 
 
-def _fake(entry: ModelEntry) -> ModelBackend:
-    from cerebra.testing import FakeModel
-
-    options = dict(entry.options)
-    if entry.context_length:
-        options["max_context"] = entry.context_length
-    return FakeModel(name=entry.name, **entry.costs(), **options)
-
-
 for _kind, _factory in (("llamacpp", _llamacpp), ("hf", _hf), ("openai", _openai),
-                        ("anthropic", _anthropic), ("fake", _fake)):
+                        ("anthropic", _anthropic)):
     register_kind(_kind, _factory)
