@@ -220,20 +220,21 @@ def _start(mode: str, target: Callable[..., Any], args: tuple[Any, ...],
         conn.send(list(sys.path))
         conn.send_bytes(payload)
     except OSError:
-        pass  # the child is already gone: _receive says how
+        pass  # the child is already gone: _answer says how
     return proc, conn
 
 
-def _receive(conn: Connection, proc: subprocess.Popen[bytes], timeout: float,
-             what: str) -> Any:
-    """The child's answer; its exception re-raised; ChildCrashed/ChildTimeout otherwise."""
+def _answer(conn: Connection, proc: subprocess.Popen[bytes], timeout: float,
+            what: str) -> tuple[str, Any, str]:
+    """The child's answer (status, value, traceback text); ChildCrashed/ChildTimeout when
+    it has none."""
     if not conn.poll(timeout):
         proc.kill()
         proc.wait(30)
         raise ChildTimeout(f"child process for {what} did not answer within {timeout:g} s "
                            "and was killed", exitcode=proc.returncode)
     try:
-        status, value, text = conn.recv()
+        answer: tuple[str, Any, str] = conn.recv()
     except (EOFError, OSError):
         try:
             proc.wait(30)
@@ -242,6 +243,12 @@ def _receive(conn: Connection, proc: subprocess.Popen[bytes], timeout: float,
             proc.wait(30)
         raise ChildCrashed(f"child process for {what} {_exit_reason(proc.returncode)}",
                            exitcode=proc.returncode) from None
+    return answer
+
+
+def _unwrap(answer: tuple[str, Any, str]) -> Any:
+    """The value of an answer, or the child's exception raised here."""
+    status, value, text = answer
     if status == "ok":
         return value
     assert isinstance(value, BaseException)
@@ -266,7 +273,7 @@ def run_in_child(fn: Callable[..., T], /, *args: Any, timeout: float = DEFAULT_T
     """
     proc, conn = _start("run", fn, args, kwargs)
     try:
-        result: T = _receive(conn, proc, timeout, _describe(fn))
+        result: T = _unwrap(_answer(conn, proc, timeout, _describe(fn)))
         return result
     finally:
         conn.close()
@@ -299,10 +306,13 @@ class ChildObject:
         self.starts += 1
         self._proc, self._conn = proc, conn
         try:
-            _receive(conn, proc, self.timeout, f"{_describe(self._factory)} (building it)")
+            answer = _answer(conn, proc, self.timeout, f"{_describe(self._factory)} (building it)")
         except BaseException:
             self._discard()
             raise
+        if answer[0] != "ok":
+            self._discard()
+            _unwrap(answer)
         return conn
 
     def _discard(self) -> None:
@@ -322,10 +332,11 @@ class ChildObject:
             assert self._proc is not None
             try:
                 conn.send((kind, name, args, kwargs))
-                return _receive(conn, self._proc, self.timeout, _describe(self._factory, label))
-            except (ChildCrashed, BrokenPipeError, EOFError):
-                self._discard()
+                answer = _answer(conn, self._proc, self.timeout, _describe(self._factory, label))
+            except BaseException:  # a crash, or interrupted (e.g. a test timeout) mid-call:
+                self._discard()  # the child's late answer must not meet the next call
                 raise
+        return _unwrap(answer)
 
     def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         """`obj.method(*args, **kwargs)` in the child (iterators and coroutines consumed)."""
@@ -348,8 +359,8 @@ class ChildObject:
             if self._conn is not None and self._proc is not None and self._proc.poll() is None:
                 try:
                     self._conn.send(("close", "close", (), {}))
-                    _receive(self._conn, self._proc, self.timeout, "close")
-                except (ChildCrashed, BrokenPipeError, EOFError):
+                    _answer(self._conn, self._proc, self.timeout, "close")
+                except (ChildCrashed, OSError):
                     pass
             self._discard()
 

@@ -1,4 +1,8 @@
-"""The embedded default for real: the packaged Gemma GGUF through llama.cpp, and MiniLM."""
+"""The embedded default for real: the packaged Gemma GGUF through llama.cpp, and MiniLM.
+
+llama.cpp never runs in the pytest process: `llama_backend` lives in a child process (a
+cerebra.isolated.ChildBackend) and the CLI runs as a subprocess, so a native crash fails the
+tests that hit it, with the signal named, and the rest of the run goes on."""
 
 from __future__ import annotations
 

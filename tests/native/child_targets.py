@@ -47,3 +47,13 @@ def hang() -> None:
 
 def exit_with(code: int) -> None:
     os._exit(code)
+
+
+class Napper:
+    """An object for ChildObject: `nap()` never returns, `hello()` does."""
+
+    def nap(self) -> None:
+        signal.pause()
+
+    def hello(self) -> str:
+        return f"hello from {os.getpid()}"

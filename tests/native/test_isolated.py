@@ -22,6 +22,7 @@ from cerebra.isolated import (
 from cerebra.models.base import Generation, GenerationRequest, ModelBackend
 from cerebra.testing import FakeModel
 from tests.native.child_targets import (
+    Napper,
     die_of,
     exit_with,
     hang,
@@ -119,6 +120,16 @@ def test_a_crash_fails_one_call_and_the_next_call_gets_a_new_child() -> None:
     finally:
         child.close()
     assert child.pid is None
+
+
+def test_a_call_that_does_not_answer_is_killed_and_the_next_one_gets_a_new_child() -> None:
+    child = ChildObject(Napper, timeout=1)
+    try:
+        with pytest.raises(ChildTimeout, match=r"Napper\.nap\) did not answer within 1 s"):
+            child.call("nap")
+        assert child.call("hello").startswith("hello from") and child.starts == 2
+    finally:
+        child.close()
 
 
 def test_a_factory_that_crashes_fails_the_construction() -> None:
