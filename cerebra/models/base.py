@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from cerebra.context import DEFAULT_CONTEXT, RequestContext
 from cerebra.models.cancellation import Cancellation
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -82,8 +83,10 @@ class GenerationRequest:
     top_p: float = 0.95
     stop: tuple[str, ...] = ()
     seed: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # tools, logit_bias, … for backends
     cancellation: Cancellation | None = field(default=None, compare=False, repr=False)
+    # who the request is for: router policies and cache keys read it; backends never send it
+    context: RequestContext = field(default=DEFAULT_CONTEXT, compare=False)
 
     def with_(self, **changes: Any) -> GenerationRequest:
         return replace(self, **changes)

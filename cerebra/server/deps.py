@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the app's Brain, Settings and Metrics, built once at start-up."""
+"""FastAPI dependencies: the app's Brain, Settings and Metrics (built once at start-up) and
+each request's RequestContext."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import Request
 
 from cerebra.brain import Brain
 from cerebra.config import Settings
+from cerebra.context import DEFAULT_TENANT, RequestContext
 from cerebra.observability.metrics import Metrics
 
 
@@ -22,3 +24,19 @@ def get_app_settings(request: Request) -> Settings:
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
+
+
+def get_request_context(request: Request) -> RequestContext:
+    """The request's context, built once per request.
+
+    The tenant and principal come from authentication (the security issue fills them from
+    the caller's credentials); until then every caller is anonymous in the default tenant.
+    Routes add the user / agent / session their body names with `context.with_(…)`. A
+    tenant is never taken from a query parameter or a body field.
+    """
+    cached = getattr(request.state, "cerebra_context", None)
+    if isinstance(cached, RequestContext):
+        return cached
+    context = RequestContext(tenant_id=DEFAULT_TENANT)
+    request.state.cerebra_context = context
+    return context

@@ -1,0 +1,57 @@
+"""The request context: who a request is for and on whose authority, built once per request.
+
+One typed value travels the whole path — Brain, memory, the model request, router policies,
+the cache key, the ledger and the sinks — instead of string keys in dicts or a tenant fixed
+on a store. The server builds it in a dependency (`cerebra.server.deps`), the CLI and the
+library pass it explicitly (or the keyword shortcuts build it). `principal` and `scopes`
+are filled by authentication (the security issue); today they default to an anonymous
+caller of the default tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Tenant, user, agent and session of one request, and who is asking."""
+
+    tenant_id: str = DEFAULT_TENANT
+    user_id: str = ""
+    agent_id: str = ""
+    session_id: str = ""
+    principal: str | None = None  # the authenticated caller (user, API key, wallet), if any
+    scopes: frozenset[str] = field(default_factory=frozenset)  # what the principal may do
+
+    def __post_init__(self) -> None:
+        if not self.tenant_id:
+            object.__setattr__(self, "tenant_id", DEFAULT_TENANT)
+
+    def with_(self, **changes: Any) -> RequestContext:
+        return replace(self, **changes)
+
+    def cache_scope(self) -> tuple[str, ...]:
+        """The parts of the context that belong in a response-cache key: the tenant only.
+
+        Answers are never shared across tenants (isolation); within a tenant, user, agent and
+        session shape an answer only through the messages (persona, recalled memories),
+        which are in the key already, so they would only split the cache for nothing.
+        """
+        return (self.tenant_id,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "session_id": self.session_id,
+            "principal": self.principal,
+            "scopes": sorted(self.scopes),
+        }
+
+
+DEFAULT_CONTEXT = RequestContext()
