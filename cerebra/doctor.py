@@ -62,6 +62,33 @@ def _check_model(settings: Settings) -> Check:
     return Check("model", True, f"{path} sha256 {'verified' if sha else 'not pinned'}")
 
 
+def _check_engine(settings: Settings) -> Check:
+    """Generate a few tokens with the embedded model in a child process (a crash is a FAIL)."""
+    from cerebra.models.weights import resolve_model_file
+    from cerebra.native.build import installed_from, portable_spec
+    from cerebra.native.probe import check_engine
+
+    if settings.fake_model or not settings.embedded_model:
+        return Check("engine", True, "no embedded llama.cpp model configured")
+    if importlib.util.find_spec("llama_cpp") is None:
+        return Check("engine", False, "llama-cpp-python is not installed",
+                     "pip install 'cerebra[local]'")
+    try:
+        path, _ = resolve_model_file(
+            settings.models_dir, settings.model_path, settings.model_sha256
+        )
+    except Exception as exc:
+        return Check("engine", False, f"no model file to try: {exc}", "see the model check")
+    result = check_engine(path)
+    source = installed_from()
+    build = (
+        "portable build"
+        if source is not None and portable_spec().key in str(source)
+        else "not Cerebra's portable build"
+    )
+    return Check("engine", result.ok, f"{result.detail}; {build}", result.fix)
+
+
 def _check_embedder(settings: Settings) -> Check:
     from cerebra.runtime import load_embedder
 
@@ -156,6 +183,7 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (
     _check_database,
     _check_migrations,
     _check_model,
+    _check_engine,
     _check_embedder,
 )
 

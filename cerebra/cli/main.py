@@ -43,27 +43,45 @@ out = Console()
 def serve(
     host: str = typer.Option(None, help="interface to bind (default from settings)"),
     port: int = typer.Option(None, min=1, max=65535, help="port (default 8800)"),
+    engine_check: bool = typer.Option(
+        True, "--engine-check/--no-engine-check",
+        help="generate a few tokens in a child process first (a native crash is a clear error)",
+    ),
 ) -> None:
     """Start the HTTP server (OpenAI-compatible API, Cerebra API, /metrics)."""
     import uvicorn
 
     from cerebra.brain import Brain
+    from cerebra.cli.preflight import bind_socket, check_engine
     from cerebra.observability.logging import configure_logging
     from cerebra.server.app import create_app
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    # Load (and verify) models before binding, so a bad model file is a one-line error.
-    brain = Brain.from_settings(settings)
+    # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
+    # the engine must run here (a trial generation in a child process).
+    sock = bind_socket(host, port)
     try:
-        application = create_app(settings, brain=brain)
-        print(f"Cerebra serving on http://{host}:{port}", flush=True)
-        print(f"data directory: {settings.home.resolve()}", flush=True)
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        if engine_check:
+            summary = check_engine(settings)
+            if summary:
+                print(f"engine ok: {summary}", flush=True)
+        configure_logging(settings.log_level, json_lines=settings.log_json)
+        # Load (and verify) models before serving, so a bad model file is a one-line error.
+        brain = Brain.from_settings(settings)
+        try:
+            application = create_app(settings, brain=brain)
+            print(f"Cerebra serving on http://{host}:{port}", flush=True)
+            print(f"data directory: {settings.home.resolve()}", flush=True)
+            config = uvicorn.Config(
+                application, host=host, port=port, log_config=None, access_log=False
+            )
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            brain.close()
     finally:
-        brain.close()
+        sock.close()
 
 
 @app.command()
