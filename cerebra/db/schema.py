@@ -177,3 +177,43 @@ router_decisions = Table(
     Column("reward", Float, nullable=True),
     Index("ix_router_decisions_tenant_time", "tenant_id", "created_at"),
 )
+
+# Background jobs (see cerebra.jobs): one row per submitted job, one per periodic schedule
+# (its last run), never one per periodic run.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(200), nullable=False),
+    Column("state", String(16), nullable=False),  # queued running succeeded failed cancelled
+    Column("progress", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("owner", String(200), nullable=False),  # host:pid:runner of the process running it
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=False),
+    Index("ix_jobs_tenant_time", "tenant_id", "created_at"),
+    Index("ix_jobs_state", "state"),
+)
+
+job_schedules = Table(
+    "job_schedules",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("every_s", Float, nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_started_at", Float, nullable=True),
+    Column("last_finished_at", Float, nullable=True),
+    Column("last_ok_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_result", JSON, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)

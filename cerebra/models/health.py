@@ -3,8 +3,10 @@
 Every `interval_s` the monitor calls `probe()` (a synthetic one-token prompt) on each model of
 a ModelRegistry, with a timeout. After `unhealthy_after` consecutive failures a model leaves
 rotation (`registry.set_health(name, False)`); after `healthy_after` consecutive passes it
-returns. Runs as a daemon thread (`start`/`stop`) or as an asyncio task (`run_async`); tests
-and the CLI call `check_once()`.
+returns. `start()` schedules the rounds as a periodic job ("model-health") of a JobRunner:
+the runner given to the constructor (the runtime's) or a private one; `stop()` unschedules
+(and closes a private runner). `run_async()` runs them as an asyncio task instead; tests and
+the CLI call `check_once()`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cerebra.models.base import ModelBackend, ProbeResult
 from cerebra.models.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from cerebra.jobs.base import JobContext, JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,8 @@ class HealthMonitor:
         unhealthy_after: int = 2,
         healthy_after: int = 1,
         max_workers: int = 8,
+        runner: JobRunner | None = None,
+        name: str = "model-health",
     ) -> None:
         if interval_s <= 0 or timeout_s <= 0 or unhealthy_after < 1 or healthy_after < 1:
             raise ValueError("interval, timeout and thresholds must be positive")
@@ -52,8 +60,10 @@ class HealthMonitor:
         self._records: dict[str, _Record] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers,
                                         thread_name_prefix="cerebra-probe")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.name = name
+        self._runner = runner
+        self._own_runner: JobRunner | None = None  # made by start() when none was given
+        self._scheduled = False
         self._lock = threading.Lock()
 
     def _result(self, future: Future[ProbeResult], deadline: float, start: float
@@ -114,27 +124,33 @@ class HealthMonitor:
 
     # -- scheduling ----------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check_once()
-            except Exception:  # the monitor outlives any one bad round
-                log.exception("health check round failed")
-            self._stop.wait(self.interval_s)
+    def _round(self, ctx: JobContext) -> dict[str, bool]:
+        """One scheduled round; a failing one is logged and recorded by the runner, and the
+        next runs on time."""
+        return {name: r.ok for name, r in self.check_once().items()}
 
     def start(self) -> None:
-        """Probe in a daemon thread until `stop()`."""
-        if self._thread is not None and self._thread.is_alive():
+        """Probe now and every `interval_s` on the runner until `stop()`."""
+        if self._scheduled:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="cerebra-health", daemon=True)
-        self._thread.start()
+        runner = self._runner
+        if runner is None:
+            from cerebra.jobs.inprocess import InProcessRunner
+
+            runner = self._own_runner = InProcessRunner(workers=1, periodic_workers=1)
+        runner.schedule(self.name, self._round, self.interval_s, run_now=True)
+        self._scheduled = True
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        if not self._scheduled:
+            return
+        self._scheduled = False
+        runner = self._runner or self._own_runner
+        if runner is not None:
+            runner.unschedule(self.name, timeout_s)
+        if self._own_runner is not None:
+            self._own_runner.close(timeout_s)
+            self._own_runner = None
 
     async def run_async(self) -> None:
         """Probe on the running event loop's schedule until cancelled (probes run in threads)."""

@@ -21,8 +21,10 @@ Streams are capped (`max_stream`); each replica also writes a snapshot of a chan
 bandit every `snapshot_interval_s`, and a replica that starts later loads the snapshot and
 the stream after it (`shared_link`). Cooldowns (a backend entering cooldown on one replica
 cools on all; a recovery clears it) and policy changes go through two more streams.
-If Redis is unreachable, the thread logs one warning, keeps the events (up to
+If Redis is unreachable, the exchange logs one warning, keeps the events (up to
 `max_pending` per bandit) and retries; routing goes on with local state throughout.
+The exchange runs as a periodic job ("router-shared:<namespace>") of the JobRunner given
+as `jobs` (the runtime's), else of a private one.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cerebra.errors import CerebraError, InvalidInput
 from cerebra.routing.health import BackendHealth
 from cerebra.routing.shared_link import BanditSlot, Entry, SharedLink, batch_fields
+
+if TYPE_CHECKING:
+    from cerebra.jobs.base import JobContext, JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,8 @@ class RedisSharedState:
 
     def __init__(self, url: str, *, namespace: str = "cerebra:router", interval_s: float = 0.2,
                  snapshot_interval_s: float = 2.0, max_stream: int = 20000,
-                 max_pending: int = 50000, timeout_s: float = 0.5) -> None:
+                 max_pending: int = 50000, timeout_s: float = 0.5,
+                 jobs: JobRunner | None = None) -> None:
         if not interval_s > 0 or not snapshot_interval_s > 0:
             raise InvalidInput("interval_s and snapshot_interval_s must be > 0",
                                field="interval_s")
@@ -97,7 +103,10 @@ class RedisSharedState:
         self._links_lock = threading.Lock()  # the followed bandits
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._jobs = jobs
+        self._own_jobs: JobRunner | None = None  # a private runner when none was given
+        self._started = False
+        self._last_try = 0.0
         self._down_since: float | None = None
 
     # -- wiring (called by the engine) ------------------------------------------------------
@@ -316,17 +325,31 @@ class RedisSharedState:
             self._down_since = None
         self.available = True
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None and not self._stop.is_set():
-            with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="router-shared",
-                                                    daemon=True)
-                    self._thread.start()
+    @property
+    def job_name(self) -> str:
+        return f"router-shared:{self.namespace}"
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._next_wait()):
-            self.sync()
+    def _ensure_thread(self) -> None:
+        """Schedule the exchange every `interval_s` (once)."""
+        if self._started or self._stop.is_set():
+            return
+        with self._start_lock:
+            if self._started or self._stop.is_set():
+                return
+            runner = self._jobs
+            if runner is None:
+                from cerebra.jobs.inprocess import InProcessRunner
+
+                runner = self._own_jobs = InProcessRunner(workers=1, periodic_workers=1)
+            runner.schedule(self.job_name, self._tick, self.interval_s)
+            self._started = True
+
+    def _tick(self, ctx: JobContext) -> None:
+        now = time.monotonic()
+        if self._down_since is not None and now - self._last_try < self._next_wait():
+            return  # Redis away: retried less often than every interval
+        self._last_try = now
+        self.sync()
 
     def _next_wait(self) -> float:
         if self._down_since is None:
@@ -334,11 +357,16 @@ class RedisSharedState:
         return min(max(self.interval_s, 0.25) * 2, 1.0)  # retry an absent Redis every <= 1 s
 
     def close(self) -> None:
-        """Stop the thread after a last exchange (publish, snapshots) when Redis answers."""
+        """Stop the exchange after a last one (publish, snapshots) when Redis answers."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        with self._start_lock:
+            runner = self._jobs or self._own_jobs
+            if self._started and runner is not None:
+                runner.unschedule(self.job_name, timeout=10)
+            if self._own_jobs is not None:
+                self._own_jobs.close(timeout=10)
+                self._own_jobs = None
+            self._started = False
         if self._links or self._outbox:
             self.sync(snapshots=True)
         if self._client is not None:

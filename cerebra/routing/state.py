@@ -2,8 +2,9 @@
 
 Tables `router_state` and `router_decisions` (created by migration 0002) both carry
 `tenant_id`. Writes leave the request path: decisions and feedback go through a queue to
-one background thread that writes them in batches, and changed bandit state is saved by the
-same thread every `state_interval_s` (and on `flush()`/`close()`).
+one background thread that writes them in batches. Changed bandit state is saved every
+`state_interval_s` (and on `flush()`/`close()`): by a periodic job ("router-state") of the
+JobRunner given as `jobs` (the runtime's), else by the same writer thread.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from cerebra.db.schema import router_decisions, router_state
 from cerebra.routing.decisions import Decision
+
+if TYPE_CHECKING:
+    from cerebra.jobs.base import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,8 @@ class RouterStore:
     """Reads and writes router tables; background batching for the request path."""
 
     def __init__(self, engine: Engine, *, flush_interval_s: float = 0.2,
-                 state_interval_s: float = 5.0, max_batch: int = 500) -> None:
+                 state_interval_s: float = 5.0, max_batch: int = 500,
+                 jobs: JobRunner | None = None) -> None:
         self.engine = engine
         self.flush_interval_s = flush_interval_s
         self.state_interval_s = state_interval_s
@@ -40,6 +45,10 @@ class RouterStore:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._state_source: Callable[[], list[StateRow]] | None = None
+        self._jobs = jobs
+        if jobs is not None:
+            jobs.schedule("router-state", lambda ctx: self._save_dirty_states(),
+                          state_interval_s)
 
     # -- direct reads and writes ------------------------------------------------------
     def save_states(self, rows: list[StateRow]) -> None:
@@ -155,7 +164,8 @@ class RouterStore:
             stop = any(i is _STOP for i in items)
             try:
                 self._write([i for i in items if i is not _STOP])
-                if stop or time.monotonic() - last_state >= self.state_interval_s:
+                if stop or (self._jobs is None
+                            and time.monotonic() - last_state >= self.state_interval_s):
                     self._save_dirty_states()
                     last_state = time.monotonic()
             except Exception:  # a failed write must not kill the writer
@@ -179,6 +189,8 @@ class RouterStore:
         self._save_dirty_states()
 
     def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.unschedule("router-state")
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout=10)

@@ -1,0 +1,172 @@
+"""Where a runner keeps job state: the `jobs` and `job_schedules` tables (SQLJobStore), or a
+bounded dictionary when a runner has no database (MemoryJobStore, for standalone helpers).
+
+A row's `owner` names the runner that runs the job (host:pid:runner) and `heartbeat_at`
+is refreshed by that runner while the job is queued or running; `recover` marks the rows
+of owners that are gone (a dead pid on this host, or a heartbeat older than `stale_after_s`)
+failed with INTERRUPTED.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, insert, select, update
+
+from cerebra.db.schema import job_schedules, jobs
+from cerebra.jobs.base import INTERRUPTED, TERMINAL, JobInfo, ScheduleInfo
+
+ACTIVE = ("queued", "running")
+
+
+def jsonable(value: Any) -> Any:
+    """The value as JSON would hold it (what a job's result becomes once stored)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class JobStore(Protocol):
+    def insert(self, info: JobInfo, owner: str) -> None: ...
+
+    def update(self, job_id: str, **values: Any) -> None: ...
+
+    def get(self, job_id: str) -> JobInfo | None: ...
+
+    def list(self, *, state: str | None, name: str | None, tenant_id: str | None,
+             limit: int) -> builtins.list[JobInfo]: ...
+
+    def heartbeat(self, owner: str, now: float) -> None: ...
+
+    def recover(self, me: str, now: float, stale_after_s: float,
+                gone: Callable[[str], bool]) -> int: ...
+
+    def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float
+                      ) -> None: ...
+
+
+_JOB_FIELDS = ("id", "name", "kind", "state", "progress", "message", "result", "error",
+               "tenant_id", "created_at", "started_at", "finished_at")
+
+
+def _info(row: Any) -> JobInfo:
+    return JobInfo(**{f: row[f] for f in _JOB_FIELDS})
+
+
+class SQLJobStore:
+    """Job state in the database (migration 0006)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def insert(self, info: JobInfo, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs).values(**info.to_dict(), owner=owner,
+                                             heartbeat_at=info.created_at))
+
+    def update(self, job_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return None if row is None else _info(row)
+
+    def list(self, *, state: str | None, name: str | None, tenant_id: str | None,
+             limit: int) -> builtins.list[JobInfo]:
+        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        for column, value in ((jobs.c.state, state), (jobs.c.name, name),
+                              (jobs.c.tenant_id, tenant_id)):
+            if value is not None:
+                query = query.where(column == value)
+        with self.engine.connect() as conn:
+            return [_info(r) for r in conn.execute(query).mappings()]
+
+    def heartbeat(self, owner: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.owner == owner, jobs.c.state.in_(ACTIVE))
+                         .values(heartbeat_at=now))
+
+    def recover(self, me: str, now: float, stale_after_s: float,
+                gone: Callable[[str], bool]) -> int:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(jobs.c.id, jobs.c.owner, jobs.c.heartbeat_at).where(
+                jobs.c.state.in_(ACTIVE), jobs.c.owner != me)).all()
+        dead = [r[0] for r in rows if gone(r[1]) or r[2] < now - stale_after_s]
+        if not dead:
+            return 0
+        with self.engine.begin() as conn:
+            done = conn.execute(update(jobs).where(jobs.c.id.in_(dead),
+                                                   jobs.c.state.in_(ACTIVE))
+                                .values(state="failed", error=INTERRUPTED, finished_at=now))
+        return int(done.rowcount or 0)
+
+    def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float) -> None:
+        values = {"every_s": info.every_s, "owner": owner, "runs": info.runs,
+                  "failures": info.failures, "last_started_at": info.last_started_at,
+                  "last_finished_at": info.last_finished_at, "last_ok_at": info.last_ok_at,
+                  "last_error": info.last_error, "last_result": info.last_result,
+                  "updated_at": now}
+        key = (job_schedules.c.tenant_id == tenant_id, job_schedules.c.name == info.name)
+        with self.engine.begin() as conn:
+            if conn.execute(update(job_schedules).where(*key).values(**values)).rowcount == 0:
+                conn.execute(insert(job_schedules).values(tenant_id=tenant_id, name=info.name,
+                                                          **values))
+
+    def load_schedule(self, tenant_id: str, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(job_schedules).where(
+                job_schedules.c.tenant_id == tenant_id, job_schedules.c.name == name,
+            )).mappings().first()
+        return None if row is None else dict(row)
+
+
+class MemoryJobStore:
+    """Job state in this process only, for runners without a database; keeps the newest
+    `max_finished` finished jobs."""
+
+    def __init__(self, max_finished: int = 1000) -> None:
+        self.max_finished = max_finished
+        self._jobs: OrderedDict[str, JobInfo] = OrderedDict()
+        self._lock = threading.Lock()
+        self.schedules: dict[tuple[str, str], ScheduleInfo] = {}
+
+    def insert(self, info: JobInfo, owner: str) -> None:
+        with self._lock:
+            self._jobs[info.id] = info
+            finished = [k for k, v in self._jobs.items() if v.state in TERMINAL]
+            for key in finished[: max(0, len(finished) - self.max_finished)]:
+                del self._jobs[key]
+
+    def update(self, job_id: str, **values: Any) -> None:
+        with self._lock:
+            if job_id in self._jobs:
+                self._jobs[job_id] = replace(self._jobs[job_id], **values)
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def list(self, *, state: str | None, name: str | None, tenant_id: str | None,
+             limit: int) -> builtins.list[JobInfo]:
+        with self._lock:
+            found = [j for j in reversed(self._jobs.values())
+                     if (state is None or j.state == state) and (name is None or j.name == name)
+                     and (tenant_id is None or j.tenant_id == tenant_id)]
+        return sorted(found, key=lambda j: j.created_at, reverse=True)[:limit]
+
+    def heartbeat(self, owner: str, now: float) -> None:
+        return None
+
+    def recover(self, me: str, now: float, stale_after_s: float,
+                gone: Callable[[str], bool]) -> int:
+        return 0  # nothing outlives the process
+
+    def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float) -> None:
+        with self._lock:
+            self.schedules[(tenant_id, info.name)] = info
