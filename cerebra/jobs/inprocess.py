@@ -221,9 +221,10 @@ class InProcessRunner:
             if live is not None and live.info.state == "running":
                 live.ctx.cancel()
                 return True
-            if live is not None:  # queued: it never runs
+            if live is not None:  # queued: it never runs (the worker sees the new state)
                 live.ctx.cancel()
-                final = replace(live.info, state="cancelled", finished_at=time.time())
+                final = live.info = replace(live.info, state="cancelled",
+                                            finished_at=time.time())
         if live is None:
             self.status(job_id)  # NotFound for an unknown id
             return False
@@ -319,7 +320,10 @@ class InProcessRunner:
 
     def _loop(self) -> None:
         while True:
-            self._periodic.launch_due()
+            try:
+                self._periodic.launch_due()
+            except RuntimeError:  # the interpreter is shutting down: no new threads
+                return
             self._maintain()
             with self._cond:
                 if self._closed:

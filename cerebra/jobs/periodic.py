@@ -114,7 +114,14 @@ class Periodic:
             due = [s for s in self._schedules.values() if not s.running and s.next_due <= now]
             for s in due:
                 s.running = True
-        return [(s.name, self._pool.submit(self._run, s)) for s in due]
+        try:
+            return [(s.name, self._pool.submit(self._run, s)) for s in due]
+        except RuntimeError:  # the pool is shut down (closing, or the interpreter exiting)
+            with self._cond:
+                for s in due:
+                    s.running = False
+                self._cond.notify_all()
+            raise
 
     def _run(self, s: _Schedule) -> None:
         def note(_: float, message: str) -> None:
