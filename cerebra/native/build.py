@@ -193,11 +193,11 @@ def is_installed(spec: BuildSpec, root: Path) -> bool:
 
 
 def install_wheel(wheel: Path, *, python: str = sys.executable) -> None:
-    cmd = [
-        python, "-m", "pip", "install", "--no-cache-dir", "--no-deps", "--force-reinstall",
-        "--quiet", str(wheel),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    """Replace whatever llama-cpp-python is installed by `wheel`, then add its dependencies
+    (diskcache, jinja2, …) without touching what is already there."""
+    base = [python, "-m", "pip", "install", "--no-cache-dir", "--quiet"]
+    subprocess.run([*base, "--no-deps", "--force-reinstall", str(wheel)], check=True)
+    subprocess.run([*base, str(wheel)], check=True)
 
 
 def ensure(spec: BuildSpec, root: Path, *, force: bool = False) -> Path:

@@ -37,7 +37,10 @@ def engine_libraries() -> list[Path]:
     if spec is None or spec.origin is None:
         return []
     lib = Path(spec.origin).parent / "lib"
-    libs = sorted(p for p in lib.glob("lib*.so*") if p.is_file()) if lib.is_dir() else []
+    # the wheel ships libfoo.so, .so.0 and .so.0.x.y as copies, not links: one of each
+    libs = sorted(p for p in lib.glob("lib*.so") if p.is_file()) if lib.is_dir() else []
+    if not libs and lib.is_dir():  # platforms that only ship versioned names
+        libs = sorted(p for p in lib.glob("lib*.so*") if p.is_file())
     libs.sort(key=lambda p: (not p.name.startswith("libggml-cpu"), p.name))
     return libs
 

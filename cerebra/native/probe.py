@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cerebra.native.isa import IsaReport, engine_libraries, scan
 
-REBUILD_COMMAND = f"{sys.executable} -m cerebra.native.build --force"
+REBUILD_COMMAND = f"{sys.executable} -m cerebra.native.build"
 
 # Runs in the child: load the model with a small context and generate greedily.
 _CHILD = """
