@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from cerebra.config import Settings, get_settings
+from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
@@ -27,16 +28,16 @@ from cerebra.models.base import (
     GenerationRequest,
     Message,
     ModelBackend,
+    RoutingResult,
     StreamChunk,
     ToolCall,
     Usage,
 )
 from cerebra.models.cancellation import CANCELLED, Cancellation
 from cerebra.models.prompt_format import completion_prompt
-from cerebra.models.registry import ModelRegistry
+from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
 from cerebra.prompts.renderer import DEFAULT_PERSONA, render_conversation
-from cerebra.routing.decisions import Decision, decision_sink
 
 if TYPE_CHECKING:
     from cerebra.models.catalog import Catalog
@@ -117,20 +118,7 @@ class _Prepared:
     request: GenerationRequest
     hits: tuple[MemoryHit, ...]
     started: float
-    decisions: list[Decision] = field(default_factory=list)  # filled by a router, if any
-
-    def routing(self) -> dict[str, Any] | None:
-        if not self.decisions:
-            return None
-        d = self.decisions[-1]
-        return {
-            "decision_id": d.id,
-            "strategy": d.strategy,
-            "chosen": d.arm,
-            "served_by": d.served_by,
-            "reason": d.reason,
-            "attempts": len(d.attempts),
-        }
+    lease: Lease  # holds `backend` (unclosed by a hot swap) until the request is done
 
 
 class Brain:
@@ -185,7 +173,15 @@ class Brain:
             )
         if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
-        backend = self.models.get(query.model)
+        lease = self.models.lease(query.model)  # the caller releases it when the request ends
+        try:
+            return self._prepare_on(lease, query, prompt, started)
+        except BaseException:
+            lease.release()
+            raise
+
+    def _prepare_on(self, lease: Lease, query: Query, prompt: str, started: float) -> _Prepared:
+        backend = lease.backend
         hits: list[MemoryHit] = []
         if query.raw:
             query = replace(query, memory=False)
@@ -219,11 +215,13 @@ class Brain:
             else query.temperature,
             top_p=0.95 if query.top_p is None else query.top_p,
             stop=query.stop,
-            # scope for wrappers (router policies, cache keys); remote backends never send it
-            extra={**query.extra, "tenant_id": self.memory.tenant_id, "agent_id": query.agent_id},
+            extra=query.extra,
+            # who it is for: router policies and cache keys read it; backends never send it
+            context=RequestContext(tenant_id=self.memory.tenant_id, user_id=query.user_id,
+                                   agent_id=query.agent_id, session_id=query.session_id),
             cancellation=query.cancellation or self.new_cancellation(),
         )
-        return _Prepared(replace(query, prompt=prompt), backend, request, injected, started)
+        return _Prepared(replace(query, prompt=prompt), backend, request, injected, started, lease)
 
     def _finish(
         self,
@@ -233,9 +231,10 @@ class Brain:
         finish_reason: str,
         tool_calls: tuple[ToolCall, ...] = (),
         served_model: str | None = None,
+        routed: RoutingResult | None = None,  # how a router / fallback chain found the model
     ) -> Answer:
         query = prep.query
-        routing = prep.routing()
+        routing = routed.to_dict() if routed is not None else None
         model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
         trace_id = uuid.uuid4().hex
         stored: str | None = None
@@ -301,62 +300,64 @@ class Brain:
         )
 
     # -- entry points -------------------------------------------------------------------
+    # Each holds the leased model until the request is done (a stream: until it ends or is
+    # closed); the routing result comes on the generation / the final chunk.
     def run(self, query: Query) -> Answer:
         prep = self._prepare(query)
-        token = decision_sink.set(prep.decisions)
-        try:
+        with prep.lease:
             gen = prep.backend.generate(prep.request)
-        finally:
-            decision_sink.reset(token)
-        return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model)
+            return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls,
+                                gen.model, gen.routing)
 
     async def arun(self, query: Query) -> Answer:
         prep = await self._aprepare(query)
-        token = decision_sink.set(prep.decisions)
-        try:
+        async with prep.lease:
             gen = await prep.backend.agenerate(prep.request)
-        finally:
-            decision_sink.reset(token)
-        return await self._afinish(
-            prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model
-        )
+            return await self._afinish(
+                prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
+                gen.routing,
+            )
 
     def run_stream(self, query: Query) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the final Answer."""
         prep = self._prepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
-        decision_sink.set(prep.decisions)  # a generator cannot reset across its yields
-        for chunk in prep.backend.stream(prep.request):
-            if chunk.text:
-                pieces.append(chunk.text)
-                yield chunk.text
-            last = chunk
-        yield self._finish(
-            prep,
-            "".join(pieces),
-            last.usage or Usage(0, 0),
-            last.finish_reason or "stop",
-            last.tool_calls,
-        )
+        with prep.lease:
+            for chunk in prep.backend.stream(prep.request):
+                if chunk.text:
+                    pieces.append(chunk.text)
+                    yield chunk.text
+                last = chunk
+            answer = self._finish(
+                prep,
+                "".join(pieces),
+                last.usage or Usage(0, 0),
+                last.finish_reason or "stop",
+                last.tool_calls,
+                routed=last.routing,
+            )
+        yield answer
 
     async def arun_stream(self, query: Query) -> AsyncIterator[str | Answer]:
         prep = await self._aprepare(query)
         pieces: list[str] = []
         last = StreamChunk("")
-        decision_sink.set(prep.decisions)
-        async for chunk in prep.backend.astream(prep.request):
-            if chunk.text:
-                pieces.append(chunk.text)
-                yield chunk.text
-            last = chunk
-        yield await self._afinish(
-            prep,
-            "".join(pieces),
-            last.usage or Usage(0, 0),
-            last.finish_reason or "stop",
-            last.tool_calls,
-        )
+        async with prep.lease:
+            async for chunk in prep.backend.astream(prep.request):
+                if chunk.text:
+                    pieces.append(chunk.text)
+                    yield chunk.text
+                last = chunk
+            answer = await self._afinish(
+                prep,
+                "".join(pieces),
+                last.usage or Usage(0, 0),
+                last.finish_reason or "stop",
+                last.tool_calls,
+                routed=last.routing,
+            )
+        yield answer
 
     async def _aprepare(self, query: Query) -> _Prepared:
         if not query.memory or query.raw:  # nothing slow to do: stay on the event loop
@@ -371,11 +372,12 @@ class Brain:
         finish_reason: str,
         tool_calls: tuple[ToolCall, ...],
         served_model: str | None = None,
+        routed: RoutingResult | None = None,
     ) -> Answer:
         if not prep.query.memory:
-            return self._finish(prep, text, usage, finish_reason, tool_calls, served_model)
+            return self._finish(prep, text, usage, finish_reason, tool_calls, served_model, routed)
         return await asyncio.to_thread(
-            self._finish, prep, text, usage, finish_reason, tool_calls, served_model
+            self._finish, prep, text, usage, finish_reason, tool_calls, served_model, routed
         )
 
     # -- conveniences: a prompt with keyword options ---------------------------------------

@@ -129,7 +129,8 @@ def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -
         shared = RedisSharedState(settings.redis_url)
 
     assert settings.router_strategy is not None
-    members = [b for n, b in registry.items() if n != settings.router_name]
+    # members lease the current model per call: a swap never closes one under the router
+    members = [registry.member(n) for n, _ in registry.items() if n != settings.router_name]
     router = Router(
         members,
         policy=RoutePolicy(strategy=settings.router_strategy),
@@ -141,8 +142,8 @@ def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -
     def sync(event: str, name: str, backend: ModelBackend | None) -> None:
         if name == settings.router_name:
             return
-        if event in ("added", "replaced") and backend is not None:
-            router.add_backend(backend, replace=True)
+        if event in ("added", "replaced") and name not in router.backends:
+            router.add_backend(registry.member(name))
         elif event == "removed" and name in router.backends:
             router.remove_backend(name)
 

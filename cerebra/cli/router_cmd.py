@@ -99,13 +99,13 @@ def feedback(
 
 @app.command("stats")
 def stats(
-    tenant: str = typer.Option("default", "--tenant"),
     agent: str = typer.Option("", "--agent"),
     url: str = typer.Option(None, "--url"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Live per-backend statistics of the running server's router."""
-    params = {"tenant_id": tenant, "agent_id": agent}
+    """Live per-backend statistics of the running server's router, for the caller's tenant
+    (the server takes it from the request's credentials)."""
+    params = {"agent_id": agent}
     result = _call("GET", f"{_server(url)}/api/router/stats", params=params)
     if as_json:
         print(json.dumps(result, indent=2))

@@ -93,6 +93,40 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One try of one backend for a request: how it went and how long it took."""
+
+    backend: str
+    ok: bool
+    latency_ms: float
+    error: str = ""
+    waited_s: float = 0.0  # backoff / Retry-After sleep before this attempt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "ok": self.ok, "latency_ms": self.latency_ms,
+                "error": self.error, "waited_s": self.waited_s}
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """How a request found the backend that answered: set by a fallback chain (strategy
+    "fallback", no decision id) or a router (its decision id, strategy and reason); every
+    attempt, failed ones included, in order. Travels on the Generation / final StreamChunk."""
+
+    served_by: str | None
+    attempts: tuple[Attempt, ...] = ()
+    decision_id: str | None = None
+    strategy: str = "fallback"
+    chosen: str = ""  # the first choice (a router's pick; a chain's first backend)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision_id": self.decision_id, "strategy": self.strategy,
+                "chosen": self.chosen, "served_by": self.served_by, "reason": self.reason,
+                "attempts": [a.to_dict() for a in self.attempts]}
+
+
+@dataclass(frozen=True)
 class Generation:
     text: str
     model: str
@@ -101,17 +135,19 @@ class Generation:
     finish_reason: str = "stop"
     latency_ms: float = 0.0
     tool_calls: tuple[ToolCall, ...] = ()
+    routing: RoutingResult | None = None  # set by a router or a fallback chain
 
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One piece of a stream; the last one carries finish_reason, usage and the complete
-    tool calls (if the model called any)."""
+    """One piece of a stream; the last one carries finish_reason, usage, the complete
+    tool calls (if the model called any) and, behind a router or fallback chain, routing."""
 
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    routing: RoutingResult | None = None
 
 
 @dataclass(frozen=True)

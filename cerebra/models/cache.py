@@ -1,7 +1,8 @@
 """Response cache: a ModelBackend wrapping another that answers repeated requests from a store.
 
 A request hits only on an exact match of everything that shapes the answer (model, messages,
-prompt, sampling parameters, stop sequences, seed, extra). Stores: an in-memory LRU with a TTL
+prompt, sampling parameters, stop sequences, seed, extra) within the cache scope of its
+context (the tenant). Stores: an in-memory LRU with a TTL
 (default) or Redis (`redis://…`), shared by replicas. Streaming replays: a hit is streamed
 back from the stored answer; a miss streams from the model and is stored once the stream
 completes (an abandoned, failed, cancelled or timed-out answer stores nothing). A store that
@@ -21,17 +22,16 @@ from dataclasses import asdict, replace
 from typing import Any, Protocol
 
 from cerebra.models.base import (
-    Capabilities,
     Generation,
     GenerationRequest,
     ModelBackend,
-    ProbeResult,
     StreamChunk,
     ToolCall,
     Usage,
 )
 from cerebra.models.cache_stores import MemoryStore, RedisStore
 from cerebra.models.cancellation import STOP_REASONS
+from cerebra.models.wrapper import WrapperBackend
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Who a request is for lives in `request.context`; these keys in `extra` (where older callers
+# put them) shape no answer, and would only split the cache.
+_SCOPE_KEYS = frozenset({"tenant_id", "user_id", "agent_id", "session_id"})
+
+
 def request_key(model: str, request: GenerationRequest) -> str | None:
-    """The cache key of a request on `model`, or None when it cannot be keyed exactly."""
+    """The cache key of a request on `model`, or None when it cannot be keyed exactly.
+
+    The context enters only as its cache scope (the tenant: answers are never shared across
+    tenants, and are shared by the agents, users and sessions of one tenant)."""
     shape = asdict(replace(request, cancellation=None))  # the token shapes no answer
     del shape["cancellation"]
+    del shape["context"]
+    shape["extra"] = {k: v for k, v in shape["extra"].items() if k not in _SCOPE_KEYS}
+    shape["scope"] = list(request.context.cache_scope())
     try:
         body = json.dumps([model, _jsonable(shape)], sort_keys=True,
                           separators=(",", ":"), allow_nan=False)
@@ -118,35 +129,19 @@ def _replay(gen: Generation) -> Iterator[StreamChunk]:
                       tool_calls=gen.tool_calls)
 
 
-class CachedBackend:
+class CachedBackend(WrapperBackend):
     """Answers from `store` when it can, from `inner` otherwise (then stores the answer)."""
 
     def __init__(self, inner: ModelBackend, store: CacheStore | None = None, *,
                  ttl_s: float = 3600.0, name: str | None = None,
                  deterministic_only: bool = False) -> None:
-        self.inner = inner
-        self.name = name or inner.name
+        super().__init__(inner, name=name)
         self.store: CacheStore = store if store is not None else MemoryStore()
         self.ttl_s = ttl_s
         self.deterministic_only = deterministic_only
         self.hits = 0
         self.misses = 0
         self._count_lock = threading.Lock()
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def probe(self) -> ProbeResult:
-        return self.inner.probe()
-
-    def __getattr__(self, item: str) -> Any:  # reach the wrapped backend's extras
-        if item == "inner":
-            raise AttributeError(item)
-        return getattr(self.inner, item)
 
     def _key(self, request: GenerationRequest) -> str | None:
         if self.deterministic_only and request.temperature > 0 and request.seed is None:
@@ -263,8 +258,3 @@ class CachedBackend:
                     await self.store.aset(key, _encode(gen), self.ttl_s)
                 except Exception as exc:
                     log.warning("response cache write failed: %s", exc)
-
-    def close(self) -> None:
-        closer = getattr(self.inner, "close", None)
-        if callable(closer):
-            closer()

@@ -3,7 +3,8 @@
 The model is loaded once per backend object; a lock serialises calls because a llama.cpp
 context is not safe to share between threads. Generation always runs as a token stream, so a
 request's Cancellation (client gone, wall-clock limit) stops it between tokens; a probe of a
-model that is generating answers "busy" at once instead of waiting for the lock.
+model that is generating answers "busy" at once instead of waiting for the lock. `close()`
+frees the model's memory (a model retired by a hot swap is closed after its last request).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class LlamaCppBackend(SyncBackendMixin):
         kwargs: dict[str, Any] = {}
         if lora_path is not None:
             kwargs["lora_path"] = str(lora_path)
+        self.llm: Any = None
         try:
             self.llm = Llama(
                 model_path=str(model_path),
@@ -73,8 +75,15 @@ class LlamaCppBackend(SyncBackendMixin):
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
+    @property
+    def _model(self) -> Any:
+        llm = self.llm
+        if llm is None:
+            raise BackendError(f"model {self.name} is closed", retryable=False)
+        return llm
+
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        return len(self._model.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
     def _prepare(self, request: GenerationRequest) -> tuple[str, tuple[str, ...], int, int]:
         prompt, stops = completion_prompt(request)
@@ -118,7 +127,7 @@ class LlamaCppBackend(SyncBackendMixin):
 
         from llama_cpp import StoppingCriteriaList
 
-        parts: Any = self.llm.create_completion(
+        parts: Any = self._model.create_completion(
             prompt,
             max_tokens=max_tokens,
             stop=list(stops) or None,
@@ -145,7 +154,7 @@ class LlamaCppBackend(SyncBackendMixin):
     def _completion_tokens(self, text: str) -> int:
         if not text:
             return 0
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def generate(self, request: GenerationRequest) -> Generation:
         prompt, stops, prompt_tokens, max_tokens = self._prepare(request)
@@ -201,3 +210,11 @@ class LlamaCppBackend(SyncBackendMixin):
         finally:
             self._lock.release()
         return ProbeResult(True, (time.perf_counter() - start) * 1000, "ok")
+
+    def close(self) -> None:
+        """Free the model, its context and its memory now (after a generation in progress);
+        the backend answers BackendError afterwards. Idempotent."""
+        with self._lock:
+            llm, self.llm = self.llm, None
+        if llm is not None:
+            llm.close()

@@ -20,11 +20,10 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cerebra.models.admission import Admission, AdmissionStats, QueuePolicy
 from cerebra.models.base import (
-    Capabilities,
     Generation,
     GenerationRequest,
     ModelBackend,
@@ -33,6 +32,7 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.cancellation import CANCELLED, STOP_REASONS, Cancellation
+from cerebra.models.wrapper import WrapperBackend
 
 if TYPE_CHECKING:
     from cerebra.config import Settings
@@ -74,7 +74,7 @@ def _thread(target: Callable[[], None], name: str) -> None:
     threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
 
 
-class QueuedBackend:
+class QueuedBackend(WrapperBackend):
     """Admits requests to `inner` through a bounded queue; see the module docstring."""
 
     def __init__(
@@ -86,24 +86,11 @@ class QueuedBackend:
         policy: QueuePolicy | None = None,
         name: str | None = None,
     ) -> None:
-        self.inner = inner
-        self.name = name or inner.name
+        super().__init__(inner, name=name)
         self.timeout_s = timeout_s or None
         self.admission = Admission(name=self.name, queue_size=queue_size, policy=policy)
         self._stops = StopStats()
         self._stops_lock = threading.Lock()
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def __getattr__(self, item: str) -> Any:  # reach the wrapped backend's extras
-        if item == "inner":
-            raise AttributeError(item)
-        return getattr(self.inner, item)
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _with_token(self, request: GenerationRequest) -> tuple[GenerationRequest, Cancellation]:
@@ -114,7 +101,7 @@ class QueuedBackend:
 
     @staticmethod
     def _key(request: GenerationRequest) -> str:
-        return str(request.extra.get("tenant_id", ""))
+        return request.context.tenant_id  # the queue policy's fairness key
 
     def _observe(self, reason: str | None, tokens: int, token: Cancellation) -> None:
         if reason not in STOP_REASONS:
@@ -273,11 +260,6 @@ class QueuedBackend:
             return self.inner.probe()
         finally:
             self.admission.leave()
-
-    def close(self) -> None:
-        closer = getattr(self.inner, "close", None)
-        if callable(closer):
-            closer()
 
 
 def queue_local(backend: ModelBackend, settings: Settings | None = None) -> QueuedBackend:

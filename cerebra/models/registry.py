@@ -1,11 +1,15 @@
 """ModelRegistry: the catalog of named ModelBackends that requests choose from.
 
 Hot swap: `add`, `replace` and `remove` change which object new requests get; a request that
-already holds a backend finishes on it. `lease(name)` also counts the request in flight, so
-`remove(..., close=True)` / `replace(..., close=True)` close the old backend only after its
-last leased request is done. Health: a model marked unhealthy (by the HealthMonitor) leaves
-rotation — `get(name)` raises ModelUnavailable (a retryable BackendError, so a router falls
-back), the default request skips to a healthy model — and comes back when marked healthy.
+already holds a backend finishes on it. `lease(name)` holds a backend for a whole request,
+streams included (a `Lease`: a sync and async context manager, or `release()` by hand, that
+can live as long as a generator does) and counts it in flight, so `remove(..., close=True)` /
+`replace(..., close=True)` close the old backend only after its last lease is returned.
+`member(name)` is a backend that leases `name` anew for each call (a router's view of the
+catalog: always the current model, never a retired one closed under it). Health: a model
+marked unhealthy (by the HealthMonitor) leaves rotation — `get(name)` raises
+ModelUnavailable (a retryable BackendError, so a router falls back), the default request
+skips to a healthy model — and comes back when marked healthy.
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from types import TracebackType
 
 from cerebra.errors import BackendError, InvalidInput, UnknownModel
-from cerebra.models.base import ModelBackend
+from cerebra.models.base import (
+    Capabilities,
+    Generation,
+    GenerationRequest,
+    ModelBackend,
+    ProbeResult,
+    StreamChunk,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,20 +164,31 @@ class ModelRegistry:
             key, slot = self._pick(name)
             return key, slot.backend
 
-    @contextlib.contextmanager
-    def lease(self, name: str | None = None) -> Iterator[ModelBackend]:
-        """Hold a backend for one request; a retired backend is closed after its last lease."""
+    def lease(self, name: str | None = None, *, in_rotation: bool = True) -> Lease:
+        """Hold the backend for `name` (or the default) for one request, from now until the
+        lease is released; a retired backend is closed when its last lease is returned.
+        `in_rotation=False` also leases a model that is failing its health probes."""
         with self._lock:
-            _, slot = self._pick(name)
+            if in_rotation:
+                key, slot = self._pick(name)
+            else:
+                key = name or self._default or ""
+                slot = self._slot(key)
             slot.in_flight += 1
-        try:
-            yield slot.backend
-        finally:
-            with self._lock:
-                slot.in_flight -= 1
-                closing = slot.close_when_idle and slot.in_flight == 0
+        return Lease(self, key, slot)
+
+    def _return(self, slot: _Slot) -> None:
+        with self._lock:
+            slot.in_flight -= 1
+            closing = slot.close_when_idle and slot.in_flight == 0
             if closing:
-                _close(slot.backend)
+                slot.close_when_idle = False  # closed once
+        if closing:
+            _close(slot.backend)
+
+    def member(self, name: str) -> RegistryMember:
+        """A backend that leases `name` for each call (see the module docstring)."""
+        return RegistryMember(self, name)
 
     @property
     def default_name(self) -> str | None:
@@ -249,6 +272,96 @@ class ModelRegistry:
                 listener(event, name, backend)
             except Exception:
                 log.exception("model registry listener failed on %s %s", event, name)
+
+
+class Lease:
+    """One request's hold on a model: `backend` stays usable (and unclosed) until `release()`,
+    which is idempotent. As a context manager (`with` or `async with`) it gives the backend
+    and releases on exit, also when a generator holding it is closed or collected; a lease
+    that is garbage collected unreleased returns itself."""
+
+    def __init__(self, registry: ModelRegistry, name: str, slot: _Slot) -> None:
+        self.name = name
+        self.backend = slot.backend
+        self._registry = registry
+        self._slot: _Slot | None = slot
+        self._lock = threading.Lock()
+
+    @property
+    def released(self) -> bool:
+        return self._slot is None
+
+    def release(self) -> None:
+        with self._lock:
+            slot, self._slot = self._slot, None
+        if slot is not None:
+            self._registry._return(slot)
+
+    def __del__(self) -> None:  # a lease dropped unreleased (an abandoned request) returns
+        if getattr(self, "_slot", None) is not None:
+            self.release()
+
+    def __enter__(self) -> ModelBackend:
+        return self.backend
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+    async def __aenter__(self) -> ModelBackend:
+        return self.backend
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.release()
+
+
+class RegistryMember:
+    """The current backend registered as `name`, leased for each call (for a stream, until
+    it ends or is closed). Models out of rotation are still called: whoever holds members
+    (a router) keeps its own health; a model removed meanwhile fails over (not retryable)."""
+
+    def __init__(self, registry: ModelRegistry, name: str) -> None:
+        self.registry = registry
+        self.name = name
+
+    def _lease(self) -> Lease:
+        try:
+            return self.registry.lease(self.name, in_rotation=False)
+        except UnknownModel as exc:
+            raise BackendError(f"model {self.name!r} was removed", retryable=False) from exc
+
+    def _current(self) -> ModelBackend:
+        with self._lease() as backend:
+            return backend
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._current().capabilities
+
+    def count_tokens(self, text: str) -> int:
+        return self._current().count_tokens(text)
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        with self._lease() as backend:
+            return backend.generate(request)
+
+    async def agenerate(self, request: GenerationRequest) -> Generation:
+        with self._lease() as backend:
+            return await backend.agenerate(request)
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
+        with self._lease() as backend:
+            yield from backend.stream(request)
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
+        async with self._lease() as backend:
+            async for chunk in backend.astream(request):
+                yield chunk
+
+    def probe(self) -> ProbeResult:
+        with self._lease() as backend:
+            return backend.probe()
 
 
 def wrapped_by(backend: object, kind: type) -> bool:

@@ -9,13 +9,12 @@ from contextvars import ContextVar
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from cerebra.models.base import (
-    Capabilities,
     Generation,
     GenerationRequest,
     ModelBackend,
-    ProbeResult,
     StreamChunk,
 )
+from cerebra.models.wrapper import WrapperBackend
 
 
 class BackendClock:
@@ -91,20 +90,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class MeteredBackend:
-    """A ModelBackend that records tokens, latency and errors of the backend it wraps."""
+class MeteredBackend(WrapperBackend):
+    """A ModelBackend that records tokens, latency and errors of the backend it wraps (and
+    closes it: a metered model retired by a hot swap is released)."""
 
     def __init__(self, inner: ModelBackend, metrics: Metrics) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.metrics = metrics
-        self.name = inner.name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def _record(self, gen: Generation, seconds: float) -> None:
         _charge(seconds)
@@ -171,6 +163,3 @@ class MeteredBackend:
         except Exception:
             self.metrics.model_errors.labels(self.name).inc()
             raise
-
-    def probe(self) -> ProbeResult:
-        return self.inner.probe()

@@ -1,5 +1,8 @@
 """Routing decisions: what the router chose for one request, why, what happened, and the
 reward it learned from; plus a bounded in-memory log of recent decisions.
+
+The caller learns the decision from the answer itself (`RoutingResult` on the Generation or
+the final StreamChunk, made by `Decision.result()`), never through a side channel.
 """
 
 from __future__ import annotations
@@ -8,21 +11,12 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cerebra.models.base import Attempt, RoutingResult
 
-@dataclass
-class Attempt:
-    backend: str
-    ok: bool
-    latency_ms: float
-    error: str = ""
-    waited_s: float = 0.0  # backoff / Retry-After sleep before this attempt
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["Attempt", "Decision", "DecisionLog"]
 
 
 @dataclass
@@ -61,10 +55,10 @@ class Decision:
         attempts = [Attempt(**a) for a in data.pop("attempts", []) or []]
         return cls(attempts=attempts, **data)
 
-
-# Callers that need the decision behind a generation (Brain, for the trace and feedback) put
-# a list here; a router appends each decision it plans to the list of the current context.
-decision_sink: ContextVar[list[Decision] | None] = ContextVar("cerebra_decision_sink", default=None)
+    def result(self) -> RoutingResult:
+        """The decision as the data that travels with the answer."""
+        return RoutingResult(self.served_by, tuple(self.attempts), decision_id=self.id,
+                             strategy=self.strategy, chosen=self.arm, reason=self.reason)
 
 
 class DecisionLog:

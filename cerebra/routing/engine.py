@@ -1,6 +1,7 @@
-"""The router's bookkeeping, apart from the request loops in router.py: backends, policies
-per tenant/agent, one bandit per (tenant, scope), planning a request (pick + fallback
-order), recording outcomes (health, cost, reward, decision log) and feedback.
+"""The router's bookkeeping, apart from the request paths in router.py: backends, policies
+per tenant/agent (from the request's context), one bandit per (tenant, scope), planning a
+request (pick + fallback order), the hooks of its fallback chain (health, retries, learning
+from failures), and outcomes (cost, reward, the decision log; the decision onto the answer).
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from cerebra.errors import (
     Overloaded,
     PromptTooLong,
 )
-from cerebra.models.base import Generation, GenerationRequest, ModelBackend, Usage
+from cerebra.models.base import (
+    Attempt,
+    Generation,
+    GenerationRequest,
+    ModelBackend,
+    RoutingResult,
+    StreamChunk,
+    Usage,
+)
+from cerebra.models.fallback import ChainFailed, StreamBroken, describe
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.routing.bandits import Strategy
-from cerebra.routing.decisions import Attempt, Decision, DecisionLog, decision_sink
+from cerebra.routing.decisions import Decision, DecisionLog
 from cerebra.routing.features import PromptFeatures, extract_features
 from cerebra.routing.health import BackendHealth
 from cerebra.routing.policy import ANY, CooldownPolicy, RetryPolicy, RoutePolicy, policy_keys
@@ -62,13 +72,8 @@ class Plan:
     order: list[str]
     features: PromptFeatures
     policy: RoutePolicy
-    errors: dict[str, Exception] = field(default_factory=dict)
-    wait: float = 0.0  # sleep taken before the next attempt
+    entered_cooldown: bool = False  # whether the last failure sent its backend to cool down
     started: float = field(default_factory=time.perf_counter)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _classify(exc: Exception) -> tuple[str, float | None]:
@@ -250,10 +255,8 @@ class RouterEngine:
 
     # -- one request --------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> Plan:
-        tenant_id = request.extra.get("tenant_id") or "default"
-        agent_id = request.extra.get("agent_id") or ""
-        if not isinstance(tenant_id, str) or not isinstance(agent_id, str):
-            raise InvalidInput("tenant_id and agent_id must be strings", field="tenant_id")
+        tenant_id = request.context.tenant_id
+        agent_id = request.context.agent_id
         policy, scope = self.resolve(tenant_id, agent_id)
         arms = [a for a in (policy.arms or self.backends) if a in self.backends]
         if not arms:
@@ -274,38 +277,50 @@ class RouterEngine:
             note = f"; cooling down: {', '.join(cooling)}"
         decision = Decision(tenant_id, agent_id, scope, policy.strategy, choice.arm,
                             choice.reason + note, features.to_dict(), order)
-        sink = decision_sink.get()
-        if sink is not None:
-            sink.append(decision)
         return Plan(decision, order, features, policy)
 
-    def on_failure(self, plan: Plan, name: str, exc: Exception, attempt: int,
-                   start: float) -> float | None:
-        """Record a failed attempt; the delay before retrying `name`, or None to move on."""
+    def chain_backends(self, plan: Plan) -> list[ModelBackend]:
+        """The backends of the plan's order that are still registered."""
+        return [b for b in (self.backends.get(n) for n in plan.order) if b is not None]
+
+    # hooks of the plan's fallback chain (cerebra.models.fallback), in the order it calls them
+    def observe(self, plan: Plan, attempt: Attempt, exc: Exception | None) -> None:
+        """Every attempt: into the decision, and into the backend's health."""
+        plan.decision.attempts.append(attempt)
+        name = attempt.backend
+        if exc is None:
+            self.health.record_success(name)
+        elif isinstance(exc, StreamBroken):
+            self.health.record_failure(name, attempt.error)
+            self._learn(plan.decision, plan.policy, name, self.failure_reward)
+        elif _classify(exc)[0] in ("retry", "fallback"):
+            plan.entered_cooldown = self.health.record_failure(name, describe(exc),
+                                                               _classify(exc)[1])
+
+    def retry_delay(self, plan: Plan, name: str, exc: Exception, attempt: int) -> float | None:
+        """After a failure that falls back: the pause before retrying `name`, or None to move
+        on (the bandit then learns the failure)."""
         kind, retry_after = _classify(exc)
-        plan.decision.attempts.append(Attempt(name, False, (time.perf_counter() - start) * 1000,
-                                              _describe(exc), plan.wait))
-        plan.wait = 0.0
-        plan.errors[name] = exc
-        if kind == "fatal":
-            self._finish(plan, error=_describe(exc))
-            raise exc
         if kind == "skip":
             return None
-        entered_cooldown = self.health.record_failure(name, _describe(exc), retry_after)
-        if kind == "retry" and (retry_after is not None or not entered_cooldown):
+        if kind == "retry" and (retry_after is not None or not plan.entered_cooldown):
             delay = self.retry.delay(attempt, retry_after, self._rng)
             if delay is not None:
                 return delay
         self._learn(plan.decision, plan.policy, name, self.failure_reward)
         return None
 
-    def on_success(self, plan: Plan, name: str, request: GenerationRequest,
-                   generation: Generation, start: float) -> None:
-        latency = max((time.perf_counter() - start) * 1000, generation.latency_ms)
+    def describe(self, plan: Plan, served_by: str, attempts: tuple[Attempt, ...]) -> RoutingResult:
+        """The result the chain puts on the answer: the decision, as data."""
         d = plan.decision
-        d.attempts.append(Attempt(name, True, latency, "", plan.wait))
-        self.health.record_success(name)
+        return RoutingResult(served_by, attempts, decision_id=d.id, strategy=d.strategy,
+                             chosen=d.arm, reason=d.reason)
+
+    def served(self, plan: Plan, request: GenerationRequest, generation: Generation) -> None:
+        """Account for an answer (cost, quality, reward; the decision logged)."""
+        d = plan.decision
+        name = d.attempts[-1].backend if d.attempts else generation.model
+        latency = d.attempts[-1].latency_ms if d.attempts else generation.latency_ms
         caps = self.backends[name].capabilities if name in self.backends else None
         usage = generation.usage
         d.served_by, d.ok = name, True
@@ -320,44 +335,30 @@ class RouterEngine:
             self._learn(d, plan.policy, name, d.reward)
         self._finish(plan)
 
-    def on_stream_done(self, plan: Plan, name: str, request: GenerationRequest,
-                       backend: ModelBackend, text: str, usage: Usage | None,
-                       start: float) -> None:
+    def served_stream(self, plan: Plan, request: GenerationRequest, final: StreamChunk,
+                      text: str) -> None:
+        """Account for a completed stream, as `served`."""
+        name = final.routing.served_by if final.routing is not None else None
+        name = name or (plan.decision.attempts[-1].backend if plan.decision.attempts else "")
+        usage = final.usage
         if usage is None:
+            backend = self.backends.get(name)
             prompt, _ = completion_prompt(request)
-            usage = Usage(backend.count_tokens(prompt), backend.count_tokens(text))
-        generation = Generation(text=text, model=name, usage=usage)
-        self.on_success(plan, name, request, generation, start)
+            count = backend.count_tokens if backend is not None else _rough_tokens
+            usage = Usage(count(prompt), count(text))
+        generation = Generation(text=text, model=name, usage=usage, tool_calls=final.tool_calls)
+        self.served(plan, request, generation)
 
-    def broken_stream(self, plan: Plan, name: str, exc: Exception, chunks: int,
-                      start: float) -> BackendError:
-        message = f"stream from {name} broke after {chunks} chunks: {_describe(exc)}"
-        plan.decision.attempts.append(Attempt(name, False, (time.perf_counter() - start) * 1000,
-                                              message, plan.wait))
-        self.health.record_failure(name, message)
-        self._learn(plan.decision, plan.policy, name, self.failure_reward)
-        self._finish(plan, error=message)
-        return BackendError(message, retryable=False)
-
-    def all_failed(self, plan: Plan) -> CerebraError:
-        errors = plan.errors
-        if errors and all(isinstance(e, PromptTooLong) for e in errors.values()):
+    def failed(self, plan: Plan, exc: BaseException) -> None:
+        """Log the decision of a request that ends with `exc`."""
+        if isinstance(exc, PromptTooLong):
             self._finish(plan, error="prompt too long for every backend")
-            first = next(iter(errors.values()))
-            assert isinstance(first, PromptTooLong)
-            return first
-        detail = "; ".join(f"{n}: {_describe(e)}" for n, e in errors.items()) or "none tried"
-        busy = [e for e in errors.values() if isinstance(e, Overloaded)]
-        if busy and len(busy) == len(errors):  # every model is busy: a 429, not a failure
-            self._finish(plan, error=f"all backends busy: {detail}")
-            return Overloaded(f"every model is busy: {detail}",
-                              retry_after_s=min(e.retry_after_s for e in busy))
-        waits = [e.retry_after for e in errors.values()
-                 if isinstance(e, BackendError) and e.retry_after is not None]
-        retryable = any(_classify(e)[0] == "retry" for e in errors.values())
-        self._finish(plan, error=f"all backends failed: {detail}")
-        return BackendError(f"all backends failed: {detail}", retryable=retryable,
-                            retry_after=min(waits) if waits else None)
+        elif isinstance(exc, Overloaded):
+            self._finish(plan, error=f"all backends busy: {exc}")
+        elif isinstance(exc, ChainFailed | StreamBroken):
+            self._finish(plan, error=str(exc))
+        else:
+            self._finish(plan, error=describe(exc))
 
     def _finish(self, plan: Plan, error: str = "") -> None:
         d = plan.decision
@@ -366,3 +367,7 @@ class RouterEngine:
         self.log.add(d)
         if self.store is not None:
             self.store.enqueue_decision(d)
+
+
+def _rough_tokens(text: str) -> int:
+    return max(1, len(text) // 4)

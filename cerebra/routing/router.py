@@ -2,15 +2,20 @@
 strategy, retries with backoff, falls back along a chain, cools failing backends down,
 records every decision with its reason, and learns from `feedback(decision_id, quality)`.
 
-Request scope comes from `request.extra`: "tenant_id" (default "default") and "agent_id".
-The hot path does no database I/O: decisions are queued to the store's background writer.
-This module holds the public surface; planning, learning and outcome bookkeeping live in
+Policies apply by the request's context (`request.context`: tenant and agent). Each request
+runs as a `FallbackBackend` over the plan's order (the pick first), whose hooks are the
+router's retry, cooldown and learning rules (one attempt loop for all four paths, in
+cerebra.models.fallback). The decision travels on the answer: `Generation.routing` and the
+final `StreamChunk.routing` carry its id, strategy, pick, server, reason and attempts. The
+hot path does no database I/O: decisions are queued to the store's background writer. This
+module holds the public surface; planning, learning and outcome bookkeeping live in
 `cerebra.routing.engine`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from cerebra.models.base import (
     ProbeResult,
     StreamChunk,
 )
+from cerebra.models.fallback import FallbackBackend, default_should_fallback
 from cerebra.routing.decisions import Decision
 from cerebra.routing.engine import Plan, RouterEngine
 from cerebra.routing.policy import CooldownPolicy, RetryPolicy, RoutePolicy
@@ -93,10 +99,10 @@ class Router(RouterEngine):
         return (await self.aroute(request)).generation
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
-        return self.stream_routed(request)[1]
+        return self._stream(request)
 
     def astream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
-        return self.astream_routed(request)[1]
+        return self._astream(request)
 
     def probe(self) -> ProbeResult:
         start = time.perf_counter()
@@ -185,114 +191,62 @@ class Router(RouterEngine):
             self.store.close()
 
     # -- routing with the decision --------------------------------------------------------
+    def _chain(self, plan: Plan) -> FallbackBackend:
+        return FallbackBackend(
+            self.chain_backends(plan),
+            should_fallback=default_should_fallback,
+            retry_delay=functools.partial(self.retry_delay, plan),
+            observe=functools.partial(self.observe, plan),
+            describe=functools.partial(self.describe, plan),
+            attempt_timeout_s=self.retry.attempt_timeout_s,
+            sleep=self._sleep,
+            async_sleep=self._async_sleep,
+            name=self.name,
+        )
+
     def route(self, request: GenerationRequest) -> RoutedGeneration:
+        """Generate, returning the decision object too (the answer carries its data)."""
         plan = self.plan(request)
-        for name in plan.order:
-            backend = self.backends.get(name)
-            attempt = 1
-            while backend is not None:
-                start = time.perf_counter()
-                try:
-                    generation = backend.generate(request)
-                except Exception as exc:
-                    delay = self.on_failure(plan, name, exc, attempt, start)
-                    if delay is None:
-                        break
-                    self._sleep(delay)
-                    plan.wait = delay
-                    attempt += 1
-                    continue
-                self.on_success(plan, name, request, generation, start)
-                return RoutedGeneration(generation, plan.decision)
-        raise self.all_failed(plan)
+        try:
+            generation = self._chain(plan).generate(request)
+        except Exception as exc:
+            self.failed(plan, exc)
+            raise
+        self.served(plan, request, generation)
+        return RoutedGeneration(generation, plan.decision)
 
     async def aroute(self, request: GenerationRequest) -> RoutedGeneration:
         plan = self.plan(request)
-        timeout = self.retry.attempt_timeout_s
-        for name in plan.order:
-            backend = self.backends.get(name)
-            attempt = 1
-            while backend is not None:
-                start = time.perf_counter()
-                try:
-                    if timeout is None:
-                        generation = await backend.agenerate(request)
-                    else:
-                        generation = await asyncio.wait_for(backend.agenerate(request), timeout)
-                except Exception as exc:
-                    delay = self.on_failure(plan, name, exc, attempt, start)
-                    if delay is None:
-                        break
-                    await self._async_sleep(delay)
-                    plan.wait = delay
-                    attempt += 1
-                    continue
-                self.on_success(plan, name, request, generation, start)
-                return RoutedGeneration(generation, plan.decision)
-        raise self.all_failed(plan)
+        try:
+            generation = await self._chain(plan).agenerate(request)
+        except Exception as exc:
+            self.failed(plan, exc)
+            raise
+        self.served(plan, request, generation)
+        return RoutedGeneration(generation, plan.decision)
 
-    def stream_routed(self, request: GenerationRequest) -> tuple[Decision, Iterator[StreamChunk]]:
-        """The decision (filled in as the stream runs) and the stream itself."""
+    def _stream(self, request: GenerationRequest) -> Iterator[StreamChunk]:
         plan = self.plan(request)
-        return plan.decision, self._stream(plan, request)
+        pieces: list[str] = []
+        try:
+            for chunk in self._chain(plan).stream(request):
+                pieces.append(chunk.text)
+                if chunk.routing is not None:  # the last chunk: account before handing it on
+                    self.served_stream(plan, request, chunk, "".join(pieces))
+                yield chunk
+        except Exception as exc:
+            self.failed(plan, exc)
+            raise
 
-    def astream_routed(
-        self, request: GenerationRequest
-    ) -> tuple[Decision, AsyncIterator[StreamChunk]]:
+    async def _astream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
         plan = self.plan(request)
-        return plan.decision, self._astream(plan, request)
-
-    def _stream(self, plan: Plan, request: GenerationRequest) -> Iterator[StreamChunk]:
-        for name in plan.order:
-            backend = self.backends.get(name)
-            attempt = 1
-            while backend is not None:
-                start = time.perf_counter()
-                pieces: list[str] = []
-                usage = None
-                try:
-                    for chunk in backend.stream(request):
-                        pieces.append(chunk.text)
-                        usage = chunk.usage or usage
-                        yield chunk
-                except Exception as exc:
-                    if pieces:  # the client has text already: no silent switch of backend
-                        raise self.broken_stream(plan, name, exc, len(pieces), start) from exc
-                    delay = self.on_failure(plan, name, exc, attempt, start)
-                    if delay is None:
-                        break
-                    self._sleep(delay)
-                    plan.wait = delay
-                    attempt += 1
-                    continue
-                self.on_stream_done(plan, name, request, backend, "".join(pieces), usage, start)
-                return
-        raise self.all_failed(plan)
-
-    async def _astream(self, plan: Plan, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
-        for name in plan.order:
-            backend = self.backends.get(name)
-            attempt = 1
-            while backend is not None:
-                start = time.perf_counter()
-                pieces: list[str] = []
-                usage = None
-                try:
-                    async for chunk in backend.astream(request):
-                        pieces.append(chunk.text)
-                        usage = chunk.usage or usage
-                        yield chunk
-                except Exception as exc:
-                    if pieces:
-                        raise self.broken_stream(plan, name, exc, len(pieces), start) from exc
-                    delay = self.on_failure(plan, name, exc, attempt, start)
-                    if delay is None:
-                        break
-                    await self._async_sleep(delay)
-                    plan.wait = delay
-                    attempt += 1
-                    continue
-                self.on_stream_done(plan, name, request, backend, "".join(pieces), usage, start)
-                return
-        raise self.all_failed(plan)
-
+        pieces: list[str] = []
+        try:
+            async for chunk in self._chain(plan).astream(request):
+                pieces.append(chunk.text)
+                if chunk.routing is not None:
+                    self.served_stream(plan, request, chunk, "".join(pieces))
+                yield chunk
+        except Exception as exc:
+            self.failed(plan, exc)
+            raise

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cerebra.context import RequestContext
 from cerebra.models.base import GenerationRequest, Message, ModelBackend
 from cerebra.models.cache import CachedBackend, MemoryStore, RedisStore, make_store, request_key
 from cerebra.testing import FakeModel
@@ -49,6 +50,27 @@ def test_key_is_exact_over_everything_that_shapes_the_answer() -> None:
         assert request_key("m", changed) != base
     assert request_key("other", REQ) != base
     assert request_key("m", REQ.with_(extra={"f": object()})) is None
+
+
+def test_agents_of_one_tenant_share_an_entry_and_tenants_do_not() -> None:
+    def ask(cached: CachedBackend, **context: str) -> None:
+        cached.generate(REQ.with_(context=RequestContext(**context)))
+
+    inner = FakeModel("Paris is the capital.", name="m")
+    cached = CachedBackend(inner, MemoryStore(), ttl_s=60)
+    ask(cached, tenant_id="acme", agent_id="support", user_id="ana", session_id="s1")
+    ask(cached, tenant_id="acme", agent_id="sales", user_id="bo", session_id="s2")
+    assert len(inner.calls) == 1 and cached.hits == 1  # one tenant: one entry
+    ask(cached, tenant_id="globex", agent_id="support", user_id="ana", session_id="s1")
+    assert len(inner.calls) == 2 and cached.misses == 2  # another tenant: never shared
+    ask(cached, tenant_id="globex", agent_id="ops")
+    assert len(inner.calls) == 2
+    # scope keys in extra (where older callers put them) split nothing either
+    legacy = REQ.with_(extra={"tenant_id": "x", "agent_id": "y"},
+                       context=RequestContext(tenant_id="acme"))
+    assert request_key("m", legacy) == request_key("m", REQ.with_(
+        context=RequestContext(tenant_id="acme", agent_id="z")))
+    assert request_key("m", legacy) != request_key("m", REQ)  # the default tenant
 
 
 def test_generate_hits_after_first_miss() -> None:

@@ -256,3 +256,86 @@ async def test_hot_swap_under_concurrent_asyncio_load() -> None:
     done.set()
     await swap_task
     assert len(answers) == 300 and set(answers) <= set(issued) and len(set(answers)) > 1
+
+
+def test_a_lease_spans_a_generator_and_is_returned_when_it_ends_or_is_dropped() -> None:
+    reg = ModelRegistry()
+    old = Closable("one two three", name="m")
+    reg.add(old)
+
+    def stream() -> object:
+        with reg.lease("m") as backend:
+            yield from backend.stream(REQ)
+
+    chunks = stream()
+    assert next(chunks)  # type: ignore[call-overload]
+    reg.replace("m", Closable(name="m"), close=True)
+    assert old.closed == 0 and reg.status()[0].in_flight == 0  # the new one is idle
+    rest = list(chunks)  # type: ignore[call-overload]
+    assert rest[-1].finish_reason == "stop" and old.closed == 1
+
+    abandoned = reg.get("m")
+    half = stream()
+    next(half)  # type: ignore[call-overload]
+    reg.replace("m", Closable(name="m"), close=True)
+    del half  # a consumer that walks away: the generator's exit returns the lease
+    assert isinstance(abandoned, Closable) and abandoned.closed == 1
+
+    dropped = reg.get("m")
+    lease = reg.lease("m")
+    reg.remove("m", close=True)
+    assert isinstance(dropped, Closable) and dropped.closed == 0
+    lease.release()
+    lease.release()  # idempotent: closed once
+    assert dropped.closed == 1 and lease.released
+
+
+async def test_async_lease_across_an_async_generator() -> None:
+    reg = ModelRegistry()
+    old = Closable("a b c", name="m")
+    reg.add(old)
+
+    async def stream() -> list[str]:
+        texts = []
+        async with reg.lease("m") as backend:
+            async for chunk in backend.astream(REQ):
+                texts.append(chunk.text)
+                if len(texts) == 1:
+                    reg.replace("m", Closable(name="m"), close=True)
+                    assert old.closed == 0
+        return texts
+
+    assert "".join(await stream()).strip() == "a b c" and old.closed == 1
+
+
+def test_members_lease_the_current_model_per_call() -> None:
+    reg = ModelRegistry()
+    first = Closable("first", name="m")
+    reg.add(first)
+    member = reg.member("m")
+    assert member.name == "m" and member.generate(REQ).text == "first"
+    chunks = member.stream(REQ)
+    next(chunks)
+    reg.replace("m", Closable("second", name="m"), close=True)
+    assert first.closed == 0  # the member's stream still holds it
+    list(chunks)
+    assert first.closed == 1 and member.generate(REQ).text == "second"
+    reg.set_health("m", False, "probe failed")
+    assert member.generate(REQ).text == "second"  # a router keeps its own health
+    reg.remove("m")
+    with pytest.raises(BackendError, match="was removed") as info:
+        member.generate(REQ)
+    assert not info.value.retryable
+
+
+def test_a_metered_model_retired_by_a_swap_is_closed() -> None:
+    from cerebra.models.cache import CachedBackend
+    from cerebra.observability.metrics import MeteredBackend, Metrics
+
+    reg = ModelRegistry()
+    old = Closable(name="m")
+    reg.add(MeteredBackend(CachedBackend(old), Metrics()))
+    with reg.lease("m") as held:
+        reg.replace("m", MeteredBackend(Closable(name="m"), Metrics()), close=True)
+        held.generate(REQ)
+    assert old.closed == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cerebra.context import RequestContext
 from cerebra.errors import BackendError, InvalidInput, NotFound, PromptTooLong
 from cerebra.models.base import Generation, GenerationRequest, ModelBackend
 from cerebra.routing import CooldownPolicy, RetryPolicy, RoutePolicy, Router
@@ -49,6 +50,8 @@ def test_router_is_a_model_backend_and_records_its_decision() -> None:
     routed = router.route(REQ)
     d = routed.decision
     assert routed.generation.text == "hi" and d.served_by == "p" and d.ok
+    assert routed.generation.routing == d.result()  # the decision travels on the answer
+    assert routed.generation.routing.decision_id == d.id
     assert d.reason == "fixed: p" and d.candidates[0] == "p"
     assert d.cost_usd == pytest.approx(0.001 * d.prompt_tokens + 0.002 * d.completion_tokens)
     assert router.decisions()[0].id == d.id and router.get_decision(d.id) is d
@@ -155,18 +158,24 @@ def test_caller_errors_are_not_retried_and_too_long_prompts_move_on() -> None:
 def test_sync_stream_falls_back_before_first_chunk_and_fails_cleanly_mid_stream() -> None:
     router = make_router(Failing("p", BackendError("down", retryable=False)),
                          FakeModel("one two three", name="q"))
-    decision, chunks = router.stream_routed(REQ)
+    chunks = list(router.stream(REQ))
     text = "".join(c.text for c in chunks)
-    assert text.strip() == "one two three" and decision.served_by == "q"
+    routing = chunks[-1].routing
+    assert routing is not None and all(c.routing is None for c in chunks[:-1])
+    assert text.strip() == "one two three" and routing.served_by == "q" and routing.chosen == "p"
+    assert [(a.backend, a.ok) for a in routing.attempts] == [("p", False), ("q", True)]
+    decision = router.get_decision(routing.decision_id or "")
+    assert decision is not None and decision.served_by == "q"
     assert decision.completion_tokens == 3
 
     broken = make_router(BrokenStream(name="p"), FakeModel(name="q"))
-    decision, chunks = broken.stream_routed(REQ)
     received = []
     with pytest.raises(BackendError, match="broke after 1 chunks"):
-        for chunk in chunks:
+        for chunk in broken.stream(REQ):
             received.append(chunk.text)
+    decision = broken.decisions()[0]
     assert received == ["partial "] and not decision.ok and "broke" in decision.error
+    assert decision.served_by is None and broken.health.snapshot()["p"]["failures"] == 1
 
 
 class Gated(FakeModel):
@@ -251,7 +260,7 @@ def test_policies_per_tenant_and_agent() -> None:
     router.set_policy(RoutePolicy("fixed", {"arm": "p"}, arms=("p",)), agent_id="coder")
 
     def served(tenant: str, agent: str = "") -> str | None:
-        req = REQ.with_(extra={"tenant_id": tenant, "agent_id": agent})
+        req = REQ.with_(context=RequestContext(tenant_id=tenant, agent_id=agent))
         return router.route(req).decision.served_by
 
     assert served("acme") == "q"

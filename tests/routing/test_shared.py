@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import redis
 
+from cerebra.context import RequestContext
 from cerebra.db import make_engine, upgrade
 from cerebra.errors import InvalidInput
 from cerebra.models.base import GenerationRequest
@@ -28,7 +29,8 @@ from cerebra.routing.shared import RedisSharedState
 from cerebra.testing import FakeModel
 from tests.routing.doubles import Failing
 
-REQ = GenerationRequest(prompt="Write a python function", extra={"tenant_id": "acme"})
+REQ = GenerationRequest(prompt="Write a python function",
+                        context=RequestContext(tenant_id="acme"))
 POLICIES = {"thompson": RoutePolicy("thompson", {"discount": 0.99}),
             "linucb": RoutePolicy("linucb", {"alpha": 0.2, "discount": 0.995})}
 

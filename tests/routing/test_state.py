@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect
 
+from cerebra.context import RequestContext
 from cerebra.db import current_revision, head_revision, make_engine, upgrade
 from cerebra.db.migrate import downgrade
 from cerebra.models.base import GenerationRequest
 from cerebra.routing import RoutePolicy, Router, RouterStore
 from cerebra.testing import FakeModel
 
-REQ = GenerationRequest(prompt="Write a python function", extra={"tenant_id": "acme"})
+REQ = GenerationRequest(prompt="Write a python function",
+                        context=RequestContext(tenant_id="acme"))
 
 
 @pytest.fixture

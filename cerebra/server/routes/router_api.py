@@ -1,19 +1,39 @@
-"""Router API: /api/router — decisions with their reasons, arm statistics, policies, feedback."""
+"""Router API: /api/router — decisions with their reasons, arm statistics, policies, feedback.
+
+Everything is of the caller's tenant, which comes from the request context (its
+credentials), never from a query parameter or a body: a `tenant_id` in either is refused
+(422). `agent_id` narrows within the tenant. Policies of tenant "*" (for every tenant) are
+listed alongside the tenant's own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.brain import Brain
-from cerebra.errors import NotFound
+from cerebra.context import RequestContext
+from cerebra.errors import InvalidInput, NotFound
+from cerebra.routing.decisions import Decision
+from cerebra.routing.policy import ANY
 from cerebra.routing.router import Router
-from cerebra.server.deps import get_brain
+from cerebra.server.deps import get_brain, get_request_context
 
-router = APIRouter(prefix="/api/router", tags=["router"])
+
+def _no_tenant_parameter(request: Request) -> None:
+    if "tenant_id" in request.query_params:
+        raise InvalidInput(
+            "tenant_id is not a parameter: the tenant comes from the request's credentials",
+            field="tenant_id",
+        )
+
+
+router = APIRouter(
+    prefix="/api/router", tags=["router"], dependencies=[Depends(_no_tenant_parameter)]
+)
 
 
 def get_router(brain: Brain = Depends(get_brain)) -> Router:
@@ -25,65 +45,93 @@ def get_router(brain: Brain = Depends(get_brain)) -> Router:
 
 
 class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     decision_id: str = Field(min_length=1)
     quality: float = Field(ge=0.0, le=1.0, description="0 = useless … 1 = perfect")
 
 
 class PolicyIn(BaseModel):
-    tenant_id: str = "*"
-    agent_id: str = "*"
+    model_config = ConfigDict(extra="forbid")  # a tenant_id in the body is refused
+
+    agent_id: str = ANY
     policy: dict[str, Any]
+
+
+def _own(r: Router, decision_id: str, ctx: RequestContext) -> Decision:
+    """The decision, if it is the caller's tenant's (another tenant's is as unknown)."""
+    decision = r.get_decision(decision_id)
+    if decision is None or decision.tenant_id != ctx.tenant_id:
+        raise NotFound(f"unknown decision {decision_id!r}", field="decision_id")
+    return decision
 
 
 @router.get("/decisions")
 async def list_decisions(
-    tenant_id: str | None = None,
     agent_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
     r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, Any]:
     found = await asyncio.to_thread(
-        r.decisions, tenant_id=tenant_id, agent_id=agent_id, limit=limit, offset=offset
+        r.decisions, tenant_id=ctx.tenant_id, agent_id=agent_id, limit=limit, offset=offset
     )
     return {"decisions": [d.to_dict() for d in found]}
 
 
 @router.get("/decisions/{decision_id}")
-async def get_decision(decision_id: str, r: Router = Depends(get_router)) -> dict[str, Any]:
-    decision = await asyncio.to_thread(r.get_decision, decision_id)
-    if decision is None:
-        raise NotFound(f"unknown decision {decision_id!r}", field="decision_id")
+async def get_decision(
+    decision_id: str,
+    r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    decision = await asyncio.to_thread(_own, r, decision_id, ctx)
     return decision.to_dict()
 
 
 @router.post("/feedback")
-async def feedback(body: FeedbackIn, r: Router = Depends(get_router)) -> dict[str, Any]:
+async def feedback(
+    body: FeedbackIn,
+    r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    await asyncio.to_thread(_own, r, body.decision_id, ctx)
     decision = await asyncio.to_thread(r.feedback, body.decision_id, body.quality)
     return decision.to_dict()
 
 
 @router.get("/stats")
 def stats(
-    tenant_id: str = "default", agent_id: str = "", r: Router = Depends(get_router)
+    agent_id: str = "",
+    r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, Any]:
-    return r.arm_stats(tenant_id, agent_id)
+    return r.arm_stats(ctx.tenant_id, agent_id)
 
 
 @router.get("/policies")
-def policies(r: Router = Depends(get_router)) -> dict[str, Any]:
-    return {"policies": r.policies()}
+def policies(
+    r: Router = Depends(get_router), ctx: RequestContext = Depends(get_request_context)
+) -> dict[str, Any]:
+    return {"policies": [p for p in r.policies() if p["tenant_id"] in (ctx.tenant_id, ANY)]}
 
 
 @router.put("/policies")
-def set_policy(body: PolicyIn, r: Router = Depends(get_router)) -> dict[str, Any]:
-    policy = r.set_policy(body.policy, tenant_id=body.tenant_id, agent_id=body.agent_id)
-    return {"tenant_id": body.tenant_id, "agent_id": body.agent_id, "policy": policy.to_dict()}
+def set_policy(
+    body: PolicyIn,
+    r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    policy = r.set_policy(body.policy, tenant_id=ctx.tenant_id, agent_id=body.agent_id)
+    return {"tenant_id": ctx.tenant_id, "agent_id": body.agent_id, "policy": policy.to_dict()}
 
 
 @router.delete("/policies")
 def delete_policy(
-    tenant_id: str = "*", agent_id: str = "*", r: Router = Depends(get_router)
+    agent_id: str = ANY,
+    r: Router = Depends(get_router),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, str]:
-    r.delete_policy(tenant_id=tenant_id, agent_id=agent_id)
-    return {"deleted": f"{tenant_id}/{agent_id}"}
+    r.delete_policy(tenant_id=ctx.tenant_id, agent_id=agent_id)
+    return {"deleted": f"{ctx.tenant_id}/{agent_id}"}

@@ -102,10 +102,14 @@ def test_streams_fall_back_before_the_first_chunk(urls: tuple[str, str],
                                                   openai_plan: FaultPlan, kind: Any) -> None:
     router = make_router(*urls, attempts=1)
     add(openai_plan, kind, "primary")
-    decision, stream = router.stream_routed(REQ)
-    chunks = list(stream)
+    chunks = list(router.stream(REQ))
     assert "".join(c.text for c in chunks) == "secondary says: route me"
-    assert decision.served_by == "secondary" and decision.completion_tokens == 4
+    routing = chunks[-1].routing
+    assert routing is not None and routing.served_by == "secondary"
+    assert [a.backend for a in routing.attempts] == ["primary", "secondary"]
+    decision = router.get_decision(routing.decision_id or "")
+    assert decision is not None and decision.served_by == "secondary"
+    assert decision.completion_tokens == 4
 
 
 @pytest.mark.parametrize("kind", STREAM_FAULTS)
@@ -113,10 +117,13 @@ async def test_async_streams_retry_before_the_first_chunk(
         urls: tuple[str, str], openai_plan: FaultPlan, kind: Any) -> None:
     router = make_router(*urls)
     add(openai_plan, kind, "primary")
-    decision, stream = router.astream_routed(REQ)
-    text = "".join([c.text async for c in stream])
-    assert text == "primary says: route me" and decision.served_by == "primary"
-    assert len(decision.attempts) == 2
+    chunks = [c async for c in router.astream(REQ)]
+    routing = chunks[-1].routing
+    assert "".join(c.text for c in chunks) == "primary says: route me"
+    assert routing is not None and routing.served_by == "primary"
+    assert [(a.backend, a.ok) for a in routing.attempts] == [("primary", False), ("primary", True)]
+    decision = router.get_decision(routing.decision_id or "")
+    assert decision is not None and len(decision.attempts) == 2
 
 
 @pytest.mark.parametrize("kind", ["broken_stream", "truncated_stream"])
@@ -124,13 +131,12 @@ def test_a_stream_broken_after_text_ends_with_a_clean_error(
         urls: tuple[str, str], openai_plan: FaultPlan, kind: Any) -> None:
     router = make_router(*urls)
     openai_plan.add(kind, model="primary", after_chunks=3)
-    decision, stream = router.stream_routed(REQ)
     got: list[str] = []
     with pytest.raises(BackendError, match="broke after 2 chunks") as info:
-        for chunk in stream:
+        for chunk in router.stream(REQ):
             got.append(chunk.text)
     assert got == ["primary", " says:"]  # no silent switch to another backend mid-answer
-    assert not info.value.retryable and not decision.ok
+    assert not info.value.retryable and not router.decisions()[0].ok
 
 
 def test_when_every_backend_fails_the_error_names_each(
