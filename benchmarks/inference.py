@@ -63,16 +63,22 @@ def main() -> None:
     model_path = packaged.assemble_into(work / "models")
     n_threads = os.cpu_count() or 2
     n_ctx = 2048
-    env = {
-        "CEREBRA_HOME": str(work / "home"),
-        "CEREBRA_MODEL_PATH": str(model_path),
-        "CEREBRA_MODEL_SHA256": packaged.expected_sha256,
-        "CEREBRA_N_CTX": str(n_ctx),
-        "CEREBRA_N_THREADS": str(n_threads),
-        "CEREBRA_EMBEDDER": "fake",  # memory is off in every mode; skip loading MiniLM
-        "CEREBRA_LOG_LEVEL": "WARNING",
+    settings = Settings(
+        home=work / "home",
+        model={"path": model_path, "sha256": packaged.expected_sha256, "n_ctx": n_ctx,
+               "n_threads": n_threads},
+        memory={"embedder": "fake"},  # memory is off in every mode; skip loading MiniLM
+        server={"log_level": "WARNING"},
+    )
+    env = {  # the same settings for the server's process
+        "CEREBRA_HOME": str(settings.home),
+        "CEREBRA_MODEL__PATH": str(model_path),
+        "CEREBRA_MODEL__SHA256": packaged.expected_sha256,
+        "CEREBRA_MODEL__N_CTX": str(n_ctx),
+        "CEREBRA_MODEL__N_THREADS": str(n_threads),
+        "CEREBRA_MEMORY__EMBEDDER": "fake",
+        "CEREBRA_SERVER__LOG_LEVEL": "WARNING",
     }
-    settings = Settings(**{k[len("CEREBRA_") :].lower(): v for k, v in env.items()})  # type: ignore[arg-type]
     brain = Brain.from_settings(settings, embedder=FakeEmbedder())
     backend: Any = brain.models.get()
 
@@ -138,7 +144,7 @@ def main() -> None:
             f"{base}/v1/chat/completions",
             headers={"X-Cerebra-Memory": "off"},
             json={
-                "model": settings.model_name,
+                "model": settings.model.name,
                 "messages": [{"role": "user", "content": PROMPT}],
                 "max_tokens": args.max_tokens,
                 "temperature": 0.0,

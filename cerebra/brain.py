@@ -1,7 +1,9 @@
 """Brain: the one orchestration path for library, server and CLI.
 
-prompt → validate → embed + recall memories → render within a token budget → generate →
-store the exchange as a memory → log the interaction → Answer (with trace id and memories).
+context → validate → guards → embed + recall memories → render within a token budget →
+generate (on a leased model; output guards as it streams) → store the exchange as a memory
+→ sinks (the ledger first) → Answer (with trace id and memories). A Brain serves every
+tenant: who a request is for travels on its RequestContext (Query.context).
 Nothing is written unless generation succeeded, and nothing for a generation that was
 cancelled (its client went away). Every generation carries a Cancellation with the
 configured wall-clock limit; callers (HTTP routes) may pass their own to stop it.
@@ -13,15 +15,17 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlalchemy import Engine
 
 from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
+from cerebra.exchange import Answer, AskOptions, Query, build_query
+from cerebra.guards import Guard, run_before, run_on_output
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.models.base import (
@@ -37,78 +41,15 @@ from cerebra.models.cancellation import CANCELLED, Cancellation
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
-from cerebra.prompts.renderer import DEFAULT_PERSONA, render_conversation
+from cerebra.prompts.renderer import render_conversation
+from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
 if TYPE_CHECKING:
+    from cerebra.jobs.base import JobRunner
     from cerebra.models.catalog import Catalog
     from cerebra.routing.router import Router
 
 log = logging.getLogger("cerebra.brain")
-
-
-@dataclass(frozen=True)
-class Query:
-    """One request through the path: what to answer, for whom, and how to generate."""
-
-    prompt: str  # the user's latest text; memory recall runs on it
-    history: tuple[Message, ...] = ()
-    # The whole conversation as the client sent it (gateway); when set, `history` is unused
-    # and `prompt` only drives recall and the ledger.
-    messages: tuple[Message, ...] | None = None
-    user_id: str = ""
-    agent_id: str = ""
-    session_id: str = ""
-    model: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    stop: tuple[str, ...] = ()
-    memory: bool = True
-    persona: str | None = DEFAULT_PERSONA  # None: the gateway passes messages through
-    raw: bool = False  # a legacy completion: `prompt` is the model's whole input, no memory
-    extra: dict[str, Any] = field(default_factory=dict)  # tools, logit_bias, … for backends
-    endpoint: str = "library"
-    # stops the generation (client gone); default: a new one with the configured time limit
-    cancellation: Cancellation | None = None
-
-
-@dataclass
-class Answer:
-    answer: str
-    model: str
-    usage: Usage
-    latency_ms: float
-    trace_id: str
-    finish_reason: str = "stop"
-    memories: list[MemoryHit] = field(default_factory=list)
-    prompt: str = ""
-    stored_memory_id: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    routing: dict[str, Any] | None = None  # the router's decision, when a router chose
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "answer": self.answer,
-            "model": self.model,
-            "usage": self.usage.to_dict(),
-            "latency_ms": round(self.latency_ms, 3),
-            "trace_id": self.trace_id,
-            "finish_reason": self.finish_reason,
-            "memories": [
-                {
-                    "id": h.memory.uid,
-                    "text": h.memory.text,
-                    "score": round(h.score, 6),
-                    "signals": {k: round(v, 6) for k, v in h.signals.items()},
-                    "source": h.memory.source,
-                    "created_at": h.memory.created_at,
-                }
-                for h in self.memories
-            ],
-            "stored_memory_id": self.stored_memory_id,
-            "tool_calls": [c.to_openai() for c in self.tool_calls],
-            "routing": self.routing,
-        }
 
 
 @dataclass(frozen=True)
@@ -131,14 +72,26 @@ class Brain:
         memory: MemoryStore,
         engine: Engine,
         settings: Settings | None = None,
+        router: Router | None = None,
+        catalog: Catalog | None = None,
+        guards: Sequence[Guard] = (),
+        sinks: Sequence[Sink] = (),
+        jobs: JobRunner | None = None,
     ) -> None:
+        """`guards` run in order before generation and on its output; `sinks` receive every
+        finished interaction after the ledger (which is always the first sink). `jobs`, the
+        runner of background and periodic jobs (pruning, health probes, router state), is
+        closed with the Brain."""
         self.models = models
         self.memory = memory
         self.engine = engine
         self.settings = settings or get_settings()
         self.ledger = Ledger(engine, spill_path=self.settings.home / "spill" / "ledger.jsonl")
-        self.router: Router | None = None  # set when routing is enabled (see runtime)
-        self.catalog: Catalog | None = None  # set when built from settings (see runtime)
+        self.router = router  # the learning router, when routing is enabled
+        self.catalog = catalog  # the model catalog, when built from settings
+        self.jobs = jobs  # the job runner, when built from settings
+        self.guards: list[Guard] = list(guards)
+        self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
 
     @classmethod
     def from_settings(
@@ -147,24 +100,54 @@ class Brain:
         *,
         model: ModelBackend | None = None,
         embedder: Any = None,
+        guards: Sequence[Guard] = (),
+        sinks: Sequence[Sink] = (),
     ) -> Brain:
-        from cerebra.runtime import build_brain
+        """The one factory: assemble database, models, router, catalog and memory from
+        settings (cerebra.runtime) and build the Brain over them."""
+        from cerebra.runtime import assemble
 
-        return build_brain(settings or get_settings(), model=model, embedder=embedder)
+        parts = assemble(settings or get_settings(), model=model, embedder=embedder)
+        return cls(
+            models=parts.models,
+            memory=parts.memory,
+            engine=parts.engine,
+            settings=parts.settings,
+            router=parts.router,
+            catalog=parts.catalog,
+            guards=guards,
+            sinks=sinks,
+            jobs=parts.jobs,
+        )
+
+    @classmethod
+    def for_feedback(cls, settings: Settings | None = None) -> Brain:
+        """A Brain for recording feedback from the CLI: the database and memory, no model.
+
+        Router learning lives in the serving process; from here only memory salience
+        changes (use `cerebra router feedback` or the HTTP API to teach a running router).
+        """
+        from cerebra.runtime import build_memory_store
+
+        settings = settings or get_settings()
+        store = build_memory_store(settings)
+        return cls(
+            models=ModelRegistry(), memory=store, engine=store.backend.engine, settings=settings
+        )
 
     def new_cancellation(self) -> Cancellation:
         """A token with the configured wall-clock limit (CEREBRA_GENERATION_TIMEOUT_S)."""
-        return Cancellation(timeout_s=self.settings.generation_timeout_s or None)
+        return Cancellation(timeout_s=self.settings.generation.timeout_s or None)
 
     # -- the path -----------------------------------------------------------------------
     def _prepare(self, query: Query) -> _Prepared:
         started = time.perf_counter()
         prompt = validate_text(
-            query.prompt, field="prompt", max_chars=self.settings.memory_max_chars
+            query.prompt, field="prompt", max_chars=self.settings.memory.max_chars
         )
         if query.max_tokens is not None and query.max_tokens < 1:
             raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
-        cap = self.settings.max_tokens_cap
+        cap = self.settings.generation.max_tokens_cap
         if query.max_tokens is not None and query.max_tokens > cap:
             raise InvalidInput(
                 f"max_tokens is {query.max_tokens}; the cap is {cap} (CEREBRA_MAX_TOKENS_CAP)",
@@ -173,21 +156,27 @@ class Brain:
             )
         if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
+        query = run_before(self.guards, replace(query, prompt=prompt))
         lease = self.models.lease(query.model)  # the caller releases it when the request ends
         try:
-            return self._prepare_on(lease, query, prompt, started)
+            return self._prepare_on(lease, query, started)
         except BaseException:
             lease.release()
             raise
 
-    def _prepare_on(self, lease: Lease, query: Query, prompt: str, started: float) -> _Prepared:
+    def _prepare_on(self, lease: Lease, query: Query, started: float) -> _Prepared:
+        prompt = query.prompt
         backend = lease.backend
         hits: list[MemoryHit] = []
-        if query.raw:
+        if query.raw or not self.settings.memory.enabled:  # no recall, nothing remembered
             query = replace(query, memory=False)
-        if query.memory and self.settings.memory_top_k > 0:
+        if query.memory and self.settings.memory.top_k > 0:
             hits = self.memory.search(
-                query.agent_id, prompt, k=self.settings.memory_top_k, user_id=query.user_id
+                query.agent_id,
+                prompt,
+                k=self.settings.memory.top_k,
+                user_id=query.user_id,
+                context=query.context,
             )
         conversation = (
             query.messages
@@ -202,23 +191,22 @@ class Brain:
                 conversation,
                 hits,
                 count_tokens=backend.count_tokens,
-                token_budget=self.settings.memory_token_budget,
+                token_budget=self.settings.memory.token_budget,
                 persona=query.persona,
             )
             messages, injected = rendered.messages, rendered.injected
         request = GenerationRequest(
             messages=() if query.raw else messages,
             prompt=prompt if query.raw else None,
-            max_tokens=query.max_tokens or self.settings.max_tokens,
-            temperature=self.settings.temperature
+            max_tokens=query.max_tokens or self.settings.generation.max_tokens,
+            temperature=self.settings.generation.temperature
             if query.temperature is None
             else query.temperature,
             top_p=0.95 if query.top_p is None else query.top_p,
             stop=query.stop,
             extra=query.extra,
             # who it is for: router policies and cache keys read it; backends never send it
-            context=RequestContext(tenant_id=self.memory.tenant_id, user_id=query.user_id,
-                                   agent_id=query.agent_id, session_id=query.session_id),
+            context=query.context,
             cancellation=query.cancellation or self.new_cancellation(),
         )
         return _Prepared(replace(query, prompt=prompt), backend, request, injected, started, lease)
@@ -251,14 +239,21 @@ class Brain:
                 session_id=query.session_id,
                 tags=["exchange"],
                 source="exchange",
-                metadata={"trace_id": trace_id, "model": model_name},
+                context=query.context,
+                metadata={
+                    "trace_id": trace_id,
+                    "model": model_name,
+                    # conversation structure: neighbouring-turn, session and speaker signals
+                    "session": query.session_id,
+                    "turn": self._next_turn(query),
+                    "speaker": query.user_id or "user",
+                },
             )
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
-        self.ledger.record(
-            InteractionRecord(
+        record = InteractionRecord(
                 trace_id=trace_id,
-                tenant_id=self.memory.tenant_id,
+                tenant_id=query.tenant_id,
                 endpoint=query.endpoint,
                 model=model_name,
                 prompt=query.prompt,
@@ -274,7 +269,6 @@ class Brain:
                 session_id=query.session_id,
                 decision_id=(routing or {}).get("decision_id"),
             )
-        )
         log.debug(
             "interaction",
             extra={
@@ -285,7 +279,7 @@ class Brain:
                 "memories_used": len(prep.hits),
             },
         )
-        return Answer(
+        answer = Answer(
             answer=text,
             model=model_name,
             usage=usage,
@@ -297,7 +291,10 @@ class Brain:
             stored_memory_id=stored,
             tool_calls=tool_calls,
             routing=routing,
+            annotations=query.annotations,
         )
+        deliver(self.sinks, Interaction(query=query, answer=answer, record=record))
+        return answer
 
     # -- entry points -------------------------------------------------------------------
     # Each holds the leased model until the request is done (a stream: until it ends or is
@@ -306,6 +303,7 @@ class Brain:
         prep = self._prepare(query)
         with prep.lease:
             gen = prep.backend.generate(prep.request)
+            self._check_output(prep, gen.text, final=True)
             return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls,
                                 gen.model, gen.routing)
 
@@ -313,6 +311,7 @@ class Brain:
         prep = await self._aprepare(query)
         async with prep.lease:
             gen = await prep.backend.agenerate(prep.request)
+            self._check_output(prep, gen.text, final=True)
             return await self._afinish(
                 prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
                 gen.routing,
@@ -327,8 +326,10 @@ class Brain:
             for chunk in prep.backend.stream(prep.request):
                 if chunk.text:
                     pieces.append(chunk.text)
+                    self._check_output(prep, "".join(pieces) if self.guards else "", final=False)
                     yield chunk.text
                 last = chunk
+            self._check_output(prep, "".join(pieces), final=True)
             answer = self._finish(
                 prep,
                 "".join(pieces),
@@ -347,8 +348,10 @@ class Brain:
             async for chunk in prep.backend.astream(prep.request):
                 if chunk.text:
                     pieces.append(chunk.text)
+                    self._check_output(prep, "".join(pieces) if self.guards else "", final=False)
                     yield chunk.text
                 last = chunk
+            self._check_output(prep, "".join(pieces), final=True)
             answer = await self._afinish(
                 prep,
                 "".join(pieces),
@@ -359,8 +362,30 @@ class Brain:
             )
         yield answer
 
+    def _next_turn(self, query: Query) -> int:
+        """The turn position of the next exchange in the query's session (0 for the first)."""
+        last = self.memory.by_tag(
+            query.agent_id,
+            "exchange",
+            k=1,
+            user_id=query.user_id,
+            session_id=query.session_id,
+            context=query.context,
+        )
+        if not last:
+            return 0
+        try:
+            return int(last[0].metadata.get("turn", -1)) + 1
+        except (TypeError, ValueError):
+            return 0
+
+    def _check_output(self, prep: _Prepared, text: str, *, final: bool) -> None:
+        """Output guards on the text so far; one that raises Refused stops the answer."""
+        if self.guards:
+            run_on_output(self.guards, prep.query, text, final)
+
     async def _aprepare(self, query: Query) -> _Prepared:
-        if not query.memory or query.raw:  # nothing slow to do: stay on the event loop
+        if not (query.memory and self.settings.memory.enabled) or query.raw:  # nothing slow
             return self._prepare(query)
         return await asyncio.to_thread(self._prepare, query)
 
@@ -381,21 +406,31 @@ class Brain:
         )
 
     # -- conveniences: a prompt with keyword options ---------------------------------------
-    def ask(self, prompt: Any, **options: Any) -> Answer:
-        """Ask once: `brain.ask("…", user_id=…, agent_id=…, model=…, memory=True)`."""
-        return self.run(_query(prompt, options))
+    def ask(self, prompt: str, **options: Unpack[AskOptions]) -> Answer:
+        """Ask once: `brain.ask("…", user_id=…, agent_id=…, model=…, memory=True)`, or with a
+        whole `context=RequestContext(…)` (the id shortcuts refine it)."""
+        return self.run(build_query(prompt, options))
 
-    async def aask(self, prompt: Any, **options: Any) -> Answer:
-        return await self.arun(_query(prompt, options))
+    async def aask(self, prompt: str, **options: Unpack[AskOptions]) -> Answer:
+        return await self.arun(build_query(prompt, options))
 
-    def stream(self, prompt: Any, **options: Any) -> Iterator[str | Answer]:
-        return self.run_stream(_query(prompt, options))
+    def stream(self, prompt: str, **options: Unpack[AskOptions]) -> Iterator[str | Answer]:
+        return self.run_stream(build_query(prompt, options))
 
-    def astream(self, prompt: Any, **options: Any) -> AsyncIterator[str | Answer]:
-        return self.arun_stream(_query(prompt, options))
+    def astream(
+        self, prompt: str, **options: Unpack[AskOptions]
+    ) -> AsyncIterator[str | Answer]:
+        return self.arun_stream(build_query(prompt, options))
 
     # -- feedback ---------------------------------------------------------------------------
-    def feedback(self, trace_id: str, quality: float, comment: str | None = None) -> dict[str, Any]:
+    def feedback(
+        self,
+        trace_id: str,
+        quality: float,
+        comment: str | None = None,
+        *,
+        context: RequestContext | None = None,
+    ) -> dict[str, Any]:
         """Rate an answer (quality 0..1, higher is better), once. The rating reaches the router
         that chose its model (the bandit learns) and the memories recalled for it (salience
         rises for good answers and falls for bad ones)."""
@@ -403,16 +438,19 @@ class Brain:
             raise InvalidInput("quality must be a number between 0 and 1", field="quality")
         if not 0.0 <= float(quality) <= 1.0:
             raise InvalidInput("quality must be between 0 and 1", field="quality")
+        tenant = (context or RequestContext()).tenant_id
         row = self.ledger.get(trace_id)
-        if row is None or row["tenant_id"] != self.memory.tenant_id:
+        if row is None or row["tenant_id"] != tenant:
             raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
-        if not self.ledger.set_feedback(trace_id, float(quality), comment, self.memory.tenant_id):
+        if not self.ledger.set_feedback(trace_id, float(quality), comment, tenant):
             raise InvalidInput("this answer has feedback already", field="trace_id")
         result: dict[str, Any] = {"trace_id": trace_id, "quality": float(quality)}
         used = [m["id"] for m in row["memories_used"] or []]
         if used:
             # quality 0..1 → reward -1..1: a bad answer lowers what it was built on
-            result["memories_reinforced"] = self.memory.reinforce(used, 2.0 * quality - 1.0)
+            result["memories_reinforced"] = self.memory.reinforce(
+                used, 2.0 * quality - 1.0, context=context
+            )
         decision_id = row.get("decision_id")
         if decision_id and self.router is not None:
             decision = self.router.feedback(decision_id, float(quality))
@@ -420,27 +458,16 @@ class Brain:
         return result
 
     def close(self) -> None:
+        """Close the router, the sinks (the ledger flushes), the memory backend and the
+        database; a second call does nothing."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        if self.jobs is not None:  # periodic jobs stop before what they work on closes
+            self.jobs.close()
         if self.router is not None:
             self.router.close()
-        self.ledger.close()
+        close_all(self.sinks)  # the ledger flushes here
         self.memory.backend.close()
         self.engine.dispose()
 
-
-def _query(prompt: Any, options: dict[str, Any]) -> Query:
-    """Build a Query from keyword options; unknown names are a TypeError, as for a function."""
-    known = set(Query.__dataclass_fields__) - {"prompt"}
-    unknown = set(options) - known - {"logit_bias"}
-    if unknown:
-        raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
-    opts = dict(options)
-    if "logit_bias" in opts:  # OpenAI-style sampling option, passed to the backend
-        bias = opts.pop("logit_bias")
-        if bias:
-            opts["extra"] = {**opts.get("extra", {}), "logit_bias": dict(bias)}
-    for name in ("history", "stop", "messages"):
-        if name == "messages" and opts.get(name) is None:
-            continue
-        if name in opts:
-            opts[name] = tuple(opts[name] or ())
-    return Query(prompt=prompt, **opts)

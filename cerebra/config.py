@@ -1,18 +1,31 @@
-"""Settings: every knob of Cerebra, read from CEREBRA_* environment variables and `.env`.
+"""Settings: every knob of Cerebra, in groups, read from CEREBRA_* environment variables and
+`.env`.
 
-`get_settings()` is the one cached entry point; nothing reads the environment elsewhere.
+A grouped setting is named with a double underscore (`CEREBRA_MEMORY__TOP_K`); the flat
+names of earlier versions (`CEREBRA_MEMORY_TOP_K`, `CEREBRA_PORT`, …) keep working as aliases.
+The environment beats `.env`; in each, the grouped name beats its alias. `get_settings()` is
+the one cached entry point; nothing reads the environment elsewhere.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEV_SECRET = "dev-secret-change-me"
+PREFIX = "CEREBRA_"
+DELIMITER = "__"
 
 
 def default_home() -> Path:
@@ -23,84 +36,362 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("cerebra", appauthor=False))
 
 
+def _field(default: Any = ..., *, alias: str | None = None, **kwargs: Any) -> Any:
+    """A setting: `alias` is the flat environment name of earlier versions, still read."""
+    extra: Any = {"env_alias": alias} if alias else None
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+class _Group(BaseModel):
+    # a misspelt grouped name (CEREBRA_MEMORY__TOPK) is an error, not silently ignored
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Group):
+    """The HTTP server (`cerebra serve`) and where the CLI looks for it."""
+
+    host: str = _field(
+        "127.0.0.1", alias="CEREBRA_HOST",
+        description="interface `serve` binds; `ask` and `chat` look for a running server here",
+    )
+    port: int = _field(
+        8800, alias="CEREBRA_PORT", ge=1, le=65535,
+        description="port `serve` binds; `ask` and `chat` look for a running server here",
+    )
+    log_level: str = _field(
+        "INFO", alias="CEREBRA_LOG_LEVEL", description="level of the server's log (`serve`)"
+    )
+    log_json: bool = _field(
+        True, alias="CEREBRA_LOG_JSON",
+        description="the server logs one JSON object per line (off: plain text lines)",
+    )
+
+
+class DatabaseSettings(_Group):
+    """The relational database: memories, the interaction ledger, router state."""
+
+    url: str | None = _field(
+        None, alias="CEREBRA_DATABASE_URL",
+        description="SQLAlchemy URL; a postgresql:// URL stores memories in pgvector; "
+        "default: the SQLite file cerebra.db in home",
+    )
+
+
+class RedisSettings(_Group):
+    """Redis, shared between replicas."""
+
+    url: str | None = _field(
+        None, alias="CEREBRA_REDIS_URL",
+        description="Redis URL: the response cache's store (with cache.enabled) and router "
+        "learning shared between replicas (with router.strategy); default: in-process",
+    )
+
+
+class ModelSettings(_Group):
+    """The embedded local model (llama.cpp running the packaged Gemma GGUF)."""
+
+    name: str = _field(
+        "gemma-3-270m", alias="CEREBRA_MODEL_NAME",
+        description="name of the embedded model in the catalog and in answers",
+    )
+    path: Path | None = _field(
+        None, alias="CEREBRA_MODEL_PATH",
+        description="GGUF file to serve; default: assembled into home/models from the PyPI "
+        "package",
+    )
+    sha256: str | None = _field(
+        None, alias="CEREBRA_MODEL_SHA256",
+        description="expected SHA-256 of the GGUF file (a mismatch is refused); default: the "
+        "package's own hash (none for a path given without one)",
+    )
+    n_ctx: int = _field(
+        4096, alias="CEREBRA_N_CTX", ge=256,
+        description="context window in tokens (a longer prompt is refused with 413)",
+    )
+    n_threads: int | None = _field(
+        None, alias="CEREBRA_N_THREADS", ge=1,
+        description="llama.cpp threads; default: llama.cpp's own choice",
+    )
+    queue_size: int = _field(
+        16, alias="CEREBRA_LOCAL_QUEUE_SIZE", ge=0,
+        description="requests that may wait for a busy local model (llama.cpp, transformers), "
+        "in arrival order; more get 429 with Retry-After",
+    )
+    embedded: bool = _field(
+        True, alias="CEREBRA_EMBEDDED_MODEL",
+        description="register the embedded model (off: the catalog's models only)",
+    )
+    fake: bool = _field(
+        False, alias="CEREBRA_FAKE_MODEL",
+        description="serve cerebra.testing.FakeModel instead of llama.cpp (tests, demos)",
+    )
+
+
+class GenerationSettings(_Group):
+    """Defaults and limits of every generation, whichever model serves it."""
+
+    max_tokens: int = _field(
+        128, alias="CEREBRA_MAX_TOKENS", ge=1,
+        description="tokens generated when a request does not say",
+    )
+    temperature: float = _field(
+        0.7, alias="CEREBRA_TEMPERATURE", ge=0.0, le=2.0,
+        description="sampling temperature when a request does not say",
+    )
+    max_tokens_cap: int = _field(
+        2048, alias="CEREBRA_MAX_TOKENS_CAP", ge=1,
+        description="a request asking for more max_tokens is refused (422)",
+    )
+    timeout_s: float = _field(
+        120.0, alias="CEREBRA_GENERATION_TIMEOUT_S", ge=0,
+        description="wall-clock limit per request, queueing included; the answer so far is "
+        "returned with finish_reason timeout (0: none)",
+    )
+
+
+class CatalogSettings(_Group):
+    """The model catalog beside the embedded model, and the verification of its weights."""
+
+    file: Path | None = _field(
+        None, alias="CEREBRA_MODELS_FILE",
+        description="YAML catalog file (`POST /api/models/reload` re-reads it)",
+    )
+    inline: str | None = _field(
+        None, alias="CEREBRA_MODELS", description="catalog as inline YAML or JSON"
+    )
+    pricing: str | None = _field(
+        None, alias="CEREBRA_PRICING",
+        description="price table overrides: a YAML file or inline YAML",
+    )
+    require_verified_weights: bool = _field(
+        False, alias="CEREBRA_REQUIRE_VERIFIED_WEIGHTS",
+        description="refuse local weights without a pinned hash or a trusted signature",
+    )
+    trusted_keys: list[str] = _field(
+        default_factory=list, alias="CEREBRA_TRUSTED_KEYS",
+        description="Ed25519 public keys whose signatures verify weights (JSON list)",
+    )
+    weights_hmac_key: SecretStr | None = _field(
+        None, alias="CEREBRA_WEIGHTS_HMAC_KEY",
+        description="shared key whose HMAC signatures verify weights",
+    )
+
+
+class CacheSettings(_Group):
+    """The exact-match response cache (in memory, or Redis with redis.url)."""
+
+    enabled: bool = _field(
+        False, alias="CEREBRA_CACHE_ENABLED",
+        description="answer a repeated identical request from the cache",
+    )
+    ttl_s: float = _field(
+        3600.0, alias="CEREBRA_CACHE_TTL_S", gt=0, description="seconds an entry is kept"
+    )
+    max_entries: int = _field(
+        1024, alias="CEREBRA_CACHE_MAX_ENTRIES", ge=1,
+        description="entries the in-process cache keeps, least recently used dropped first "
+        "(Redis keeps entries by ttl_s alone)",
+    )
+
+
+class HealthSettings(_Group):
+    """Scheduled health probes of the served models (`serve`)."""
+
+    interval_s: float = _field(
+        30.0, alias="CEREBRA_HEALTH_INTERVAL_S", ge=0,
+        description="seconds between probes of every model (0: no scheduled probes)",
+    )
+    unhealthy_after: int = _field(
+        2, alias="CEREBRA_HEALTH_UNHEALTHY_AFTER", ge=1,
+        description="failed probes in a row that take a model out of rotation",
+    )
+
+
+class RouterSettings(_Group):
+    """The learning router over the catalog."""
+
+    strategy: str | None = _field(
+        None, alias="CEREBRA_ROUTER_STRATEGY",
+        description="route over the catalog with this strategy (thompson, linucb, ucb1, "
+        "softmax, epsilon_greedy, weighted, fixed); default: no router",
+    )
+    name: str = _field(
+        "auto", alias="CEREBRA_ROUTER_NAME",
+        description="model name of the router (the default model when routing)",
+    )
+
+
+class MemorySettings(_Group):
+    """Long-term memory: recall before each answer, remember each exchange after."""
+
+    enabled: bool = _field(
+        True, alias="CEREBRA_MEMORY_ENABLED",
+        description="recall memories for every answer and remember every exchange (off: "
+        "neither; the memory API and CLI still work)",
+    )
+    top_k: int = _field(
+        5, alias="CEREBRA_MEMORY_TOP_K", ge=0, le=100,
+        description="memories recalled per answer (0: none)",
+    )
+    token_budget: int = _field(
+        512, alias="CEREBRA_MEMORY_TOKEN_BUDGET", ge=0,
+        description="tokens of recalled memories put into the prompt at most",
+    )
+    max_chars: int = _field(
+        20_000, alias="CEREBRA_MEMORY_MAX_CHARS", ge=1,
+        description="longest prompt or memory text accepted, in characters (longer: 422)",
+    )
+    near_duplicate_threshold: float | None = _field(
+        None, alias="CEREBRA_MEMORY_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1,
+        description="a new memory this similar (cosine) to one in its scope is merged into "
+        "it; default: only exact duplicates are",
+    )
+    embedder: Literal["minilm", "fake"] = _field(
+        "minilm", alias="CEREBRA_EMBEDDER",
+        description="embeddings: all-MiniLM-L6-v2 from its PyPI package, or "
+        "cerebra.testing.FakeEmbedder",
+    )
+    embedder_device: str = _field(
+        "cpu", alias="CEREBRA_EMBEDDER_DEVICE",
+        description="torch device of the MiniLM embedder (cpu, cuda, mps)",
+    )
+    prune_interval_s: float = _field(
+        3600.0, ge=0,
+        description="seconds between background deletions of expired memories, every "
+        "tenant's (0: none)",
+    )
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "server": ServerSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "model": ModelSettings,
+    "generation": GenerationSettings,
+    "catalog": CatalogSettings,
+    "cache": CacheSettings,
+    "health": HealthSettings,
+    "router": RouterSettings,
+    "memory": MemorySettings,
+}
+
+
+def env_alias(info: FieldInfo) -> str | None:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict):
+        value = extra.get("env_alias")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def aliases() -> dict[str, tuple[str, str]]:
+    """Flat environment name of earlier versions → (group, field)."""
+    return {
+        alias: (group, name)
+        for group, model in GROUPS.items()
+        for name, info in model.model_fields.items()
+        if (alias := env_alias(info))
+    }
+
+
+class _AliasSource(PydanticBaseSettingsSource):
+    """The flat names of earlier versions, read from the same variables as one other source
+    (the environment or `.env`) and placed below it: a grouped name set there wins."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._vars: Mapping[str, str | None] = getattr(source, "env_vars", {})
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ does the work
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for alias, (group, name) in aliases().items():
+            value = self._vars.get(alias.lower(), self._vars.get(alias))
+            if value is None:
+                continue
+            if GROUPS[group].model_fields[name].annotation == list[str]:
+                try:
+                    value = json.loads(value)
+                except ValueError as exc:
+                    from pydantic_settings import SettingsError
+
+                    raise SettingsError(f"{alias} must be a JSON list: {exc}") from exc
+            out.setdefault(group, {})[name] = value
+        return out
+
+
 class Settings(BaseSettings):
-    """Effective configuration. Paths are resolved against `home` when relative."""
+    """Effective configuration: a few top-level settings and one model per group.
+
+    Construct with groups: `Settings(home=…, memory={"top_k": 3})`; a flat keyword of
+    earlier versions (`memory_top_k=3`) is a TypeError naming the grouped one.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="CEREBRA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX,
+        env_nested_delimiter=DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
-    env: Literal["dev", "prod", "test"] = "dev"
+    env: Literal["dev", "prod", "test"] = Field(
+        "dev", description="deployment mode: prod refuses the default secret_key at start"
+    )
     home: Path = Field(
-        default_factory=default_home, description="data directory; default: per-user folder"
+        default_factory=default_home,
+        description="data directory: the SQLite database, the assembled model file, the "
+        "ledger's spill file; default: the per-user data folder",
     )
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in home"
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET),
+        description="the server's secret; with env=prod the built-in development value is "
+        "refused at start",
     )
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
-    # generation
-    model_name: str = "gemma-3-270m"
-    model_path: Path | None = Field(
-        default=None, description="GGUF file; default: assembled from the PyPI package"
-    )
-    model_sha256: str | None = Field(
-        default=None, description="expected SHA-256; default: the package's own hash"
-    )
-    n_ctx: int = Field(default=4096, ge=256)
-    n_threads: int | None = None
-    max_tokens: int = Field(default=128, ge=1)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    fake_model: bool = Field(default=False, description="serve cerebra.testing.FakeModel")
-    embedded_model: bool = Field(
-        default=True, description="register the embedded local model (off: catalog only)"
-    )
+    def __init__(self, **values: Any) -> None:
+        flat = aliases()
+        for key in values:
+            if key.startswith("_") or key in type(self).model_fields:
+                continue
+            hint = ""
+            if f"{PREFIX}{key.upper()}" in flat:
+                group, name = flat[f"{PREFIX}{key.upper()}"]
+                hint = f"; settings are grouped now: {group}={{{name!r}: …}}"
+            raise TypeError(f"unknown setting {key!r}{hint}")
+        super().__init__(**values)
 
-    # model catalog, verification, cache, health, routing
-    models_file: Path | None = Field(default=None, description="YAML model catalog")
-    models: str | None = Field(default=None, description="inline YAML/JSON model catalog")
-    pricing: str | None = Field(default=None, description="price table overrides: file or YAML")
-    require_verified_weights: bool = False
-    trusted_keys: list[str] = Field(default_factory=list, description="Ed25519 public keys")
-    weights_hmac_key: SecretStr | None = None
-    redis_url: str | None = None
-    cache_enabled: bool = False
-    cache_ttl_s: float = Field(default=3600.0, gt=0)
-    cache_max_entries: int = Field(default=1024, ge=1)
-    health_interval_s: float = Field(default=30.0, ge=0, description="0: no scheduled probes")
-    health_unhealthy_after: int = Field(default=2, ge=1)
-    router_strategy: str | None = Field(
-        default=None, description="route over the catalog with this bandit (e.g. thompson)"
-    )
-    router_name: str = "auto"
-
-    # local models under load: admission queue, wall-clock limit, max_tokens cap
-    local_queue_size: int = Field(
-        default=16, ge=0, description="requests that may wait for a busy local model (more: 429)"
-    )
-    generation_timeout_s: float = Field(
-        default=120.0, ge=0, description="wall-clock limit per request, queueing included (0: none)"
-    )
-    max_tokens_cap: int = Field(
-        default=2048, ge=1, description="a larger max_tokens is refused (422)"
-    )
-
-    # embeddings and memory
-    embedder: Literal["minilm", "fake"] = "minilm"
-    embedder_device: str = "cpu"
-    memory_enabled: bool = True
-    memory_top_k: int = Field(default=5, ge=0, le=100)
-    memory_token_budget: int = Field(default=512, ge=0)
-    memory_max_chars: int = Field(default=20_000, ge=1)
-    memory_near_duplicate_threshold: float | None = Field(
-        default=None, gt=0, le=1, description="merge near-duplicates above this cosine (off)"
-    )
-
-    # server
-    host: str = "127.0.0.1"
-    port: int = Field(default=8800, ge=1, le=65535)
-    log_level: str = "INFO"
-    log_json: bool = True
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _AliasSource(settings_cls, env_settings),
+            dotenv_settings,
+            _AliasSource(settings_cls, dotenv_settings),
+            file_secret_settings,
+        )
 
     @field_validator("home")
     @classmethod
@@ -109,8 +400,8 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database.url:
+            return self.database.url
         return f"sqlite:///{(self.home / 'cerebra.db').resolve()}"
 
     @property
@@ -129,19 +420,35 @@ class Settings(BaseSettings):
             )
 
     def masked(self) -> dict[str, Any]:
-        """Effective settings as plain values, secrets and URL passwords masked."""
+        """Effective settings as plain values, grouped, secrets and URL passwords masked;
+        `database.url` is the URL in use (the SQLite file in home by default)."""
         out: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = "**********" if value.get_secret_value() else ""
-            elif name == "redis_url" and value:
-                value = _mask_url(value)
-            elif isinstance(value, Path):
-                value = str(value)
-            out[name] = value
-        out["database_url"] = _mask_url(self.db_url)
+        for name, value in _items(self):
+            out[name] = _shown(name, value)
+        for group in GROUPS:
+            out[group] = {
+                name: _shown(name, value) for name, value in _items(getattr(self, group))
+            }
+        out["database"]["url"] = _mask_url(self.db_url)
         return out
+
+
+
+def _items(model: BaseModel) -> Iterator[tuple[str, Any]]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if not isinstance(value, BaseModel):
+            yield name, value
+
+
+def _shown(name: str, value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str) and name.endswith("url"):
+        return _mask_url(value)
+    return value
 
 
 def _mask_url(url: str) -> str:

@@ -55,3 +55,8 @@ class RequestContext:
 
 
 DEFAULT_CONTEXT = RequestContext()
+
+
+def tenant_of(context: RequestContext | None) -> str:
+    """The tenant a call acts for: the context's, or the default tenant without one."""
+    return DEFAULT_TENANT if context is None else context.tenant_id

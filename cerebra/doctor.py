@@ -44,12 +44,12 @@ def _check_model(settings: Settings) -> Check:
     from cerebra.errors import ModelVerificationError
     from cerebra.models.weights import resolve_model_file, verify_file
 
-    if settings.fake_model:
+    if settings.model.fake:
         return Check("model", True, "fake model configured (CEREBRA_FAKE_MODEL)")
     try:
         settings.ensure_home()
         path, sha = resolve_model_file(
-            settings.models_dir, settings.model_path, settings.model_sha256
+            settings.models_dir, settings.model.path, settings.model.sha256
         )
         if sha:
             verify_file(path, sha)
@@ -68,14 +68,14 @@ def _check_engine(settings: Settings) -> Check:
     from cerebra.native.build import installed_from, portable_spec
     from cerebra.native.probe import check_engine
 
-    if settings.fake_model or not settings.embedded_model:
+    if settings.model.fake or not settings.model.embedded:
         return Check("engine", True, "no embedded llama.cpp model configured")
     if importlib.util.find_spec("llama_cpp") is None:
         return Check("engine", False, "llama-cpp-python is not installed",
                      "pip install 'cerebra[local]'")
     try:
         path, _ = resolve_model_file(
-            settings.models_dir, settings.model_path, settings.model_sha256
+            settings.models_dir, settings.model.path, settings.model.sha256
         )
     except Exception as exc:
         return Check("engine", False, f"no model file to try: {exc}", "see the model check")

@@ -1,25 +1,30 @@
 """Assembly from Settings: database, models (embedded default + catalog, verified, cached,
 routed), embedder and memory.
 
-Kept apart from Brain so that tests and users can build a Brain from their own parts.
+Kept apart from Brain so that tests and users can build a Brain from their own parts:
+`assemble()` returns the parts and `Brain.from_settings()` — the one factory — builds the
+Brain over them. This module never imports `cerebra.brain` (no import cycle).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cerebra.config import Settings
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
+from cerebra.jobs.inprocess import InProcessRunner
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import ModelRegistry, wrapped_by
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from cerebra.brain import Brain
+    from cerebra.jobs.base import JobRunner
     from cerebra.memory.embedders import Embedder
+    from cerebra.memory.store import MemoryStore
     from cerebra.models.catalog import Catalog
     from cerebra.routing.router import Router
 
@@ -31,33 +36,36 @@ def load_default_model(settings: Settings) -> ModelBackend:
     the admission queue (bounded, FIFO, 429 when full; see cerebra.models.queued)."""
     from cerebra.models.queued import queue_local
 
-    if settings.fake_model:
+    if settings.model.fake:
         from cerebra.testing import FakeModel
 
-        return queue_local(FakeModel(name=settings.model_name), settings)
+        fake = FakeModel(name=settings.model.name, max_context=settings.model.n_ctx)
+        return queue_local(fake, settings)
     from cerebra.models.llamacpp import LlamaCppBackend
     from cerebra.models.weights import resolve_model_file
 
     settings.ensure_home()
-    path, sha = resolve_model_file(settings.models_dir, settings.model_path, settings.model_sha256)
+    path, sha = resolve_model_file(
+        settings.models_dir, settings.model.path, settings.model.sha256
+    )
     backend = LlamaCppBackend(
         path,
-        name=settings.model_name,
+        name=settings.model.name,
         expected_sha256=sha,
-        n_ctx=settings.n_ctx,
-        n_threads=settings.n_threads,
+        n_ctx=settings.model.n_ctx,
+        n_threads=settings.model.n_threads,
     )
     return queue_local(backend, settings)
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    if settings.embedder == "fake":
+    if settings.memory.embedder == "fake":
         from cerebra.testing import FakeEmbedder
 
         return FakeEmbedder()
     from cerebra.memory.embedders import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(device=settings.embedder_device)
+    return SentenceTransformerEmbedder(device=settings.memory.embedder_device)
 
 
 def memory_backend(engine: Engine) -> Any:
@@ -77,21 +85,21 @@ def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
     from cerebra.models.pricing import configure_default_prices
     from cerebra.models.signing import WeightVerifier
 
-    if settings.pricing:
-        configure_default_prices(settings.pricing)
+    if settings.catalog.pricing:
+        configure_default_prices(settings.catalog.pricing)
 
-    hmac = settings.weights_hmac_key
+    hmac = settings.catalog.weights_hmac_key
     verifier = WeightVerifier(
-        trusted_keys=settings.trusted_keys,
+        trusted_keys=settings.catalog.trusted_keys,
         hmac_keys=[hmac.get_secret_value()] if hmac else [],
-        require_verified=settings.require_verified_weights,
+        require_verified=settings.catalog.require_verified_weights,
     )
     catalog = Catalog(registry, verifier=verifier)
     reports = []
-    if settings.models_file is not None:
-        reports.append(catalog.load_file(settings.models_file))
-    if settings.models:
-        reports.append(catalog.load_text(settings.models, source="env"))
+    if settings.catalog.file is not None:
+        reports.append(catalog.load_file(settings.catalog.file))
+    if settings.catalog.inline:
+        reports.append(catalog.load_text(settings.catalog.inline, source="env"))
     for report in reports:
         for error in report.errors:
             log.error("model refused: %s", error)
@@ -102,12 +110,12 @@ def enable_cache(settings: Settings, registry: ModelRegistry) -> None:
     """Wrap every model, present and future, in the response cache."""
     from cerebra.models.cache import CachedBackend, make_store
 
-    store = make_store(settings.redis_url, max_entries=settings.cache_max_entries)
+    store = make_store(settings.redis.url, max_entries=settings.cache.max_entries)
 
     def wrap(name: str, backend: ModelBackend | None) -> None:
-        if backend is None or wrapped_by(backend, CachedBackend) or name == settings.router_name:
+        if backend is None or wrapped_by(backend, CachedBackend) or name == settings.router.name:
             return
-        registry.replace(name, CachedBackend(backend, store, ttl_s=settings.cache_ttl_s))
+        registry.replace(name, CachedBackend(backend, store, ttl_s=settings.cache.ttl_s))
 
     for name, backend in registry.items():
         wrap(name, backend)
@@ -116,31 +124,33 @@ def enable_cache(settings: Settings, registry: ModelRegistry) -> None:
     )
 
 
-def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -> Router:
-    """A Router over every other model, registered as `router_name`, kept in sync on swaps."""
+def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine,
+                  jobs: JobRunner | None = None) -> Router:
+    """A Router over every other model, registered as `router_name`, kept in sync on swaps;
+    its state saves and Redis exchange run as periodic jobs of `jobs`."""
     from cerebra.routing.policy import RoutePolicy
     from cerebra.routing.router import Router
     from cerebra.routing.state import RouterStore
 
     shared = None
-    if settings.redis_url:  # replicas share learning, cooldowns and policies through Redis
+    if settings.redis.url:  # replicas share learning, cooldowns and policies through Redis
         from cerebra.routing.shared import RedisSharedState
 
-        shared = RedisSharedState(settings.redis_url)
+        shared = RedisSharedState(settings.redis.url, jobs=jobs)
 
-    assert settings.router_strategy is not None
+    assert settings.router.strategy is not None
     # members lease the current model per call: a swap never closes one under the router
-    members = [registry.member(n) for n, _ in registry.items() if n != settings.router_name]
+    members = [registry.member(n) for n, _ in registry.items() if n != settings.router.name]
     router = Router(
         members,
-        policy=RoutePolicy(strategy=settings.router_strategy),
-        store=RouterStore(engine),
-        name=settings.router_name,
+        policy=RoutePolicy(strategy=settings.router.strategy),
+        store=RouterStore(engine, jobs=jobs),
+        name=settings.router.name,
         shared=shared,
     )
 
     def sync(event: str, name: str, backend: ModelBackend | None) -> None:
-        if name == settings.router_name:
+        if name == settings.router.name:
             return
         if event in ("added", "replaced") and name not in router.backends:
             router.add_backend(registry.member(name))
@@ -148,14 +158,26 @@ def enable_router(settings: Settings, registry: ModelRegistry, engine: Engine) -
             router.remove_backend(name)
 
     registry.subscribe(sync)
-    registry.add(router, name=settings.router_name, default=True)
+    registry.add(router, name=settings.router.name, default=True)
     return router
 
 
-def build_brain(
+@dataclass(frozen=True)
+class BrainParts:
+    """What a Brain runs on, assembled from settings."""
+
+    settings: Settings
+    engine: Engine
+    models: ModelRegistry
+    memory: MemoryStore
+    router: Router | None
+    catalog: Catalog
+    jobs: JobRunner | None = None  # background and periodic jobs; the Brain closes it
+
+
+def assemble(
     settings: Settings, *, model: ModelBackend | None = None, embedder: Any = None
-) -> Brain:
-    from cerebra.brain import Brain
+) -> BrainParts:
     from cerebra.memory.store import MemoryStore
 
     settings.check_secrets()
@@ -163,22 +185,41 @@ def build_brain(
     engine = make_engine(settings.db_url)
     upgrade(engine)
     registry = ModelRegistry()
-    if model is not None or settings.embedded_model:
+    if model is not None or settings.model.embedded:
         registry.add(model or load_default_model(settings), default=True)
     catalog = build_catalog(settings, registry)
-    if settings.cache_enabled:
+    if settings.cache.enabled:
         enable_cache(settings, registry)
-    router = enable_router(settings, registry, engine) if settings.router_strategy else None
+    jobs = InProcessRunner(engine)  # one runner for every background and periodic job
+    router = (enable_router(settings, registry, engine, jobs) if settings.router.strategy
+              else None)
     memory = MemoryStore(
         memory_backend(engine),
         embedder or load_embedder(settings),
-        max_chars=settings.memory_max_chars,
-        near_duplicate_threshold=settings.memory_near_duplicate_threshold,
+        max_chars=settings.memory.max_chars,
+        near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )
-    brain = Brain(models=registry, memory=memory, engine=engine, settings=settings)
-    brain.catalog = catalog
-    brain.router = router
-    return brain
+    if settings.memory.prune_interval_s > 0:
+        schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
+    return BrainParts(settings, engine, registry, memory, router, catalog, jobs)
+
+
+def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,
+                     interval_s: float) -> None:
+    """Delete every tenant's expired memories now and every `interval_s` ("memory-prune")."""
+    from sqlalchemy import select
+
+    from cerebra.context import RequestContext
+    from cerebra.db.schema import tenants
+    from cerebra.memory.pruner import Pruner
+
+    def prune_expired() -> int:
+        with engine.connect() as conn:
+            ids = conn.execute(select(tenants.c.id)).scalars().all()
+        return sum(memory.prune(threshold=0.0, context=RequestContext(tenant_id=t))
+                   for t in ids)
+
+    Pruner(prune_expired, interval=interval_s, runner=jobs, name="memory-prune").start()
 
 
 def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
@@ -191,20 +232,7 @@ def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
     return MemoryStore(
         memory_backend(engine),
         embedder or load_embedder(settings),
-        max_chars=settings.memory_max_chars,
-        near_duplicate_threshold=settings.memory_near_duplicate_threshold,
+        max_chars=settings.memory.max_chars,
+        near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )
 
-
-def build_feedback_brain(settings: Settings) -> Brain:
-    """A Brain for recording feedback from the CLI: the database and memory, no model loaded.
-
-    Router learning lives in the serving process; from here only memory salience changes
-    (use `cerebra router feedback` or the HTTP API to teach a running router).
-    """
-    from cerebra.brain import Brain
-
-    store = build_memory_store(settings)
-    return Brain(
-        models=ModelRegistry(), memory=store, engine=store.backend.engine, settings=settings
-    )

@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cerebra.brain import Answer, Brain
+from cerebra.brain import Brain
 from cerebra.config import Settings
 from cerebra.db.schema import interactions, memories
 from cerebra.errors import InvalidInput, PromptTooLong, UnknownModel
+from cerebra.exchange import Answer
 from cerebra.testing import FakeEmbedder, FakeModel
 
 
 @pytest.fixture
 def brain(tmp_path: Path) -> Brain:
-    settings = Settings(home=tmp_path / "h", fake_model=True, embedder="fake")
+    settings = Settings(home=tmp_path / "h", model={"fake": True}, memory={"embedder": "fake"})
     return Brain.from_settings(
         settings, model=FakeModel("Teal, I remember.", name="fake"), embedder=FakeEmbedder()
     )
@@ -106,7 +107,7 @@ def test_async_paths(brain: Brain) -> None:
 
 
 def test_memory_budget_limits_injection(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "h", memory_token_budget=50, memory_top_k=10)
+    settings = Settings(home=tmp_path / "h", memory={"token_budget": 50, "top_k": 10})
     brain = Brain.from_settings(settings, model=FakeModel(), embedder=FakeEmbedder())
     for i in range(5):
         brain.memory.add("", f"fact number {i} about the blue house on the hill")

@@ -44,8 +44,9 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    settings = Settings(home=tmp_path / "server", embedder="fake", health_interval_s=0)
-    model = FakeModel(name=settings.model_name)
+    settings = Settings(home=tmp_path / "server", memory={"embedder": "fake"},
+                        health={"interval_s": 0})
+    model = FakeModel(name=settings.model.name)
     brain = Brain.from_settings(settings, model=model)
     try:
         with running_server(create_app(settings, brain=brain)) as url:
@@ -111,7 +112,7 @@ def test_server_errors_are_one_line_exit_2_like_in_process(served: Served) -> No
     "args", [("--server", "http://127.0.0.1:{port}"), ("--local", "--server", "http://x")]
 )
 def test_server_option_misuse(args: tuple[str, ...]) -> None:
-    args = tuple(a.format(port=get_settings().port) for a in args)  # a port nobody serves
+    args = tuple(a.format(port=get_settings().server.port) for a in args)  # a port nobody serves
     result = run_cli("ask", "hi", *args, env=FAKE)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("error:") and result.stderr.strip().count("\n") == 0

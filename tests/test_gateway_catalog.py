@@ -23,11 +23,11 @@ models:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         home=tmp_path / "h",
-        embedded_model=False,
-        embedder="fake",
-        models=CATALOG,
-        router_strategy="thompson",
-        health_interval_s=0,
+        model={"embedded": False},
+        memory={"embedder": "fake"},
+        catalog={"inline": CATALOG},
+        router={"strategy": "thompson"},
+        health={"interval_s": 0},
     )
     with TestClient(create_app(settings)) as c:
         yield c
@@ -109,7 +109,8 @@ def test_bad_entry_refused_rest_serves(client: TestClient, tmp_path: Path) -> No
 
 
 def test_router_api_without_router(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "h", fake_model=True, embedder="fake", health_interval_s=0)
+    settings = Settings(home=tmp_path / "h", model={"fake": True}, memory={"embedder": "fake"},
+                        health={"interval_s": 0})
     with TestClient(create_app(settings)) as c:
         r = c.get("/api/router/decisions")
         assert r.status_code == 404 and "CEREBRA_ROUTER_STRATEGY" in r.json()["error"]["message"]
@@ -124,11 +125,11 @@ def test_cli_router_commands(tmp_path: Path) -> None:
     home = tmp_path / "cli"
     settings = Settings(
         home=home,
-        embedded_model=False,
-        embedder="fake",
-        models=CATALOG,
-        router_strategy="thompson",
-        health_interval_s=0,
+        model={"embedded": False},
+        memory={"embedder": "fake"},
+        catalog={"inline": CATALOG},
+        router={"strategy": "thompson"},
+        health={"interval_s": 0},
     )
     with running_server(create_app(settings)) as base:
         import httpx

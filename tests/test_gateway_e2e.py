@@ -51,11 +51,11 @@ def gateway(upstream: tuple[str, FaultPlan], tmp_path: Path) -> Iterator[tuple[s
     }
     settings = Settings(
         home=tmp_path / "h",
-        embedded_model=False,
-        embedder="fake",
-        models=json.dumps(catalog),
-        router_strategy="thompson",
-        health_interval_s=0,
+        model={"embedded": False},
+        memory={"embedder": "fake"},
+        catalog={"inline": json.dumps(catalog)},
+        router={"strategy": "thompson"},
+        health={"interval_s": 0},
     )
     with running_server(create_app(settings)) as base:
         yield base, plan

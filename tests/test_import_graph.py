@@ -17,11 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cerebra"
 
-# Cycles tolerated for now, each as its modules in sorted order. Only cycles that go
-# through cerebra.brain <-> cerebra.runtime belong here: Brain.from_settings imports the
-# runtime's assembly, which builds a Brain (function-level imports both ways); the lead
-# engineer's refactoring of Brain's construction removes it, and then this entry.
-KNOWN: frozenset[tuple[str, ...]] = frozenset({("cerebra.brain", "cerebra.runtime")})
+# Cycles tolerated until the refactoring that removes them: none are left.
+KNOWN: frozenset[tuple[str, ...]] = frozenset()
 
 
 def module_names() -> dict[str, Path]:

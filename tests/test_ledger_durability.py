@@ -332,7 +332,7 @@ def test_frame_round_trip_and_checksum() -> None:
 
 
 def test_brain_spills_into_its_home(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "h", fake_model=True, embedder="fake")
+    settings = Settings(home=tmp_path / "h", model={"fake": True}, memory={"embedder": "fake"})
     brain = Brain.from_settings(settings, model=FakeModel("ok", name="fake"),
                                 embedder=FakeEmbedder())
     try:

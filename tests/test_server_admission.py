@@ -91,7 +91,7 @@ def _brain(tmp_path: Path, hook: Any, *, queue_size: int = 4, **settings: Any) -
     model = QueuedBackend(FakeModel(REPLY, name="fake", before_token=hook),
                           queue_size=queue_size)
     return Brain.from_settings(
-        Settings(home=tmp_path / "h", health_interval_s=0, **settings),
+        Settings(home=tmp_path / "h", health={"interval_s": 0}, **settings),
         model=model, embedder=FakeEmbedder())
 
 
@@ -204,8 +204,8 @@ def test_streaming_client_that_disconnects_stops_its_generation(
 @pytest.fixture
 def capped(tmp_path: Path) -> Iterator[tuple[TestClient, FakeModel]]:
     fake = FakeModel(REPLY, name="fake")
-    brain = Brain.from_settings(Settings(home=tmp_path / "h", max_tokens_cap=50,
-                                         health_interval_s=0),
+    brain = Brain.from_settings(Settings(home=tmp_path / "h", generation={"max_tokens_cap": 50},
+                                         health={"interval_s": 0}),
                                 model=fake, embedder=FakeEmbedder())
     with TestClient(create_app(brain.settings, brain=brain)) as client:
         yield client, fake
@@ -254,15 +254,17 @@ def test_stopped_answers_say_why_and_openai_clients_read_length(tmp_path: Path) 
 
 
 def test_settings_reach_the_local_model_and_requests(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "h", fake_model=True, embedder="fake",
-                        local_queue_size=3, generation_timeout_s=7, health_interval_s=0)
+    settings = Settings(home=tmp_path / "h", model={"fake": True, "queue_size": 3},
+                        memory={"embedder": "fake"}, generation={"timeout_s": 7},
+                        health={"interval_s": 0})
     model = load_default_model(settings)
     assert isinstance(model, QueuedBackend)
     assert model.admission.queue_size == 3 and model.timeout_s == 7
     brain = Brain.from_settings(settings, embedder=FakeEmbedder())
     token = brain.new_cancellation()
     assert token.remaining() is not None and 0 < (token.remaining() or 0) <= 7
-    unlimited = Brain.from_settings(settings.model_copy(update={"generation_timeout_s": 0}),
+    no_limit = settings.generation.model_copy(update={"timeout_s": 0})
+    unlimited = Brain.from_settings(settings.model_copy(update={"generation": no_limit}),
                                     model=FakeModel(), embedder=FakeEmbedder())
     assert unlimited.new_cancellation().deadline is None
     brain.close()

@@ -57,8 +57,8 @@ def serve(
     from cerebra.server.app import create_app
 
     settings = get_settings()
-    host = host or settings.host
-    port = port or settings.port
+    host = host or settings.server.host
+    port = port or settings.server.port
     # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
     # the engine must run here (a trial generation in a child process).
     sock = bind_socket(host, port)
@@ -67,7 +67,7 @@ def serve(
             summary = check_engine(settings)
             if summary:
                 print(f"engine ok: {summary}", flush=True)
-        configure_logging(settings.log_level, json_lines=settings.log_json)
+        configure_logging(settings.server.log_level, json_lines=settings.server.log_json)
         # Load (and verify) models before serving, so a bad model file is a one-line error.
         brain = Brain.from_settings(settings)
         try:
@@ -222,9 +222,9 @@ def feedback(
     comment: str = typer.Option(None, "--comment"),
 ) -> None:
     """Rate an answer: its memories' salience and (when routed) the router learn from it."""
-    from cerebra.runtime import build_feedback_brain
+    from cerebra.brain import Brain
 
-    brain = build_feedback_brain(get_settings())
+    brain = Brain.for_feedback(get_settings())
     try:
         result = brain.feedback(trace_id, quality, comment)
     finally:
@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     # library loads; an explicit OMP_WAIT_POLICY in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     exc_mod = _click_exceptions()
     try:
@@ -269,11 +270,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
     except ValidationError as exc:  # settings from the environment that do not parse
+        from cerebra.config_doc import env_name_for
+
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
+        message = first.get("msg")
+        if first.get("type") == "extra_forbidden":
+            message = "no such setting (see `cerebra config show --markdown`)"
         print(
-            f"error: invalid setting CEREBRA_{field.upper()}: {first.get('msg')}", file=sys.stderr
+            f"error: invalid setting {env_name_for(tuple(first.get('loc', ())))}: {message}",
+            file=sys.stderr,
         )
+        raise SystemExit(2) from None
+    except SettingsError as exc:  # e.g. a list setting that is not JSON
+        print(f"error: invalid setting: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)

@@ -27,28 +27,28 @@ def _configured_models() -> list[dict[str, str | int | bool]]:
 
     s = get_settings()
     rows: list[dict[str, str | int | bool]] = []
-    if s.embedded_model:
+    if s.model.embedded:
         rows.append(
             {
-                "name": s.model_name,
-                "backend": "fake" if s.fake_model else "llamacpp",
-                "where": str(s.model_path or s.models_dir / "gemma-3-270m-q4_k_m.gguf"),
-                "context": s.n_ctx,
+                "name": s.model.name,
+                "backend": "fake" if s.model.fake else "llamacpp",
+                "where": str(s.model.path or s.models_dir / "gemma-3-270m-q4_k_m.gguf"),
+                "context": s.model.n_ctx,
                 "source": "embedded",
             }
         )
     catalog = Catalog(ModelRegistry())
     sources: list[tuple[str, str, Path | None]] = []
-    if s.models_file is not None:
+    if s.catalog.file is not None:
         try:
-            text = s.models_file.read_text(encoding="utf-8")
+            text = s.catalog.file.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(
-                f"cannot read {s.models_file}: {exc.strerror}", field="models_file"
+                f"cannot read {s.catalog.file}: {exc.strerror}", field="models_file"
             ) from exc
-        sources.append((str(s.models_file), text, s.models_file.parent))
-    if s.models:
-        sources.append(("env", s.models, None))
+        sources.append((str(s.catalog.file), text, s.catalog.file.parent))
+    if s.catalog.inline:
+        sources.append(("env", s.catalog.inline, None))
     for source, text, base in sources:
         try:
             data = yaml.safe_load(text)
@@ -75,11 +75,11 @@ def _configured_models() -> list[dict[str, str | int | bool]]:
                     "source": source,
                 }
             )
-    if s.router_strategy:
+    if s.router.strategy:
         rows.append(
             {
-                "name": s.router_name,
-                "backend": f"router ({s.router_strategy})",
+                "name": s.router.name,
+                "backend": f"router ({s.router.strategy})",
                 "where": "every other model",
                 "context": 0,
                 "source": "settings",
@@ -102,15 +102,27 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @config_app.command("show")
-def config_show(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Effective settings, secrets masked."""
-    values = get_settings().masked()
+def config_show(
+    as_json: bool = typer.Option(False, "--json", help="effective values, grouped, as JSON"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="every setting documented: names, type, default (no values)"
+    ),
+) -> None:
+    """Effective settings, secrets masked; --markdown documents every setting instead."""
+    if markdown:
+        from cerebra.config_doc import markdown_table
+
+        print(markdown_table(), end="")
+        return
+    from cerebra.config_doc import env_values
+
+    settings = get_settings()
     if as_json:
-        print(json.dumps(values, indent=2, default=str))
+        print(json.dumps(settings.masked(), indent=2, default=str))
         return
     table = Table("setting", "value")
-    for key, value in values.items():
-        table.add_row(f"CEREBRA_{key.upper()}", str(value))
+    for env, value in env_values(settings):
+        table.add_row(env, "" if value is None else str(value))
     out.print(table)
 
 

@@ -49,7 +49,7 @@ def check_engine(settings: Settings) -> str | None:
 
     Returns a one-line summary, or None when no embedded llama.cpp model is configured.
     """
-    if settings.fake_model or not settings.embedded_model:
+    if settings.model.fake or not settings.model.embedded:
         return None
     import importlib.util
 
@@ -61,7 +61,7 @@ def check_engine(settings: Settings) -> str | None:
     from cerebra.native.probe import check_engine as trial
 
     settings.ensure_home()
-    path, sha = resolve_model_file(settings.models_dir, settings.model_path, settings.model_sha256)
+    path, sha = resolve_model_file(settings.models_dir, settings.model.path, settings.model.sha256)
     if sha:
         verify_file(path, sha)  # a damaged file is named as such, not as an engine crash
     result = trial(path)

@@ -47,14 +47,14 @@ class Answerer(Protocol):
 
 def configured_url(settings: Settings) -> str:
     """The URL of the server these settings would serve on (a wildcard bind → loopback)."""
-    host = settings.host.strip("[]")
+    host = settings.server.host.strip("[]")
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return f"http://{host}:{settings.server.port}"
 
 
 def _is_loopback(url: str) -> bool:
@@ -122,7 +122,7 @@ class LocalAnswerer:
         return self.brain.ask(prompt, endpoint="cli", **options).to_dict()
 
     def stream(self, prompt: str, **options: Any) -> Stream:
-        from cerebra.brain import Answer
+        from cerebra.exchange import Answer
 
         events = self.brain.stream(prompt, endpoint="cli", **options)
         try:

@@ -32,7 +32,7 @@ def _store() -> Any:
 
 def _server(url: str | None) -> str:
     s = get_settings()
-    return (url or f"http://{s.host}:{s.port}").rstrip("/")
+    return (url or f"http://{s.server.host}:{s.server.port}").rstrip("/")
 
 
 def _call(method: str, url: str, **kwargs: Any) -> Any:

@@ -7,7 +7,8 @@ Signals, each scaled to 0..1 and weighted:
   every candidate of both pools; otherwise the backend's native score is used;
 - `vector`: dense cosine similarity, divided by the query's best similarity;
 - `context`: conversation structure. A memory that is a turn of a conversation (metadata
-  `session` and `turn`, or a `dia_id` such as "D3:5") inherits a decaying share of the
+  `session` and `turn`: Brain records them for every exchange it stores, imports such as
+  LoCoMo map their own turn ids onto them) inherits a decaying share of the
   text+vector score of its neighbouring turns in the same session: for distance d = 1..window
   it adds `neighbours ** d` times the better of the two turns at that distance. Questions are
   often answered by the turn after the one that matches them ("How was it?" → "Great, we …"),
@@ -32,7 +33,6 @@ turn outside a pool is given that pool's lowest score, an upper bound on its tru
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,8 +53,6 @@ from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 SPEAKER_KEY = "speaker"
 SESSION_KEY = "session"
 TURN_KEY = "turn"
-DIA_ID_KEY = "dia_id"
-_DIA_ID = re.compile(r"^D(\d+):(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -88,18 +86,13 @@ class RetrievalWeights:
 
 
 def turn_position(metadata: Mapping[str, Any]) -> tuple[str, int] | None:
-    """(session, turn index) of a conversation turn, from `session`+`turn` or a `dia_id`."""
+    """(session, turn index) of a conversation turn, from its `session` and `turn`."""
     session, turn = metadata.get(SESSION_KEY), metadata.get(TURN_KEY)
     if session is not None and turn is not None:
         try:
             return str(session), int(turn)
         except (TypeError, ValueError):
             return None
-    dia = metadata.get(DIA_ID_KEY)
-    if isinstance(dia, str):
-        match = _DIA_ID.match(dia.strip())
-        if match:
-            return match.group(1), int(match.group(2))
     return None
 
 

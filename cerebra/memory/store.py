@@ -4,6 +4,8 @@ It validates input, embeds text, merges duplicates, and asks the backend for can
 (full text and vector, with filters applied inside the queries) that
 cerebra.memory.retrieval fuses into one ranked list. Lifecycle: update with history,
 delete / delete_all, salience feedback (`reinforce`), TTL, `prune` and a background pruner.
+The store holds no tenant: every call acts for the tenant of its `context` (a
+RequestContext; the default tenant without one), so one store serves every tenant.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from cerebra.db.schema import DEFAULT_TENANT
+from cerebra.context import RequestContext, tenant_of
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.memory.base import (
     Candidate,
@@ -45,6 +47,7 @@ from cerebra.memory.validation import (
 __all__ = ["MemoryStore", "validate_text"]
 
 if TYPE_CHECKING:
+    from cerebra.jobs.base import JobRunner
     from cerebra.memory.pruner import Pruner
 
 
@@ -97,7 +100,6 @@ class MemoryStore:
         backend: MemoryBackend,
         embedder: Embedder | None = None,
         *,
-        tenant_id: str = DEFAULT_TENANT,
         weights: RetrievalWeights | None = None,
         max_chars: int = 20_000,
         near_duplicate_threshold: float | None = None,
@@ -109,7 +111,6 @@ class MemoryStore:
             )
         self.backend = backend
         self._embedder = embedder
-        self.tenant_id = tenant_id
         self.weights = weights or RetrievalWeights()
         self.max_chars = max_chars
         self.near_duplicate_threshold = near_duplicate_threshold
@@ -129,7 +130,10 @@ class MemoryStore:
         *,
         user_id: str | None = None,
         session_id: str | None = None,
+        context: RequestContext | None = None,
     ) -> Scope:
+        """The scope of a call: the tenant from `context` (default tenant without one), and
+        the agent / user / session named explicitly (None: any, in queries)."""
         for name, value in (
             ("agent_id", agent_id),
             ("user_id", user_id),
@@ -137,7 +141,9 @@ class MemoryStore:
         ):
             if value is not None and (not isinstance(value, str) or len(value) > 200):
                 raise InvalidInput(f"{name} must be a string of at most 200 characters", field=name)
-        return Scope(self.tenant_id, user_id=user_id, agent_id=agent_id, session_id=session_id)
+        return Scope(
+            tenant_of(context), user_id=user_id, agent_id=agent_id, session_id=session_id
+        )
 
     def _backend(self, filters: Any) -> MemoryBackend:
         where = parse_filter(filters)
@@ -191,11 +197,12 @@ class MemoryStore:
         created_at: float | None = None,
         ttl: float | None = None,
         expires_at: float | None = None,
+        context: RequestContext | None = None,
     ) -> str:
         """Store one memory and return its id (the existing id if the text is a duplicate)."""
         item = self._new(
             text,
-            self.scope(agent_id, user_id=user_id, session_id=session_id),
+            self.scope(agent_id, user_id=user_id, session_id=session_id, context=context),
             tags=tags,
             importance=importance,
             metadata=metadata,
@@ -214,12 +221,13 @@ class MemoryStore:
         user_id: str | None = None,
         session_id: str | None = None,
         source: str = "user",
+        context: RequestContext | None = None,
     ) -> list[str]:
         """Store a batch atomically: each item is a text or a dict with `text` and any of
         tags, importance, metadata, created_at, ttl, expires_at. Returns ids in order."""
         if isinstance(items, str | bytes) or not isinstance(items, Sequence):
             raise InvalidInput("items must be a list", field="items")
-        scope = self.scope(agent_id, user_id=user_id, session_id=session_id)
+        scope = self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
         allowed = {"text", "tags", "importance", "metadata", "created_at", "ttl", "expires_at"}
         prepared = []
         for n, item in enumerate(items):
@@ -296,6 +304,7 @@ class MemoryStore:
         ttl: float | None = None,
         expires_at: float | None = None,
         clear_expiry: bool = False,
+        context: RequestContext | None = None,
     ) -> Memory:
         """Edit a memory; the replaced version stays readable through `history`."""
         fields: dict[str, Any] = {}
@@ -318,16 +327,24 @@ class MemoryStore:
         fields["clear_expiry"] = bool(clear_expiry)
         if not any(v is not None and v is not False for v in fields.values()):
             raise InvalidInput("nothing to update", field="text")
-        memory = self.backend.update(Scope(self.tenant_id), memory_id, MemoryChange(**fields))
+        memory = self.backend.update(Scope(tenant_of(context)), memory_id, MemoryChange(**fields))
         if memory is None:
             raise NotFound(f"memory {memory_id} not found", field="memory_id")
         return memory
 
-    def history(self, memory_id: str) -> list[MemoryVersion]:
+    def history(
+        self, memory_id: str, *, context: RequestContext | None = None
+    ) -> list[MemoryVersion]:
         """Every version of a memory, oldest first; the last one is the current version."""
-        return self.backend.history(Scope(self.tenant_id), memory_id)
+        return self.backend.history(Scope(tenant_of(context)), memory_id)
 
-    def reinforce(self, memory_ids: Sequence[str], reward: float) -> int:
+    def reinforce(
+        self,
+        memory_ids: Sequence[str],
+        reward: float,
+        *,
+        context: RequestContext | None = None,
+    ) -> int:
         """Feedback on memories used in an answer: reward in [-1, 1] moves their salience."""
         if (
             isinstance(reward, bool)
@@ -338,7 +355,7 @@ class MemoryStore:
         if isinstance(memory_ids, str):
             memory_ids = [memory_ids]
         delta = self.salience_rate * float(reward)
-        return self.backend.adjust_salience(Scope(self.tenant_id), list(memory_ids), delta)
+        return self.backend.adjust_salience(Scope(tenant_of(context)), list(memory_ids), delta)
 
     # -- reads ------------------------------------------------------------------------
     def search(
@@ -352,12 +369,13 @@ class MemoryStore:
         tags: Sequence[str] = (),
         filters: Mapping[str, Any] | None = None,
         explain: bool = False,
+        context: RequestContext | None = None,
     ) -> list[MemoryHit]:
         """Hybrid recall: full text + vector similarity + importance, salience and recency."""
         query = validate_text(query, field="query", max_chars=self.max_chars)
         if k < 0:
             raise InvalidInput("k must be >= 0", field="k")
-        scope = self.scope(agent_id, user_id=user_id, session_id=session_id)
+        scope = self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
         backend = self._backend(filters)
         if k == 0:
             return []
@@ -374,6 +392,7 @@ class MemoryStore:
         k: int = 5,
         tags: Sequence[str] = (),
         filters: Mapping[str, Any] | None = None,
+        context: RequestContext | None = None,
         **scope: Any,
     ) -> list[MemoryHit]:
         """Pure semantic neighbours of `text`."""
@@ -381,7 +400,7 @@ class MemoryStore:
         where = parse_filter(filters)
         vector = self.embedder.embed([text])[0]
         found = self.backend.vector_candidates(
-            self.scope(agent_id, **scope), vector, k, tag_values(tags), where=where
+            self.scope(agent_id, context=context, **scope), vector, k, tag_values(tags), where=where
         )
         memories = {m.row_id: m for m in self.backend.fetch([c.row_id for c in found])}
         return [
@@ -397,10 +416,12 @@ class MemoryStore:
         *,
         k: int = 50,
         filters: Mapping[str, Any] | None = None,
+        context: RequestContext | None = None,
         **scope: Any,
     ) -> list[Memory]:
         tag_values([tag])
-        return self.backend.by_tag(self.scope(agent_id, **scope), tag, k, parse_filter(filters))
+        where = self.scope(agent_id, context=context, **scope)
+        return self.backend.by_tag(where, tag, k, parse_filter(filters))
 
     def recent(
         self,
@@ -408,19 +429,23 @@ class MemoryStore:
         *,
         k: int = 20,
         filters: Mapping[str, Any] | None = None,
+        context: RequestContext | None = None,
         **scope: Any,
     ) -> list[Memory]:
-        return self.backend.recent(self.scope(agent_id, **scope), k, parse_filter(filters))
+        where = self.scope(agent_id, context=context, **scope)
+        return self.backend.recent(where, k, parse_filter(filters))
 
-    def get(self, memory_id: str) -> Memory | None:
-        return self.backend.get(Scope(self.tenant_id), memory_id)
+    def get(self, memory_id: str, *, context: RequestContext | None = None) -> Memory | None:
+        return self.backend.get(Scope(tenant_of(context)), memory_id)
 
-    def count(self, agent_id: str | None = None, **scope: Any) -> int:
-        return self.backend.count(self.scope(agent_id, **scope))
+    def count(
+        self, agent_id: str | None = None, *, context: RequestContext | None = None, **scope: Any
+    ) -> int:
+        return self.backend.count(self.scope(agent_id, context=context, **scope))
 
     # -- deletion and upkeep ----------------------------------------------------------
-    def delete(self, memory_id: str) -> bool:
-        return self.backend.delete(Scope(self.tenant_id), [memory_id]) > 0
+    def delete(self, memory_id: str, *, context: RequestContext | None = None) -> bool:
+        return self.backend.delete(Scope(tenant_of(context)), [memory_id]) > 0
 
     def delete_all(
         self,
@@ -428,10 +453,11 @@ class MemoryStore:
         *,
         user_id: str | None = None,
         session_id: str | None = None,
+        context: RequestContext | None = None,
     ) -> int:
         """Hard delete of every memory in the scope (text, vectors, full text, history)."""
         return self.backend.delete_scope(
-            self.scope(agent_id, user_id=user_id, session_id=session_id)
+            self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
         )
 
     def prune(
@@ -442,13 +468,14 @@ class MemoryStore:
         ttl: float | None = None,
         user_id: str | None = None,
         session_id: str | None = None,
+        context: RequestContext | None = None,
     ) -> int:
         """Delete expired memories and those worth less than `threshold` (importance +
         salience / 2); with `ttl`, only memories older than `ttl` seconds are judged."""
         check_prune(threshold, ttl)
         now = time.time()
         return self.backend.prune(
-            self.scope(agent_id, user_id=user_id, session_id=session_id),
+            self.scope(agent_id, user_id=user_id, session_id=session_id, context=context),
             threshold=float(threshold),
             older_than=None if ttl is None else now - float(ttl),
             now=now,
@@ -463,17 +490,28 @@ class MemoryStore:
         threshold: float = 0.5,
         user_id: str | None = None,
         session_id: str | None = None,
+        context: RequestContext | None = None,
+        runner: JobRunner | None = None,
     ) -> Pruner:
-        """Run `prune` now and every `interval` seconds in a background thread."""
+        """Run `prune` now and every `interval` seconds, as a periodic job of `runner` (a
+        private one when None); one schedule per scope, named after it."""
         from cerebra.memory.pruner import Pruner
 
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise InvalidInput("interval must be a positive number of seconds", field="interval")
         check_prune(threshold, ttl)
-        self.scope(agent_id, user_id=user_id, session_id=session_id)
+        self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
         return Pruner(
             lambda: self.prune(
-                agent_id, threshold=threshold, ttl=ttl, user_id=user_id, session_id=session_id
+                agent_id,
+                threshold=threshold,
+                ttl=ttl,
+                user_id=user_id,
+                session_id=session_id,
+                context=context,
             ),
             interval=float(interval),
+            runner=runner,
+            name=f"memory-prune:{tenant_of(context)}:{agent_id or '*'}:{user_id or '*'}:"
+            f"{session_id or '*'}",
         ).start()

@@ -268,5 +268,5 @@ def queue_local(backend: ModelBackend, settings: Settings | None = None) -> Queu
         from cerebra.config import get_settings
 
         settings = get_settings()
-    return QueuedBackend(backend, queue_size=settings.local_queue_size,
-                         timeout_s=settings.generation_timeout_s or None)
+    return QueuedBackend(backend, queue_size=settings.model.queue_size,
+                         timeout_s=settings.generation.timeout_s or None)

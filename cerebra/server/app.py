@@ -54,15 +54,16 @@ async def _close_async_clients(brain: Brain) -> None:
 
 
 def _start_health(app: FastAPI, brain: Brain, settings: Settings) -> None:
-    if settings.health_interval_s <= 0:
+    if settings.health.interval_s <= 0:
         app.state.health = None
         return
     from cerebra.models.health import HealthMonitor
 
     monitor = HealthMonitor(
         brain.models,
-        interval_s=settings.health_interval_s,
-        unhealthy_after=settings.health_unhealthy_after,
+        interval_s=settings.health.interval_s,
+        unhealthy_after=settings.health.unhealthy_after,
+        runner=brain.jobs,  # the Brain's job runner; a private one for a hand-built Brain
     )
     monitor.start()
     app.state.health = monitor

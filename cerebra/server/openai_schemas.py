@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from cerebra.brain import Answer
 from cerebra.errors import InvalidInput
+from cerebra.exchange import Answer
 from cerebra.models.base import Message, ToolCall
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 
 
 def test_brain_on_postgres_recalls_and_takes_feedback(pg_url: str, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "h", database_url=pg_url)
+    settings = Settings(home=tmp_path / "h", database={"url": pg_url})
     brain = Brain.from_settings(settings, model=FakeModel("Noted."), embedder=FakeEmbedder())
     try:
         assert isinstance(brain.memory.backend, PostgresBackend)

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from cerebra.bench.locomo import ScopeStatsBackend
+from cerebra.context import RequestContext
 from cerebra.db.migrate import downgrade, upgrade
 from cerebra.errors import InvalidInput
 from cerebra.memory import MemoryStore
@@ -95,16 +96,16 @@ def test_stats_are_scoped(store: MemoryStore) -> None:
 def test_other_tenants_do_not_count(backend: MemoryBackend) -> None:
     with backend.engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(text("INSERT INTO tenants (id, name, created_at) VALUES ('t2', 'Other', 0)"))
-    mine = MemoryStore(backend, FakeEmbedder())
-    theirs = MemoryStore(backend, FakeEmbedder(), tenant_id="t2")
-    mine.add("a", "the cat sleeps")
-    theirs.add("a", "the cat purrs and the cat eats")
-    theirs.add("a", "a bird sings")
-    stats = _assert_matches_reference(backend, mine.scope("a"))
+    store = MemoryStore(backend, FakeEmbedder())  # one store serves both tenants
+    t2 = RequestContext(tenant_id="t2")
+    store.add("a", "the cat sleeps")
+    store.add("a", "the cat purrs and the cat eats", context=t2)
+    store.add("a", "a bird sings", context=t2)
+    stats = _assert_matches_reference(backend, store.scope("a"))
     assert stats.docs == 1 and stats.df["cat"] == 1
-    assert _assert_matches_reference(backend, theirs.scope("a")).docs == 2
-    theirs.delete_all("a")
-    assert _assert_matches_reference(backend, mine.scope("a")).docs == 1
+    assert _assert_matches_reference(backend, store.scope("a", context=t2)).docs == 2
+    store.delete_all("a", context=t2)
+    assert _assert_matches_reference(backend, store.scope("a")).docs == 1
 
 
 def test_stats_follow_add_update_delete_and_merge(backend: MemoryBackend) -> None:

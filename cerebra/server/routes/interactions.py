@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from cerebra.brain import Brain
+from cerebra.context import RequestContext
 from cerebra.errors import NotFound
-from cerebra.server.deps import get_brain
+from cerebra.server.deps import get_brain, get_request_context
 
 router = APIRouter(prefix="/api", tags=["interactions"])
 
@@ -22,21 +23,33 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/feedback")
-async def feedback(body: FeedbackIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    return await asyncio.to_thread(brain.feedback, body.trace_id, body.quality, body.comment)
+async def feedback(
+    body: FeedbackIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        lambda: brain.feedback(body.trace_id, body.quality, body.comment, context=ctx)
+    )
 
 
 @router.get("/interactions")
 async def recent(
-    limit: int = Query(default=20, ge=1, le=500), brain: Brain = Depends(get_brain)
+    limit: int = Query(default=20, ge=1, le=500),
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, Any]:
-    rows = await asyncio.to_thread(brain.ledger.recent, limit, brain.memory.tenant_id)
+    rows = await asyncio.to_thread(brain.ledger.recent, limit, ctx.tenant_id)
     return {"interactions": rows}
 
 
 @router.get("/interactions/{trace_id}")
-async def one(trace_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def one(
+    trace_id: str,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     row = await asyncio.to_thread(brain.ledger.get, trace_id)
-    if row is None or row["tenant_id"] != brain.memory.tenant_id:
+    if row is None or row["tenant_id"] != ctx.tenant_id:
         raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
     return row

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from cerebra.brain import Brain
+from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
-from cerebra.server.deps import get_brain
+from cerebra.server.deps import get_brain, get_request_context
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
@@ -90,7 +91,11 @@ def _item(body: ItemIn) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def add_memory(body: MemoryIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def add_memory(
+    body: MemoryIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     uid = await asyncio.to_thread(
         brain.memory.add,
         body.agent_id,
@@ -103,24 +108,34 @@ async def add_memory(body: MemoryIn, brain: Brain = Depends(get_brain)) -> dict[
         ttl=body.ttl,
         expires_at=body.expires_at,
         created_at=body.created_at,
+        context=ctx,
     )
     return {"id": uid}
 
 
 @router.post("/batch", status_code=201)
-async def add_batch(body: BatchIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def add_batch(
+    body: BatchIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     ids = await asyncio.to_thread(
         brain.memory.add_many,
         body.agent_id,
         [_item(i) for i in body.items],
         user_id=body.user_id,
         session_id=body.session_id,
+        context=ctx,
     )
     return {"ids": ids}
 
 
 @router.post("/search")
-async def search_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def search_memory(
+    body: SearchIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     hits = await asyncio.to_thread(
         brain.memory.search,
         body.agent_id,
@@ -131,12 +146,17 @@ async def search_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> di
         tags=body.tags,
         filters=body.filters,
         explain=body.explain,
+        context=ctx,
     )
     return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
 
 
 @router.post("/similar")
-async def similar_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def similar_memory(
+    body: SearchIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     hits = await asyncio.to_thread(
         brain.memory.similar,
         body.agent_id,
@@ -146,12 +166,17 @@ async def similar_memory(body: SearchIn, brain: Brain = Depends(get_brain)) -> d
         filters=body.filters,
         user_id=body.user_id,
         session_id=body.session_id,
+        context=ctx,
     )
     return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
 
 
 @router.post("/recent")
-async def recent_memories(body: ListIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def recent_memories(
+    body: ListIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     items = await asyncio.to_thread(
         brain.memory.recent,
         body.agent_id,
@@ -159,6 +184,7 @@ async def recent_memories(body: ListIn, brain: Brain = Depends(get_brain)) -> di
         filters=body.filters,
         user_id=body.user_id,
         session_id=body.session_id,
+        context=ctx,
     )
     return {"memories": [m.to_dict() for m in items]}
 
@@ -171,26 +197,46 @@ async def list_memories(
     tag: str | None = None,
     limit: int = Query(default=20, ge=1, le=1000),
     brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, Any]:
     if tag is not None:
         items = await asyncio.to_thread(
-            brain.memory.by_tag, agent_id, tag, k=limit, user_id=user_id, session_id=session_id
+            brain.memory.by_tag,
+            agent_id,
+            tag,
+            k=limit,
+            user_id=user_id,
+            session_id=session_id,
+            context=ctx,
         )
     else:
         items = await asyncio.to_thread(
-            brain.memory.recent, agent_id, k=limit, user_id=user_id, session_id=session_id
+            brain.memory.recent,
+            agent_id,
+            k=limit,
+            user_id=user_id,
+            session_id=session_id,
+            context=ctx,
         )
     return {"memories": [m.to_dict() for m in items]}
 
 
 @router.post("/feedback")
-async def feedback(body: FeedbackIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    n = await asyncio.to_thread(brain.memory.reinforce, body.memory_ids, body.reward)
+async def feedback(
+    body: FeedbackIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    n = await asyncio.to_thread(brain.memory.reinforce, body.memory_ids, body.reward, context=ctx)
     return {"updated": n}
 
 
 @router.post("/prune")
-async def prune(body: PruneIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def prune(
+    body: PruneIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     n = await asyncio.to_thread(
         brain.memory.prune,
         body.agent_id,
@@ -198,12 +244,17 @@ async def prune(body: PruneIn, brain: Brain = Depends(get_brain)) -> dict[str, A
         ttl=body.ttl,
         user_id=body.user_id,
         session_id=body.session_id,
+        context=ctx,
     )
     return {"deleted": n}
 
 
 @router.post("/delete_all")
-async def delete_all(body: DeleteAllIn, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
+async def delete_all(
+    body: DeleteAllIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
     unscoped = body.agent_id is None and body.user_id is None and body.session_id is None
     if unscoped and not body.confirm_all:
         raise InvalidInput(
@@ -212,14 +263,22 @@ async def delete_all(body: DeleteAllIn, brain: Brain = Depends(get_brain)) -> di
             field="confirm_all",
         )
     n = await asyncio.to_thread(
-        brain.memory.delete_all, body.agent_id, user_id=body.user_id, session_id=body.session_id
+        brain.memory.delete_all,
+        body.agent_id,
+        user_id=body.user_id,
+        session_id=body.session_id,
+        context=ctx,
     )
     return {"deleted": n}
 
 
 @router.get("/{memory_id}")
-async def get_memory(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    memory = await asyncio.to_thread(brain.memory.get, memory_id)
+async def get_memory(
+    memory_id: str,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    memory = await asyncio.to_thread(brain.memory.get, memory_id, context=ctx)
     if memory is None:
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
     return memory.to_dict()
@@ -227,24 +286,35 @@ async def get_memory(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[
 
 @router.patch("/{memory_id}")
 async def update_memory(
-    memory_id: str, body: UpdateIn, brain: Brain = Depends(get_brain)
+    memory_id: str,
+    body: UpdateIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> dict[str, Any]:
     memory = await asyncio.to_thread(
-        brain.memory.update, memory_id, **body.model_dump(exclude_none=True)
+        brain.memory.update, memory_id, **body.model_dump(exclude_none=True), context=ctx
     )
     return memory.to_dict()
 
 
 @router.get("/{memory_id}/history")
-async def memory_history(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    versions = await asyncio.to_thread(brain.memory.history, memory_id)
+async def memory_history(
+    memory_id: str,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    versions = await asyncio.to_thread(brain.memory.history, memory_id, context=ctx)
     if not versions:
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
     return {"versions": [v.to_dict() for v in versions]}
 
 
 @router.delete("/{memory_id}")
-async def delete_memory(memory_id: str, brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    if not await asyncio.to_thread(brain.memory.delete, memory_id):
+async def delete_memory(
+    memory_id: str,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> dict[str, Any]:
+    if not await asyncio.to_thread(brain.memory.delete, memory_id, context=ctx):
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
     return {"deleted": memory_id}

@@ -60,7 +60,7 @@ async def reload_models(
     brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
 ) -> dict[str, Any]:
     """Re-read CEREBRA_MODELS_FILE: changed entries hot-swap, others keep serving."""
-    path = brain.settings.models_file
+    path = brain.settings.catalog.file
     if path is None:
         raise InvalidInput("CEREBRA_MODELS_FILE is not set", field="models_file")
     report = await asyncio.to_thread(catalog.load_file, path)

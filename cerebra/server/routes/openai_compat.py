@@ -21,9 +21,11 @@ import numpy as np
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from cerebra.brain import Answer, Brain, Query
+from cerebra.brain import Brain
+from cerebra.context import RequestContext
 from cerebra.errors import UnknownModel
-from cerebra.server.deps import get_brain
+from cerebra.exchange import Answer, Query
+from cerebra.server.deps import get_brain, get_request_context
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 from cerebra.server.openai_schemas import (
     ChatCompletionIn,
@@ -40,14 +42,16 @@ from cerebra.server.openai_schemas import (
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-def _chat_query(body: ChatCompletionIn, header: str | None) -> Query:
+def _chat_query(body: ChatCompletionIn, header: str | None, ctx: RequestContext) -> Query:
     meta = body.metadata or {}
     return Query(
         prompt=body.recall_text(),
         messages=tuple(m.to_message() for m in body.messages),
-        user_id=str(meta.get("user_id", body.user or "")),
-        agent_id=str(meta.get("agent_id", "")),
-        session_id=str(meta.get("session_id", "")),
+        context=ctx.with_(
+            user_id=str(meta.get("user_id", body.user or "")),
+            agent_id=str(meta.get("agent_id", "")),
+            session_id=str(meta.get("session_id", "")),
+        ),
         model=body.model,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
@@ -66,9 +70,10 @@ async def chat_completions(
     body: ChatCompletionIn,
     brain: Brain = Depends(get_brain),
     x_cerebra_memory: str | None = Header(default=None),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> Any:
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
-    query = replace(_chat_query(body, x_cerebra_memory), cancellation=cancellation)
+    query = replace(_chat_query(body, x_cerebra_memory, ctx), cancellation=cancellation)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
@@ -110,12 +115,15 @@ async def chat_completions(
 
 @router.post("/completions")
 async def completions(
-    request: Request, body: CompletionIn, brain: Brain = Depends(get_brain)
+    request: Request,
+    body: CompletionIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
 ) -> Any:
     prompt = body.prompt_text()
     query = Query(
         prompt=prompt,
-        user_id=body.user or "",
+        context=ctx.with_(user_id=body.user or ""),
         model=body.model,
         max_tokens=body.max_tokens or 16,
         temperature=body.temperature,

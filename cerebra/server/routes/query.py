@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from cerebra.brain import Answer, Brain
+from cerebra.brain import Brain
+from cerebra.context import RequestContext
+from cerebra.exchange import Answer, AskOptions
 from cerebra.models.base import Message
-from cerebra.server.deps import get_brain
+from cerebra.server.deps import get_brain, get_request_context
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
@@ -40,8 +42,14 @@ class QueryIn(BaseModel):
 
 
 @router.post("/query")
-async def query(request: Request, body: QueryIn, brain: Brain = Depends(get_brain)) -> Any:
-    args: dict[str, Any] = {
+async def query(
+    request: Request,
+    body: QueryIn,
+    brain: Brain = Depends(get_brain),
+    ctx: RequestContext = Depends(get_request_context),
+) -> Any:
+    args: AskOptions = {
+        "context": ctx,
         "user_id": body.user_id,
         "agent_id": body.agent_id,
         "session_id": body.session_id,
@@ -52,7 +60,8 @@ async def query(request: Request, body: QueryIn, brain: Brain = Depends(get_brai
         "history": [Message(t.role, t.content) for t in body.history],
         "endpoint": "api",
     }
-    cancellation = args["cancellation"] = brain.new_cancellation()  # stops if the client leaves
+    cancellation = brain.new_cancellation()  # stops the generation if the client leaves
+    args["cancellation"] = cancellation
     if not body.stream:
         answer = await watched(request, cancellation, brain.aask(body.prompt, **args))
         return answer.to_dict()
