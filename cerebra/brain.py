@@ -28,6 +28,7 @@ from cerebra.exchange import Answer, AskOptions, Query, build_query
 from cerebra.guards import Guard, run_before, run_on_output
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
+from cerebra.memory.turns import TurnCounter
 from cerebra.models.base import (
     GenerationRequest,
     Message,
@@ -91,6 +92,7 @@ class Brain:
         self.catalog = catalog  # the model catalog, when built from settings
         self.jobs = jobs  # the job runner, when built from settings
         self.guards: list[Guard] = list(guards)
+        self.turns = TurnCounter(memory)  # conversation positions of stored exchanges
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
 
     @classmethod
@@ -245,7 +247,7 @@ class Brain:
                     "model": model_name,
                     # conversation structure: neighbouring-turn, session and speaker signals
                     "session": query.session_id,
-                    "turn": self._next_turn(query),
+                    "turn": self.turns.next(query.context),
                     "speaker": query.user_id or "user",
                 },
             )
@@ -361,23 +363,6 @@ class Brain:
                 routed=last.routing,
             )
         yield answer
-
-    def _next_turn(self, query: Query) -> int:
-        """The turn position of the next exchange in the query's session (0 for the first)."""
-        last = self.memory.by_tag(
-            query.agent_id,
-            "exchange",
-            k=1,
-            user_id=query.user_id,
-            session_id=query.session_id,
-            context=query.context,
-        )
-        if not last:
-            return 0
-        try:
-            return int(last[0].metadata.get("turn", -1)) + 1
-        except (TypeError, ValueError):
-            return 0
 
     def _check_output(self, prep: _Prepared, text: str, *, final: bool) -> None:
         """Output guards on the text so far; one that raises Refused stops the answer."""

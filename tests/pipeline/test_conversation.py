@@ -36,3 +36,20 @@ def test_neighbouring_turns_lift_each_other_for_brain_made_memories(brain: Brain
     assert follow_up.signals.get("context", 0.0) > 0.0  # lifted by the turn before it
     printer = by_text["User: Unrelated: the printer on floor two is broken."]
     assert follow_up.score > printer.score
+
+
+def test_turns_continue_after_a_restart(brain: Brain) -> None:
+    from cerebra.config import Settings
+    from cerebra.testing import FakeEmbedder, FakeModel
+
+    brain.ask("first", user_id="bo", session_id="s")
+    brain.ask("second", user_id="bo", session_id="s")
+    brain.close()
+    again = Brain.from_settings(Settings(), model=FakeModel("ok"), embedder=FakeEmbedder())
+    try:
+        uid = again.ask("third", user_id="bo", session_id="s").stored_memory_id
+        assert uid is not None
+        memory = again.memory.get(uid)
+        assert memory is not None and turn_position(memory.metadata) == ("s", 2)
+    finally:
+        again.close()

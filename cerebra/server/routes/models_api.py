@@ -16,7 +16,7 @@ from cerebra.server.deps import get_brain
 router = APIRouter(prefix="/api/models", tags=["models"])
 
 
-def get_catalog(brain: Brain = Depends(get_brain)) -> Catalog:
+async def get_catalog(brain: Brain = Depends(get_brain)) -> Catalog:
     if brain.catalog is None:
         raise NotFound("this server has no model catalog", field="catalog")
     return brain.catalog

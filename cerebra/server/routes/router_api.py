@@ -36,7 +36,7 @@ router = APIRouter(
 )
 
 
-def get_router(brain: Brain = Depends(get_brain)) -> Router:
+async def get_router(brain: Brain = Depends(get_brain)) -> Router:
     if brain.router is None:
         raise NotFound(
             "routing is not enabled: set CEREBRA_ROUTER_STRATEGY (e.g. thompson)", field="router"
