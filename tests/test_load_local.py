@@ -59,6 +59,9 @@ def server(gguf_path: Path, gguf_sha256: str, tmp_path: Path) -> Iterator[tuple[
         "CEREBRA_MODEL_SHA256": gguf_sha256,
         "CEREBRA_N_CTX": "4096",
         "CEREBRA_MAX_TOKENS_CAP": "8192",
+        # no wall-clock limit: on a loaded machine the long generation would otherwise end
+        # as "timeout" (120 s by default) before its client leaves, and this is about leaving
+        "CEREBRA_GENERATION_TIMEOUT_S": "0",
         "CEREBRA_LOCAL_QUEUE_SIZE": "16",
         "CEREBRA_HEALTH_INTERVAL_S": "1",  # probe every second, all through the long generation
         "CEREBRA_HEALTH_UNHEALTHY_AFTER": "1",  # one failed probe would take the model out
