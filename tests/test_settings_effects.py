@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +31,7 @@ from cerebra.models.cancellation import TIMEOUT
 from cerebra.runtime import load_default_model, load_embedder
 from cerebra.server.app import create_app
 from cerebra.testing import FakeModel
-from tests.helpers import free_port
+from tests.helpers import free_port, running_redis
 
 WAIT = 30.0  # a safety net for a broken implementation, never a synchronisation
 BASE = {  # the fast path; a check may override any of these
@@ -239,27 +236,8 @@ def _database_url(env: Env) -> None:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_redis(tmp_path) as url:
+        yield url
 
 
 @effect("CEREBRA_REDIS__URL")

@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cerebra.context import RequestContext, tenant_of
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.memory.base import (
-    Candidate,
     Memory,
     MemoryBackend,
     MemoryChange,
@@ -28,11 +27,11 @@ from cerebra.memory.base import (
     MemoryVersion,
     NewMemory,
     Scope,
-    SearchCandidates,
 )
 from cerebra.memory.embedders import Embedder
-from cerebra.memory.filters import Node, parse_filter
-from cerebra.memory.retrieval import RetrievalWeights, gather_candidates, hybrid_search
+from cerebra.memory.filtered import filtered
+from cerebra.memory.filters import parse_filter
+from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
 from cerebra.memory.validation import (
@@ -49,42 +48,6 @@ __all__ = ["MemoryStore", "validate_text"]
 if TYPE_CHECKING:
     from cerebra.jobs.base import JobRunner
     from cerebra.memory.pruner import Pruner
-
-
-class _Filtered:
-    """A backend view whose candidate queries carry one parsed filter."""
-
-    def __init__(self, backend: MemoryBackend, where: Node) -> None:
-        self._backend = backend
-        self._where = where
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
-
-    def text_candidates(
-        self, scope: Scope, terms: Sequence[str], limit: int, tags: Sequence[str] = (), **_: Any
-    ) -> list[Candidate]:
-        return self._backend.text_candidates(scope, terms, limit, tags, where=self._where)
-
-    def vector_candidates(
-        self, scope: Scope, vector: np.ndarray, limit: int, tags: Sequence[str] = (), **_: Any
-    ) -> list[Candidate]:
-        return self._backend.vector_candidates(scope, vector, limit, tags, where=self._where)
-
-    def search_candidates(
-        self,
-        scope: Scope,
-        terms: Sequence[str],
-        vector: np.ndarray,
-        limit: int,
-        tags: Sequence[str] = (),
-        **_: Any,
-    ) -> SearchCandidates:
-        inner = getattr(self._backend, "search_candidates", None)
-        if callable(inner):
-            found: SearchCandidates = inner(scope, terms, vector, limit, tags, where=self._where)
-            return found
-        return gather_candidates(cast(MemoryBackend, self), scope, terms, vector, limit, tags)
 
 
 class MemoryStore:
@@ -146,10 +109,7 @@ class MemoryStore:
         )
 
     def _backend(self, filters: Any) -> MemoryBackend:
-        where = parse_filter(filters)
-        return (
-            self.backend if where is None else cast(MemoryBackend, _Filtered(self.backend, where))
-        )
+        return filtered(self.backend, parse_filter(filters))
 
     # -- writes -----------------------------------------------------------------------
     def _new(

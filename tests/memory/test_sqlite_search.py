@@ -55,7 +55,7 @@ def _same(backend: MemoryBackend, scope: Scope, query: str, limit: int, **kw: ob
     )
     view: MemoryBackend = backend
     if where is not None:
-        from cerebra.memory.store import _Filtered
+        from cerebra.memory.filtered import _Filtered
 
         view = _Filtered(backend, where)  # type: ignore[assignment]
     slow = gather_candidates(view, scope, q_terms, vector, limit, tags)  # type: ignore[arg-type]
