@@ -177,6 +177,7 @@ class QueuedBackend(WrapperBackend):
         it is given back before the last chunk is handed on, or when the stream is closed."""
         start = time.monotonic()
         held = True
+        pieces = 0  # text chunks handed on: a local backend streams one per token
         inner = self.inner.stream(request)
         try:
             for chunk in inner:
@@ -185,10 +186,12 @@ class QueuedBackend(WrapperBackend):
                     self._observe(chunk.finish_reason, tokens, token)
                     held = False
                     self.admission.leave(time.monotonic() - start)
+                pieces += bool(chunk.text)
                 yield chunk
         except GeneratorExit:  # the consumer went away: the generation is not wanted
             if held:
                 token.cancel(CANCELLED)
+                self._observe(CANCELLED, pieces, token)  # no final chunk will say so
             raise
         finally:
             closer = getattr(inner, "close", None)
