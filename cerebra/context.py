@@ -3,15 +3,18 @@
 One typed value travels the whole path — Brain, memory, the model request, router policies,
 the cache key, the ledger and the sinks — instead of string keys in dicts or a tenant fixed
 on a store. The server builds it in a dependency (`cerebra.server.deps`), the CLI and the
-library pass it explicitly (or the keyword shortcuts build it). `principal` and `scopes`
-are filled by authentication (the security issue); today they default to an anonymous
-caller of the default tenant.
+library pass it explicitly (or the keyword shortcuts build it). `principal` is filled by
+authentication (`cerebra.server.auth`): the tenant always comes from it, never from a
+request's body. A context without a principal is the library's own (trusted) caller.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cerebra.auth.principal import Principal, Scope
 
 DEFAULT_TENANT = "default"
 
@@ -24,12 +27,16 @@ class RequestContext:
     user_id: str = ""
     agent_id: str = ""
     session_id: str = ""
-    principal: str | None = None  # the authenticated caller (user, API key, wallet), if any
-    scopes: frozenset[str] = field(default_factory=frozenset)  # what the principal may do
+    principal: Principal | None = None  # the authenticated caller (key, token, wallet)
 
     def __post_init__(self) -> None:
         if not self.tenant_id:
             object.__setattr__(self, "tenant_id", DEFAULT_TENANT)
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        """What the principal may do (empty without one)."""
+        return frozenset() if self.principal is None else self.principal.scopes
 
     def with_(self, **changes: Any) -> RequestContext:
         return replace(self, **changes)
@@ -49,8 +56,7 @@ class RequestContext:
             "user_id": self.user_id,
             "agent_id": self.agent_id,
             "session_id": self.session_id,
-            "principal": self.principal,
-            "scopes": sorted(self.scopes),
+            "principal": None if self.principal is None else self.principal.to_dict(),
         }
 
 

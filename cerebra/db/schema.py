@@ -32,6 +32,67 @@ tenants = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("limits", JSON, nullable=True),  # rate limits and budgets of the whole tenant
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("username", String(200), nullable=False),
+    Column("password_hash", Text, nullable=True),  # argon2id; none for wallet-only users
+    Column("roles", JSON, nullable=False),
+    Column("wallet", String(64), nullable=True),  # base58 Ed25519 public key
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),  # the first characters, to recognise it
+    Column("key_hash", String(64), nullable=False, unique=True),  # SHA-256 of the secret
+    Column("roles", JSON, nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("agent_id", String(200), nullable=False, default=""),
+    Column("limits", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_api_keys_tenant", "tenant_id", "created_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("family_id", String(32), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),  # rotated: a second use revokes the family
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_refresh_tokens_family", "family_id"),
+)
+
+wallet_nonces = Table(
+    "wallet_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("wallet", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
 )
 
 memories = Table(
