@@ -117,8 +117,8 @@ class Brain:
             settings=parts.settings,
             router=parts.router,
             catalog=parts.catalog,
-            guards=guards,
-            sinks=sinks,
+            guards=[*parts.guards, *guards],
+            sinks=[*parts.sinks, *sinks],
             jobs=parts.jobs,
         )
 

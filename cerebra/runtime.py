@@ -9,7 +9,7 @@ Brain over them. This module never imports `cerebra.brain` (no import cycle).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cerebra.config import Settings
@@ -22,11 +22,13 @@ from cerebra.models.registry import ModelRegistry, wrapped_by
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from cerebra.guards import Guard
     from cerebra.jobs.base import JobRunner
     from cerebra.memory.embedders import Embedder
     from cerebra.memory.store import MemoryStore
     from cerebra.models.catalog import Catalog
     from cerebra.routing.router import Router
+    from cerebra.sinks import Sink
 
 log = logging.getLogger("cerebra.runtime")
 
@@ -173,6 +175,21 @@ class BrainParts:
     router: Router | None
     catalog: Catalog
     jobs: JobRunner | None = None  # background and periodic jobs; the Brain closes it
+    guards: list[Guard] = field(default_factory=list)  # from settings: policy, limits
+    sinks: list[Sink] = field(default_factory=list)  # from settings: audit (after the ledger)
+
+
+def build_guards(settings: Settings, engine: Engine) -> list[Guard]:
+    """The guards settings switch on, in the order they run: input policy (the
+    constitution), then rate limits and budget reservations."""
+    guards: list[Guard] = []
+    return guards
+
+
+def build_sinks(settings: Settings, engine: Engine) -> list[Sink]:
+    """The sinks settings switch on, after the ledger: the audit log."""
+    sinks: list[Sink] = []
+    return sinks
 
 
 def assemble(
@@ -201,7 +218,8 @@ def assemble(
     )
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
-    return BrainParts(settings, engine, registry, memory, router, catalog, jobs)
+    return BrainParts(settings, engine, registry, memory, router, catalog, jobs,
+                      guards=build_guards(settings, engine), sinks=build_sinks(settings, engine))
 
 
 def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,
