@@ -278,3 +278,44 @@ job_schedules = Table(
     Column("last_result", JSON, nullable=True),
     Column("updated_at", Float, nullable=False),
 )
+
+# The audit log (see cerebra.governance.audit): a hash chain per tenant; the database refuses
+# UPDATE and DELETE on the entries and checkpoints (triggers, migration 0008).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("time", Float, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("outcome", String(100), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON, exactly as hashed
+    Column("constitution_hash", String(200), nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+audit_heads = Table(  # each chain's last entry; appends lock this row
+    "audit_heads",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
