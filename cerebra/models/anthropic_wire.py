@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from cerebra.models.base import GenerationRequest, Message, StreamChunk, ToolCall
-from cerebra.models.http_errors import UpstreamError, malformed, upstream_message
+from cerebra.models.http_errors import UpstreamError, malformed, reported_error
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -132,8 +132,7 @@ def parse_reply(data: dict[str, Any], backend: str
                 ) -> tuple[str, str, tuple[ToolCall, ...], dict[str, Any]]:
     """(text, finish_reason, tool_calls, usage as prompt/completion counts)."""
     if data.get("type") == "error":
-        raise UpstreamError(f"{backend}: upstream error: {upstream_message(json.dumps(data))}",
-                            backend=backend, retryable=True)
+        raise reported_error(backend, json.dumps(data))
     content = data.get("content")
     if not isinstance(content, list):
         raise malformed(backend, "no 'content' list", json.dumps(data)[:200])
@@ -178,8 +177,7 @@ class StreamState:
             raise malformed(self.backend, f"{event} event is not an object", data)
         kind = payload.get("type", event)
         if kind == "error":
-            raise UpstreamError(f"{self.backend}: error in stream: {upstream_message(data)}",
-                                backend=self.backend, retryable=True)
+            raise reported_error(self.backend, data, "stream")
         if kind == "message_start":
             usage = (payload.get("message") or {}).get("usage") or {}
             self.prompt_tokens = input_tokens(usage)

@@ -18,6 +18,7 @@ from cerebra.models.http_errors import (
     UpstreamError,
     decode_json,
     error_from_status,
+    transport_error,
 )
 
 if TYPE_CHECKING:
@@ -37,19 +38,11 @@ def _transport_error(exc: BaseException, backend: str, *, streaming: bool) -> Up
 
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         what = "timed out" + (" waiting for the next stream chunk" if streaming else "")
-        return UpstreamError(
-            f"{backend}: upstream {what} ({type(exc).__name__})", backend=backend, retryable=True
-        )
+        return transport_error(backend, f"upstream {what}", exc)
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         what = "stream broken mid-way" if streaming else "connection broken mid-reply"
-        return UpstreamError(
-            f"{backend}: {what}: {type(exc).__name__}: {exc}", backend=backend, retryable=True
-        )
-    return UpstreamError(
-        f"{backend}: cannot reach upstream: {type(exc).__name__}: {exc}",
-        backend=backend,
-        retryable=True,
-    )
+        return transport_error(backend, what, exc)
+    return transport_error(backend, "cannot reach upstream", exc)
 
 
 class AioSessions:

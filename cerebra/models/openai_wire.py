@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from cerebra.models.base import GenerationRequest, Message, StreamChunk, ToolCall, Usage
-from cerebra.models.http_errors import UpstreamError, malformed, upstream_message
+from cerebra.models.http_errors import UpstreamError, malformed, reported_error
 
 # request.extra keys forwarded verbatim to the upstream (others, such as tenant_id, are ours).
 PASS_THROUGH = (
@@ -96,8 +96,7 @@ def parse_reply(data: dict[str, Any], backend: str, *, chat: bool
                 ) -> tuple[str, str, tuple[ToolCall, ...], Any]:
     """(text, finish_reason, tool_calls, raw usage) from a non-streamed reply."""
     if "error" in data and "choices" not in data:
-        raise UpstreamError(f"{backend}: upstream error: {upstream_message(json.dumps(data))}",
-                            backend=backend, retryable=True)
+        raise reported_error(backend, json.dumps(data))
     choice = _choice(data, backend)
     if choice is None:
         raise malformed(backend, "empty 'choices'", json.dumps(data)[:200])
@@ -142,8 +141,7 @@ class StreamState:
         if not isinstance(payload, dict):
             raise malformed(self.backend, "stream chunk is not an object", data)
         if "error" in payload:
-            raise UpstreamError(f"{self.backend}: error in stream: {upstream_message(data)}",
-                                backend=self.backend, retryable=True)
+            raise reported_error(self.backend, data, "stream")
         if payload.get("usage"):
             self.usage = payload["usage"]
         choice = _choice(payload, self.backend)

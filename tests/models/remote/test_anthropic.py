@@ -138,8 +138,11 @@ def test_auth_and_bad_requests_are_not_retryable(anthropic_url: str) -> None:
         backend(anthropic_url, api_key="wrong").generate(CHAT)
     assert info.value.upstream_status == 401 and not info.value.retryable
     assert "authentication_error" in info.value.message
-    with pytest.raises(UpstreamRejected, match="first message"):
+    with pytest.raises(UpstreamRejected) as rejected:
         backend(anthropic_url).generate(GenerationRequest(messages=(Message("assistant", "hi"),)))
+    # the upstream's words are kept for the log and library callers, not put in the message
+    assert "first message" in rejected.value.detail
+    assert "first message" not in rejected.value.message
 
 
 def test_an_error_event_mid_stream_is_a_backend_error() -> None:
@@ -155,6 +158,6 @@ def test_an_error_event_mid_stream_is_a_backend_error() -> None:
         return httpx.Response(200, text=events, headers={"content-type": "text/event-stream"})
 
     b = AnthropicBackend("claude-x", api_key="k", transport=httpx.MockTransport(handler))
-    with pytest.raises(UpstreamError, match="overloaded_error: Overloaded") as info:
+    with pytest.raises(UpstreamError, match=r"error in its stream \(overloaded_error\)") as info:
         list(b.stream(CHAT))
-    assert info.value.retryable
+    assert info.value.retryable and info.value.detail == "overloaded_error: Overloaded"

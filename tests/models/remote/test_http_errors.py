@@ -35,7 +35,10 @@ def test_status_mapping(status: int, cls: type[UpstreamError], retryable: bool) 
     err = error_from_status(status, OPENAI_ERR, {}, "b1")
     assert type(err) is cls and isinstance(err, BackendError)
     assert err.retryable is retryable and err.upstream_status == status
-    assert "Slow down" in err.message and err.to_dict()["backend"] == "b1"
+    assert err.to_dict()["backend"] == "b1" and f"HTTP {status}" in err.message
+    # the body's words are logged and kept as .detail, never in the message callers see
+    assert "Slow down" not in err.message and "Slow down" not in str(err.to_dict())
+    assert "Slow down" in err.detail and "(requests)" in err.message
 
 
 def test_context_overflow_is_prompt_too_long() -> None:
@@ -97,7 +100,7 @@ def test_transport_errors_are_retryable(exc: Exception) -> None:
     (b'{"choices": "x"}', "no 'choices' list"),
     (b'{"choices": []}', "empty 'choices'"),
     (b'{"choices": [{"message": {"content": 5}}]}', "content is not text"),
-    (b'{"error": {"message": "engine died"}}', "engine died"),
+    (b'{"error": {"message": "engine died"}}', "reported an error in its reply"),
 ])
 def test_unexpected_reply_shapes(payload: bytes, match: str) -> None:
     backend = _mock(lambda request: httpx.Response(200, content=payload))
@@ -115,5 +118,6 @@ def test_usage_is_estimated_when_upstream_reports_none() -> None:
 def test_an_error_event_inside_an_openai_stream() -> None:
     text = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"oom"}}\n\n'
     backend = _mock(lambda request: httpx.Response(200, text=text))
-    with pytest.raises(UpstreamError, match="error in stream: oom"):
+    with pytest.raises(UpstreamError, match="reported an error in its stream") as info:
         list(backend.stream(REQ))
+    assert "oom" not in info.value.message and info.value.detail == "oom"

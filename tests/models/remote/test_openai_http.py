@@ -10,7 +10,7 @@ import pytest
 
 from cerebra.errors import PromptTooLong
 from cerebra.models.base import GenerationRequest, Message, ModelBackend, ToolCall
-from cerebra.models.http_errors import UpstreamError, UpstreamRejected
+from cerebra.models.http_errors import UpstreamError, UpstreamPromptTooLong, UpstreamRejected
 from cerebra.models.openai_http import OpenAIHTTPBackend
 from tests.fakes.faults import FaultPlan
 from tests.helpers import free_port
@@ -145,7 +145,7 @@ def test_429_is_retryable_with_retry_after(openai_url: str, openai_plan: FaultPl
         call(backend(openai_url), CHAT, mode)
     err = info.value
     assert err.retryable and err.retry_after == 7 and err.upstream_status == 429
-    assert "Rate limit" in err.message
+    assert "Rate limit" in err.detail and "Rate limit" not in err.message
 
 
 @pytest.mark.parametrize("mode", ["generate", "stream"])
@@ -194,8 +194,10 @@ def test_client_side_problems_are_not_retryable(openai_url: str) -> None:
         backend(openai_url).generate(GenerationRequest(messages=()))
     assert rejected.value.status_code == 422 and not rejected.value.retryable
     long_chat = GenerationRequest(messages=(Message("user", "word " * 1200),))
-    with pytest.raises(PromptTooLong, match="maximum context length"):
+    with pytest.raises(PromptTooLong, match="too long for this model") as too_long:
         backend(openai_url).generate(long_chat)
+    assert isinstance(too_long.value, UpstreamPromptTooLong)
+    assert "maximum context length" in too_long.value.detail
 
 
 def test_unreachable_server_is_retryable_and_probe_reports_it(openai_url: str) -> None:
