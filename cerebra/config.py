@@ -65,6 +65,50 @@ class ServerSettings(_Group):
         True, alias="CEREBRA_LOG_JSON",
         description="the server logs one JSON object per line (off: plain text lines)",
     )
+    tls_certfile: Path | None = _field(
+        None, alias="CEREBRA_TLS_CERTFILE",
+        description="PEM certificate (chain) `serve` answers TLS with; needs tls_keyfile",
+    )
+    tls_keyfile: Path | None = _field(
+        None, alias="CEREBRA_TLS_KEYFILE",
+        description="PEM private key of tls_certfile",
+    )
+    max_body_bytes: int = _field(
+        4 * 1024 * 1024, alias="CEREBRA_MAX_BODY_BYTES", ge=1,
+        description="largest request body accepted, in bytes (larger: 413, counted while "
+        "reading, chunked bodies too)",
+    )
+
+
+class AuthSettings(_Group):
+    """Who may call the server: API keys, access tokens, wallet sign-in."""
+
+    mode: Literal["on", "off"] = _field(
+        "on", alias="CEREBRA_AUTH",
+        description="on: every route but the public ones needs an API key or access token; "
+        "off: anyone may do anything (refused unless the server binds a loopback address)",
+    )
+    key_cache_s: float = _field(
+        2.0, ge=0,
+        description="seconds a resolved API key is reused without reading the database (a "
+        "revocation through this server applies at once, through another within this time)",
+    )
+    public_metrics: bool = _field(
+        False, description="/metrics answers without credentials (for a Prometheus scraper)"
+    )
+    bootstrap_admin_key: bool = _field(
+        True,
+        description="`serve` creates an admin API key when the database has none and prints "
+        "it once",
+    )
+    access_ttl_s: float = _field(
+        900.0, gt=0, description="lifetime of an access token (JWT) from POST /token"
+    )
+    refresh_ttl_s: float = _field(
+        1_209_600.0, gt=0,
+        description="lifetime of a refresh token; each use rotates it, reuse of a rotated "
+        "one revokes its family",
+    )
 
 
 class DatabaseSettings(_Group):
@@ -84,6 +128,46 @@ class RedisSettings(_Group):
         None, alias="CEREBRA_REDIS_URL",
         description="Redis URL: the response cache's store (with cache.enabled) and router "
         "learning shared between replicas (with router.strategy); default: in-process",
+    )
+
+
+class LimitsSettings(_Group):
+    """Rate limits and spend budgets per API key and per tenant (defaults; a key's or a
+    tenant's own limits, stored in the database, win). 0: unlimited."""
+
+    enabled: bool = _field(
+        True, description="enforce limits and budgets before every generation (stored ones "
+        "and the defaults below); off: none are checked",
+    )
+    key_requests_per_min: int = _field(
+        0, ge=0, description="requests per minute of one API key (sliding 60 s window)"
+    )
+    key_tokens_per_min: int = _field(
+        0, ge=0, description="tokens per minute of one API key: worst case held at the "
+        "start, the real count once answered",
+    )
+    key_daily_budget: float = _field(
+        0.0, ge=0, description="USD one API key may spend per UTC day (priced by the model's "
+        "catalog price; worst case held before dispatch)",
+    )
+    key_monthly_budget: float = _field(
+        0.0, ge=0, description="USD one API key may spend per UTC month"
+    )
+    tenant_requests_per_min: int = _field(
+        0, ge=0, description="requests per minute of a whole tenant"
+    )
+    tenant_tokens_per_min: int = _field(
+        0, ge=0, description="tokens per minute of a whole tenant"
+    )
+    tenant_daily_budget: float = _field(
+        0.0, ge=0, description="USD a whole tenant may spend per UTC day"
+    )
+    tenant_monthly_budget: float = _field(
+        0.0, ge=0, description="USD a whole tenant may spend per UTC month"
+    )
+    cache_s: float = _field(
+        5.0, ge=0, description="seconds a key's or tenant's stored limits are reused before "
+        "the database is read again (a change through this process applies at once)",
     )
 
 
@@ -175,6 +259,16 @@ class CatalogSettings(_Group):
         None, alias="CEREBRA_WEIGHTS_HMAC_KEY",
         description="shared key whose HMAC signatures verify weights",
     )
+    model_dirs: list[Path] = _field(
+        default_factory=list,
+        description="folders whose files entries sent over the API may name (JSON list), "
+        "besides home/models, the catalog file's folder and the embedded model's folder",
+    )
+    allowed_hosts: list[str] = _field(
+        default_factory=list,
+        description="hosts entries sent over the API may talk to (JSON list: host, "
+        "host:port or *.domain); default: none (the operator's catalog is not limited)",
+    )
 
 
 class CacheSettings(_Group):
@@ -262,10 +356,77 @@ class MemorySettings(_Group):
     )
 
 
+class PolicySettings(_Group):
+    """The signed constitution and the policy engine on input and output."""
+
+    constitution: Path | None = _field(
+        None,
+        description="constitution (YAML) to enforce; default: the version `cerebra "
+        "constitution activate` marked active in home/constitutions, if any",
+    )
+    require_signature: bool = _field(
+        False,
+        description="refuse to start unless the constitution carries a valid signature by "
+        "one of trusted_keys",
+    )
+    trusted_keys: list[str] = _field(
+        default_factory=list,
+        description="Ed25519 public keys (base64) whose constitution signatures are trusted "
+        "(JSON list)",
+    )
+    engine: Literal["builtin", "opa"] = _field(
+        "builtin",
+        description="who evaluates texts: the built-in engine (the constitution) or OPA",
+    )
+    opa_url: str | None = _field(
+        None, description="OPA's base URL (engine opa): decisions from POST /v1/data/<opa_path>"
+    )
+    opa_path: str = _field(
+        "cerebra/policy", description="the OPA document that decides (engine opa)"
+    )
+    opa_fail_open: bool = _field(
+        False,
+        description="when OPA is unreachable or has no decision, allow (and flag) instead of "
+        "refusing",
+    )
+
+
+class AuditSettings(_Group):
+    """The tamper-evident audit log: a hash chain per tenant in the database, signed
+    checkpoints, an optional JSON-lines copy."""
+
+    enabled: bool = _field(
+        True, description="record every request and security-relevant action in the audit "
+        "log (off: nothing is recorded)",
+    )
+    checkpoint_every: int = _field(
+        100, ge=0, description="entries of a tenant's chain between signed checkpoints "
+        "(Ed25519 over the head hash and count; 0: none)",
+    )
+    jsonl_path: Path | None = _field(
+        None, description="a JSON-lines file that keeps its own copy of the chains (a second "
+        "sink); default: none",
+    )
+    signing_key: SecretStr | None = _field(
+        None, description="the checkpoint signing key (Ed25519 seed, 64 hex digits); default: "
+        "the key file signing_key_path",
+    )
+    signing_key_path: Path | None = _field(
+        None, description="file holding the checkpoint signing key, made (mode 0600) on first "
+        "use with its public key beside it (.pub); default: home/audit/signing.key",
+    )
+    public_key: str | None = _field(
+        None, description="the Ed25519 public key (hex) checkpoints must be signed with for "
+        "`cerebra audit verify`; default: the signing key's",
+    )
+
+
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
+    "auth": AuthSettings,
     "database": DatabaseSettings,
     "redis": RedisSettings,
+    "limits": LimitsSettings,
     "model": ModelSettings,
     "generation": GenerationSettings,
     "catalog": CatalogSettings,
@@ -273,6 +434,8 @@ GROUPS: dict[str, type[_Group]] = {
     "health": HealthSettings,
     "router": RouterSettings,
     "memory": MemorySettings,
+    "policy": PolicySettings,
+    "audit": AuditSettings,
 }
 
 
@@ -352,9 +515,16 @@ class Settings(BaseSettings):
         description="the server's secret; with env=prod the built-in development value is "
         "refused at start",
     )
+    config_signature: str | None = Field(
+        None,
+        description="HMAC-SHA256 (keyed with secret_key) of the effective settings, from "
+        "`cerebra config sign`; `serve` refuses to start when they no longer match",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
@@ -362,6 +532,8 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     def __init__(self, **values: Any) -> None:
         flat = aliases()

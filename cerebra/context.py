@@ -38,6 +38,22 @@ class RequestContext:
         """What the principal may do (empty without one)."""
         return frozenset() if self.principal is None else self.principal.scopes
 
+    def confinement(self) -> tuple[str | None, str | None]:
+        """(user, agent) the principal is confined to; None where it is not.
+
+        A principal without `memory:any_user` (users, agents, read-only keys) acts only for
+        its own user (and a key issued to an agent only as that agent), whatever a request
+        names: the data layer (MemoryStore, the ledger) applies this to every query.
+        """
+        principal = self.principal
+        if principal is None:
+            return None, None
+        from cerebra.auth.principal import Scope
+
+        if Scope.MEMORY_ANY_USER in principal.scopes:
+            return None, None
+        return principal.user_id, principal.agent_id or None
+
     def with_(self, **changes: Any) -> RequestContext:
         return replace(self, **changes)
 

@@ -21,6 +21,10 @@ class CerebraError(Exception):
         self.field = field
         self.extra = extra
 
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers the error's response carries (Retry-After, WWW-Authenticate)."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.code, "message": self.message}
         if self.field:
@@ -32,6 +36,30 @@ class CerebraError(Exception):
 class InvalidInput(CerebraError):
     status_code = 422
     code = "invalid_input"
+
+
+class Unauthorized(CerebraError):
+    """No credentials, or credentials that do not hold (unknown, expired, revoked, forged).
+    HTTP 401 with a WWW-Authenticate challenge."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str] | None:
+        error = "invalid_token" if self.field == "authorization" else "invalid_request"
+        return {"WWW-Authenticate": f'Bearer realm="cerebra", error="{error}"'}
+
+
+class Forbidden(CerebraError):
+    """The caller is known but may not do this (a missing scope names it). HTTP 403."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(CerebraError):
+    status_code = 409
+    code = "conflict"
 
 
 class PromptTooLong(CerebraError):
@@ -88,3 +116,6 @@ class Overloaded(BackendError):
         self.retry_after_s = max(1, int(retry_after_s))
         self.field = field
         self.extra = {"retry_after_s": self.retry_after_s}
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after_s)}

@@ -66,6 +66,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
         if key.startswith("CEREBRA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("CEREBRA_HOME", str(tmp_path / "home"))
+    # Tests of other concerns call the server as an anonymous admin (auth off, loopback
+    # only); the security tests (tests/security/) switch authentication on themselves.
+    monkeypatch.setenv("CEREBRA_AUTH__MODE", "off")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from cerebra.auth.principal import local_admin
 from cerebra.config import get_settings
 from cerebra.context import RequestContext
 from cerebra.models.base import GenerationRequest
@@ -28,7 +29,7 @@ class Caller:
         self.tenant = "acme"
 
     def __call__(self) -> RequestContext:
-        return RequestContext(tenant_id=self.tenant)
+        return RequestContext(tenant_id=self.tenant, principal=local_admin(self.tenant))
 
 
 @pytest.fixture

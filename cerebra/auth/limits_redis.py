@@ -127,7 +127,7 @@ class RedisLimiter:
     def __init__(self, url: str, *, client: Any = None) -> None:
         import redis
 
-        self.client = client or redis.Redis.from_url(url)
+        self.client: Any = client or redis.Redis.from_url(url)
         self._reserve = self.client.register_script(_RESERVE)
         self._settle = self.client.register_script(_SETTLE)
 

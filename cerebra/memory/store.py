@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cerebra.context import RequestContext, tenant_of
-from cerebra.errors import InvalidInput, NotFound
+from cerebra.errors import Forbidden, InvalidInput, NotFound
 from cerebra.memory.base import (
     Memory,
     MemoryBackend,
@@ -104,9 +104,21 @@ class MemoryStore:
         ):
             if value is not None and (not isinstance(value, str) or len(value) > 200):
                 raise InvalidInput(f"{name} must be a string of at most 200 characters", field=name)
+        if context is not None:
+            user_pin, agent_pin = context.confinement()
+            user_id = _confined("user_id", user_id, user_pin)
+            agent_id = _confined("agent_id", agent_id, agent_pin)
         return Scope(
             tenant_of(context), user_id=user_id, agent_id=agent_id, session_id=session_id
         )
+
+    def _owned(self, context: RequestContext | None) -> Scope:
+        """The scope of a call by memory id: the tenant, and the user (and agent) the
+        principal is confined to — another user's memory id is simply not found."""
+        if context is None:
+            return Scope(tenant_of(None))
+        user_pin, agent_pin = context.confinement()
+        return Scope(context.tenant_id, user_id=user_pin, agent_id=agent_pin)
 
     def _backend(self, filters: Any) -> MemoryBackend:
         return filtered(self.backend, parse_filter(filters))
@@ -287,7 +299,7 @@ class MemoryStore:
         fields["clear_expiry"] = bool(clear_expiry)
         if not any(v is not None and v is not False for v in fields.values()):
             raise InvalidInput("nothing to update", field="text")
-        memory = self.backend.update(Scope(tenant_of(context)), memory_id, MemoryChange(**fields))
+        memory = self.backend.update(self._owned(context), memory_id, MemoryChange(**fields))
         if memory is None:
             raise NotFound(f"memory {memory_id} not found", field="memory_id")
         return memory
@@ -296,7 +308,7 @@ class MemoryStore:
         self, memory_id: str, *, context: RequestContext | None = None
     ) -> list[MemoryVersion]:
         """Every version of a memory, oldest first; the last one is the current version."""
-        return self.backend.history(Scope(tenant_of(context)), memory_id)
+        return self.backend.history(self._owned(context), memory_id)
 
     def reinforce(
         self,
@@ -315,7 +327,7 @@ class MemoryStore:
         if isinstance(memory_ids, str):
             memory_ids = [memory_ids]
         delta = self.salience_rate * float(reward)
-        return self.backend.adjust_salience(Scope(tenant_of(context)), list(memory_ids), delta)
+        return self.backend.adjust_salience(self._owned(context), list(memory_ids), delta)
 
     # -- reads ------------------------------------------------------------------------
     def search(
@@ -396,7 +408,7 @@ class MemoryStore:
         return self.backend.recent(where, k, parse_filter(filters))
 
     def get(self, memory_id: str, *, context: RequestContext | None = None) -> Memory | None:
-        return self.backend.get(Scope(tenant_of(context)), memory_id)
+        return self.backend.get(self._owned(context), memory_id)
 
     def count(
         self, agent_id: str | None = None, *, context: RequestContext | None = None, **scope: Any
@@ -405,7 +417,7 @@ class MemoryStore:
 
     # -- deletion and upkeep ----------------------------------------------------------
     def delete(self, memory_id: str, *, context: RequestContext | None = None) -> bool:
-        return self.backend.delete(Scope(tenant_of(context)), [memory_id]) > 0
+        return self.backend.delete(self._owned(context), [memory_id]) > 0
 
     def delete_all(
         self,
@@ -475,3 +487,12 @@ class MemoryStore:
             name=f"memory-prune:{tenant_of(context)}:{agent_id or '*'}:{user_id or '*'}:"
             f"{session_id or '*'}",
         ).start()
+
+
+def _confined(name: str, asked: str | None, pin: str | None) -> str | None:
+    """The value a confined principal may use: its own (a different one is refused)."""
+    if pin is None:
+        return asked
+    if asked not in (None, "", pin):
+        raise Forbidden(f"this credential acts for {name} {pin!r} only", field=name)
+    return pin

@@ -16,7 +16,9 @@ from cerebra.models.base import ModelBackend
 from cerebra.models.registry import wrapped_by
 from cerebra.observability.admission_metrics import AdmissionCollector
 from cerebra.observability.metrics import MeteredBackend, Metrics
+from cerebra.server.auth import authenticator_of
 from cerebra.server.errors import install_error_handlers
+from cerebra.server.hardening import HardeningMiddleware
 from cerebra.server.middleware import MetricsMiddleware
 
 log = logging.getLogger("cerebra.server")
@@ -84,6 +86,9 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             metrics.registry.register(AdmissionCollector(app.state.brain.models))
             app.state.queue_metrics = True
         _start_health(app, app.state.brain, settings)
+        if settings.auth.mode == "off":
+            log.warning("AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller is an admin")
+        authenticator_of(app)
         app.state.started_at = time.time()
         log.info("ready", extra={"models": app.state.brain.models.names()})
         try:
@@ -106,6 +111,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.state.brain = brain
     app.state.started_at = time.time()
     install_error_handlers(app)
+    # security headers and the body limit inside the metrics (413s are counted, timed)
+    app.add_middleware(HardeningMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     from cerebra.server.routes import (

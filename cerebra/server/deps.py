@@ -1,5 +1,5 @@
 """FastAPI dependencies: the app's Brain, Settings and Metrics (built once at start-up) and
-each request's RequestContext.
+each request's RequestContext (with its principal: cerebra.server.auth).
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread pool,
 a thread hop per dependency per request (measured on the gateway with memory off).
@@ -11,8 +11,8 @@ from fastapi import Request
 
 from cerebra.brain import Brain
 from cerebra.config import Settings
-from cerebra.context import DEFAULT_TENANT, RequestContext
 from cerebra.observability.metrics import Metrics
+from cerebra.server.auth import request_context
 
 
 async def get_brain(request: Request) -> Brain:
@@ -30,17 +30,4 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-async def get_request_context(request: Request) -> RequestContext:
-    """The request's context, built once per request.
-
-    The tenant and principal come from authentication (the security issue fills them from
-    the caller's credentials); until then every caller is anonymous in the default tenant.
-    Routes add the user / agent / session their body names with `context.with_(…)`. A
-    tenant is never taken from a query parameter or a body field.
-    """
-    cached = getattr(request.state, "cerebra_context", None)
-    if isinstance(cached, RequestContext):
-        return cached
-    context = RequestContext(tenant_id=DEFAULT_TENANT)
-    request.state.cerebra_context = context
-    return context
+get_request_context = request_context  # the dependency tests override to pose as a caller

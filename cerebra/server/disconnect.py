@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 from starlette.requests import Request
 
+from cerebra.errors import CerebraError
 from cerebra.models.cancellation import CANCELLED, Cancellation
 
 T = TypeVar("T")
@@ -88,11 +90,17 @@ async def first_event(request: Request, cancellation: Cancellation,
 async def guarded_stream(pieces: AsyncIterator[str], cancellation: Cancellation,
                          watch: DisconnectWatch | None = None) -> AsyncIterator[str]:
     """Pass `pieces` through; if they are left before the end (client gone, send failed,
-    task cancelled), cancel the generation and close the source."""
+    task cancelled), cancel the generation and close the source. A CerebraError raised
+    mid-stream (an output guard refused the continuation) ends the stream with an
+    `event: error` whose data is the error's JSON body (`{"error": {"type", "message", …}}`,
+    what OpenAI's clients raise as an APIError)."""
     finished = False
     try:
-        async for piece in pieces:
-            yield piece
+        try:
+            async for piece in pieces:
+                yield piece
+        except CerebraError as exc:
+            yield f"event: error\ndata: {json.dumps({'error': exc.to_dict()})}\n\n"
         finished = True
     finally:
         if watch is not None:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cerebra.errors import CerebraError, Overloaded
+from cerebra.errors import CerebraError
 
 log = logging.getLogger("cerebra.server")
 
@@ -26,8 +26,9 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _cerebra_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CerebraError)
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+    return JSONResponse(
+        {"error": exc.to_dict()}, status_code=exc.status_code, headers=exc.headers()
+    )
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Liveness, readiness, uptime and Prometheus metrics."""
+"""Liveness and readiness (public), uptime and Prometheus metrics (metrics:read, or public
+when configured)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,36 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
+from cerebra.errors import Forbidden
 from cerebra.observability.metrics import Metrics
+from cerebra.server.auth import public, request_context, requires
 from cerebra.server.deps import get_brain, get_metrics
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+async def metrics_access(request: Request) -> None:
+    """/metrics: public when CEREBRA_AUTH__PUBLIC_METRICS is on (a Prometheus scraper),
+    else the metrics:read scope like /uptime."""
+    if request.app.state.settings.auth.public_metrics:
+        return
+    context = await request_context(request)
+    if Scope.METRICS_READ not in context.scopes:
+        raise Forbidden("this needs the scope 'metrics:read'", field="scope",
+                        required_scope=Scope.METRICS_READ.value)
+
+
+metrics_access.__cerebra_requires__ = frozenset({Scope.METRICS_READ})  # type: ignore[attr-defined]
+
+
+@router.get("/healthz", dependencies=[Depends(public)])
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", dependencies=[Depends(public)])
 def readyz(request: Request) -> Response:
     brain: Brain | None = request.app.state.brain
     problems: list[str] = []
@@ -41,12 +59,12 @@ def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "models": brain.models.names() if brain else []})
 
 
-@router.get("/uptime")
+@router.get("/uptime", dependencies=[Depends(requires(Scope.METRICS_READ))])
 def uptime(request: Request) -> dict[str, Any]:
     started = float(request.app.state.started_at)
     return {"uptime_s": round(time.time() - started, 3), "started_at": started}
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(metrics_access)])
 def metrics(m: Metrics = Depends(get_metrics), _: Brain = Depends(get_brain)) -> Response:
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

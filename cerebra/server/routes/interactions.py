@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import NotFound
-from cerebra.server.deps import get_brain, get_request_context
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api", tags=["interactions"])
 
@@ -26,7 +28,7 @@ class FeedbackIn(BaseModel):
 async def feedback(
     body: FeedbackIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.FEEDBACK)),
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         lambda: brain.feedback(body.trace_id, body.quality, body.comment, context=ctx)
@@ -37,7 +39,7 @@ async def feedback(
 async def recent(
     limit: int = Query(default=20, ge=1, le=500),
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.INTERACTIONS_READ)),
 ) -> dict[str, Any]:
     rows = await asyncio.to_thread(brain.ledger.recent, limit, ctx.tenant_id)
     return {"interactions": rows}
@@ -47,7 +49,7 @@ async def recent(
 async def one(
     trace_id: str,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.INTERACTIONS_READ)),
 ) -> dict[str, Any]:
     row = await asyncio.to_thread(brain.ledger.get, trace_id)
     if row is None or row["tenant_id"] != ctx.tenant_id:

@@ -12,10 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
-from cerebra.server.deps import get_brain, get_request_context
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
@@ -94,7 +96,7 @@ def _item(body: ItemIn) -> dict[str, Any]:
 async def add_memory(
     body: MemoryIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     uid = await asyncio.to_thread(
         brain.memory.add,
@@ -117,7 +119,7 @@ async def add_memory(
 async def add_batch(
     body: BatchIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     ids = await asyncio.to_thread(
         brain.memory.add_many,
@@ -134,7 +136,7 @@ async def add_batch(
 async def search_memory(
     body: SearchIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     hits = await asyncio.to_thread(
         brain.memory.search,
@@ -155,7 +157,7 @@ async def search_memory(
 async def similar_memory(
     body: SearchIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     hits = await asyncio.to_thread(
         brain.memory.similar,
@@ -175,7 +177,7 @@ async def similar_memory(
 async def recent_memories(
     body: ListIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     items = await asyncio.to_thread(
         brain.memory.recent,
@@ -197,7 +199,7 @@ async def list_memories(
     tag: str | None = None,
     limit: int = Query(default=20, ge=1, le=1000),
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     if tag is not None:
         items = await asyncio.to_thread(
@@ -225,7 +227,7 @@ async def list_memories(
 async def feedback(
     body: FeedbackIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     n = await asyncio.to_thread(brain.memory.reinforce, body.memory_ids, body.reward, context=ctx)
     return {"updated": n}
@@ -235,7 +237,7 @@ async def feedback(
 async def prune(
     body: PruneIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     n = await asyncio.to_thread(
         brain.memory.prune,
@@ -253,7 +255,7 @@ async def prune(
 async def delete_all(
     body: DeleteAllIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     unscoped = body.agent_id is None and body.user_id is None and body.session_id is None
     if unscoped and not body.confirm_all:
@@ -276,7 +278,7 @@ async def delete_all(
 async def get_memory(
     memory_id: str,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     memory = await asyncio.to_thread(brain.memory.get, memory_id, context=ctx)
     if memory is None:
@@ -289,7 +291,7 @@ async def update_memory(
     memory_id: str,
     body: UpdateIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     memory = await asyncio.to_thread(
         brain.memory.update, memory_id, **body.model_dump(exclude_none=True), context=ctx
@@ -301,7 +303,7 @@ async def update_memory(
 async def memory_history(
     memory_id: str,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     versions = await asyncio.to_thread(brain.memory.history, memory_id, context=ctx)
     if not versions:
@@ -313,7 +315,7 @@ async def memory_history(
 async def delete_memory(
     memory_id: str,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
     if not await asyncio.to_thread(brain.memory.delete, memory_id, context=ctx):
         raise NotFound(f"memory {memory_id} not found", field="memory_id")

@@ -1,4 +1,9 @@
-"""Model catalog API: /api/models — list with health, add or hot-swap, remove, reload."""
+"""Model catalog API: /api/models — list with health, add or hot-swap, remove, reload.
+
+Entries sent here go through `Catalog.submit`: no `${VAR}` expansion, no `api_key_env`, files
+only under the model directories, hosts only from catalog.allowed_hosts. The listing shows no
+keys and no environment-derived URLs or folders. The default model cannot be removed until
+another model is the default (409)."""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.models.catalog import Catalog
+from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/models", tags=["models"])
@@ -22,7 +29,7 @@ async def get_catalog(brain: Brain = Depends(get_brain)) -> Catalog:
     return brain.catalog
 
 
-@router.get("")
+@router.get("", dependencies=[Depends(requires(Scope.MODELS_READ))])
 def list_models(
     brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
 ) -> dict[str, Any]:
@@ -34,16 +41,16 @@ def list_models(
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
 async def add_model(
     spec: dict[str, Any], catalog: Catalog = Depends(get_catalog)
 ) -> dict[str, Any]:
     """Add a model, or hot-swap the one with the same name (requests in flight finish)."""
-    backend = await asyncio.to_thread(catalog.add, spec)
+    backend = await asyncio.to_thread(catalog.submit, spec)
     return {"name": backend.name, "status": "serving"}
 
 
-@router.delete("/{name}")
+@router.delete("/{name}", dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
 def remove_model(
     name: str, brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
 ) -> dict[str, str]:
@@ -55,7 +62,7 @@ def remove_model(
     return {"removed": name}
 
 
-@router.post("/reload")
+@router.post("/reload", dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
 async def reload_models(
     brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
 ) -> dict[str, Any]:

@@ -21,11 +21,13 @@ import numpy as np
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import UnknownModel
 from cerebra.exchange import Answer, Query
-from cerebra.server.deps import get_brain, get_request_context
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 from cerebra.server.openai_schemas import (
     ChatCompletionIn,
@@ -70,7 +72,7 @@ async def chat_completions(
     body: ChatCompletionIn,
     brain: Brain = Depends(get_brain),
     x_cerebra_memory: str | None = Header(default=None),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.QUERY)),
 ) -> Any:
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
     query = replace(_chat_query(body, x_cerebra_memory, ctx), cancellation=cancellation)
@@ -118,7 +120,7 @@ async def completions(
     request: Request,
     body: CompletionIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.QUERY)),
 ) -> Any:
     prompt = body.prompt_text()
     query = Query(
@@ -172,7 +174,7 @@ async def completions(
                              media_type="text/event-stream")
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", dependencies=[Depends(requires(Scope.QUERY))])
 async def embeddings(body: EmbeddingIn, brain: Brain = Depends(get_brain)) -> Any:
     embedder = brain.memory.embedder
     known = [embedder.model_id, embedder.model_id.rsplit("/", 1)[-1]]
@@ -200,7 +202,7 @@ async def embeddings(body: EmbeddingIn, brain: Brain = Depends(get_brain)) -> An
     }
 
 
-@router.get("/models")
+@router.get("/models", dependencies=[Depends(requires(Scope.MODELS_READ))])
 def list_models(brain: Brain = Depends(get_brain)) -> dict[str, Any]:
     available = set(brain.models.available())  # models out of rotation are not offered
     return {

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.exchange import Answer, AskOptions
 from cerebra.models.base import Message
-from cerebra.server.deps import get_brain, get_request_context
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
@@ -46,7 +48,7 @@ async def query(
     request: Request,
     body: QueryIn,
     brain: Brain = Depends(get_brain),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.QUERY)),
 ) -> Any:
     args: AskOptions = {
         "context": ctx,

@@ -14,13 +14,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.routing.decisions import Decision
 from cerebra.routing.policy import ANY
 from cerebra.routing.router import Router
-from cerebra.server.deps import get_brain, get_request_context
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
 
 
 def _no_tenant_parameter(request: Request) -> None:
@@ -72,7 +74,7 @@ async def list_decisions(
     limit: int = Query(default=50, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.ROUTER_READ)),
 ) -> dict[str, Any]:
     found = await asyncio.to_thread(
         r.decisions, tenant_id=ctx.tenant_id, agent_id=agent_id, limit=limit, offset=offset
@@ -84,7 +86,7 @@ async def list_decisions(
 async def get_decision(
     decision_id: str,
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.ROUTER_READ)),
 ) -> dict[str, Any]:
     decision = await asyncio.to_thread(_own, r, decision_id, ctx)
     return decision.to_dict()
@@ -94,7 +96,7 @@ async def get_decision(
 async def feedback(
     body: FeedbackIn,
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.FEEDBACK)),
 ) -> dict[str, Any]:
     await asyncio.to_thread(_own, r, body.decision_id, ctx)
     decision = await asyncio.to_thread(r.feedback, body.decision_id, body.quality)
@@ -105,14 +107,14 @@ async def feedback(
 def stats(
     agent_id: str = "",
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.ROUTER_READ)),
 ) -> dict[str, Any]:
     return r.arm_stats(ctx.tenant_id, agent_id)
 
 
 @router.get("/policies")
 def policies(
-    r: Router = Depends(get_router), ctx: RequestContext = Depends(get_request_context)
+    r: Router = Depends(get_router), ctx: RequestContext = Depends(requires(Scope.ROUTER_READ))
 ) -> dict[str, Any]:
     return {"policies": [p for p in r.policies() if p["tenant_id"] in (ctx.tenant_id, ANY)]}
 
@@ -121,7 +123,7 @@ def policies(
 def set_policy(
     body: PolicyIn,
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),
 ) -> dict[str, Any]:
     policy = r.set_policy(body.policy, tenant_id=ctx.tenant_id, agent_id=body.agent_id)
     return {"tenant_id": ctx.tenant_id, "agent_id": body.agent_id, "policy": policy.to_dict()}
@@ -131,7 +133,7 @@ def set_policy(
 def delete_policy(
     agent_id: str = ANY,
     r: Router = Depends(get_router),
-    ctx: RequestContext = Depends(get_request_context),
+    ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),
 ) -> dict[str, str]:
     r.delete_policy(tenant_id=ctx.tenant_id, agent_id=agent_id)
     return {"deleted": f"{ctx.tenant_id}/{agent_id}"}

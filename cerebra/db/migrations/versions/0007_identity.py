@@ -20,8 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tenants") as batch:
-        batch.add_column(sa.Column("limits", sa.JSON, nullable=True))
+    op.add_column("tenants", sa.Column("limits", sa.JSON, nullable=True))
     op.create_table(
         "users",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -85,5 +84,4 @@ def downgrade() -> None:
     op.drop_index("ix_api_keys_tenant", table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_table("users")
-    with op.batch_alter_table("tenants") as batch:
-        batch.drop_column("limits")
+    op.drop_column("tenants", "limits")  # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35)

@@ -1,0 +1,202 @@
+"""Authentication and authorization of HTTP requests: the principal from the credentials,
+once per request, and each route's declared requirement.
+
+Every route declares what it needs next to itself — `Depends(requires(Scope.X))` (which
+also yields the request's RequestContext) or `Depends(public)` — and `route_requirements()`
+reads the declarations back from the app's routes, so `cerebra routes` prints them and a
+test fails any route that declares nothing. Credentials: `Authorization: Bearer ck-…` (an
+API key; the OpenAI client's `api_key`) or `Bearer <JWT>` (an access token from /token or a
+wallet sign-in). Unknown, expired or revoked → 401 with WWW-Authenticate; a missing scope
+→ 403 naming it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+
+from cerebra.auth.identity import KEY_PREFIX, IdentityStore, KeyRecord, hash_key
+from cerebra.auth.principal import ROLE_SCOPES, Principal, Role, Scope
+from cerebra.auth.tokens import TokenService
+from cerebra.context import RequestContext
+from cerebra.errors import Forbidden, Unauthorized
+
+_STATE = "cerebra_context"
+
+
+class Authenticator:
+    """Resolves credentials to principals; API keys are cached for `key_cache_s`."""
+
+    def __init__(
+        self, identity: IdentityStore, tokens: TokenService, *, enabled: bool = True,
+        key_cache_s: float = 2.0,
+    ) -> None:
+        self.identity = identity
+        self.tokens = tokens
+        self.enabled = enabled
+        self.key_cache_s = key_cache_s
+        self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop cached keys (all, or one by id) — after a revocation through this process."""
+        with self._lock:
+            if key_id is None:
+                self._keys.clear()
+            else:
+                for digest, (_, record) in list(self._keys.items()):
+                    if record is not None and record.id == key_id:
+                        del self._keys[digest]
+
+    def _key(self, secret: str) -> KeyRecord | None:
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and now - cached[0] < self.key_cache_s:
+            return cached[1]
+        record = self.identity.resolve_key(secret)
+        with self._lock:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[digest] = (now, record)
+        return record
+
+    def principal(self, authorization: str | None) -> Principal:
+        if not self.enabled:
+            return ANONYMOUS_ADMIN
+        if not authorization:
+            raise Unauthorized(
+                "authentication required: send 'Authorization: Bearer <API key or access "
+                "token>'", field=None)
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthorized("the Authorization header must be 'Bearer <credential>'",
+                               field="authorization")
+        if credential.startswith(KEY_PREFIX):
+            record = self._key(credential)
+            if record is None:
+                raise Unauthorized("unknown API key", field="authorization")
+            state = record.state()
+            if state != "active":
+                raise Unauthorized(f"the API key is {state}", field="authorization")
+            return record.principal()
+        return self.tokens.verify_access(credential)
+
+
+def authenticator_of(app: FastAPI) -> Authenticator:
+    """The app's Authenticator, built on first use over the Brain's database."""
+    found = getattr(app.state, "authenticator", None)
+    if isinstance(found, Authenticator):
+        return found
+    settings = app.state.settings
+    authenticator = Authenticator(
+        IdentityStore(app.state.brain.engine),
+        TokenService(settings.secret_key.get_secret_value(),
+                     access_ttl_s=settings.auth.access_ttl_s),
+        enabled=settings.auth.mode == "on", key_cache_s=settings.auth.key_cache_s,
+    )
+    app.state.authenticator = authenticator
+    return authenticator
+
+
+ANONYMOUS_ADMIN = Principal(
+    tenant_id="default", user_id="anonymous", roles=frozenset({Role.ADMIN}),
+    scopes=ROLE_SCOPES[Role.ADMIN], kind="anonymous", credential_id="auth-off",
+)
+
+
+async def request_context(request: Request) -> RequestContext:
+    """The request's context with its principal, resolved once per request (401 when the
+    credentials do not hold). The tenant comes from the principal, never from the body."""
+    cached = getattr(request.state, _STATE, None)
+    if isinstance(cached, RequestContext):
+        return cached
+    authenticator = authenticator_of(request.app)
+    principal = authenticator.principal(request.headers.get("authorization"))
+    user, agent = (principal.user_id, principal.agent_id)
+    context = RequestContext(
+        tenant_id=principal.tenant_id, user_id=user if _confined(principal) else "",
+        agent_id=agent, principal=principal,
+    )
+    setattr(request.state, _STATE, context)
+    return context
+
+
+def _confined(principal: Principal) -> bool:
+    return Scope.MEMORY_ANY_USER not in principal.scopes
+
+
+Dependency = Callable[..., Awaitable[RequestContext]]
+_REQUIRES: dict[frozenset[Scope], Dependency] = {}
+
+
+def requires(*scopes: Scope) -> Dependency:
+    """The dependency a route declares: an authenticated caller holding every one of
+    `scopes` (403 naming the first missing). It yields the request's RequestContext."""
+    wanted = frozenset(scopes)
+    if not wanted:
+        raise ValueError("requires() needs at least one scope; use `public` for none")
+    if wanted in _REQUIRES:
+        return _REQUIRES[wanted]
+
+    async def dependency(context: RequestContext = Depends(request_context)) -> RequestContext:
+        held = context.scopes
+        for scope in sorted(wanted):
+            if scope not in held:
+                raise Forbidden(f"this needs the scope {scope.value!r}", field="scope",
+                                required_scope=scope.value)
+        return context
+
+    dependency.__cerebra_requires__ = wanted  # type: ignore[attr-defined]
+    dependency.__name__ = "requires_" + "_".join(sorted(s.value for s in wanted))
+    _REQUIRES[wanted] = dependency
+    return dependency
+
+
+async def public() -> None:
+    """The declaration of a route anyone may call (health, login, wallet challenge)."""
+
+
+public.__cerebra_public__ = True  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RouteRequirement:
+    method: str
+    path: str
+    public: bool
+    scopes: tuple[str, ...]  # empty for public routes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "public": self.public,
+                "scopes": list(self.scopes)}
+
+
+def _declared(dependant: Any) -> Iterator[Any]:
+    for dep in dependant.dependencies:
+        yield dep.call
+        yield from _declared(dep)
+
+
+def route_requirements(app: FastAPI) -> list[RouteRequirement]:
+    """Every API route of the app with what it requires, read from its dependencies.
+    A route that declares nothing is reported with public=False and no scopes."""
+    out: list[RouteRequirement] = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls = list(_declared(route.dependant))
+        is_public = any(getattr(c, "__cerebra_public__", False) for c in calls)
+        scopes: set[str] = set()
+        for call in calls:
+            scopes |= {s.value for s in getattr(call, "__cerebra_requires__", ())}
+        for method in sorted(route.methods or ()):
+            out.append(RouteRequirement(method, route.path, is_public, tuple(sorted(scopes))))
+    return sorted(out, key=lambda r: (r.path, r.method))
