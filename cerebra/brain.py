@@ -46,6 +46,7 @@ from cerebra.prompts.renderer import render_conversation
 from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
 if TYPE_CHECKING:
+    from cerebra.governance.audit_log import AuditLog
     from cerebra.jobs.base import JobRunner
     from cerebra.models.catalog import Catalog
     from cerebra.routing.router import Router
@@ -94,6 +95,9 @@ class Brain:
         self.guards: list[Guard] = list(guards)
         self.turns = TurnCounter(memory)  # conversation positions of stored exchanges
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
+        # the audit log, when a sink keeps one: routes and the CLI record actions through it
+        self.audit: AuditLog | None = next(
+            (a for s in self.sinks if (a := getattr(s, "audit", None)) is not None), None)
 
     @classmethod
     def from_settings(

@@ -187,8 +187,13 @@ def build_guards(settings: Settings, engine: Engine) -> list[Guard]:
 
 
 def build_sinks(settings: Settings, engine: Engine) -> list[Sink]:
-    """The sinks settings switch on, after the ledger: the audit log."""
+    """The sinks settings switch on, after the ledger: the audit log (a "request" event per
+    interaction; the Brain exposes its AuditLog as `brain.audit`)."""
     sinks: list[Sink] = []
+    if settings.audit.enabled:
+        from cerebra.governance.audit_setup import AuditRequestSink, build_audit_log
+
+        sinks.append(AuditRequestSink(build_audit_log(settings, engine)))
     return sinks
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from cerebra.cli import bench_cmd, memory_cmd, ops_cmd, router_cmd
+from cerebra.cli import audit_cmd, bench_cmd, memory_cmd, ops_cmd, router_cmd
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
 
@@ -32,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(router_cmd.app, name="router")
 app.add_typer(bench_cmd.app, name="bench")
 ops_cmd.register(app)

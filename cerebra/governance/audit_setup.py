@@ -1,0 +1,108 @@
+"""The audit log from settings, and the Brain sink that records one "request" event per
+finished interaction.
+
+`build_audit_log(settings, engine)` gives the AuditLog over the database sink (plus the
+JSON-lines sink when `audit.jsonl_path` is set), journalled in `<home>/audit/journal`,
+signing checkpoints with the configured key (`audit.signing_key`, else the key file
+`audit.signing_key_path`, default `<home>/audit/signing.key`, made on first use).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cerebra.governance.audit import AuditEvent, Signer
+from cerebra.governance.audit_log import AuditLog
+from cerebra.governance.audit_sinks import AuditSink, DatabaseAuditSink
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cerebra.config import Settings
+    from cerebra.sinks import Interaction
+
+log = logging.getLogger("cerebra.audit")
+
+
+def key_path(settings: Settings) -> Path:
+    return settings.audit.signing_key_path or settings.home / "audit" / "signing.key"
+
+
+def signer_from_settings(settings: Settings) -> Signer:
+    key = settings.audit.signing_key
+    if key is not None:
+        return Signer.from_hex(key.get_secret_value())
+    return Signer.from_file(key_path(settings))
+
+
+def trusted_keys(settings: Settings) -> list[str]:
+    """The public keys checkpoints may be signed with: `audit.public_key` when set, else
+    the configured signing key's (read from its `.pub` file when there is one, so verifying
+    needs no secret); empty when there is no key at all."""
+    if settings.audit.public_key:
+        return [settings.audit.public_key.strip().lower()]
+    if settings.audit.signing_key is not None:
+        return [signer_from_settings(settings).public_key]
+    path = key_path(settings)
+    public = path.with_name(path.name + ".pub")
+    if public.exists():
+        return [public.read_text().strip().lower()]
+    if path.exists():
+        return [Signer.from_file(path).public_key]
+    return []
+
+
+def build_audit_log(settings: Settings, engine: Engine) -> AuditLog:
+    signer = signer_from_settings(settings)
+    every = settings.audit.checkpoint_every
+    sinks: list[AuditSink] = [DatabaseAuditSink(engine, signer=signer, checkpoint_every=every)]
+    if settings.audit.jsonl_path is not None:
+        from cerebra.governance.audit_jsonl import JsonlAuditSink
+
+        sinks.append(JsonlAuditSink(settings.audit.jsonl_path, signer=signer,
+                                    checkpoint_every=every))
+    return AuditLog(sinks, journal_dir=settings.home / "audit" / "journal")
+
+
+class AuditRequestSink:
+    """A Brain sink: each finished interaction becomes a "request" audit event."""
+
+    name = "audit"
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    def receive(self, interaction: Interaction) -> None:
+        self.audit.record(request_event(interaction))
+
+    def close(self) -> None:
+        self.audit.close()
+
+
+def request_event(interaction: Interaction) -> AuditEvent:
+    from cerebra.models.pricing import cost
+
+    query, answer = interaction.query, interaction.answer
+    principal = query.context.principal
+    actor = principal.label() if principal is not None else (query.user_id or "anonymous")
+    try:
+        spent = round(cost(answer.model, answer.usage), 8)
+    except Exception:  # a price table that cannot price it: record the tokens alone
+        spent = None
+    details = {
+        "endpoint": query.endpoint,
+        "model": answer.model,
+        "user_id": query.user_id,
+        "agent_id": query.agent_id,
+        "prompt_tokens": answer.usage.prompt_tokens,
+        "completion_tokens": answer.usage.completion_tokens,
+        "cost": spent,
+        "finish_reason": answer.finish_reason,
+        "latency_ms": round(answer.latency_ms, 3),
+    }
+    if answer.routing:
+        details["decision_id"] = answer.routing.get("decision_id")
+    return AuditEvent(action="request", actor=actor, target=answer.model, outcome="ok",
+                      tenant_id=query.tenant_id, details=details, trace_id=answer.trace_id)
