@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cerebra.memory.embedders import Embedder
     from cerebra.memory.store import MemoryStore
     from cerebra.models.catalog import Catalog
+    from cerebra.models.catalog_policy import EntryPolicy
     from cerebra.routing.router import Router
     from cerebra.sinks import Sink
 
@@ -96,7 +97,7 @@ def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
         hmac_keys=[hmac.get_secret_value()] if hmac else [],
         require_verified=settings.catalog.require_verified_weights,
     )
-    catalog = Catalog(registry, verifier=verifier)
+    catalog = Catalog(registry, verifier=verifier, policy=entry_policy(settings))
     reports = []
     if settings.catalog.file is not None:
         reports.append(catalog.load_file(settings.catalog.file))
@@ -106,6 +107,20 @@ def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:
         for error in report.errors:
             log.error("model refused: %s", error)
     return catalog
+
+
+def entry_policy(settings: Settings) -> EntryPolicy:
+    """Where catalog entries sent over the API may point: files under catalog.model_dirs,
+    home/models, the catalog file's folder and the embedded model's folder; hosts on
+    catalog.allowed_hosts."""
+    from cerebra.models.catalog_policy import EntryPolicy
+
+    dirs = [settings.models_dir, *settings.catalog.model_dirs]
+    if settings.catalog.file is not None:
+        dirs.append(settings.catalog.file.expanduser().parent)
+    if settings.model.path is not None:
+        dirs.append(settings.model.path.expanduser().parent)
+    return EntryPolicy.of(dirs, settings.catalog.allowed_hosts)
 
 
 def enable_cache(settings: Settings, registry: ModelRegistry) -> None:

@@ -92,7 +92,8 @@ def test_hot_swap_through_api(client: TestClient) -> None:
 
 
 def test_bad_entry_refused_rest_serves(client: TestClient, tmp_path: Path) -> None:
-    weights = tmp_path / "w.gguf"
+    weights = tmp_path / "h" / "models" / "w.gguf"  # under home/models: API entries may name it
+    weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(b"not really a model")
     r = client.post(
         "/api/models",

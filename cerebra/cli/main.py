@@ -53,7 +53,7 @@ def serve(
     import uvicorn
 
     from cerebra.brain import Brain
-    from cerebra.cli.preflight import bind_socket, check_engine
+    from cerebra.cli.preflight import bind_socket, check_engine, check_signature, tls_options
     from cerebra.observability.logging import configure_logging
     from cerebra.server.app import create_app
 
@@ -61,6 +61,8 @@ def serve(
     host = host or settings.server.host
     port = port or settings.server.port
     # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
+    check_signature(settings)  # CEREBRA_CONFIG_SIGNATURE, when set, must match
+    tls = tls_options(settings)  # CEREBRA_TLS_CERTFILE / _KEYFILE, when set, must load
     # the engine must run here (a trial generation in a child process).
     sock = bind_socket(host, port)
     try:
@@ -73,10 +75,11 @@ def serve(
         brain = Brain.from_settings(settings)
         try:
             application = create_app(settings, brain=brain)
-            print(f"Cerebra serving on http://{host}:{port}", flush=True)
+            scheme = "https" if tls else "http"
+            print(f"Cerebra serving on {scheme}://{host}:{port}", flush=True)
             print(f"data directory: {settings.home.resolve()}", flush=True)
             config = uvicorn.Config(
-                application, host=host, port=port, log_config=None, access_log=False
+                application, host=host, port=port, log_config=None, access_log=False, **tls
             )
             uvicorn.Server(config).run(sockets=[sock])
         finally:

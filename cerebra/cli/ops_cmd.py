@@ -1,4 +1,4 @@
-"""Operational commands: models list, config show, db upgrade, doctor."""
+"""Operational commands: models list, config show | sign | verify, db upgrade, doctor."""
 
 from __future__ import annotations
 
@@ -124,6 +124,24 @@ def config_show(
     for env, value in env_values(settings):
         table.add_row(env, "" if value is None else str(value))
     out.print(table)
+
+
+@config_app.command("sign")
+def config_sign() -> None:
+    """Print the signature of the effective settings (set it as CEREBRA_CONFIG_SIGNATURE)."""
+    from cerebra.governance.config_signature import sign
+
+    print(sign(get_settings()))
+
+
+@config_app.command("verify")
+def config_verify() -> None:
+    """Check the effective settings against CEREBRA_CONFIG_SIGNATURE (exit 2 on mismatch)."""
+    from cerebra.governance.config_signature import verify
+
+    if not verify(get_settings()):
+        raise InvalidInput("CEREBRA_CONFIG_SIGNATURE is not set", field="config_signature")
+    print("config signature ok")
 
 
 @db_app.command("upgrade")

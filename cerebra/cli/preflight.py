@@ -1,4 +1,5 @@
-"""Checks `cerebra serve` runs before it loads anything: the port is free, the engine runs.
+"""Checks `cerebra serve` runs before it loads anything: the settings match their signature,
+the TLS files load, the port is free, the engine runs.
 
 A port in use used to be found after the model had loaded (~25 s) and a native crash on the
 first health probe; both are now one-line errors (exit 2) before any model is loaded.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
+from typing import Any
 
 from cerebra.config import Settings
 from cerebra.errors import CerebraError, InvalidInput
@@ -69,3 +72,29 @@ def check_engine(settings: Settings) -> str | None:
         fix = f"; {result.fix}" if result.fix else ""
         raise EngineUnusable(f"{result.detail}{fix}")
     return result.detail
+
+
+def check_signature(settings: Settings) -> bool:
+    """Verify CEREBRA_CONFIG_SIGNATURE when set (raises on a mismatch); True when checked."""
+    from cerebra.governance.config_signature import verify
+
+    return verify(settings)
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's ssl_certfile/ssl_keyfile from settings, checked to load (one-line errors);
+    {} when TLS is not configured."""
+    cert, key = settings.server.tls_certfile, settings.server.tls_keyfile
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        missing = "CEREBRA_TLS_CERTFILE" if cert is None else "CEREBRA_TLS_KEYFILE"
+        raise InvalidInput(f"TLS needs both a certificate and a key; {missing} is not set",
+                           field="tls_certfile" if cert is None else "tls_keyfile")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise InvalidInput(f"cannot load the TLS certificate {cert} with key {key}: {why}",
+                           field="tls_certfile") from exc
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}

@@ -3,7 +3,11 @@ ModelRegistry with weight verification and hot swap.
 
 A file is either a list of entries or `{default: name, models: [...] | {name: {...}}}`.
 String values may use `${VAR}` / `${VAR:-fallback}`; relative paths are resolved against the
-file's folder. Applying a catalog hot-swaps what changed, keeps what did not (no reload),
+file's folder. Entries sent over the API go through `submit`, which expands nothing and holds
+them to an `EntryPolicy` (model directories, host allow-list: cerebra.models.catalog_policy).
+The default model cannot be removed until another is made the default.
+
+Applying a catalog hot-swaps what changed, keeps what did not (no reload),
 removes what disappeared from the same source, and refuses a bad entry — unreadable,
 invalid, missing file, wrong hash or signature, failing to load — with a CatalogError that
 names the entry, the file and why, while every other entry keeps serving (a bad new version
@@ -27,14 +31,23 @@ from pydantic import ValidationError
 from cerebra.errors import CerebraError, InvalidInput
 from cerebra.models.base import ModelBackend
 from cerebra.models.catalog_kinds import FACTORIES, ModelEntry, register_kind
+from cerebra.models.catalog_policy import EntryPolicy, public_row
 from cerebra.models.registry import ModelRegistry
 from cerebra.models.signing import WeightVerifier
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Catalog", "CatalogError", "CatalogReport", "ModelEntry", "register_kind"]
+__all__ = ["Catalog", "CatalogError", "CatalogReport", "DefaultModelInUse", "ModelEntry",
+           "register_kind"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class DefaultModelInUse(CerebraError):
+    """Removing the default model would leave requests without a model. HTTP 409."""
+
+    status_code = 409
+    code = "default_model_in_use"
 
 
 @dataclass(frozen=True)
@@ -89,18 +102,21 @@ class Catalog:
     """Loads entries into `registry`; remembers each served entry and where it came from."""
 
     def __init__(self, registry: ModelRegistry, *, verifier: WeightVerifier | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 policy: EntryPolicy | None = None) -> None:
         self.registry = registry
         self.verifier = verifier or WeightVerifier()
         self.environ = environ if environ is not None else os.environ
+        self.policy = policy or EntryPolicy()  # for submit(); default: no file, no host
         self._entries: dict[str, tuple[ModelEntry, str]] = {}  # name → (entry, source)
         self._lock = threading.RLock()  # one catalog change at a time
 
     # -- parsing -------------------------------------------------------------------------
 
-    def parse(self, data: Any, source: str, base_dir: Path | None = None
-              ) -> tuple[list[ModelEntry], list[CatalogError], str | None]:
-        """Entries, per-entry errors and the declared default from a loaded document."""
+    def parse(self, data: Any, source: str, base_dir: Path | None = None, *,
+              expand: bool = True) -> tuple[list[ModelEntry], list[CatalogError], str | None]:
+        """Entries, per-entry errors and the declared default from a loaded document
+        (`expand`: substitute `${VAR}` from the environment)."""
         default: str | None = None
         raw: list[Any]
         if data is None:
@@ -129,7 +145,8 @@ class Catalog:
             try:
                 if not isinstance(item, dict):
                     raise InvalidInput("an entry must be a mapping")
-                entry = ModelEntry.model_validate(_interpolate(item, self.environ))
+                entry = ModelEntry.model_validate(
+                    _interpolate(item, self.environ) if expand else item)
             except ValidationError as exc:
                 errors.append(CatalogError(label, source, _validation_message(exc)))
                 continue
@@ -250,8 +267,21 @@ class Catalog:
 
     # -- the API -------------------------------------------------------------------------
 
+    def submit(self, spec: Mapping[str, Any]) -> ModelBackend:
+        """Add or hot-swap one model sent over the API: nothing expanded, the entry held to
+        `policy` (raises InvalidInput / EntryRefused naming the field)."""
+        if not isinstance(spec, Mapping):
+            raise InvalidInput("an entry must be a mapping", field="model")
+        self.policy.check_raw(spec)
+        entries, errors, _ = self.parse([dict(spec)], "api", expand=False)
+        if errors:
+            raise InvalidInput(errors[0].message, field="model", model=errors[0].name)
+        self.policy.check(entries[0])
+        return self.add(entries[0], source="api")
+
     def add(self, spec: Mapping[str, Any] | ModelEntry, source: str = "api") -> ModelBackend:
-        """Add or hot-swap one model; raises InvalidInput / ModelVerificationError on refusal."""
+        """Add or hot-swap one model (trusted: library callers; the API uses `submit`);
+        raises InvalidInput / ModelVerificationError on refusal."""
         if isinstance(spec, ModelEntry):
             entry = spec
         else:
@@ -263,6 +293,8 @@ class Catalog:
             backend = self.build(entry)
             if entry.name in self.registry:
                 self.registry.replace(entry.name, backend, close=True)
+                if entry.default:
+                    self.registry.set_default(entry.name)
             else:
                 self.registry.add(backend, name=entry.name, default=entry.default)
             self.registry.clear_failure(entry.name)
@@ -270,18 +302,24 @@ class Catalog:
         return backend
 
     def remove(self, name: str) -> None:
-        """Remove a model (in-flight requests finish; it is closed once idle)."""
+        """Remove a model (in-flight requests finish; it is closed once idle). The default
+        model is refused (DefaultModelInUse) while other models could take its place."""
         with self._lock:
+            if name == self.registry.default_name:
+                raise DefaultModelInUse(
+                    f"model {name!r} is the default model; make another model the default "
+                    "(an entry with default: true) before removing it", field="name")
             self.registry.remove(name, close=True)
             self._entries.pop(name, None)
 
     def describe(self) -> list[dict[str, Any]]:
-        """Served entries (secrets left out), with their source and rotation state."""
+        """Served entries as `public_row` shows them (no keys, no environment-derived URLs or
+        folders), with their source and rotation state."""
         states = {s.name: s for s in self.registry.status()}
         rows = []
         with self._lock:
             for name, (entry, source) in sorted(self._entries.items()):
-                row = entry.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
+                row = public_row(entry, source)
                 state = states.get(name)
                 row.update(source=source, healthy=state.healthy if state else False)
                 rows.append(row)
