@@ -5,13 +5,15 @@ finished interaction.
 JSON-lines sink when `audit.jsonl_path` is set), journalled in `<home>/audit/journal`,
 signing checkpoints with the configured key (`audit.signing_key`, else the key file
 `audit.signing_key_path`, default `<home>/audit/signing.key`, made on first use).
+`record_action(brain.audit, context, action, target)` is how routes and the CLI record what a
+caller did (None-safe: nothing when the audit log is off).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cerebra.governance.audit import AuditEvent, Signer
 from cerebra.governance.audit_log import AuditLog
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from cerebra.config import Settings
+    from cerebra.context import RequestContext
     from cerebra.sinks import Interaction
 
 log = logging.getLogger("cerebra.audit")
@@ -106,3 +109,18 @@ def request_event(interaction: Interaction) -> AuditEvent:
         details["decision_id"] = answer.routing.get("decision_id")
     return AuditEvent(action="request", actor=actor, target=answer.model, outcome="ok",
                       tenant_id=query.tenant_id, details=details, trace_id=answer.trace_id)
+
+
+def record_action(audit: AuditLog | None, context: RequestContext | None, action: str,
+                  target: str = "", *, outcome: str = "ok",
+                  details: dict[str, Any] | None = None) -> None:
+    """Record one action by the caller in `context` (routes, the CLI); nothing without an
+    audit log."""
+    if audit is None:
+        return
+    principal = context.principal if context is not None else None
+    actor = (principal.label() if principal is not None
+             else (context.user_id if context is not None else "") or "anonymous")
+    audit.record(AuditEvent(action, actor=actor, target=target, outcome=outcome,
+                            tenant_id=context.tenant_id if context is not None else "",
+                            details=details or {}))

@@ -16,6 +16,7 @@ from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, NotFound
+from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 
@@ -271,6 +272,8 @@ async def delete_all(
         session_id=body.session_id,
         context=ctx,
     )
+    record_action(brain.audit, ctx, "memory.delete", "all", details={
+        **body.model_dump(exclude={"confirm_all"}), "deleted": n})
     return {"deleted": n}
 
 
@@ -319,4 +322,5 @@ async def delete_memory(
 ) -> dict[str, Any]:
     if not await asyncio.to_thread(brain.memory.delete, memory_id, context=ctx):
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
+    record_action(brain.audit, ctx, "memory.delete", memory_id)
     return {"deleted": memory_id}

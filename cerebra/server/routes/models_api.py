@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
-from cerebra.errors import InvalidInput, NotFound
+from cerebra.context import RequestContext
+from cerebra.errors import CerebraError, InvalidInput, NotFound
+from cerebra.governance.audit_setup import record_action
 from cerebra.models.catalog import Catalog
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
@@ -41,36 +43,53 @@ def list_models(
     }
 
 
-@router.post("", status_code=201, dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
+@router.post("", status_code=201)
 async def add_model(
-    spec: dict[str, Any], catalog: Catalog = Depends(get_catalog)
+    spec: dict[str, Any],
+    ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),  # first: 401/403 before 404
+    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Add a model, or hot-swap the one with the same name (requests in flight finish)."""
-    backend = await asyncio.to_thread(catalog.submit, spec)
+    name = str(spec.get("name", ""))
+    action = "model.swap" if name in brain.models else "catalog.change"
+    try:
+        backend = await asyncio.to_thread(catalog.submit, spec)
+    except CerebraError as exc:
+        record_action(brain.audit, ctx, action, name, outcome="refused",
+                      details={"op": "add", "error": str(exc)})
+        raise
+    record_action(brain.audit, ctx, action, name, details={"op": "add", "fields": sorted(spec)})
     return {"name": backend.name, "status": "serving"}
 
 
-@router.delete("/{name}", dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
+@router.delete("/{name}")
 def remove_model(
-    name: str, brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
+    name: str,
+    ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),
+    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, str]:
     if name not in brain.models:
         raise NotFound(f"unknown model {name!r}", field="name")
     if brain.router is not None and name == brain.router.name:
         raise InvalidInput("the router is configured by settings, not the catalog", field="name")
     catalog.remove(name)
+    record_action(brain.audit, ctx, "catalog.change", name, details={"op": "remove"})
     return {"removed": name}
 
 
-@router.post("/reload", dependencies=[Depends(requires(Scope.MODELS_ADMIN))])
+@router.post("/reload")
 async def reload_models(
-    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog)
+    ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),
+    brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
     """Re-read CEREBRA_MODELS_FILE: changed entries hot-swap, others keep serving."""
     path = brain.settings.catalog.file
     if path is None:
         raise InvalidInput("CEREBRA_MODELS_FILE is not set", field="models_file")
     report = await asyncio.to_thread(catalog.load_file, path)
+    record_action(brain.audit, ctx, "catalog.change", str(path), details={
+        "op": "reload", "loaded": report.loaded, "removed": report.removed,
+        "errors": len(report.errors)})
     return {
         "loaded": report.loaded,
         "unchanged": report.unchanged,

@@ -1,0 +1,113 @@
+"""What the server records in the audit log besides requests: memory deletions and catalog
+changes (add, hot swap, refused entry, remove) through the HTTP API, each naming its target;
+and `cerebra audit verify` / `export` / `key` from the command line, on a tampered database
+and on an export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from cerebra.brain import Brain
+from cerebra.config import Settings, get_settings
+from cerebra.db.engine import make_engine
+from cerebra.db.migrate import upgrade
+from cerebra.governance.audit import AuditEvent
+from cerebra.governance.audit_setup import build_audit_log
+from cerebra.governance.audit_sinks import DatabaseAuditSink
+from cerebra.server.app import create_app
+from cerebra.testing import FakeEmbedder, FakeModel
+from tests.helpers import run_cli
+
+
+@pytest.fixture
+def brain(tmp_path: Path) -> Iterator[Brain]:
+    made = Brain.from_settings(Settings(home=tmp_path / "h"),
+                               model=FakeModel("ok", name="fake"), embedder=FakeEmbedder())
+    yield made
+    made.close()
+
+
+def test_deletions_and_catalog_changes_are_recorded(brain: Brain) -> None:
+    with TestClient(create_app(brain.settings, brain=brain)) as client:
+        added = client.post("/api/memory", json={"text": "a fact", "agent_id": "a"}).json()
+        memory_id = added.get("id") or added["memory_id"]
+        assert client.delete(f"/api/memory/{memory_id}").status_code == 200
+        body = {"confirm_all": True}
+        assert client.post("/api/memory/delete_all", json=body).status_code == 200
+        spec = {"name": "gamma", "kind": "fake", "options": {"reply": "g"}}
+        assert client.post("/api/models", json=spec).status_code == 201
+        assert client.post("/api/models", json=spec).status_code == 201  # a hot swap
+        assert client.post("/api/models", json={"name": "x", "kind": "warp"}).status_code == 422
+        assert client.delete("/api/models/gamma").status_code == 200
+    assert brain.audit is not None and brain.audit.flush()
+    recorded = [(e.event.action, e.event.target, e.event.outcome)
+                for e in DatabaseAuditSink(brain.engine).entries("default")
+                if e.event.action != "request"]
+    assert recorded == [
+        ("memory.delete", memory_id, "ok"),
+        ("memory.delete", "all", "ok"),
+        ("catalog.change", "gamma", "ok"),
+        ("model.swap", "gamma", "ok"),
+        ("catalog.change", "x", "refused"),
+        ("catalog.change", "gamma", "ok"),
+    ]
+
+
+def test_cli_verify_names_the_tampered_entries_and_export_verifies() -> None:
+    settings = get_settings()
+    settings.ensure_home()
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    audit = build_audit_log(settings, engine)
+    for tenant in ("ok", "mod", "del", "ins", "swap"):
+        for i in range(5):
+            audit.record(AuditEvent("login", actor=f"user{i}", tenant_id=tenant))
+    audit.close()
+
+    done = run_cli("audit", "verify")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: 25 entries, 0 checkpoints in 5 chains")
+
+    with engine.begin() as conn:
+        for trigger in ("audit_log_no_update", "audit_log_no_delete"):
+            conn.execute(text(f"DROP TRIGGER {trigger}"))
+        conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE tenant_id = 'mod' AND seq = 4"))
+        conn.execute(text("DELETE FROM audit_log WHERE tenant_id = 'del' AND seq = 2"))
+        conn.execute(text("INSERT INTO audit_log SELECT 'ins', 6, 'forged', time, actor, action,"
+                          " target, outcome, details, constitution_hash, trace_id, hash, hash "
+                          "FROM audit_log WHERE tenant_id = 'ins' AND seq = 5"))
+        for a, b in ((3, -1), (4, 3), (-1, 4)):
+            conn.execute(text(f"UPDATE audit_log SET seq = {b} "
+                              f"WHERE tenant_id = 'swap' AND seq = {a}"))
+    engine.dispose()
+    done = run_cli("audit", "verify")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "TAMPERED: tenant del: entry 2: deleted: it is missing: the chain jumps from entry 1 "
+        "to 3",
+        "TAMPERED: tenant ins: entry 6: inserted: it lies beyond the recorded head (entry 5)",
+        "TAMPERED: tenant mod: entry 4: modified: its content does not match its hash",
+        "TAMPERED: tenant swap: entry 3: reordered: it links to the entry now at 4, not to "
+        "entry 2",
+    ]
+
+    out = Path("ok.jsonl")
+    done = run_cli("audit", "export", "--tenant", "ok", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert [line for line in out.read_text().splitlines() if '"tenant_id":"mod"' in line] == []
+    done = run_cli("audit", "verify", "--file", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok: 5 entries, 0 checkpoints, head ")
+    key = run_cli("audit", "key")
+    assert key.stdout.strip() in done.stdout  # verified against the signing key's public key
+
+
+def test_cli_misuse_is_one_line_and_exit_2() -> None:
+    done = run_cli("audit", "verify", "--file", "missing.jsonl")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "missing.jsonl" in done.stderr
