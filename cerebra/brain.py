@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -23,9 +24,9 @@ from sqlalchemy import Engine
 
 from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
-from cerebra.errors import InvalidInput, NotFound
+from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.exchange import Answer, AskOptions, Query, build_query
-from cerebra.guards import Guard, run_before, run_on_output
+from cerebra.guards import Guard, OutputFilter, Refused, run_before, run_on_output, run_settle
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.memory.turns import TurnCounter
@@ -39,6 +40,7 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.cancellation import CANCELLED, Cancellation
+from cerebra.models.pricing import Price
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
@@ -62,6 +64,33 @@ class _Prepared:
     hits: tuple[MemoryHit, ...]
     started: float
     lease: Lease  # holds `backend` (unclosed by a hot swap) until the request is done
+
+
+class _Settle:
+    """Settles the guards when a request is over: with the Answer handed to it (`done`), or
+    None when it failed, was refused or was left (a stream closed early)."""
+
+    def __init__(self, guards: Sequence[Guard], query: Query) -> None:
+        self.guards = guards
+        self.query = query
+        self.answer: Answer | None = None
+
+    def __call__(self, answer: Answer) -> Answer:
+        self.answer = answer
+        return answer
+
+    def __enter__(self) -> _Settle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.guards:
+            run_settle(self.guards, self.query, self.answer)
+
+    async def __aenter__(self) -> _Settle:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__()
 
 
 class Brain:
@@ -163,11 +192,16 @@ class Brain:
         if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
         query = run_before(self.guards, replace(query, prompt=prompt))
-        lease = self.models.lease(query.model)  # the caller releases it when the request ends
+        try:
+            lease = self.models.lease(query.model)  # the caller releases it when it ends
+        except BaseException:
+            run_settle(self.guards, query, None)
+            raise
         try:
             return self._prepare_on(lease, query, started)
         except BaseException:
             lease.release()
+            run_settle(self.guards, query, None)
             raise
 
     def _prepare_on(self, lease: Lease, query: Query, started: float) -> _Prepared:
@@ -232,11 +266,13 @@ class Brain:
         model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
         trace_id = uuid.uuid4().hex
         stored: str | None = None
+        cost_usd = self._cost(model_name, prep.backend, usage)
         if finish_reason == CANCELLED:  # the client went away: remember and record nothing
             return Answer(answer=text, model=model_name, usage=usage,
                           latency_ms=(time.perf_counter() - prep.started) * 1000,
                           trace_id=trace_id, finish_reason=finish_reason,
-                          memories=list(prep.hits), tool_calls=tool_calls, routing=routing)
+                          memories=list(prep.hits), tool_calls=tool_calls, routing=routing,
+                          cost_usd=cost_usd)
         if query.memory and text.strip():
             stored = self.memory.add(
                 query.agent_id,
@@ -274,6 +310,7 @@ class Brain:
                 agent_id=query.agent_id,
                 session_id=query.session_id,
                 decision_id=(routing or {}).get("decision_id"),
+                cost_usd=cost_usd,
             )
         log.debug(
             "interaction",
@@ -298,6 +335,7 @@ class Brain:
             tool_calls=tool_calls,
             routing=routing,
             annotations=query.annotations,
+            cost_usd=cost_usd,
         )
         deliver(self.sinks, Interaction(query=query, answer=answer, record=record))
         return answer
@@ -307,76 +345,115 @@ class Brain:
     # closed); the routing result comes on the generation / the final chunk.
     def run(self, query: Query) -> Answer:
         prep = self._prepare(query)
-        with prep.lease:
+        with prep.lease, _Settle(self.guards, prep.query) as done:
             gen = prep.backend.generate(prep.request)
-            self._check_output(prep, gen.text, final=True)
-            return self._finish(prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls,
-                                gen.model, gen.routing)
+            text = self._check_output(prep, gen.text, final=True)
+            return done(self._finish(prep, text, gen.usage, gen.finish_reason, gen.tool_calls,
+                                gen.model, gen.routing))
 
     async def arun(self, query: Query) -> Answer:
         prep = await self._aprepare(query)
-        async with prep.lease:
+        async with prep.lease, _Settle(self.guards, prep.query) as done:
             gen = await prep.backend.agenerate(prep.request)
-            self._check_output(prep, gen.text, final=True)
-            return await self._afinish(
-                prep, gen.text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
+            text = self._check_output(prep, gen.text, final=True)
+            return done(await self._afinish(
+                prep, text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
                 gen.routing,
-            )
+            ))
 
     def run_stream(self, query: Query) -> Iterator[str | Answer]:
-        """Yield text pieces as they are generated, then the final Answer."""
+        """Yield text pieces as they are generated, then the final Answer. Output guards
+        see each piece before it is yielded (OutputFilter): a refused one is never sent."""
         prep = self._prepare(query)
-        pieces: list[str] = []
+        out = OutputFilter(self.guards, prep.query)
         last = StreamChunk("")
-        with prep.lease:
+        with prep.lease, self._stop_on_refusal(prep), _Settle(self.guards, prep.query) as done:
             for chunk in prep.backend.stream(prep.request):
-                if chunk.text:
-                    pieces.append(chunk.text)
-                    self._check_output(prep, "".join(pieces) if self.guards else "", final=False)
-                    yield chunk.text
+                if chunk.text and (ready := out.feed(chunk.text)):
+                    yield ready
                 last = chunk
-            self._check_output(prep, "".join(pieces), final=True)
-            answer = self._finish(
+            rest, text = out.finish()
+            if rest:
+                yield rest
+            answer = done(self._finish(
                 prep,
-                "".join(pieces),
+                text,
                 last.usage or Usage(0, 0),
                 last.finish_reason or "stop",
                 last.tool_calls,
                 routed=last.routing,
-            )
+            ))
         yield answer
 
     async def arun_stream(self, query: Query) -> AsyncIterator[str | Answer]:
         prep = await self._aprepare(query)
-        pieces: list[str] = []
+        out = OutputFilter(self.guards, prep.query)
         last = StreamChunk("")
-        async with prep.lease:
-            async for chunk in prep.backend.astream(prep.request):
-                if chunk.text:
-                    pieces.append(chunk.text)
-                    self._check_output(prep, "".join(pieces) if self.guards else "", final=False)
-                    yield chunk.text
-                last = chunk
-            self._check_output(prep, "".join(pieces), final=True)
-            answer = await self._afinish(
+        async with prep.lease, _Settle(self.guards, prep.query) as done:
+            with self._stop_on_refusal(prep):
+                async for chunk in prep.backend.astream(prep.request):
+                    if chunk.text and (ready := out.feed(chunk.text)):
+                        yield ready
+                    last = chunk
+                rest, text = out.finish()
+            if rest:
+                yield rest
+            answer = done(await self._afinish(
                 prep,
-                "".join(pieces),
+                text,
                 last.usage or Usage(0, 0),
                 last.finish_reason or "stop",
                 last.tool_calls,
                 routed=last.routing,
-            )
+            ))
         yield answer
 
-    def _check_output(self, prep: _Prepared, text: str, *, final: bool) -> None:
-        """Output guards on the text so far; one that raises Refused stops the answer."""
+    def _check_output(self, prep: _Prepared, text: str, *, final: bool) -> str:
+        """Output guards on the text so far; one that raises Refused stops the answer, one
+        that rewrites it (redaction, a disclaimer) changes what is returned."""
         if self.guards:
-            run_on_output(self.guards, prep.query, text, final)
+            return run_on_output(self.guards, prep.query, text, final)
+        return text
+
+    @staticmethod
+    @contextmanager
+    def _stop_on_refusal(prep: _Prepared) -> Iterator[None]:
+        """A stream an output guard refused stops generating (its model is freed)."""
+        try:
+            yield
+        except Refused:
+            if prep.request.cancellation is not None:
+                prep.request.cancellation.cancel(CANCELLED)
+            raise
 
     async def _aprepare(self, query: Query) -> _Prepared:
         if not (query.memory and self.settings.memory.enabled) or query.raw:  # nothing slow
             return self._prepare(query)
-        return await asyncio.to_thread(self._prepare, query)
+        job = asyncio.ensure_future(asyncio.to_thread(self._prepare, query))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:  # the thread goes on: free what it will hold
+            job.add_done_callback(self._abandon)
+            raise
+
+    def _abandon(self, job: asyncio.Future[_Prepared]) -> None:
+        """A request cancelled while it was prepared in a thread: release its model and
+        settle its guards with no answer."""
+        if job.cancelled() or job.exception() is not None:
+            return
+        prep = job.result()
+        prep.lease.release()
+        run_settle(self.guards, prep.query, None)
+
+    def _cost(self, model_name: str, backend: ModelBackend, usage: Usage) -> float:
+        """USD of `usage` at the serving model's price (the registry's model of that name,
+        else the backend asked)."""
+        try:
+            caps = (self.models.get(model_name) if model_name in self.models
+                    else backend).capabilities
+        except CerebraError:  # out of rotation since it answered
+            caps = backend.capabilities
+        return Price(caps.cost_per_input_token, caps.cost_per_output_token).cost(usage)
 
     async def _afinish(
         self,
@@ -427,9 +504,10 @@ class Brain:
             raise InvalidInput("quality must be a number between 0 and 1", field="quality")
         if not 0.0 <= float(quality) <= 1.0:
             raise InvalidInput("quality must be between 0 and 1", field="quality")
-        tenant = (context or RequestContext()).tenant_id
-        row = self.ledger.get(trace_id)
-        if row is None or row["tenant_id"] != tenant:
+        context = context or RequestContext()
+        tenant = context.tenant_id
+        row = self.ledger.get(trace_id, context=context)
+        if row is None:
             raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
         if not self.ledger.set_feedback(trace_id, float(quality), comment, tenant):
             raise InvalidInput("this answer has feedback already", field="trace_id")

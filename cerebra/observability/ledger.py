@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Select, insert, select, update
 
+from cerebra.context import RequestContext
 from cerebra.db.schema import interactions
 from cerebra.observability.batch_writer import BatchWriter, WriterStats
 from cerebra.observability.spill import SpillFile
@@ -46,6 +47,7 @@ class InteractionRecord:
     session_id: str = ""
     decision_id: str | None = None
     created_at: float = field(default_factory=time.time)
+    cost_usd: float = 0.0  # usage at the serving model's price (budgets are held against it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,21 +147,41 @@ class Ledger:
         return bool(done.rowcount)
 
     # -- reading --------------------------------------------------------------------------
-    def get(self, trace_id: str) -> dict[str, Any] | None:
+    def get(
+        self, trace_id: str, *, context: RequestContext | None = None
+    ) -> dict[str, Any] | None:
+        """One interaction; with `context`, only if its caller may see it (its tenant, and
+        its own user for a principal confined to one)."""
         self.flush()
+        query = _visible(select(interactions), context)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(interactions).where(interactions.c.trace_id == trace_id)
-            ).first()
+            row = conn.execute(query.where(interactions.c.trace_id == trace_id)).first()
         return None if row is None else dict(row._mapping)
 
-    def recent(self, limit: int = 20, tenant_id: str = "default") -> list[dict[str, Any]]:
+    def recent(
+        self, limit: int = 20, tenant_id: str = "default", *,
+        context: RequestContext | None = None,
+    ) -> list[dict[str, Any]]:
+        """The latest interactions of a tenant (with `context`: those its caller may see)."""
         self.flush()
+        query = (_visible(select(interactions), context) if context is not None
+                 else select(interactions).where(interactions.c.tenant_id == tenant_id))
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(interactions)
-                .where(interactions.c.tenant_id == tenant_id)
+                query
                 .order_by(interactions.c.id.desc())
                 .limit(limit)
             ).all()
         return [dict(r._mapping) for r in rows]
+
+
+def _visible(query: Select[Any], context: RequestContext | None) -> Select[Any]:
+    if context is None:
+        return query
+    query = query.where(interactions.c.tenant_id == context.tenant_id)
+    user, agent = context.confinement()
+    if user is not None:
+        query = query.where(interactions.c.user_id == user)
+    if agent is not None:
+        query = query.where(interactions.c.agent_id == agent)
+    return query

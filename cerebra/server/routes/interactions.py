@@ -41,7 +41,7 @@ async def recent(
     brain: Brain = Depends(get_brain),
     ctx: RequestContext = Depends(requires(Scope.INTERACTIONS_READ)),
 ) -> dict[str, Any]:
-    rows = await asyncio.to_thread(brain.ledger.recent, limit, ctx.tenant_id)
+    rows = await asyncio.to_thread(lambda: brain.ledger.recent(limit, context=ctx))
     return {"interactions": rows}
 
 
@@ -51,7 +51,7 @@ async def one(
     brain: Brain = Depends(get_brain),
     ctx: RequestContext = Depends(requires(Scope.INTERACTIONS_READ)),
 ) -> dict[str, Any]:
-    row = await asyncio.to_thread(brain.ledger.get, trace_id)
-    if row is None or row["tenant_id"] != ctx.tenant_id:
+    row = await asyncio.to_thread(lambda: brain.ledger.get(trace_id, context=ctx))
+    if row is None:
         raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
     return row
