@@ -19,7 +19,7 @@ from cerebra.observability.metrics import MeteredBackend, Metrics
 from cerebra.server.auth import authenticator_of
 from cerebra.server.errors import install_error_handlers
 from cerebra.server.hardening import HardeningMiddleware
-from cerebra.server.middleware import MetricsMiddleware
+from cerebra.server.middleware import install_metrics
 
 log = logging.getLogger("cerebra.server")
 
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     install_error_handlers(app)
     # security headers and the body limit inside the metrics (413s are counted, timed)
     app.add_middleware(HardeningMiddleware, max_body_bytes=settings.server.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_metrics(app, metrics)  # outermost: the overhead header times every layer
 
     from cerebra.server.routes import (
         health,
