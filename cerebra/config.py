@@ -109,6 +109,31 @@ class AuthSettings(_Group):
         description="lifetime of a refresh token; each use rotates it, reuse of a rotated "
         "one revokes its family",
     )
+    wallet_nonce_ttl_s: float = _field(
+        300.0, gt=0,
+        description="lifetime of a wallet sign-in challenge from POST /auth/wallet/nonce "
+        "(single use)",
+    )
+    solana_rpc_url: str = _field(
+        "https://api.mainnet-beta.solana.com",
+        description="Solana JSON-RPC endpoint the token gate asks for a wallet's balance "
+        "(getTokenAccountsByOwner)",
+    )
+    gate_mint: str | None = _field(
+        None,
+        description="SPL token mint (base58) that gates wallet sign-ins: below "
+        "gate_min_balance the gated scopes are withheld; unset: no gate",
+    )
+    gate_min_balance: float = _field(
+        1.0, ge=0,
+        description="tokens of gate_mint (UI units, decimals applied) a wallet must hold "
+        "for the gated scopes",
+    )
+    gated_scopes: list[str] = _field(
+        ["query"],
+        description="scopes a wallet sign-in gets only while holding gate_min_balance of "
+        "gate_mint (JSON list); the RPC unreachable withholds them too",
+    )
 
 
 class DatabaseSettings(_Group):
@@ -503,7 +528,8 @@ class Settings(BaseSettings):
     )
 
     env: Literal["dev", "prod", "test"] = Field(
-        "dev", description="deployment mode: prod refuses the default secret_key at start"
+        "dev", description="deployment mode: outside dev the default secret_key (which signs "
+        "access tokens) is refused at start"
     )
     home: Path = Field(
         default_factory=default_home,
@@ -512,8 +538,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET),
-        description="the server's secret; with env=prod the built-in development value is "
-        "refused at start",
+        description="the server's secret (it signs access tokens); outside env=dev the "
+        "built-in development value is refused at start",
     )
     config_signature: str | None = Field(
         None,
@@ -585,10 +611,11 @@ class Settings(BaseSettings):
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
     def check_secrets(self) -> None:
-        """Refuse the built-in development secret outside dev/test mode."""
-        if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET:
+        """Refuse the built-in development secret outside dev mode (prod and test alike)."""
+        if self.env != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ValueError(
-                "CEREBRA_SECRET_KEY is the development default; set a real secret in prod"
+                f"CEREBRA_SECRET_KEY is the development default; set a real secret "
+                f"(CEREBRA_ENV={self.env}: only dev accepts it)"
             )
 
     def masked(self) -> dict[str, Any]:
