@@ -87,7 +87,8 @@ class OpenAIEmbedder:
             rows = [_vector(item["embedding"]) for item in ordered]
             matrix = np.stack(rows).astype(np.float32)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise malformed(backend, f"bad embedding rows ({exc})", str(items)[:200]) from exc
+            raise malformed(backend, f"bad embedding rows ({type(exc).__name__})",
+                            f"{exc}: {str(items)[:200]}") from exc
         if self._dimension is None:
             self._dimension = int(matrix.shape[1])
         elif matrix.shape[1] != self._dimension:
