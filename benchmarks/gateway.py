@@ -1,13 +1,20 @@
-"""Gateway overhead and throughput: direct to a mock OpenAI upstream vs Cerebra's gateway
-(memory off, then on with a 10k-memory scope) and, with --with-litellm, LiteLLM's proxy
-(installed by this script into its own virtualenv) pointed at the same upstream.
+"""Gateway overhead and throughput, all targets in one run against one mock OpenAI upstream:
+direct; a bare FastAPI + aiohttp forwarder (the floor); Cerebra with memory and security
+off; Cerebra secured (API key, rate limits and budgets, a constitution, the audit log);
+Cerebra with memory on (a 10k-memory scope); with --baseline DIR, another checkout of
+Cerebra with everything off; with --with-litellm, LiteLLM's proxy (master key, one worker;
+installed by this script into .bench/litellm-venv).
 
-Sequential requests measure added latency (p50/p99 of each target minus the direct ones);
-concurrent requests measure max requests/s. Targets are measured in interleaved blocks so
-machine noise hits them alike. Prints JSON with the ratios.
+Sequential requests measure the latency each target adds as the client sees it (p50/p99 of
+each target minus the direct ones), next to what Cerebra's own `X-Cerebra-Overhead-Ms`
+header says; wrk (or an asyncio client without it) at --concurrency measures max requests/s.
+Targets are measured in interleaved blocks and rounds so machine noise hits them alike.
+Prints JSON with the ratios and whether the goals hold (secured added p50 ≤ 1 ms,
+throughput ≥ 3 × LiteLLM's). Where the time goes: docs/performance.md.
 
-    python benchmarks/gateway.py [--requests 400] [--seconds 8] [--concurrency 32]
-                                 [--with-litellm] [--memory-scope 10000]
+    python benchmarks/gateway.py [--requests 400] [--seconds 5] [--concurrency 32]
+                                 [--rounds 2] [--with-litellm] [--skip-memory-on]
+                                 [--baseline DIR [--baseline-h11]]
 """
 
 from __future__ import annotations
@@ -15,75 +22,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from gateway_targets import (  # beside this script (run as a file, its folder is on the path)
+    BODY,
+    Target,
+    cerebra,
+    create_key,
+    floor,
+    litellm,
+    open_env,
+    secured_env,
+    upstream,
+    without_fast_http,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-LITELLM_VENV = ROOT / ".bench" / "litellm-venv"
-BODY = {"model": "mock", "messages": [{"role": "user", "content": "Say something short."}]}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Target:
-    name: str
-    url: str  # the chat completions URL
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] = field(default_factory=lambda: dict(BODY))
-    process: subprocess.Popen[bytes] | None = None
-    latencies_ms: list[float] = field(default_factory=list)
-    overhead_header_ms: list[float] = field(default_factory=list)
-    rps: float = 0.0
-    errors: int = 0
-
-
-def spawn(
-    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    out = log.open("wb") if log else subprocess.DEVNULL
-    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process for {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"{url} did not become ready")
-
-
-def ensure_litellm() -> Path:
-    exe = LITELLM_VENV / "bin" / "litellm"
-    if not exe.exists():
-        print("installing litellm[proxy] into", LITELLM_VENV, file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-        subprocess.run(
-            [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True
-        )
-    return exe
+GOAL_ADDED_P50_MS = 1.0
+GOAL_RPS_VS_LITELLM = 3.0
 
 
 def populate_memories(home: Path, n: int) -> None:
@@ -106,21 +68,28 @@ def populate_memories(home: Path, n: int) -> None:
         store.add_many("", batch, user_id="bench")
 
 
+def _post(client: httpx.Client, t: Target) -> tuple[float, httpx.Response]:
+    start = time.perf_counter()
+    r = client.post(t.url, json=t.body, headers=t.headers)
+    return (time.perf_counter() - start) * 1000, r
+
+
 def sequential(targets: list[Target], requests: int, block: int = 25) -> None:
     clients = {t.name: httpx.Client(timeout=60) for t in targets}
-    for t in targets:  # warm-up: connections, caches, JIT-less Python paths
-        for _ in range(20):
-            clients[t.name].post(t.url, json=t.body, headers=t.headers)
+    for t in targets:  # warm-up: connections, caches, first-use paths
+        for _ in range(30):
+            _, r = _post(clients[t.name], t)
+            if r.status_code != 200:
+                raise SystemExit(f"{t.name} answered {r.status_code}: {r.text[:300]}")
     done = 0
     while done < requests:
         for t in targets:
             client = clients[t.name]
             for _ in range(block):
-                start = time.perf_counter()
-                r = client.post(t.url, json=t.body, headers=t.headers)
-                elapsed = (time.perf_counter() - start) * 1000
+                elapsed, r = _post(client, t)
                 if r.status_code != 200:
                     t.errors += 1
+                    t.last_error = f"{r.status_code}: {r.text[:200]}"
                     continue
                 t.latencies_ms.append(elapsed)
                 if "x-cerebra-overhead-ms" in r.headers:
@@ -166,21 +135,9 @@ def wrk_rps(target: Target, seconds: float, concurrency: int, work: Path) -> flo
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in target.headers.items()]
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            str(concurrency),
-            "-d",
-            f"{round(seconds)}s",
-            "-s",
-            str(script),
-            target.url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
+         "-s", str(script), target.url],
+        capture_output=True, text=True, check=True,
     ).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
@@ -194,138 +151,41 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--memory-scope", type=int, default=10_000)
-    parser.add_argument("--with-litellm", action="store_true")
-    parser.add_argument("--skip-memory-on", action="store_true")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="cerebra-gw-"))
-    up_port = free_port()
-    upstream = spawn(
-        [sys.executable, str(ROOT / "benchmarks" / "mock_upstream.py"), "--port", str(up_port)]
-    )
-    wait_ready(f"http://127.0.0.1:{up_port}/healthz", upstream)
-    base_up = f"http://127.0.0.1:{up_port}/v1"
-    catalog = json.dumps(
-        {
-            "models": [
-                {
-                    "name": "mock",
-                    "kind": "openai",
-                    "base_url": base_up,
-                    "model": "mock",
-                    "api_key": "unused",
-                }
-            ]
-        }
-    )
-    common = {
-        "CEREBRA_EMBEDDED_MODEL": "false",
-        "CEREBRA_MODELS": catalog,
-        "CEREBRA_LOG_LEVEL": "WARNING",
-        "CEREBRA_HEALTH_INTERVAL_S": "0",
-    }
-
-    targets = [Target("direct", f"{base_up}/chat/completions", process=upstream)]
-    port = free_port()
-    off = spawn(
-        [sys.executable, "-m", "cerebra.cli.main", "serve", "--port", str(port)],
-        {**common, "CEREBRA_HOME": str(work / "off"), "CEREBRA_EMBEDDER": "fake"},
-        work / "off.log",
-    )
-    wait_ready(f"http://127.0.0.1:{port}/readyz", off)
-    targets.append(
-        Target(
-            "cerebra_memory_off",
-            f"http://127.0.0.1:{port}/v1/chat/completions",
-            headers={"X-Cerebra-Memory": "off"},
-            process=off,
-        )
-    )
-
+def start_targets(args: argparse.Namespace, work: Path) -> list[Target]:
+    direct, base_up = upstream(work)
+    targets = [direct, floor(work, base_up)]
+    targets.append(cerebra("cerebra_open", work, base_up, open_env()))
+    env, notes = secured_env(work)
+    key = create_key(work / "cerebra_secured", env)
+    secured = cerebra("cerebra_secured", work, base_up, env,
+                      headers={"Authorization": f"Bearer {key}"} if key else None)
+    secured.notes = {**notes, "api_key": key is not None}
+    targets.append(secured)
+    if args.baseline:
+        extra = {"PYTHONPATH": without_fast_http(work)} if args.baseline_h11 else {}
+        targets.append(cerebra("baseline_open", work, base_up, {**open_env(), **extra},
+                               checkout=Path(args.baseline).resolve()))
     if not args.skip_memory_on:
         print(f"embedding {args.memory_scope} memories for the memory-on scope…", file=sys.stderr)
-        populate_memories(work / "on", args.memory_scope)
-        port = free_port()
-        on = spawn(
-            [sys.executable, "-m", "cerebra.cli.main", "serve", "--port", str(port)],
-            {**common, "CEREBRA_HOME": str(work / "on")},
-            work / "on.log",
-        )
-        wait_ready(f"http://127.0.0.1:{port}/readyz", on)
-        targets.append(
-            Target(
-                "cerebra_memory_on",
-                f"http://127.0.0.1:{port}/v1/chat/completions",
-                body={**BODY, "metadata": {"user_id": "bench"}},
-                process=on,
-            )
-        )
-
+        populate_memories(work / "cerebra_memory_on", args.memory_scope)
+        on = cerebra("cerebra_memory_on", work, base_up,
+                     {**open_env(), "CEREBRA_EMBEDDER": "minilm"},
+                     body={**BODY, "metadata": {"user_id": "bench"}})
+        on.headers.pop("X-Cerebra-Memory")
+        targets.append(on)
     if args.with_litellm:
-        exe = ensure_litellm()
-        config = work / "litellm.yaml"
-        config.write_text(
-            "model_list:\n  - model_name: mock\n    litellm_params:\n"
-            f"      model: openai/mock\n      api_base: {base_up}\n      api_key: unused\n"
-            "litellm_settings:\n  telemetry: false\n"
-        )
-        port = free_port()
-        lite = spawn(
-            [
-                str(exe),
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--num_workers",
-                "1",
-            ],
-            {
-                "LITELLM_TELEMETRY": "False",
-                "LITELLM_LOG": "ERROR",
-                "LITELLM_MASTER_KEY": "sk-bench-0123456789abcdef0123456789abcdef",
-                "NO_DOCS": "True",
-                "DISABLE_ADMIN_UI": "True",
-            },
-            work / "litellm.log",
-        )
-        wait_ready(f"http://127.0.0.1:{port}/health/liveliness", lite, timeout=600)
-        targets.append(
-            Target(
-                "litellm",
-                f"http://127.0.0.1:{port}/v1/chat/completions",
-                headers={"Authorization": "Bearer sk-bench-0123456789abcdef0123456789abcdef"},
-                process=lite,
-            )
-        )
+        targets.append(litellm(work, base_up))
+    return targets
 
-    try:
-        sequential(targets, args.requests)
-        for t in targets:
-            rps = wrk_rps(t, args.seconds, args.concurrency, work)
-            t.rps = (
-                rps if rps is not None else asyncio.run(_load(t, args.seconds, args.concurrency))
-            )
-    finally:
-        for t in targets:
-            if t.process is not None and t.process.poll() is None:
-                t.process.terminate()
-                t.process.wait(timeout=30)
 
+def report(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]:
     direct = targets[0]
     d50, d99 = pct(direct.latencies_ms, 0.5), pct(direct.latencies_ms, 0.99)
-    report: dict[str, Any] = {
+    out: dict[str, Any] = {
         "benchmark": "gateway",
         "requests": args.requests,
         "concurrency": args.concurrency,
+        "rounds": args.rounds,
         "targets": {},
     }
     for t in targets:
@@ -334,32 +194,94 @@ def main() -> None:
             "latency_ms_p99": round(pct(t.latencies_ms, 0.99), 3),
             "added_ms_p50": round(pct(t.latencies_ms, 0.5) - d50, 3),
             "added_ms_p99": round(pct(t.latencies_ms, 0.99) - d99, 3),
-            "max_rps": round(t.rps, 1),
+            "max_rps": round(max(t.rps), 1) if t.rps else None,
+            "rps_rounds": [round(r, 1) for r in t.rps],
             "errors": t.errors,
         }
+        if t.last_error:
+            entry["last_error"] = t.last_error
         if t.overhead_header_ms:
-            entry["self_reported_overhead_ms_p50"] = round(
-                statistics.median(t.overhead_header_ms), 3
-            )
-        report["targets"][t.name] = entry
-    ratios: dict[str, float] = {}
-    names: dict[str, Callable[[str], float]] = {
-        "rps": lambda n: report["targets"][n]["max_rps"],
-        "added_p50": lambda n: report["targets"][n]["added_ms_p50"],
+            header = statistics.median(t.overhead_header_ms)
+            entry["self_reported_overhead_ms_p50"] = round(header, 3)
+            entry["outside_header_ms_p50"] = round(entry["added_ms_p50"] - header, 3)
+        entry.update(t.notes)
+        out["targets"][t.name] = entry
+    got = out["targets"]
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 3) if a is not None and b else None
+
+    ratios: dict[str, Any] = {
+        "added_p50_secured_minus_floor_ms": round(
+            got["cerebra_secured"]["added_ms_p50"] - got["floor_fastapi_aiohttp"]["added_ms_p50"],
+            3),
+        "added_p50_open_minus_floor_ms": round(
+            got["cerebra_open"]["added_ms_p50"] - got["floor_fastapi_aiohttp"]["added_ms_p50"],
+            3),
+        "throughput_secured_vs_open": ratio(got["cerebra_secured"]["max_rps"],
+                                            got["cerebra_open"]["max_rps"]),
+        "throughput_open_vs_floor": ratio(got["cerebra_open"]["max_rps"],
+                                          got["floor_fastapi_aiohttp"]["max_rps"]),
     }
-    if "litellm" in report["targets"]:
-        ratios["throughput_cerebra_off_vs_litellm"] = round(
-            names["rps"]("cerebra_memory_off") / max(names["rps"]("litellm"), 1e-9), 3
-        )
-        ratios["added_p50_litellm_vs_cerebra_off"] = round(
-            names["added_p50"]("litellm") / max(names["added_p50"]("cerebra_memory_off"), 1e-3), 3
-        )
-    ratios["throughput_cerebra_off_vs_direct"] = round(
-        names["rps"]("cerebra_memory_off") / max(names["rps"]("direct"), 1e-9), 3
-    )
-    report["ratios"] = ratios
-    report["targets_goal"] = {"added_ms_p50_memory_off": 1.0, "throughput_vs_litellm": 2.0}
-    print(json.dumps(report, indent=2))
+    goals: dict[str, Any] = {
+        "secured_added_ms_p50": got["cerebra_secured"]["added_ms_p50"],
+        "secured_added_ms_p50_goal": GOAL_ADDED_P50_MS,
+        "secured_added_ms_p50_met": got["cerebra_secured"]["added_ms_p50"] <= GOAL_ADDED_P50_MS,
+    }
+    if "litellm" in got:
+        for name in ("cerebra_open", "cerebra_secured"):
+            ratios[f"throughput_{name}_vs_litellm"] = ratio(got[name]["max_rps"],
+                                                            got["litellm"]["max_rps"])
+            ratios[f"added_p50_litellm_vs_{name}"] = ratio(
+                got["litellm"]["added_ms_p50"], max(got[name]["added_ms_p50"], 1e-3))
+        goals["throughput_secured_vs_litellm"] = ratios["throughput_cerebra_secured_vs_litellm"]
+        goals["throughput_secured_vs_litellm_goal"] = GOAL_RPS_VS_LITELLM
+        goals["throughput_secured_vs_litellm_met"] = (
+            (goals["throughput_secured_vs_litellm"] or 0) >= GOAL_RPS_VS_LITELLM)
+    if "baseline_open" in got:
+        ratios["added_p50_open_minus_baseline_ms"] = round(
+            got["cerebra_open"]["added_ms_p50"] - got["baseline_open"]["added_ms_p50"], 3)
+        ratios["throughput_open_vs_baseline"] = ratio(got["cerebra_open"]["max_rps"],
+                                                      got["baseline_open"]["max_rps"])
+    out["ratios"] = ratios
+    out["goals"] = goals
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=400,
+                        help="sequential requests per target")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load seconds per round")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="load rounds over all targets (max requests/s is the best)")
+    parser.add_argument("--memory-scope", type=int, default=10_000)
+    parser.add_argument("--with-litellm", action="store_true")
+    parser.add_argument("--skip-memory-on", action="store_true")
+    parser.add_argument("--baseline", help="another checkout of Cerebra (e.g. a git worktree "
+                        "of an older commit) to measure, everything off")
+    parser.add_argument("--baseline-h11", action="store_true",
+                        help="serve the baseline without uvloop and httptools, as before "
+                        "they were dependencies")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cerebra-gw-"))
+    targets: list[Target] = []
+    try:
+        targets = start_targets(args, work)
+        sequential(targets, args.requests)
+        for _ in range(args.rounds):
+            for t in targets:
+                rps = wrk_rps(t, args.seconds, args.concurrency, work)
+                t.rps.append(rps if rps is not None
+                             else asyncio.run(_load(t, args.seconds, args.concurrency)))
+    finally:
+        for t in targets:
+            if t.process is not None and t.process.poll() is None:
+                t.process.terminate()
+                t.process.wait(timeout=30)
+    print(json.dumps(report(args, targets), indent=2))
 
 
 if __name__ == "__main__":
