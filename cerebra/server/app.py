@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     install_metrics(app, metrics)  # outermost: the overhead header times every layer
 
     from cerebra.server.routes import (
+        admin_api,
         health,
         interactions,
         memory,
@@ -132,4 +133,5 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(router_api.router)
     app.include_router(models_api.router)
     app.include_router(interactions.router)
+    app.include_router(admin_api.router)
     return app

@@ -185,18 +185,31 @@ def _declared(dependant: Any) -> Iterator[Any]:
         yield from _declared(dep)
 
 
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes with their full paths (FastAPI ≥ 0.16x keeps included routers
+    as route contexts; older versions flatten them into APIRoutes)."""
+    from fastapi import routing
+
+    contexts = getattr(routing, "iter_route_contexts", None)
+    if contexts is None:
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
 def route_requirements(app: FastAPI) -> list[RouteRequirement]:
     """Every API route of the app with what it requires, read from its dependencies.
     A route that declares nothing is reported with public=False and no scopes."""
     out: list[RouteRequirement] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in _api_routes(app):
         calls = list(_declared(route.dependant))
         is_public = any(getattr(c, "__cerebra_public__", False) for c in calls)
         scopes: set[str] = set()
         for call in calls:
             scopes |= {s.value for s in getattr(call, "__cerebra_requires__", ())}
         for method in sorted(route.methods or ()):
-            out.append(RouteRequirement(method, route.path, is_public, tuple(sorted(scopes))))
+            out.append(RouteRequirement(method, route.path_format, is_public,
+                                        tuple(sorted(scopes))))
     return sorted(out, key=lambda r: (r.path, r.method))

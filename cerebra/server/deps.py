@@ -12,7 +12,7 @@ from fastapi import Request
 from cerebra.brain import Brain
 from cerebra.config import Settings
 from cerebra.observability.metrics import Metrics
-from cerebra.server.auth import request_context
+from cerebra.server.auth import Authenticator, authenticator_of, request_context
 
 
 async def get_brain(request: Request) -> Brain:
@@ -28,6 +28,10 @@ async def get_app_settings(request: Request) -> Settings:
 async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
+
+
+async def get_authenticator(request: Request) -> Authenticator:
+    return authenticator_of(request.app)
 
 
 get_request_context = request_context  # the dependency tests override to pose as a caller
