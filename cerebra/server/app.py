@@ -74,6 +74,7 @@ def _start_health(app: FastAPI, brain: Brain, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, *, brain: Brain | None = None) -> FastAPI:
     """Build the app. The Brain (and so the model) loads once at start-up, not per request."""
     settings = settings or get_settings()
+    settings.check_secrets()  # the development secret_key signs no token outside dev
     metrics = Metrics()
 
     @asynccontextmanager
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
 
     from cerebra.server.routes import (
         admin_api,
+        auth_api,
         health,
         interactions,
         memory,
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     )
 
     app.include_router(health.router)
+    app.include_router(auth_api.router)  # public: /token, /auth/revoke, wallet sign-in
     app.include_router(query.router)
     app.include_router(memory.router)
     app.include_router(openai_compat.router)
