@@ -3,18 +3,25 @@
 A guard may refuse a request (raise `Refused`, a 403 / CLI exit 2 with the guard's reason),
 modify it (return a changed Query) or annotate it (return it with an Annotation added; the
 annotations travel on the Answer and to the sinks). On output, a guard sees the text so far
-as it streams and may stop it by raising `Refused`. Policy, rate limits and budgets plug in
-here (the security and governance issues); Brain runs them in the order given.
+as it streams and may stop it by raising `Refused`, or rewrite it by returning the new text
+(redaction, an appended disclaimer). `OutputFilter` runs the output checks before anything
+is sent: a stream's pieces are released only once the guards have seen them, and a guard
+with `holdback` > 0 keeps that many trailing characters back until the text after them is
+seen (so a match spanning pieces is rewritten before any of it goes out). Policy, rate
+limits and budgets plug in here; Brain runs them in the order given.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from cerebra.errors import CerebraError
-from cerebra.exchange import Annotation, Query
+from cerebra.exchange import Annotation, Answer, Query
+
+log = logging.getLogger("cerebra.guards")
 
 
 class Refused(CerebraError):
@@ -31,13 +38,17 @@ class Refused(CerebraError):
 @runtime_checkable
 class Guard(Protocol):
     """One check on the path. `before` runs once before memory and generation; `on_output`
-    runs on the text produced so far (every streamed piece, or once for a whole answer)."""
+    runs on the text produced so far (every streamed piece, or once for a whole answer);
+    `settle` runs once when the request is over, on every path — with its Answer, or None
+    when it failed or was refused after `before` (budgets settle or release here)."""
 
     name: str
 
     def before(self, query: Query) -> Query: ...
 
-    def on_output(self, query: Query, text: str, final: bool) -> None: ...
+    def on_output(self, query: Query, text: str, final: bool) -> str | None: ...
+
+    def settle(self, query: Query, answer: Answer | None) -> None: ...
 
 
 class BaseGuard:
@@ -48,7 +59,11 @@ class BaseGuard:
     def before(self, query: Query) -> Query:
         return query
 
-    def on_output(self, query: Query, text: str, final: bool) -> None:
+    def on_output(self, query: Query, text: str, final: bool) -> str | None:
+        """None: the text stands; a string: the text as it must be sent instead."""
+        return None
+
+    def settle(self, query: Query, answer: Answer | None) -> None:
         return None
 
     def annotate(self, query: Query, message: str, **data: object) -> Query:
@@ -57,13 +72,75 @@ class BaseGuard:
 
 
 def run_before(guards: Sequence[Guard], query: Query) -> Query:
-    for guard in guards:
-        query = guard.before(query)
-        if not isinstance(query, Query):
-            raise TypeError(f"guard {guard.name!r} must return a Query")
+    """Each guard's `before` in order; when one refuses, those before it settle with no
+    answer (a reservation they made is released)."""
+    done: list[Guard] = []
+    try:
+        for guard in guards:
+            changed = guard.before(query)
+            if not isinstance(changed, Query):
+                raise TypeError(f"guard {guard.name!r} must return a Query")
+            query = changed
+            done.append(guard)
+    except BaseException:
+        run_settle(done, query, None)
+        raise
     return query
 
 
-def run_on_output(guards: Sequence[Guard], query: Query, text: str, final: bool) -> None:
+def run_settle(guards: Sequence[Guard], query: Query, answer: Answer | None) -> None:
+    """Every guard's `settle`; one that fails is logged and never fails the answer."""
     for guard in guards:
-        guard.on_output(query, text, final)
+        try:
+            guard.settle(query, answer)
+        except Exception:
+            log.exception("guard %r failed to settle", guard.name)
+
+
+def run_on_output(guards: Sequence[Guard], query: Query, text: str, final: bool) -> str:
+    """The text as the guards let it out (each sees the previous one's rewrite)."""
+    for guard in guards:
+        changed = guard.on_output(query, text, final)
+        if changed is not None:
+            text = changed
+    return text
+
+
+class OutputFilter:
+    """The output side of the guards for one answer: feed the pieces as they come, send what
+    `feed` returns, and finish with `finish` (the rest to send, and the whole text).
+
+    The guards see the whole raw text so far each time; what they let out is sent only up to
+    `holdback` characters from its end (the largest of the guards'). If a rewrite reaches
+    back into text already sent, the answer is stopped (Refused): it cannot be unsent.
+    """
+
+    def __init__(self, guards: Sequence[Guard], query: Query) -> None:
+        self.guards = guards
+        self.query = query
+        self.holdback = max((int(getattr(g, "holdback", 0)) for g in guards), default=0)
+        self._raw: list[str] = []
+        self.sent = ""
+
+    def _release(self, shown: str, upto: int) -> str:
+        if not shown.startswith(self.sent):
+            raise Refused("the output was rewritten after part of it was sent; stopped",
+                          guard="output")
+        out = shown[len(self.sent):upto] if upto > len(self.sent) else ""
+        self.sent += out
+        return out
+
+    def feed(self, piece: str) -> str:
+        self._raw.append(piece)
+        if not self.guards:
+            return piece
+        shown = run_on_output(self.guards, self.query, "".join(self._raw), False)
+        return self._release(shown, len(shown) - self.holdback)
+
+    def finish(self) -> tuple[str, str]:
+        """(the rest to send, the whole text as let out)."""
+        raw = "".join(self._raw)
+        if not self.guards:
+            return "", raw
+        shown = run_on_output(self.guards, self.query, raw, True)
+        return self._release(shown, len(shown)), shown

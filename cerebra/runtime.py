@@ -197,7 +197,12 @@ class BrainParts:
 def build_guards(settings: Settings, engine: Engine) -> list[Guard]:
     """The guards settings switch on, in the order they run: input policy (the
     constitution), then rate limits and budget reservations."""
+    from cerebra.governance.guard import build_policy_guard
+
     guards: list[Guard] = []
+    policy = build_policy_guard(settings)  # a bad constitution signature stops start-up here
+    if policy is not None:
+        guards.append(policy)
     return guards
 
 
