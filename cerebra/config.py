@@ -512,6 +512,23 @@ class _AliasSource(PydanticBaseSettingsSource):
         return out
 
 
+def _grouped(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
+    """The same source, except that a variable named like a group (CEREBRA_AUTH) is that
+    group only when it holds a JSON object; otherwise it is a flat alias (CEREBRA_AUTH=off
+    means auth.mode), read by _AliasSource, and the group is built from its CEREBRA_AUTH__*
+    names."""
+    original = source.get_field_value
+
+    def get_field_value(field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value, key, complex_ = original(field, field_name)
+        if field_name in GROUPS and isinstance(value, str) and not value.lstrip().startswith("{"):
+            value = None
+        return value, key, complex_
+
+    source.get_field_value = get_field_value  # type: ignore[method-assign]
+    return source
+
+
 class Settings(BaseSettings):
     """Effective configuration: a few top-level settings and one model per group.
 
@@ -582,6 +599,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_settings, dotenv_settings = _grouped(env_settings), _grouped(dotenv_settings)
         return (
             init_settings,
             env_settings,
