@@ -86,7 +86,8 @@ def serve(env: Env, **values: str) -> tuple[tuple[str, int], str]:
 
 @effect("CEREBRA_SERVER__HOST")
 def _host(env: Env) -> None:
-    address, _ = serve(env, CEREBRA_SERVER__HOST="0.0.0.0", CEREBRA_SERVER__PORT=str(free_port()))
+    address, _ = serve(env, CEREBRA_SERVER__HOST="0.0.0.0", CEREBRA_SERVER__PORT=str(free_port()),
+                       CEREBRA_AUTH__MODE="on")  # off is refused beyond loopback
     assert address[0] == "0.0.0.0"
 
 
