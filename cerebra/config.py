@@ -65,6 +65,11 @@ class ServerSettings(_Group):
         True, alias="CEREBRA_LOG_JSON",
         description="the server logs one JSON object per line (off: plain text lines)",
     )
+    api_key: SecretStr | None = _field(
+        None, alias="CEREBRA_API_KEY",
+        description="the API key `ask` and `chat` send to a running server (`serve` prints "
+        "one at its first start)",
+    )
     tls_certfile: Path | None = _field(
         None, alias="CEREBRA_TLS_CERTFILE",
         description="PEM certificate (chain) `serve` answers TLS with; needs tls_keyfile",

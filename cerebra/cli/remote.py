@@ -94,11 +94,11 @@ def open_answerer(
             raise InvalidInput(f"--server must be an http(s) URL, not {server!r}", field="server")
         if not server_answers(url, EXPLICIT_PROBE_TIMEOUT_S):
             raise CerebraError(f"no Cerebra server answers at {url}/healthz", field="server")
-        return RemoteAnswerer(url)
+        return RemoteAnswerer(url, api_key=_key(settings))
     if not local:
         url = configured_url(settings)
         if server_answers(url):
-            return RemoteAnswerer(url)
+            return RemoteAnswerer(url, api_key=_key(settings))
         if notice is not None:
             notice(
                 f"no server answers at {url}: loading the model in this process "
@@ -142,10 +142,13 @@ class RemoteAnswerer:
 
     via = "server"
 
-    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.url: str | None = url
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._client = httpx.Client(
-            base_url=url, timeout=TIMEOUT, trust_env=not _is_loopback(url), transport=transport
+            base_url=url, timeout=TIMEOUT, trust_env=not _is_loopback(url), transport=transport,
+            headers=headers,
         )
 
     def ask(self, prompt: str, **options: Any) -> dict[str, Any]:
@@ -216,13 +219,22 @@ def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
             data.append(line[5:].removeprefix(" "))
 
 
+def _key(settings: Settings) -> str | None:
+    key = settings.server.api_key
+    return key.get_secret_value() if key is not None else None
+
+
 def _server_error(response: httpx.Response) -> CerebraError:
     try:
         body = response.json()
     except ValueError:
         body = None
     fallback = f"the server answered {response.status_code}: {response.text[:200].strip()}"
-    return _error_from_body(body, fallback)
+    error = _error_from_body(body, fallback)
+    if response.status_code == 401:
+        error.message += (" — set CEREBRA_API_KEY to an API key of that server (`serve` "
+                          "printed one at its first start; `cerebra keys create` makes more)")
+    return error
 
 
 def _error_from_body(body: Any, fallback: str) -> CerebraError:

@@ -74,3 +74,27 @@ def _bootstrap(env: Env) -> None:
     _, again = serve(env, CEREBRA_SERVER__PORT=str(free_port()))  # once only
     assert "CEREBRA_API_KEY=" not in again
     engine.dispose()
+
+
+@effect("CEREBRA_SERVER__API_KEY")
+def _api_key(env: Env) -> None:
+    from cerebra.cli.remote import open_answerer
+    from cerebra.errors import CerebraError
+    from tests.helpers import running_server
+
+    app = create_app(env.set(CEREBRA_AUTH__MODE="on"))
+    with running_server(app) as url:
+        secret, _ = IdentityStore(app.state.brain.engine).create_key("default", role="user")
+        without = open_answerer(env.set(), server=url)
+        try:
+            without.ask("hello")
+            raise AssertionError("a server with auth on answered without a key")
+        except CerebraError as exc:
+            assert "CEREBRA_API_KEY" in exc.message
+        finally:
+            without.close()
+        answerer = open_answerer(env.set(CEREBRA_SERVER__API_KEY=secret), server=url)
+        try:
+            assert answerer.ask("hello")["trace_id"]
+        finally:
+            answerer.close()
