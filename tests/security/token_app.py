@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import base58
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
@@ -32,20 +31,20 @@ class AuthApp:
     identity: IdentityStore
 
     def login(self, username: str = "alice", password: str = PASSWORD,
-              **form: str) -> httpx.Response:
+              **form: str) -> Any:
         return self.client.post("/token", data={"grant_type": "password",
                                                 "username": username, "password": password,
                                                 **form})
 
-    def refresh(self, token: str, **form: str) -> httpx.Response:
+    def refresh(self, token: str, **form: str) -> Any:
         return self.client.post("/token", data={"grant_type": "refresh_token",
                                                 "refresh_token": token, **form})
 
-    def get(self, path: str, bearer: str) -> httpx.Response:
+    def get(self, path: str, bearer: str) -> Any:
         return self.client.get(path, headers={"Authorization": f"Bearer {bearer}"})
 
     def wallet_login(self, key: SigningKey, *, tenant: str = "default",
-                     message: str | None = None) -> httpx.Response:
+                     message: str | None = None) -> Any:
         """Ask a challenge, sign it (or `message` instead), verify."""
         wallet = wallet_of(key)
         challenge = self.client.post("/auth/wallet/nonce",
@@ -60,7 +59,7 @@ def wallet_of(key: SigningKey) -> str:
     return base58.b58encode(bytes(key.verify_key)).decode()
 
 
-def error_of(response: httpx.Response) -> dict[str, Any]:
+def error_of(response: Any) -> dict[str, Any]:
     error: dict[str, Any] = response.json()["error"]
     return error
 
