@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from cerebra.config import Settings
+from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, InvalidInput
 
 if TYPE_CHECKING:
@@ -119,12 +120,12 @@ class LocalAnswerer:
         self.brain = brain
 
     def ask(self, prompt: str, **options: Any) -> dict[str, Any]:
-        return self.brain.ask(prompt, endpoint="cli", **options).to_dict()
+        return self.brain.ask(prompt, endpoint="cli", context=_local(), **options).to_dict()
 
     def stream(self, prompt: str, **options: Any) -> Stream:
         from cerebra.exchange import Answer
 
-        events = self.brain.stream(prompt, endpoint="cli", **options)
+        events = self.brain.stream(prompt, endpoint="cli", context=_local(), **options)
         try:
             for item in events:
                 yield item.to_dict() if isinstance(item, Answer) else item
@@ -217,6 +218,14 @@ def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
+
+
+def _local() -> RequestContext:
+    """The CLI's own principal: the holder of the database, an admin of the default tenant
+    (so limits, policy and the audit log attribute its requests to "local")."""
+    from cerebra.auth.principal import local_admin
+
+    return RequestContext(principal=local_admin())
 
 
 def _key(settings: Settings) -> str | None:
