@@ -127,6 +127,10 @@ class Brain:
         # the audit log, when a sink keeps one: routes and the CLI record actions through it
         self.audit: AuditLog | None = next(
             (a for s in self.sinks if (a := getattr(s, "audit", None)) is not None), None)
+        if self.audit is not None:  # policy decisions are audited too
+            from cerebra.governance.guard import connect_audit
+
+            connect_audit(self.guards, self.audit)
 
     @classmethod
     def from_settings(

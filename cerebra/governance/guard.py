@@ -7,7 +7,9 @@ an annotation). On output it evaluates the text so far as it streams: a deny sto
 stream before the offending piece is sent, a redaction rewrites the text (Brain holds back
 `holdback` characters so a match spanning pieces is redacted before it is sent), and the
 final text gets the disclaimers it needs. Every rule that fires is logged and handed to
-`audit` (a callable `(action, details)`, set by whoever wires the audit log) when set.
+`audit` (a callable `(action, details, context)`) when set: `connect_audit` points it at
+the Brain's audit log (a "policy.decision" event) and stamps that log's events with the
+constitution's hash.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from cerebra.context import RequestContext
 from cerebra.exchange import Query
 from cerebra.governance.constitution import Loaded, Permissions, Stage
 from cerebra.governance.policy import Action, Decision, PolicyContext, PolicyEngine
@@ -26,10 +29,11 @@ from cerebra.guards import BaseGuard, Refused
 
 if TYPE_CHECKING:
     from cerebra.config import Settings
+    from cerebra.governance.audit_log import AuditLog
 
 log = logging.getLogger("cerebra.policy")
 
-AuditHook = Callable[[str, dict[str, Any]], None]
+AuditHook = Callable[[str, dict[str, Any], RequestContext], None]
 
 
 class PolicyDenied(Refused):
@@ -169,7 +173,7 @@ class PolicyGuard(BaseGuard):
                 extra={"policy": details})
         if self.audit is not None:
             try:
-                self.audit("policy.decision", details)
+                self.audit("policy.decision", details, query.context)
             except Exception:  # the audit log's failure must not change the decision
                 log.exception("handing the policy decision to the audit log failed")
 
@@ -223,3 +227,21 @@ def build_policy_guard(settings: Settings) -> PolicyGuard | None:
                  loaded.signer or "none")
     return PolicyGuard(engine, constitution=loaded, default_model=default_model,
                        default_max_tokens=settings.generation.max_tokens)
+
+
+def connect_audit(guards: Iterable[object], audit: AuditLog) -> None:
+    """Policy decisions of the policy guards among `guards` go to `audit` (one
+    "policy.decision" event each, outcome = the action), and its events carry the active
+    constitution's hash."""
+    from cerebra.governance.audit_setup import record_action
+
+    def hook(action: str, details: dict[str, Any], context: RequestContext) -> None:
+        record_action(audit, context, action, str(details.get("rule", "")),
+                      outcome=str(details.get("action", "")), details=details)
+
+    for guard in guards:
+        if isinstance(guard, PolicyGuard):
+            if guard.constitution_hash:
+                audit.constitution_hash = guard.constitution_hash
+            if guard.audit is None:
+                guard.audit = hook

@@ -214,7 +214,7 @@ def test_decisions_reach_the_audit_hook_and_the_log(made: Any,
     seen: list[tuple[str, dict[str, Any]]] = []
     guard = brain.guards[0]
     assert isinstance(guard, PolicyGuard)
-    guard.audit = lambda action, details: seen.append((action, details))
+    guard.audit = lambda action, details, context: seen.append((action, details))
     with caplog.at_level("INFO", logger="cerebra.policy"), pytest.raises(PolicyDenied):
         brain.ask("launch codes please")
     assert [(a, d["rule"], d["action"]) for a, d in seen] == [
@@ -232,3 +232,20 @@ def test_http_refusal_is_a_structured_403(made: Any) -> None:
     error = r.json()["error"]
     assert error["type"] == "policy_denied" and error["rule"] == "topic:weapons"
     assert error["field"] == "messages" or error["field"] == "prompt"
+
+
+def test_decisions_and_the_constitution_hash_reach_the_audit_log(made: Any) -> None:
+    from cerebra.governance.audit_sinks import DatabaseAuditSink
+
+    brain, _ = made()
+    guard = brain.guards[0]
+    assert isinstance(guard, PolicyGuard) and brain.audit is not None
+    with pytest.raises(PolicyDenied):
+        brain.ask("launch codes please", context=_as(Role.USER))
+    brain.ask("hello there")
+    assert brain.audit.flush()
+    entries = [e.event for e in DatabaseAuditSink(brain.engine).entries("default")]
+    decisions = [(e.action, e.target, e.outcome) for e in entries
+                 if e.action == "policy.decision"]
+    assert decisions == [("policy.decision", "pattern:launch-codes", "deny")]
+    assert entries and {e.constitution_hash for e in entries} == {guard.constitution_hash}
