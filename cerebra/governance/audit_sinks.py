@@ -131,11 +131,17 @@ class DatabaseAuditSink:
                                 .where(audit_log.c.tenant_id == tenant_id))
             return {row.hash: row.seq for row in rows}
 
-    def entries(self, tenant_id: str) -> Iterator[ChainEntry]:
+    def entries(self, tenant_id: str, *, after: int | None = None,
+                limit: int | None = None) -> Iterator[ChainEntry]:
+        """The chain in order; `after`/`limit` page through it (seq > after)."""
+        query = (select(audit_log).where(audit_log.c.tenant_id == tenant_id)
+                 .order_by(audit_log.c.seq))
+        if after is not None:
+            query = query.where(audit_log.c.seq > after)
+        if limit is not None:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
-            rows = conn.execution_options(yield_per=1000).execute(
-                select(audit_log).where(audit_log.c.tenant_id == tenant_id)
-                .order_by(audit_log.c.seq))
+            rows = conn.execution_options(yield_per=1000).execute(query)
             for row in rows:
                 yield entry_of(row._mapping)
 

@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
 
     from cerebra.server.routes import (
         admin_api,
+        audit_api,
         auth_api,
         health,
         interactions,
@@ -137,4 +138,5 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(models_api.router)
     app.include_router(interactions.router)
     app.include_router(admin_api.router)
+    app.include_router(audit_api.router)
     return app

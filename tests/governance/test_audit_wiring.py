@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -111,3 +112,41 @@ def test_cli_misuse_is_one_line_and_exit_2() -> None:
     done = run_cli("audit", "verify", "--file", "missing.jsonl")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "missing.jsonl" in done.stderr
+
+
+def test_the_audit_api_shows_the_callers_tenant_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cerebra.auth.identity import IdentityStore
+
+    monkeypatch.setenv("CEREBRA_AUTH__MODE", "on")
+    monkeypatch.setenv("CEREBRA_MODEL__FAKE", "true")
+    monkeypatch.setenv("CEREBRA_MEMORY__EMBEDDER", "fake")
+    monkeypatch.setenv("CEREBRA_AUDIT__CHECKPOINT_EVERY", "2")
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as client:
+        brain = client.app.state.brain  # type: ignore[attr-defined]
+        identity = IdentityStore(brain.engine)
+        identity.create_tenant("other")
+        mine, _ = identity.create_key("default", role="admin")
+        theirs, _ = identity.create_key("other", role="admin")
+        user, _ = identity.create_key("default", role="user")
+        for i in range(5):
+            brain.audit.record(AuditEvent("login", actor=f"u{i}", tenant_id="default"))
+        brain.audit.record(AuditEvent("login", actor="secret-other", tenant_id="other"))
+        assert brain.audit.flush()
+
+        def get(path: str, key: str) -> Any:
+            return client.get(path, headers={"Authorization": f"Bearer {key}"})
+
+        assert client.get("/api/audit/verify").status_code == 401
+        assert get("/api/audit/verify", user).status_code == 403
+        report = get("/api/audit/verify", mine).json()
+        assert (report["ok"], report["entries"], report["checkpoints"]) == (True, 5, 2)
+        first = get("/api/audit/entries?limit=3", mine).json()
+        assert [e["seq"] for e in first["entries"]] == [1, 2, 3] and first["next"] == 3
+        assert [c["seq"] for c in first["checkpoints"]] == [2]
+        rest = get(f"/api/audit/entries?after={first['next']}&limit=3", mine).json()
+        assert [e["seq"] for e in rest["entries"]] == [4, 5] and rest["next"] is None
+        assert rest["head"] == {"seq": 5, "hash": report["head"]}
+        other = get("/api/audit/entries", theirs).json()
+        assert [e["actor"] for e in other["entries"]] == ["secret-other"]
+        assert "secret-other" not in str(first) + str(rest)
