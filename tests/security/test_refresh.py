@@ -189,3 +189,19 @@ def test_concurrent_refreshes_of_one_token_have_one_winner(store: RefreshTokens)
     # the losers presented a used token: the family, the winner's new token included, is gone
     with pytest.raises(InvalidGrant, match="revoked"):
         store.rotate(won[0][0])
+
+
+def test_the_openai_client_works_with_an_access_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
+
+    from tests.helpers import running_server
+
+    with auth_app(monkeypatch) as app:
+        token = app.login().json()["access_token"]
+        with running_server(app.client.app) as base:  # type: ignore[arg-type]
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0)
+            assert [m.id for m in client.models.list()]
+            anonymous = openai.OpenAI(base_url=f"{base}/v1", api_key="not-a-token",
+                                      max_retries=0)
+            with pytest.raises(openai.AuthenticationError):
+                anonymous.models.list()
