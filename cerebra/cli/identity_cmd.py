@@ -39,6 +39,28 @@ def _identity() -> Any:
     return IdentityStore(engine)
 
 
+def _audit(action: str, target: str, tenant: str, **details: Any) -> None:
+    """Record an administrative action of the CLI (the holder of the database) in the audit
+    log, durably, before the command returns."""
+    from cerebra.auth.principal import local_admin
+    from cerebra.context import RequestContext
+    from cerebra.governance.audit_setup import build_audit_log, record_action
+
+    settings = get_settings()
+    if not settings.audit.enabled:
+        return
+    from cerebra.db.engine import make_engine
+
+    engine = make_engine(settings.db_url)
+    audit = build_audit_log(settings, engine)
+    try:
+        context = RequestContext(tenant_id=tenant, principal=local_admin(tenant))
+        record_action(audit, context, action, target, details=details)
+    finally:
+        audit.close()
+        engine.dispose()
+
+
 def _when(value: float | None) -> str:
     return "-" if value is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
 
@@ -61,6 +83,7 @@ def keys_create(
             agent_id=agent, expires_in_s=expires_in)
     except ValueError as exc:  # an unknown role or scope
         raise InvalidInput(str(exc), field="role") from None
+    _audit("key.create", record.id, tenant, roles=list(record.roles), user_id=record.user_id)
     if as_json:
         print(json.dumps({"key": secret, "id": record.id, "tenant": record.tenant_id,
                           "roles": list(record.roles), "expires_at": record.expires_at}))
@@ -95,6 +118,7 @@ def keys_revoke(
     """Revoke a key (at once here; a running server stops accepting it within
     CEREBRA_AUTH__KEY_CACHE_S)."""
     record = _identity().revoke_key(tenant, key_id)
+    _audit("key.revoke", record.id, tenant)
     print(f"revoked {record.id}")
 
 
@@ -116,6 +140,7 @@ def users_create(
         user = _identity().create_user(tenant, username, password, roles=role or ["user"])
     except ValueError as exc:
         raise InvalidInput(str(exc), field="role") from None
+    _audit("user.create", user.id, tenant, roles=list(user.roles))
     print(json.dumps(user.to_dict()) if as_json else f"created user {user.username} ({user.id})")
 
 
@@ -134,6 +159,7 @@ def tenants_create(
     if admin_key:
         secret, record = identity.create_key(row["id"], role="admin", name="first admin")
         result.update(key=secret, key_id=record.id)
+    _audit("tenant.create", row["id"], row["id"], admin_key=result.get("key_id"))
     if as_json:
         print(json.dumps(result))
     else:

@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.identity import IdentityStore
 from cerebra.auth.principal import Role, Scope
+from cerebra.brain import Brain
 from cerebra.context import DEFAULT_TENANT, RequestContext
 from cerebra.errors import Forbidden
+from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import Authenticator, requires
-from cerebra.server.deps import get_authenticator
+from cerebra.server.deps import get_authenticator, get_brain
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -60,12 +62,15 @@ async def create_key(
     body: KeyIn,
     ctx: RequestContext = Depends(requires(Scope.KEYS_ADMIN)),
     auth: Authenticator = Depends(get_authenticator),
+    brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     """A new key of the caller's tenant; `key` is the secret, shown only in this answer."""
     secret, record = await asyncio.to_thread(
         lambda: _identity(auth).create_key(
             ctx.tenant_id, role=body.role, scopes=body.scopes, user_id=body.user_id,
             name=body.name, agent_id=body.agent_id, expires_in_s=body.expires_in_s))
+    record_action(brain.audit, ctx, "key.create", record.id,
+                  details={"roles": list(record.roles), "user_id": record.user_id})
     return {"key": secret, **record.to_dict()}
 
 
@@ -83,10 +88,12 @@ async def revoke_key(
     key_id: str,
     ctx: RequestContext = Depends(requires(Scope.KEYS_ADMIN)),
     auth: Authenticator = Depends(get_authenticator),
+    brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     """Revoke a key of the caller's tenant; this server refuses it from now on."""
     record = await asyncio.to_thread(_identity(auth).revoke_key, ctx.tenant_id, key_id)
     auth.forget(key_id)
+    record_action(brain.audit, ctx, "key.revoke", record.id)
     return record.to_dict()
 
 
@@ -95,10 +102,12 @@ async def create_user(
     body: UserIn,
     ctx: RequestContext = Depends(requires(Scope.USERS_ADMIN)),
     auth: Authenticator = Depends(get_authenticator),
+    brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     user = await asyncio.to_thread(
         lambda: _identity(auth).create_user(ctx.tenant_id, body.username, body.password,
                                             roles=[r.value for r in body.roles]))
+    record_action(brain.audit, ctx, "user.create", user.id, details={"roles": list(user.roles)})
     return user.to_dict()
 
 
@@ -116,6 +125,7 @@ async def create_tenant(
     body: TenantIn,
     ctx: RequestContext = Depends(requires(Scope.TENANTS_ADMIN)),
     auth: Authenticator = Depends(get_authenticator),
+    brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     """A new tenant (and, with admin_key, its first admin key, shown once)."""
     if ctx.tenant_id != DEFAULT_TENANT:
@@ -128,6 +138,8 @@ async def create_tenant(
         secret, record = await asyncio.to_thread(
             lambda: identity.create_key(row["id"], role=Role.ADMIN, name="first admin"))
         out.update(key=secret, key_id=record.id)
+    record_action(brain.audit, ctx, "tenant.create", row["id"],
+                  details={"admin_key": out.get("key_id")})
     return out
 
 
