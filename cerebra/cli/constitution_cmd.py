@@ -127,4 +127,4 @@ def show(as_json: bool = typer.Option(False, "--json")) -> None:
     print(f"hash:      {info['hash']}")
     print(f"signer:    {info['signer'] or '-'} (signature {signature})")
     for name, value in info["rules"].items():
-        print(f"{name + ':':<16}{value}")
+        print(f"{name + ':':<18}{value}")

