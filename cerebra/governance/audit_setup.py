@@ -124,3 +124,16 @@ def record_action(audit: AuditLog | None, context: RequestContext | None, action
     audit.record(AuditEvent(action, actor=actor, target=target, outcome=outcome,
                             tenant_id=context.tenant_id if context is not None else "",
                             details=details or {}))
+
+
+def record_offline(settings: Settings, engine: Engine, *events: AuditEvent) -> None:
+    """Record events from a process without a Brain (the CLI on the local database): chained
+    before this returns (or left in the journal for the next start if the database refuses)."""
+    if not settings.audit.enabled or not events:
+        return
+    audit = build_audit_log(settings, engine)
+    try:
+        for event in events:
+            audit.record(event)
+    finally:
+        audit.close()

@@ -150,3 +150,15 @@ def test_the_audit_api_shows_the_callers_tenant_only(monkeypatch: pytest.MonkeyP
         other = get("/api/audit/entries", theirs).json()
         assert [e["actor"] for e in other["entries"]] == ["secret-other"]
         assert "secret-other" not in str(first) + str(rest)
+
+
+def test_record_offline_chains_before_returning() -> None:
+    from cerebra.governance.audit_setup import record_offline
+
+    settings = get_settings()
+    settings.ensure_home()
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    record_offline(settings, engine, AuditEvent("key.create", actor="cli", target="key_1"))
+    (entry,) = DatabaseAuditSink(engine).entries("default")
+    assert (entry.event.action, entry.event.target) == ("key.create", "key_1")
