@@ -32,6 +32,14 @@ class RequestContext:
     def __post_init__(self) -> None:
         if not self.tenant_id:
             object.__setattr__(self, "tenant_id", DEFAULT_TENANT)
+        # a confined principal acts as its own user (and agent) whatever a request names:
+        # "" becomes its own, another one is refused — so the ledger, memory, limits and the
+        # audit log never attribute its requests to someone else
+        user_pin, agent_pin = self.confinement()
+        if user_pin is not None:
+            object.__setattr__(self, "user_id", _pinned("user_id", self.user_id, user_pin))
+        if agent_pin is not None:
+            object.__setattr__(self, "agent_id", _pinned("agent_id", self.agent_id, agent_pin))
 
     @property
     def scopes(self) -> frozenset[Scope]:
@@ -74,6 +82,14 @@ class RequestContext:
             "session_id": self.session_id,
             "principal": None if self.principal is None else self.principal.to_dict(),
         }
+
+
+def _pinned(name: str, asked: str, pin: str) -> str:
+    if asked not in ("", pin):
+        from cerebra.errors import Forbidden
+
+        raise Forbidden(f"this credential acts for {name} {pin!r} only", field=name)
+    return pin
 
 
 DEFAULT_CONTEXT = RequestContext()
