@@ -79,6 +79,7 @@ class Answer:
     tool_calls: tuple[ToolCall, ...] = ()
     routing: dict[str, Any] | None = None  # the router's decision, when a router chose
     annotations: tuple[Annotation, ...] = ()
+    cost_usd: float = 0.0  # usage at the serving model's price (what the ledger records)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class Answer:
             "stored_memory_id": self.stored_memory_id,
             "tool_calls": [c.to_openai() for c in self.tool_calls],
             "routing": self.routing,
+            "cost_usd": self.cost_usd,
         }
 
 

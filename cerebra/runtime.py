@@ -194,7 +194,8 @@ class BrainParts:
     sinks: list[Sink] = field(default_factory=list)  # from settings: audit (after the ledger)
 
 
-def build_guards(settings: Settings, engine: Engine) -> list[Guard]:
+def build_guards(settings: Settings, engine: Engine,
+                 models: ModelRegistry | None = None) -> list[Guard]:
     """The guards settings switch on, in the order they run: input policy (the
     constitution), then rate limits and budget reservations."""
     from cerebra.governance.guard import build_policy_guard
@@ -203,6 +204,12 @@ def build_guards(settings: Settings, engine: Engine) -> list[Guard]:
     policy = build_policy_guard(settings)  # a bad constitution signature stops start-up here
     if policy is not None:
         guards.append(policy)
+    if models is not None:  # limits price requests by the models they ask for
+        from cerebra.auth.limits_guard import build_limits_guard
+
+        limits = build_limits_guard(settings, engine, models)
+        if limits is not None:
+            guards.append(limits)
     return guards
 
 
@@ -244,7 +251,8 @@ def assemble(
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
     return BrainParts(settings, engine, registry, memory, router, catalog, jobs,
-                      guards=build_guards(settings, engine), sinks=build_sinks(settings, engine))
+                      guards=build_guards(settings, engine, registry),
+                      sinks=build_sinks(settings, engine))
 
 
 def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,

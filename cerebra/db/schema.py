@@ -200,6 +200,7 @@ interactions = Table(
     Column("quality", Float, nullable=True),
     Column("feedback_at", Float, nullable=True),
     Column("feedback_comment", Text, nullable=True),
+    Column("cost_usd", Float, nullable=False, server_default="0"),  # USD, the model's price
 )
 
 # The router's learning state and decision log (see cerebra.routing.state).
