@@ -80,6 +80,8 @@ refresh_tokens = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),  # rotated: a second use revokes the family
     Column("revoked_at", Float, nullable=True),
+    Column("kind", String(16), nullable=False, server_default="token"),  # token | wallet
+    Column("scopes", JSON, nullable=True),  # the login's grant; null: the user's roles
     Index("ix_refresh_tokens_family", "family_id"),
 )
 
