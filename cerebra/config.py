@@ -23,7 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-DEV_SECRET = "dev-secret-change-me"
+DEV_SECRET = "dev-secret-change-me-it-signs-tokens-in-dev-only"  # ≥ 32 bytes for HS256
 PREFIX = "CEREBRA_"
 DELIMITER = "__"
 
