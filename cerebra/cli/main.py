@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from cerebra.cli import audit_cmd, bench_cmd, constitution_cmd, memory_cmd, ops_cmd, router_cmd
+from cerebra.cli import (
+    audit_cmd,
+    bench_cmd,
+    constitution_cmd,
+    identity_cmd,
+    memory_cmd,
+    ops_cmd,
+    router_cmd,
+)
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
 
@@ -37,6 +45,7 @@ app.add_typer(router_cmd.app, name="router")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(constitution_cmd.app, name="constitution")
 ops_cmd.register(app)
+identity_cmd.register(app)
 
 out = Console()
 
@@ -54,6 +63,7 @@ def serve(
     import uvicorn
 
     from cerebra.brain import Brain
+    from cerebra.cli.access import announce_access, check_auth_mode
     from cerebra.cli.preflight import bind_socket, check_engine, check_signature, tls_options
     from cerebra.observability.logging import configure_logging
     from cerebra.server.app import create_app
@@ -61,9 +71,10 @@ def serve(
     settings = get_settings()
     host = host or settings.server.host
     port = port or settings.server.port
-    # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
     check_signature(settings)  # CEREBRA_CONFIG_SIGNATURE, when set, must match
     tls = tls_options(settings)  # CEREBRA_TLS_CERTFILE / _KEYFILE, when set, must load
+    check_auth_mode(settings, host)  # CEREBRA_AUTH=off only on a loopback address
+    # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
     # the engine must run here (a trial generation in a child process).
     sock = bind_socket(host, port)
     try:
@@ -79,6 +90,7 @@ def serve(
             scheme = "https" if tls else "http"
             print(f"Cerebra serving on {scheme}://{host}:{port}", flush=True)
             print(f"data directory: {settings.home.resolve()}", flush=True)
+            announce_access(settings, brain, f"{scheme}://{host}:{port}")
             config = uvicorn.Config(
                 application, host=host, port=port, log_config=None, access_log=False, **tls
             )
