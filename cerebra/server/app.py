@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         auth_api,
         health,
         interactions,
+        limits_api,
         memory,
         models_api,
         openai_compat,
@@ -138,5 +139,6 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(models_api.router)
     app.include_router(interactions.router)
     app.include_router(admin_api.router)
+    app.include_router(limits_api.router)
     app.include_router(audit_api.router)
     return app

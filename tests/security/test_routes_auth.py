@@ -207,3 +207,24 @@ def test_key_administration_is_audited_from_the_cli() -> None:
                map(json.loads, exported.stdout.splitlines())]
     assert ("key.create", key_id) in actions and ("key.revoke", key_id) in actions
     assert run_cli("audit", "verify").returncode == 0
+
+
+def test_limits_are_set_per_key_and_tenant_by_admins_only(world: World) -> None:
+    admin = _bearer(world.admin)
+    c = world.client
+    created = c.post("/api/keys", json={"role": "user"}, headers=admin).json()
+    body = {"requests_per_min": 1}
+    assert c.put(f"/api/limits/keys/{created['id']}", json=body,
+                 headers=_bearer(created["key"])).status_code == 403
+    shown = c.put(f"/api/limits/keys/{created['id']}", json=body, headers=admin).json()
+    assert shown["stored"]["requests_per_min"] == 1
+    user = _bearer(created["key"])
+    first = c.post("/api/llm/query", json={"prompt": "hi", "model": "alpha"}, headers=user)
+    assert first.status_code == 200, first.text
+    second = c.post("/api/llm/query", json={"prompt": "hi", "model": "alpha"}, headers=user)
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+    assert second.json()["error"]["type"] == "rate_limited"
+    other = c.get(f"/api/limits/keys/{created['id']}", headers=_bearer(world.other_admin))
+    assert other.status_code == 404  # another tenant's key
+    assert c.put("/api/limits/tenant", json={"daily_budget": -1},
+                 headers=admin).status_code == 422

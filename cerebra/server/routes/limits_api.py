@@ -1,0 +1,99 @@
+"""Limits and budgets over HTTP: /api/limits — the caller's tenant's and its keys' stored
+limits and those in force (admins with limits:admin set them; a key of another tenant is not
+found). Changes apply at once in this server, in others within limits.cache_s."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from cerebra.auth.limit_store import LimitStore
+from cerebra.auth.limits import Limits
+from cerebra.auth.limits_guard import LimitsGuard
+from cerebra.auth.principal import Scope
+from cerebra.brain import Brain
+from cerebra.context import RequestContext
+from cerebra.governance.audit_setup import record_action
+from cerebra.server.auth import requires
+from cerebra.server.deps import get_brain
+
+router = APIRouter(prefix="/api/limits", tags=["limits"])
+
+
+class LimitsIn(BaseModel):
+    """Limits to store (replacing what was stored); a limit left out uses the default,
+    0 means unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_min: int | None = Field(default=None, ge=0, le=10**9, strict=True)
+    tokens_per_min: int | None = Field(default=None, ge=0, le=10**12, strict=True)
+    daily_budget: float | None = Field(default=None, ge=0, le=1e9)
+    monthly_budget: float | None = Field(default=None, ge=0, le=1e9)
+
+
+def _store(brain: Brain) -> LimitStore:
+    """The limits guard's own store (so its cache learns at once), else a new one."""
+    for guard in brain.guards:
+        if isinstance(guard, LimitsGuard):
+            return guard.store
+    return LimitStore(brain.engine)
+
+
+def _view(stored: Limits, effective: Limits) -> dict[str, Any]:
+    return {"stored": stored.to_dict(), "effective": effective.to_dict()}
+
+
+@router.get("/tenant")
+async def tenant_limits(
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    store = _store(brain)
+    return await asyncio.to_thread(
+        lambda: _view(store.tenant_limits(ctx.tenant_id), store.for_tenant(ctx.tenant_id)))
+
+
+@router.put("/tenant")
+async def set_tenant_limits(
+    body: LimitsIn,
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    store = _store(brain)
+    stored = await asyncio.to_thread(
+        store.set_tenant_limits, ctx.tenant_id, body.model_dump(exclude_none=True))
+    record_action(brain.audit, ctx, "limits.set", f"tenant:{ctx.tenant_id}",
+                  details=stored.to_dict())
+    return _view(stored, store.for_tenant(ctx.tenant_id))
+
+
+@router.get("/keys/{key_id}")
+async def key_limits(
+    key_id: str,
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    store = _store(brain)
+    from cerebra.auth.identity import IdentityStore
+
+    await asyncio.to_thread(IdentityStore(brain.engine).get_key, ctx.tenant_id, key_id)  # 404
+    return await asyncio.to_thread(lambda: _view(store.key_limits(ctx.tenant_id, key_id),
+                                                 store.for_key(ctx.tenant_id, key_id)))
+
+
+@router.put("/keys/{key_id}")
+async def set_key_limits(
+    key_id: str,
+    body: LimitsIn,
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    store = _store(brain)
+    stored = await asyncio.to_thread(
+        store.set_key_limits, ctx.tenant_id, key_id, body.model_dump(exclude_none=True))
+    record_action(brain.audit, ctx, "limits.set", key_id, details=stored.to_dict())
+    return _view(stored, store.for_key(ctx.tenant_id, key_id))
