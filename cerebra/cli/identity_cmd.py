@@ -24,6 +24,8 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 users_app = typer.Typer(help="Users of a tenant (passwords hashed with argon2id).",
                         no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants: create, list.", no_args_is_help=True)
+limits_app = typer.Typer(help="Rate limits and budgets of a tenant or an API key.",
+                         no_args_is_help=True)
 out = Console()
 
 
@@ -177,6 +179,49 @@ def tenants_list(as_json: bool = typer.Option(False, "--json")) -> None:
         print(f"{t['id']}\t{t['name']}")
 
 
+def _limit_store() -> Any:
+    from cerebra.auth.limit_store import LimitStore
+
+    return LimitStore(_identity().engine, cache_s=0)
+
+
+@limits_app.command("set")
+def limits_set(
+    tenant: str = typer.Option("default", "--tenant"),
+    key: str = typer.Option(None, "--key", help="an API key's id; default: the tenant's"),
+    requests_per_min: int = typer.Option(None, "--requests-per-min", min=0),
+    tokens_per_min: int = typer.Option(None, "--tokens-per-min", min=0),
+    daily_budget: float = typer.Option(None, "--daily-budget", min=0, help="USD per UTC day"),
+    monthly_budget: float = typer.Option(None, "--monthly-budget", min=0,
+                                         help="USD per UTC month"),
+) -> None:
+    """Store limits (replacing what was stored; 0: unlimited, left out: the default). A
+    running server applies them within CEREBRA_LIMITS__CACHE_S."""
+    values = {"requests_per_min": requests_per_min, "tokens_per_min": tokens_per_min,
+              "daily_budget": daily_budget, "monthly_budget": monthly_budget}
+    values = {k: v for k, v in values.items() if v is not None}
+    store = _limit_store()
+    stored = (store.set_key_limits(tenant, key, values) if key
+              else store.set_tenant_limits(tenant, values))
+    _audit("limits.set", key or f"tenant:{tenant}", tenant, **stored.to_dict())
+    print(json.dumps(stored.to_dict()))
+
+
+@limits_app.command("show")
+def limits_show(
+    tenant: str = typer.Option("default", "--tenant"),
+    key: str = typer.Option(None, "--key"),
+) -> None:
+    """Stored and effective limits of the tenant or key."""
+    store = _limit_store()
+    if key:
+        _identity().get_key(tenant, key)  # not found: a one-line error
+        stored, effective = store.key_limits(tenant, key), store.for_key(tenant, key)
+    else:
+        stored, effective = store.tenant_limits(tenant), store.for_tenant(tenant)
+    print(json.dumps({"stored": stored.to_dict(), "effective": effective.to_dict()}))
+
+
 def routes(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every HTTP route and what it requires (public, or the scopes a caller must hold)."""
     from cerebra.config import Settings
@@ -197,4 +242,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(users_app, name="users")
     app.add_typer(tenants_app, name="tenants")
+    app.add_typer(limits_app, name="limits")
     app.command("routes")(routes)

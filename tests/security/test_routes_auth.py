@@ -228,3 +228,14 @@ def test_limits_are_set_per_key_and_tenant_by_admins_only(world: World) -> None:
     assert other.status_code == 404  # another tenant's key
     assert c.put("/api/limits/tenant", json={"daily_budget": -1},
                  headers=admin).status_code == 422
+
+
+def test_limits_from_the_cli() -> None:
+    from tests.helpers import run_cli
+
+    key_id = json.loads(run_cli("keys", "create", "--json").stdout)["id"]
+    done = run_cli("limits", "set", "--key", key_id, "--requests-per-min", "5")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(run_cli("limits", "show", "--key", key_id).stdout)
+    assert shown["effective"]["requests_per_min"] == 5
+    assert run_cli("limits", "set", "--key", "key_nope", "--daily-budget", "1").returncode == 2
