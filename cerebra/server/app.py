@@ -20,6 +20,7 @@ from cerebra.server.auth import authenticator_of
 from cerebra.server.errors import install_error_handlers
 from cerebra.server.hardening import HardeningMiddleware
 from cerebra.server.middleware import install_metrics
+from cerebra.server.openapi_doc import install_openapi
 
 log = logging.getLogger("cerebra.server")
 
@@ -141,4 +142,5 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(admin_api.router)
     app.include_router(limits_api.router)
     app.include_router(audit_api.router)
+    install_openapi(app)  # last: documents the error answers of every route included above
     return app

@@ -56,8 +56,32 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str | None:
+    """The documented methods of the request's path, across all the routes that share its
+    template (Starlette's 405 names only the first matching route's)."""
+    from fastapi import routing
+
+    contexts = getattr(routing, "iter_route_contexts", None)  # FastAPI ≥ 0.16x
+    routes = contexts(request.app.routes) if contexts else request.app.routes
+    path = request.scope.get("path", "")
+    by_template: dict[str, set[str]] = {}
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        if getattr(route, "include_in_schema", False) and regex and regex.match(path):
+            template = str(getattr(route, "path_format", path))
+            by_template.setdefault(template, set()).update(getattr(route, "methods", ()) or ())
+    if not by_template:
+        return None
+    # the most specific path wins: /api/memory/batch, not /api/memory/{memory_id}
+    best = min(by_template, key=lambda template: template.count("{"))
+    return ", ".join(sorted(by_template[best]))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     if exc.status_code == 400 and "parsing the body" in str(exc.detail):
         # FastAPI's answer to a body it cannot decode (e.g. invalid UTF-8): bad input, 422
         return JSONResponse(
@@ -73,7 +97,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"error": {"type": "http_error", "message": str(exc.detail)}},
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
 
 

@@ -39,7 +39,7 @@ class KeyIn(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")
     password: str = Field(min_length=8, max_length=1024)
     roles: list[RoleName] = Field(default_factory=lambda: [Role.USER], min_length=1,
                                   max_length=len(Role))
@@ -50,7 +50,7 @@ class TenantIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str | None = Field(default=None, max_length=200)
-    admin_key: bool = False
+    admin_key: bool = Field(default=False, strict=True)
 
 
 def _identity(auth: Authenticator) -> IdentityStore:

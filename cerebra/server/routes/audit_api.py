@@ -45,7 +45,7 @@ async def verify(
 
 @router.get("/entries")
 async def entries(
-    after: int = Query(0, ge=0, description="entries after this seq"),
+    after: int = Query(0, ge=0, le=2**63 - 1, description="entries after this seq"),
     limit: int = Query(500, ge=1, le=5000),
     ctx: RequestContext = Depends(requires(Scope.AUDIT_READ)),
     brain: Brain = Depends(get_brain),

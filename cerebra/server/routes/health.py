@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
@@ -65,6 +65,6 @@ def uptime(request: Request) -> dict[str, Any]:
     return {"uptime_s": round(time.time() - started, 3), "started_at": started}
 
 
-@router.get("/metrics", dependencies=[Depends(metrics_access)])
+@router.get("/metrics", dependencies=[Depends(metrics_access)], response_class=PlainTextResponse)
 def metrics(m: Metrics = Depends(get_metrics), _: Brain = Depends(get_brain)) -> Response:
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ happens in the store and surfaces as InvalidInput → 422 with the offending fie
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -22,42 +22,50 @@ from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
+# the limits the store enforces, stated where the schema shows them (422 either way)
+Text = Annotated[str, Field(min_length=1, max_length=20_000, pattern=r"\S",
+                            description="not blank; at most memory.max_chars (20,000)")]
+Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+Name = Annotated[str, Field(max_length=200)]
+Seconds = Annotated[float, Field(gt=0, strict=True)]
+UnixTime = Annotated[float, Field(ge=0, le=253_402_300_799, strict=True)]  # to 9999-12-31
+
 
 class ScopeIn(BaseModel):
-    agent_id: str | None = None
-    user_id: str | None = None
-    session_id: str | None = None
+    agent_id: Name | None = None
+    user_id: Name | None = None
+    session_id: Name | None = None
 
 
 class ItemIn(BaseModel):
-    text: str
-    tags: list[str] = Field(default_factory=list)
-    importance: float = 0.5
+    text: Text
+    tags: list[Tag] = Field(default_factory=list)
+    importance: float = Field(default=0.5, ge=0.0, le=1.0, strict=True)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    ttl: float | None = None
-    expires_at: float | None = None
-    created_at: float | None = None
+    ttl: Seconds | None = None
+    expires_at: UnixTime | None = None
+    created_at: UnixTime | None = None
 
 
 class MemoryIn(ItemIn):
-    agent_id: str = ""
-    user_id: str = ""
-    session_id: str = ""
+    agent_id: Name = ""
+    user_id: Name = ""
+    session_id: Name = ""
 
 
 class BatchIn(BaseModel):
-    agent_id: str = ""
-    user_id: str = ""
-    session_id: str = ""
+    agent_id: Name = ""
+    user_id: Name = ""
+    session_id: Name = ""
     items: list[ItemIn] = Field(min_length=1, max_length=10_000)
 
 
 class SearchIn(ScopeIn):
-    query: str
+    query: Text
     k: int = Field(default=5, ge=1, le=200)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
     filters: dict[str, Any] | None = None
-    explain: bool = False
+    explain: bool = Field(default=False, strict=True)
 
 
 class ListIn(ScopeIn):
@@ -66,27 +74,27 @@ class ListIn(ScopeIn):
 
 
 class UpdateIn(BaseModel):
-    text: str | None = None
-    tags: list[str] | None = None
+    text: Text | None = None
+    tags: list[Tag] | None = None
     metadata: dict[str, Any] | None = None
-    importance: float | None = None
-    ttl: float | None = None
-    expires_at: float | None = None
-    clear_expiry: bool = False
+    importance: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+    ttl: Seconds | None = None
+    expires_at: UnixTime | None = None
+    clear_expiry: bool = Field(default=False, strict=True)
 
 
 class FeedbackIn(BaseModel):
-    memory_ids: list[str] = Field(min_length=1)
-    reward: float
+    memory_ids: list[str] = Field(min_length=1, max_length=10_000)
+    reward: float = Field(ge=-1.0, le=1.0, strict=True)
 
 
 class PruneIn(ScopeIn):
-    threshold: float = 0.5
-    ttl: float | None = None
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0, strict=True)
+    ttl: Seconds | None = None
 
 
 class DeleteAllIn(ScopeIn):
-    confirm_all: bool = False
+    confirm_all: bool = Field(default=False, strict=True)
 
 
 def _item(body: ItemIn) -> dict[str, Any]:
@@ -194,10 +202,10 @@ async def recent_memories(
 
 @router.get("")
 async def list_memories(
-    agent_id: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    tag: str | None = None,
+    agent_id: str | None = Query(default=None, max_length=200),
+    user_id: str | None = Query(default=None, max_length=200),
+    session_id: str | None = Query(default=None, max_length=200),
+    tag: str | None = Query(default=None, min_length=1, max_length=200, pattern=r"\S"),
     limit: int = Query(default=20, ge=1, le=1000),
     brain: Brain = Depends(get_brain),
     ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),

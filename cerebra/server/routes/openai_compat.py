@@ -40,6 +40,7 @@ from cerebra.server.openai_schemas import (
     sse,
     text_completion,
 )
+from cerebra.server.openapi_doc import STREAMING
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -66,7 +67,7 @@ def _chat_query(body: ChatCompletionIn, header: str | None, ctx: RequestContext)
     )
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", responses=STREAMING)
 async def chat_completions(
     request: Request,
     body: ChatCompletionIn,
@@ -115,7 +116,7 @@ async def chat_completions(
                              media_type="text/event-stream")
 
 
-@router.post("/completions")
+@router.post("/completions", responses=STREAMING)
 async def completions(
     request: Request,
     body: CompletionIn,

@@ -19,31 +19,34 @@ from cerebra.models.base import Message
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
+from cerebra.server.openapi_doc import STREAMING
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
 
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
-    content: str
+    content: str = Field(max_length=20_000)
 
 
 class QueryIn(BaseModel):
-    prompt: str = Field(min_length=1, description="the user's prompt")
+    prompt: str = Field(min_length=1, max_length=20_000, pattern=r"\S",
+                        description="the user's prompt (not blank)")
     history: list[Turn] = Field(
         default_factory=list, max_length=256, description="earlier turns, oldest first"
     )
-    user_id: str = ""
-    agent_id: str = ""
-    session_id: str = ""
-    model: str | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    memory: bool = True
-    stream: bool = False
+    user_id: str = Field(default="", max_length=200)
+    agent_id: str = Field(default="", max_length=200)
+    session_id: str = Field(default="", max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    max_tokens: int | None = Field(default=None, ge=1, le=2048, strict=True,
+                                   description="at most generation.max_tokens_cap (2048)")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, strict=True)
+    memory: bool = Field(default=True, strict=True)
+    stream: bool = Field(default=False, strict=True)
 
 
-@router.post("/query")
+@router.post("/query", responses=STREAMING)
 async def query(
     request: Request,
     body: QueryIn,

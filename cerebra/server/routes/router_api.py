@@ -21,7 +21,7 @@ from cerebra.errors import InvalidInput, NotFound
 from cerebra.routing.decisions import Decision
 from cerebra.routing.policy import ANY
 from cerebra.routing.router import Router
-from cerebra.server.auth import requires
+from cerebra.server.auth import request_context, requires
 from cerebra.server.deps import get_brain
 
 
@@ -38,7 +38,10 @@ router = APIRouter(
 )
 
 
-async def get_router(brain: Brain = Depends(get_brain)) -> Router:
+async def get_router(
+    brain: Brain = Depends(get_brain), _: RequestContext = Depends(request_context)
+) -> Router:
+    """The router; authenticated first, so a caller without credentials gets 401, not 404."""
     if brain.router is None:
         raise NotFound(
             "routing is not enabled: set CEREBRA_ROUTER_STRATEGY (e.g. thompson)", field="router"
@@ -72,7 +75,7 @@ def _own(r: Router, decision_id: str, ctx: RequestContext) -> Decision:
 async def list_decisions(
     agent_id: str | None = None,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**63 - 1),
     r: Router = Depends(get_router),
     ctx: RequestContext = Depends(requires(Scope.ROUTER_READ)),
 ) -> dict[str, Any]:
