@@ -73,11 +73,11 @@ def serve(
     port = port or settings.server.port
     check_signature(settings)  # CEREBRA_CONFIG_SIGNATURE, when set, must match
     tls = tls_options(settings)  # CEREBRA_TLS_CERTFILE / _KEYFILE, when set, must load
-    check_auth_mode(settings, host)  # CEREBRA_AUTH=off only on a loopback address
     # Before anything loads: the port must be free (bound now, handed to uvicorn below) and
     # the engine must run here (a trial generation in a child process).
     sock = bind_socket(host, port)
     try:
+        check_auth_mode(settings, host)  # CEREBRA_AUTH=off only on a loopback address
         if engine_check:
             summary = check_engine(settings)
             if summary:
