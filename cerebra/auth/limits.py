@@ -17,6 +17,7 @@ scripts, so several server processes share it atomically; both pass one conforma
 
 from __future__ import annotations
 
+import heapq
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -122,15 +123,30 @@ def new_reservation(checks: Sequence[Check], now: float, hold_s: float) -> Reser
 
 def period_bounds(now: float, period: str) -> tuple[str, float]:
     """(period id, end of the period) in UTC: a day ("2026-11-30") or a month ("2026-11")."""
+    pid, _, ends = _period(now, period)
+    return pid, ends
+
+
+_LAST_PERIOD: dict[str, tuple[str, float, float]] = {}  # period -> the last one computed
+
+
+def _period(now: float, period: str) -> tuple[str, float, float]:
+    """(id, start, end) of the UTC day or month holding `now`; the last one computed per
+    kind is reused while `now` falls in it (every request asks, the answer changes daily)."""
+    last = _LAST_PERIOD.get(period)
+    if last is not None and last[1] <= now < last[2]:
+        return last
     t = datetime.fromtimestamp(now, UTC)
     if period == "daily":
         start = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start.timestamp() + 86400
-        return start.strftime("%Y-%m-%d"), end
-    start = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    nxt = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1)
-    return start.strftime("%Y-%m"), nxt.timestamp()
+        found = (start.strftime("%Y-%m-%d"), start.timestamp(), start.timestamp() + 86400)
+    else:
+        start = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        nxt = (start.replace(year=start.year + 1, month=1) if start.month == 12
+               else start.replace(month=start.month + 1))
+        found = (start.strftime("%Y-%m"), start.timestamp(), nxt.timestamp())
+    _LAST_PERIOD[period] = found
+    return found
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -212,14 +228,28 @@ class Limiter(Protocol):
 # -- in-process ---------------------------------------------------------------------------------
 @dataclass
 class _WindowLog:
+    """A window's entries, with a heap of (time, id) beside them: a purge pops what expired
+    from the heap, so it costs what it drops rather than a scan of the whole minute's log
+    (at hundreds of requests per second a full scan per request was most of the limits'
+    price)."""
+
     entries: dict[str, tuple[float, int]] = field(default_factory=dict)  # id -> (time, amount)
     total: int = 0
+    times: list[tuple[float, str]] = field(default_factory=list)  # heap of (time, id)
+
+    def add(self, rid: str, at: float, amount: int) -> None:
+        self.entries[rid] = (at, amount)
+        self.total += amount
+        heapq.heappush(self.times, (at, rid))
 
     def purge(self, now: float) -> None:
-        for rid, (at, amount) in list(self.entries.items()):
-            if at <= now - WINDOW_S:
-                del self.entries[rid]
-                self.total -= amount
+        cutoff = now - WINDOW_S
+        times = self.times
+        while times and times[0][0] <= cutoff:
+            _, rid = heapq.heappop(times)
+            gone = self.entries.pop(rid, None)
+            if gone is not None:
+                self.total -= gone[1]
 
     def retry_after(self, need: int, limit: int, now: float) -> float:
         """Seconds until enough entries leave the window for `need` more to fit."""
@@ -273,9 +303,7 @@ class InProcessLimiter:
                         raise refusal(check, now, check.resets_at - now)
             for check in checks:
                 if isinstance(check, Window):
-                    log = self._windows[check.key]
-                    log.entries[reservation.id] = (now, check.amount)
-                    log.total += check.amount
+                    self._windows[check.key].add(reservation.id, now, check.amount)
                 else:
                     state = self._budgets[check.key]
                     state.holds[reservation.id] = (reservation.deadline, check.amount)
