@@ -54,18 +54,28 @@ class AuditEvent:
     time: float = 0.0  # set by `stamped()` (UNIX seconds) when left 0
     event_id: str = ""  # set by `stamped()`; a sink stores each event id once
 
-    def stamped(self) -> AuditEvent:
-        """This event with an id and a time (kept when already set)."""
+    def stamped(self, constitution_hash: str = "") -> AuditEvent:
+        """This event with an id and a time (kept when already set) and, when it has none,
+        `constitution_hash`; itself when nothing is missing."""
+        if (self.event_id and self.time and self.tenant_id
+                and (self.constitution_hash or not constitution_hash)):
+            return self
         return replace(self, event_id=self.event_id or uuid.uuid4().hex,
-                       time=self.time or time.time(), tenant_id=self.tenant_id or DEFAULT_TENANT)
+                       time=self.time or time.time(), tenant_id=self.tenant_id or DEFAULT_TENANT,
+                       constitution_hash=self.constitution_hash or constitution_hash)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name (`details` itself, not a copy: callers read it to hash or
+        write it). Not `dataclasses.asdict`, whose deep copy was most of an event's cost."""
+        return {name: getattr(self, name) for name in _EVENT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 def entry_hash(seq: int, prev_hash: str, event: AuditEvent) -> str:

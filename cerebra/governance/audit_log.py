@@ -21,7 +21,6 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from cerebra.governance.audit import AuditEvent
@@ -77,9 +76,7 @@ class AuditLog:
         """Journal and queue `event` (given an id and a time); returns it as stored.
         ValueError if its details are not JSON. An event without a constitution hash gets
         the active one's (`constitution_hash`)."""
-        event = event.stamped()
-        if not event.constitution_hash and self.constitution_hash:
-            event = replace(event, constitution_hash=self.constitution_hash)
+        event = event.stamped(self.constitution_hash)
         line = frame(event.to_dict())
         with self._cond:
             if self._closed:
@@ -91,7 +88,11 @@ class AuditLog:
             self._recorded += 1
             self._queue.append(event)
             self._start()
-            self._cond.notify_all()
+            # wake the writer only when it has something new to do: the first event after
+            # it emptied the queue, or a full batch. While it lingers, a wake-up per event
+            # would only make it take the GIL to find the batch still short.
+            if len(self._queue) == 1 or len(self._queue) >= self._batch_size:
+                self._cond.notify_all()
         return event
 
     def flush(self, timeout: float = 30.0) -> bool:
