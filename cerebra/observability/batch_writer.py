@@ -101,6 +101,7 @@ class BatchWriter(Generic[T]):
         self._sleep = sleep or self.closing.wait  # so close() cuts a backoff short
         self._queue: queue.Queue[T | _Control] = queue.Queue()
         self._cond = threading.Condition()
+        self._wake = threading.Event()  # a full batch or a control item: stop gathering
         self._pending = 0
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -122,6 +123,8 @@ class BatchWriter(Generic[T]):
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
         self._queue.put(item)
+        if isinstance(item, _Control) or self._queue.qsize() >= self._batch_size:
+            self._wake.set()
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything submitted is in the database, spilled or rejected (and a
@@ -152,6 +155,7 @@ class BatchWriter(Generic[T]):
                 self._spill_rows(left, "closed before the database accepted them")
         if self._thread is not None:
             self._queue.put(_Control.STOP)
+            self._wake.set()
             self._thread.join(timeout=10)
 
     def stats(self) -> WriterStats:
@@ -184,9 +188,14 @@ class BatchWriter(Generic[T]):
             deadline = time.monotonic() + self._interval_s
             while len(batch) < self._batch_size:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
+                    item = self._queue.get_nowait()
+                except queue.Empty:  # sleep out the interval unless a batch fills first:
+                    left = deadline - time.monotonic()  # waking per row would take the GIL
+                    if left <= 0:  # from the requests once per row for nothing
+                        break
+                    self._wake.wait(left)
+                    self._wake.clear()
+                    continue
                 if isinstance(item, _Control):
                     then = item
                     break
