@@ -26,7 +26,15 @@ from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.exchange import Answer, AskOptions, Query, build_query
-from cerebra.guards import Guard, OutputFilter, Refused, run_before, run_on_output, run_settle
+from cerebra.guards import (
+    Guard,
+    OutputFilter,
+    Refused,
+    close_guards,
+    run_before,
+    run_on_output,
+    run_settle,
+)
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.memory.turns import TurnCounter
@@ -315,6 +323,8 @@ class Brain:
                 session_id=query.session_id,
                 decision_id=(routing or {}).get("decision_id"),
                 cost_usd=cost_usd,
+                credential_id=(query.context.principal.credential_id
+                               if query.context.principal is not None else ""),
             )
         log.debug(
             "interaction",
@@ -529,8 +539,8 @@ class Brain:
         return result
 
     def close(self) -> None:
-        """Close the router, the sinks (the ledger flushes), the memory backend and the
-        database; a second call does nothing."""
+        """Close the router, the sinks (the ledger flushes), the guards, the memory backend
+        and the database; a second call does nothing."""
         if getattr(self, "_closed", False):
             return
         self._closed = True
@@ -539,6 +549,7 @@ class Brain:
         if self.router is not None:
             self.router.close()
         close_all(self.sinks)  # the ledger flushes here
+        close_guards(self.guards)  # e.g. the limits guard's Redis connection
         self.memory.backend.close()
         self.engine.dispose()
 

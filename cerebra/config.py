@@ -162,15 +162,17 @@ class RedisSettings(_Group):
 
 
 class LimitsSettings(_Group):
-    """Rate limits and spend budgets per API key and per tenant (defaults; a key's or a
-    tenant's own limits, stored in the database, win). 0: unlimited."""
+    """Rate limits and spend budgets per API key (key_*: also per user signed in with a token
+    or wallet) and per tenant (defaults; a key's or a tenant's own limits, stored in the
+    database, win). 0: unlimited."""
 
     enabled: bool = _field(
         True, description="enforce limits and budgets before every generation (stored ones "
         "and the defaults below); off: none are checked",
     )
     key_requests_per_min: int = _field(
-        0, ge=0, description="requests per minute of one API key (sliding 60 s window)"
+        0, ge=0, description="requests per minute of one API key, or of one signed-in user "
+        "(sliding 60 s window)"
     )
     key_tokens_per_min: int = _field(
         0, ge=0, description="tokens per minute of one API key: worst case held at the "
@@ -198,6 +200,10 @@ class LimitsSettings(_Group):
     cache_s: float = _field(
         5.0, ge=0, description="seconds a key's or tenant's stored limits are reused before "
         "the database is read again (a change through this process applies at once)",
+    )
+    redis_fail_open: bool = _field(
+        False, description="when the limits store (Redis) cannot be reached: let requests "
+        "through unchecked (logged) instead of refusing them with 503 limits_unavailable",
     )
 
 

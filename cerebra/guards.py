@@ -50,6 +50,10 @@ class Guard(Protocol):
 
     def settle(self, query: Query, answer: Answer | None) -> None: ...
 
+    def close(self) -> None:
+        """Release what the guard holds (a connection); Brain.close calls it once."""
+        ...
+
 
 class BaseGuard:
     """Guard with no-op defaults: subclass and override what the guard needs."""
@@ -64,6 +68,9 @@ class BaseGuard:
         return None
 
     def settle(self, query: Query, answer: Answer | None) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
     def annotate(self, query: Query, message: str, **data: object) -> Query:
@@ -95,6 +102,15 @@ def run_settle(guards: Sequence[Guard], query: Query, answer: Answer | None) -> 
             guard.settle(query, answer)
         except Exception:
             log.exception("guard %r failed to settle", guard.name)
+
+
+def close_guards(guards: Sequence[Guard]) -> None:
+    """Close every guard; one that fails is logged and the others are still closed."""
+    for guard in guards:
+        try:
+            guard.close()
+        except Exception:
+            log.exception("guard %r failed to close", guard.name)
 
 
 def run_on_output(guards: Sequence[Guard], query: Query, text: str, final: bool) -> str:

@@ -1,6 +1,7 @@
 """Where limits come from: `api_keys.limits` and `tenants.limits` (JSON) in the database over
 the defaults of the `limits` settings, read through a short cache; and the small API that
-sets them (`set_key_limits`, `set_tenant_limits`) for the admin API and CLI.
+sets them (`set_key_limits`, `set_tenant_limits`) for the admin API and CLI. A user signed in
+with a token or wallet has the key defaults (nothing is stored per user).
 
 A stored value replaces the default for that one limit; 0 means unlimited; a limit not
 stored falls back to the default. Changes made here are seen at once by this process and
@@ -53,6 +54,11 @@ class LimitStore:
         """The API key's limits in force (stored over the defaults)."""
         return self._cached(tenant_id, key_id, lambda: self.key_limits(tenant_id, key_id).over(
             self.key_defaults))
+
+    def for_user(self, tenant_id: str, user_id: str) -> Limits:
+        """A user's limits when signed in with a token or wallet: the key defaults, for the
+        user as a whole (none are stored per user)."""
+        return self.key_defaults
 
     def tenant_limits(self, tenant_id: str) -> Limits:
         """What is stored for the tenant (unset limits: None)."""

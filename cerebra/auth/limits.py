@@ -11,6 +11,11 @@ check at once (all or nothing); `settle` replaces each hold by the real amount, 
 drops the holds (a request that failed or was cancelled spends nothing; it still counts as
 a request). A hold not settled by its deadline (its server died) lapses.
 
+A budget's spend survives restarts: the first time a process uses a budget (in-process), or
+when Redis no longer holds it (restarted, flushed), the limiter asks its `Seeder` — the
+ledger's sum of `interactions.cost_usd` for that tenant, key or user in that period
+(`cerebra.auth.limits_ledger`) — and counts from there.
+
 `cerebra.auth.limits_redis.RedisLimiter` keeps the same state in Redis, changed by Lua
 scripts, so several server processes share it atomically; both pass one conformance suite.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 import heapq
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -105,6 +110,9 @@ class Budget:
     period: Literal["daily", "monthly"]
     resets_at: float  # when the period ends (epoch seconds)
     subject: str
+    starts_at: float = 0.0  # when the period began (the ledger's sum counts from here)
+    tenant_id: str = ""  # whose spend: the tenant, and for a key or user budget its id
+    owner: str = ""
 
 
 Check = Window | Budget
@@ -119,6 +127,12 @@ class Reservation:
 
 def new_reservation(checks: Sequence[Check], now: float, hold_s: float) -> Reservation:
     return Reservation(uuid.uuid4().hex, tuple(checks), now + hold_s)
+
+
+def period_range(now: float, period: str) -> tuple[float, float]:
+    """(start, end) of the UTC day or month holding `now`, in epoch seconds."""
+    _, begins, ends = _period(now, period)
+    return begins, ends
 
 
 def period_bounds(now: float, period: str) -> tuple[str, float]:
@@ -184,6 +198,25 @@ class BudgetExhausted(CerebraError):
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after_s),
                 "X-Budget-Reset": str(self.extra["resets_at"])}
+
+
+class LimitsUnavailable(CerebraError):
+    """The limits store (Redis) cannot be reached, so limits cannot be checked: the request
+    is refused (HTTP 503) unless `limits.redis_fail_open` lets it through unchecked."""
+
+    status_code = 503
+    code = "limits_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field=None)
+        self.extra = {"retry_after_s": 5}
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": "5"}
+
+
+Seeder = Callable[[Budget], int]
+"""What a budget had spent in its period before this limiter knew it (nano-dollars)."""
 
 
 def refusal(check: Check, now: float, retry_after_s: float) -> CerebraError:
@@ -276,9 +309,11 @@ class _BudgetState:
 
 
 class InProcessLimiter:
-    """The limiter of one process: the same state as the Redis one, under a lock."""
+    """The limiter of one process: the same state as the Redis one, under a lock. A budget
+    first used here starts from what `seeder` says was spent in its period (none: 0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seeder: Seeder | None = None) -> None:
+        self.seeder = seeder
         self._lock = threading.Lock()
         self._windows: dict[str, _WindowLog] = {}
         self._budgets: dict[str, _BudgetState] = {}
@@ -286,6 +321,8 @@ class InProcessLimiter:
 
     def reserve(self, checks: Sequence[Check], *, now: float, hold_s: float) -> Reservation:
         reservation = new_reservation(checks, now, hold_s)
+        seeds = {c.key: self.seeder(c) for c in checks if isinstance(c, Budget)
+                 and self.seeder is not None and c.key not in self._budgets}  # off the lock
         with self._lock:
             self._expire(now)
             for check in checks:
@@ -297,7 +334,8 @@ class InProcessLimiter:
                                 else log.retry_after(check.amount, check.limit, now))
                         raise refusal(check, now, wait)
                 else:
-                    state = self._budgets.setdefault(check.key, _BudgetState(check.resets_at))
+                    state = self._budgets.setdefault(check.key, _BudgetState(
+                        check.resets_at, spent=seeds.get(check.key, 0)))
                     state.purge(now)
                     if state.spent + state.held + check.amount > check.limit:
                         raise refusal(check, now, check.resets_at - now)

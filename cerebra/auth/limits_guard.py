@@ -4,10 +4,18 @@
 and the whole memory token budget when memories may be recalled, plus a few tokens of
 chat template per message) and `max_tokens` at the price of the model asked for (a router
 advertises its dearest member's) — and reserves it, with one request and those tokens, on
-every limit of the API key and its tenant at once; the reservation travels on the query as
-a typed annotation (`Held`). `settle` (Brain calls it on every path) replaces the holds by
-what the answer cost — the same `Answer.cost_usd` the ledger records — or releases them
-when there is no answer (an error, a refusal after this guard) or it was cancelled.
+every limit of the caller and its tenant at once; the reservation travels on the query as
+a typed annotation (`Held`). The caller's own limits: an API key's (stored on the key, over
+the `key_*` defaults), or for a user signed in with a token or wallet the `key_*` defaults
+per user (all of its sign-ins together, so signing in again starts nothing afresh); other
+principals (the CLI's local admin, auth off) have only their tenant's. `settle` (Brain
+calls it on every path) replaces the holds by what the answer cost — the same
+`Answer.cost_usd` the ledger records — or releases them when there is no answer (an
+error, a refusal after this guard) or it was cancelled.
+
+Budgets start from the ledger's spend (`LedgerSpend`) when the limiter first meets them, so a
+restart does not reset them. When the limits store (Redis) is down, requests are refused
+with 503 `limits_unavailable`, or let through unchecked with `limits.redis_fail_open`.
 """
 
 from __future__ import annotations
@@ -25,9 +33,11 @@ from cerebra.auth.limits import (
     Check,
     Limiter,
     Limits,
+    LimitsUnavailable,
     Reservation,
     Window,
     period_bounds,
+    period_range,
     to_nano,
 )
 from cerebra.exchange import Annotation, Answer, Query
@@ -85,8 +95,9 @@ def registry_quoter(models: ModelRegistry, settings: Settings) -> Quoter:
 
 
 def checks_for(subject: str, name: str, limits: Limits, quote: Quote | None,
-               now: float) -> list[Check]:
-    """The checks of one subject ("key" or "tenant") named `name`."""
+               now: float, *, tenant_id: str = "", owner: str = "") -> list[Check]:
+    """The checks of one subject ("key", "user" or "tenant") named `name` (`tenant_id` and
+    `owner`, the key or user id: whose spend the ledger sums for its budgets)."""
     checks: list[Check] = []
     if limits.requests_per_min:
         checks.append(Window(f"rpm:{subject}:{name}", limits.requests_per_min, 1, "requests",
@@ -100,9 +111,10 @@ def checks_for(subject: str, name: str, limits: Limits, quote: Quote | None,
         ("daily", limits.daily_budget), ("monthly", limits.monthly_budget))
     for period, usd in periods:
         if usd:
-            pid, ends = period_bounds(now, period)
+            pid, _ = period_bounds(now, period)
+            starts, ends = period_range(now, period)
             checks.append(Budget(f"budget:{subject}:{name}:{pid}", to_nano(usd), quote.cost,
-                                 period, ends, subject))
+                                 period, ends, subject, starts, tenant_id, owner))
     return checks
 
 
@@ -116,9 +128,12 @@ class LimitsGuard(BaseGuard):
     name = "limits"
 
     def __init__(self, limiter: Limiter, store: LimitStore, quote: Quoter, *,
-                 hold_s: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+                 hold_s: float = 3600.0, clock: Callable[[], float] = time.time,
+                 fail_open: bool = False) -> None:
         """`hold_s`: how long a reservation holds before it lapses (its server died) —
-        longer than any generation may take."""
+        longer than any generation may take. `fail_open`: when the limiter's store cannot be
+        reached, let the request through unchecked instead of refusing it (503)."""
+        self.fail_open = fail_open
         self.limiter = limiter
         self.store = store
         self.quote = quote
@@ -128,21 +143,33 @@ class LimitsGuard(BaseGuard):
     def before(self, query: Query) -> Query:
         principal = query.context.principal
         tenant = query.tenant_id
-        key_id = (principal.credential_id if principal is not None and principal.kind == "key"
-                  else "")
+        subject, owner, own = "", "", Limits()
+        if principal is not None and principal.kind == "key" and principal.credential_id:
+            subject, owner = "key", principal.credential_id
+            own = self.store.for_key(tenant, owner)
+        elif principal is not None and principal.kind in ("token", "wallet"):
+            subject, owner = "user", principal.user_id
+            own = self.store.for_user(tenant, owner)
         tenant_limits = self.store.for_tenant(tenant)
-        key_limits = self.store.for_key(tenant, key_id) if key_id else Limits()
-        if tenant_limits.unlimited and key_limits.unlimited:
+        if tenant_limits.unlimited and own.unlimited:
             return query
-        quote = (self.quote(query) if _needs_quote(tenant_limits) or _needs_quote(key_limits)
+        quote = (self.quote(query) if _needs_quote(tenant_limits) or _needs_quote(own)
                  else None)
         now = self.clock()
-        checks = checks_for("tenant", tenant, tenant_limits, quote, now)
-        if key_id:
-            checks += checks_for("key", f"{tenant}:{key_id}", key_limits, quote, now)
+        checks = checks_for("tenant", tenant, tenant_limits, quote, now, tenant_id=tenant)
+        if subject:
+            checks += checks_for(subject, f"{tenant}:{owner}", own, quote, now,
+                                 tenant_id=tenant, owner=owner)
         if not checks:
             return query
-        reservation = self.limiter.reserve(checks, now=now, hold_s=self.hold_s)
+        try:
+            reservation = self.limiter.reserve(checks, now=now, hold_s=self.hold_s)
+        except LimitsUnavailable:
+            if not self.fail_open:
+                raise
+            log.warning("limits store unreachable: a request of tenant %r let through "
+                        "unchecked (limits.redis_fail_open)", tenant)
+            return query
         cost = "" if quote is None else f", up to ${quote.cost / NANO:.6f}"
         held = Held(source=self.name, message=f"reserved {len(checks)} limits{cost}",
                     reservation=reservation)
@@ -159,6 +186,9 @@ class LimitsGuard(BaseGuard):
                 self.limiter.settle(note.reservation, tokens=answer.usage.total_tokens,
                                     cost=to_nano(answer.cost_usd), now=now)
 
+    def close(self) -> None:
+        self.limiter.close()
+
 
 def build_limits_guard(settings: Settings, engine: Engine,
                        models: ModelRegistry) -> LimitsGuard | None:
@@ -173,15 +203,18 @@ def build_limits_guard(settings: Settings, engine: Engine,
                     s.tenant_monthly_budget)
     store = LimitStore(engine, key_defaults=key.over(Limits()),
                        tenant_defaults=tenant.over(Limits()), cache_s=s.cache_s)
+    from cerebra.auth.limits_ledger import LedgerSpend
+
     limiter: Limiter
     if settings.redis.url:
         from cerebra.auth.limits_redis import RedisLimiter
 
-        limiter = RedisLimiter(settings.redis.url)
+        limiter = RedisLimiter(settings.redis.url, seeder=LedgerSpend(engine))
     else:
         from cerebra.auth.limits import InProcessLimiter
 
-        limiter = InProcessLimiter()
+        limiter = InProcessLimiter(seeder=LedgerSpend(engine))
     timeout = settings.generation.timeout_s
     hold_s = 3600.0 if not timeout else max(300.0, 2 * timeout)
-    return LimitsGuard(limiter, store, registry_quoter(models, settings), hold_s=hold_s)
+    return LimitsGuard(limiter, store, registry_quoter(models, settings), hold_s=hold_s,
+                       fail_open=s.redis_fail_open)

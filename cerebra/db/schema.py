@@ -203,6 +203,9 @@ interactions = Table(
     Column("feedback_at", Float, nullable=True),
     Column("feedback_comment", Text, nullable=True),
     Column("cost_usd", Float, nullable=False, server_default="0"),  # USD, the model's price
+    # the principal's credential (API key id, or sign-in family): per-key and per-user spend
+    Column("credential_id", String(64), nullable=False, server_default=""),
+    Index("ix_interactions_credential", "tenant_id", "credential_id", "created_at"),
 )
 
 # The router's learning state and decision log (see cerebra.routing.state).

@@ -48,6 +48,7 @@ class InteractionRecord:
     decision_id: str | None = None
     created_at: float = field(default_factory=time.time)
     cost_usd: float = 0.0  # usage at the serving model's price (budgets are held against it)
+    credential_id: str = ""  # the principal's API key or sign-in family (per-key/user spend)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

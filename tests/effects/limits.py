@@ -153,3 +153,21 @@ def _cache_s(env: Env) -> None:
             limits={"requests_per_min": 1}))
     for _ in range(3):
         ask(cached)
+
+
+@effect("CEREBRA_LIMITS__REDIS_FAIL_OPEN")
+def _redis_fail_open(env: Env) -> None:
+    from cerebra.auth.limits import LimitsUnavailable
+    from tests.helpers import running_redis
+
+    (env.tmp / "redis").mkdir()
+    with running_redis(env.tmp / "redis") as url:
+        closed = priced(env, CEREBRA_REDIS__URL=url, CEREBRA_LIMITS__TENANT_REQUESTS_PER_MIN="9")
+        opened = priced(env, CEREBRA_LIMITS__REDIS_FAIL_OPEN="true",
+                        CEREBRA_HOME=str(env.tmp / "open"))
+        ask(closed)
+        ask(opened)
+    # redis-server has stopped: refused (503) by default, let through unchecked when open
+    with pytest.raises(LimitsUnavailable):
+        ask(closed)
+    ask(opened)
