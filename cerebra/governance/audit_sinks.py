@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Engine, insert, select, union, update
+from sqlalchemy import Engine, bindparam, insert, select, union, update
 
 from cerebra.db.schema import audit_checkpoints, audit_heads, audit_log
 from cerebra.governance.audit import (
@@ -73,6 +73,24 @@ class DatabaseAuditSink:
         self.engine = engine
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        # the append's statements, built once: constructing them (coercions, cache keys)
+        # was most of a small batch's cost on the writer thread
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        self._new_heads = upsert(audit_heads).on_conflict_do_nothing(index_elements=["tenant_id"])
+        self._heads = (select(audit_heads.c.tenant_id, audit_heads.c.seq, audit_heads.c.hash)
+                       .where(audit_heads.c.tenant_id.in_(bindparam("tenants", expanding=True)))
+                       .order_by(audit_heads.c.tenant_id).with_for_update())
+        self._known = select(audit_log.c.event_id).where(
+            audit_log.c.event_id.in_(bindparam("ids", expanding=True)))
+        self._insert_entries = insert(audit_log)
+        self._insert_checkpoints = insert(audit_checkpoints)
+        self._move_head = (update(audit_heads)
+                           .where(audit_heads.c.tenant_id == bindparam("tenant"))
+                           .values(seq=bindparam("seq"), hash=bindparam("hash"),
+                                   updated_at=bindparam("updated_at")))
 
     # -- appending ---------------------------------------------------------------------------
     def append(self, events: Sequence[AuditEvent]) -> int:
@@ -82,38 +100,27 @@ class DatabaseAuditSink:
         tenants = sorted(groups)
         added = 0
         with self.engine.begin() as conn:
-            self._ensure_heads(conn, tenants)  # a write first: SQLite's write lock, now
-            heads = {row.tenant_id: (row.seq, row.hash) for row in conn.execute(
-                select(audit_heads.c.tenant_id, audit_heads.c.seq, audit_heads.c.hash)
-                .where(audit_heads.c.tenant_id.in_(tenants))
-                .order_by(audit_heads.c.tenant_id).with_for_update())}
+            now = time.time()  # a write first: SQLite's write lock, now
+            conn.execute(self._new_heads, [{"tenant_id": t, "seq": 0, "hash": GENESIS,
+                                            "updated_at": now} for t in tenants])
+            heads = {row.tenant_id: (row.seq, row.hash)
+                     for row in conn.execute(self._heads, {"tenants": tenants})}
             ids = [e.event_id for group in groups.values() for e in group]
-            known = set(conn.execute(select(audit_log.c.event_id)
-                                     .where(audit_log.c.event_id.in_(ids))).scalars())
+            known = set(conn.execute(self._known, {"ids": ids}).scalars())
             for tenant in tenants:
                 fresh = [e for e in groups[tenant] if e.event_id not in known]
                 if not fresh:
                     continue
                 entries = link(*heads[tenant], fresh)
-                conn.execute(insert(audit_log), [_row(tenant, e) for e in entries])
+                conn.execute(self._insert_entries, [_row(tenant, e) for e in entries])
                 signed = checkpoints_for(entries, tenant, self.signer, self.checkpoint_every)
                 if signed:
-                    conn.execute(insert(audit_checkpoints), [asdict(c) for c in signed])
+                    conn.execute(self._insert_checkpoints, [asdict(c) for c in signed])
                 last = entries[-1]
-                conn.execute(update(audit_heads).where(audit_heads.c.tenant_id == tenant)
-                             .values(seq=last.seq, hash=last.hash, updated_at=time.time()))
+                conn.execute(self._move_head, {"tenant": tenant, "seq": last.seq,
+                                               "hash": last.hash, "updated_at": time.time()})
                 added += len(entries)
         return added
-
-    def _ensure_heads(self, conn: Any, tenants: list[str]) -> None:
-        rows = [{"tenant_id": t, "seq": 0, "hash": GENESIS, "updated_at": time.time()}
-                for t in tenants]
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-        conn.execute(upsert(audit_heads).on_conflict_do_nothing(index_elements=["tenant_id"]),
-                     rows)
 
     def close(self) -> None:
         pass  # the engine belongs to the caller
