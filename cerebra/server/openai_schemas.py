@@ -7,7 +7,7 @@ reply stay three separate, small steps.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -58,6 +58,12 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+# logit_bias: token ids (JSON object keys, so strings of digits) to biases in [-100, 100]
+_TOKEN_ID = r"^[0-9]{1,10}$"
+TokenId = Annotated[str, Field(pattern=_TOKEN_ID)]
+Bias = Annotated[float, Field(ge=-100, le=100, strict=True)]
+
+
 class _Sampling(BaseModel):
     model: str = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -69,7 +75,8 @@ class _Sampling(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = None
     metadata: dict[str, Any] | None = None
-    logit_bias: dict[int, float] | None = None
+    logit_bias: Annotated[dict[TokenId, Bias], Field(json_schema_extra={
+        "propertyNames": {"pattern": _TOKEN_ID}})] | None = None
     seed: int | None = None
 
     @field_validator("stop")
@@ -79,27 +86,37 @@ class _Sampling(BaseModel):
             raise ValueError("at most 4 stop sequences")
         return value
 
-    @field_validator("logit_bias")
-    @classmethod
-    def _bias_range(cls, value: dict[int, float] | None) -> dict[int, float] | None:
-        if value and any(not -100 <= b <= 100 for b in value.values()):
-            raise ValueError("biases must be between -100 and 100")
-        return value
-
     def stops(self) -> tuple[str, ...]:
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
 
     def backend_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if self.logit_bias:
-            extra["logit_bias"] = dict(self.logit_bias)
+            extra["logit_bias"] = {int(k): v for k, v in self.logit_bias.items()}
         if self.seed is not None:
             extra["seed"] = self.seed
         return extra
 
 
+# text the prompt path takes: not blank (Brain refuses a blank prompt)
+NonBlank = Annotated[str, Field(min_length=1, pattern=r"\S")]
+# what `recall_text` asks of the messages: a user message with some non-blank text
+_A_USER_TEXT: dict[str, Any] = {
+    "type": "object", "required": ["role", "content"],
+    "properties": {"role": {"const": "user"}, "content": {"anyOf": [
+        {"type": "string", "pattern": r"\S"},
+        {"type": "array", "contains": {
+            "type": "object", "required": ["type", "text"],
+            "properties": {"type": {"const": "text"},
+                           "text": {"type": "string", "pattern": r"\S"}}}},
+    ]}},
+}
+
+
 class ChatCompletionIn(_Sampling):
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(
+        min_length=1, json_schema_extra={"contains": _A_USER_TEXT},
+        description="at least one user message with non-blank text")
     max_completion_tokens: int | None = Field(default=None, ge=1)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -121,7 +138,7 @@ class ChatCompletionIn(_Sampling):
 
 
 class CompletionIn(_Sampling):
-    prompt: str | list[str]
+    prompt: NonBlank | Annotated[list[NonBlank], Field(min_length=1, max_length=1)]
     echo: bool = False
 
     def prompt_text(self) -> str:
@@ -134,7 +151,7 @@ class CompletionIn(_Sampling):
 
 class EmbeddingIn(BaseModel):
     model: str = Field(min_length=1)
-    input: str | list[str] = Field(min_length=1)
+    input: NonBlank | Annotated[list[NonBlank], Field(min_length=1)]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None

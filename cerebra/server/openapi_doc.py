@@ -104,7 +104,28 @@ def install_openapi(app: FastAPI) -> None:
                     responses.setdefault(str(status), error_response(status))
                 # FastAPI's own 422 body ({"detail": …}) is not what the server sends
                 responses["422"]["content"] = error_response(422)["content"]
+        _state_limits(schema, app)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+def _state_limits(schema: dict[str, Any], app: FastAPI) -> None:
+    """Limits that come from settings, stated where a request names them: max_tokens (and
+    max_completion_tokens) at most generation.max_tokens_cap, unless a model says less."""
+    settings = getattr(app.state, "settings", None)
+    if settings is None:
+        return
+    cap = settings.generation.max_tokens_cap
+    for component in schema.get("components", {}).get("schemas", {}).values():
+        for name in _TOKEN_FIELDS:
+            field = component.get("properties", {}).get(name)
+            if field is None:
+                continue
+            for branch in field.get("anyOf", [field]):
+                if branch.get("type") == "integer" and "maximum" not in branch:
+                    branch["maximum"] = cap

@@ -19,6 +19,7 @@ from cerebra.errors import Forbidden
 from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import Authenticator, requires
 from cerebra.server.deps import get_authenticator, get_brain
+from cerebra.server.request_schemas import keys_by_role
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -26,7 +27,8 @@ RoleName = Role
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a tenant_id in the body is refused
+    # a tenant_id in the body is refused; the schema names each role's grantable scopes
+    model_config = ConfigDict(extra="forbid", json_schema_extra=keys_by_role)
 
     role: RoleName = Role.USER
     scopes: list[Scope] | None = Field(default=None, max_length=len(Scope))

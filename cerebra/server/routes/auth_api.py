@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.refresh import RefreshTokens
 from cerebra.auth.signin import Issued, OAuthError, SignIn
@@ -27,6 +27,7 @@ from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, NotFound
 from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import authenticator_of, public
+from cerebra.server.request_schemas import revoke_form, token_grants
 
 router = APIRouter(tags=["auth"], dependencies=[Depends(public)])
 
@@ -73,19 +74,32 @@ def _granted(issued: Issued) -> JSONResponse:
     return JSONResponse(issued.to_oauth(), headers=_NO_STORE)
 
 
+class TokenForm(BaseModel):
+    """POST /token's form; request_schemas.token_grants states the grants' rules."""
+
+    model_config = ConfigDict(json_schema_extra=token_grants)
+    grant_type: str | None = Field(default=None, max_length=64)
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=1024)
+    refresh_token: str | None = Field(default=None, max_length=200)
+    scope: str | None = Field(default=None, max_length=1024)
+    tenant: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class RevokeForm(BaseModel):
+    model_config = ConfigDict(json_schema_extra=revoke_form)
+    token: str | None = Field(default=None, max_length=4096)
+    token_type_hint: str | None = Field(default=None, max_length=64)
+
+
 @router.post("/token", responses=_ERRORS)
-async def token(
-    request: Request,
-    grant_type: Annotated[str | None, Form(max_length=64)] = None,
-    username: Annotated[str | None, Form(max_length=200)] = None,
-    password: Annotated[str | None, Form(max_length=1024)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    scope: Annotated[str | None, Form(max_length=1024)] = None,
-    tenant: Annotated[str | None, Form(max_length=64)] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-) -> JSONResponse:
+async def token(request: Request, form: Annotated[TokenForm, Form()]) -> JSONResponse:
     """OAuth2 token endpoint: `grant_type=password` (username, password, optional scope,
     tenant or client_id) or `grant_type=refresh_token` (refresh_token, optional scope)."""
+    grant_type, username, password = form.grant_type, form.username, form.password
+    refresh_token, scope, tenant, client_id = (form.refresh_token, form.scope, form.tenant,
+                                               form.client_id)
     sign_in = sign_in_of(request.app)
     if grant_type == "password":
         if not username or password is None:
@@ -122,13 +136,10 @@ async def token(
 
 
 @router.post("/auth/revoke", responses=_ERRORS)
-def revoke(
-    request: Request,
-    token: Annotated[str | None, Form(max_length=4096)] = None,
-    token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
-) -> dict[str, bool]:
+def revoke(request: Request, form: Annotated[RevokeForm, Form()]) -> dict[str, bool]:
     """Log out (RFC 7009): revoke a refresh token's whole family. An unknown token, or an
     access token (short-lived, not revocable), answers 200 with revoked false."""
+    token = form.token
     if not token:
         raise OAuthError("invalid_request", "token is required", field="token")
     sign_in = sign_in_of(request.app)
@@ -139,8 +150,14 @@ def revoke(
     return {"revoked": grant is not None}
 
 
+# base58's alphabet; an Ed25519 key of 32 bytes is 32 to 44 of its characters (the server
+# also checks that it decodes to exactly 32 bytes, a rule no short pattern states)
+_BASE58_KEY = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
+
+
 class NonceRequest(BaseModel):
-    wallet: str = Field(min_length=32, max_length=64, description="base58 Ed25519 public key")
+    wallet: str = Field(min_length=32, max_length=44, pattern=_BASE58_KEY,
+                        description="base58 Ed25519 public key (32 bytes)")
     tenant: str = Field("default", min_length=1, max_length=64)
 
 
@@ -151,7 +168,7 @@ class NonceReply(BaseModel):
 
 
 class WalletVerifyRequest(BaseModel):
-    wallet: str = Field(min_length=32, max_length=64)
+    wallet: str = Field(min_length=32, max_length=44, pattern=_BASE58_KEY)
     nonce: str = Field(min_length=1, max_length=64)
     signature: str = Field(min_length=1, max_length=200,
                            description="Ed25519 signature of the message, base58 or base64")

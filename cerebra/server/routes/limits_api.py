@@ -5,7 +5,7 @@ found). Changes apply at once in this server, in others within limits.cache_s.""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from cerebra.context import RequestContext
 from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
+from cerebra.server.request_schemas import WHOLE
 
 router = APIRouter(prefix="/api/limits", tags=["limits"])
 
@@ -29,10 +30,10 @@ class LimitsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requests_per_min: int | None = Field(default=None, ge=0, le=10**9, strict=True)
-    tokens_per_min: int | None = Field(default=None, ge=0, le=10**12, strict=True)
-    daily_budget: float | None = Field(default=None, ge=0, le=1e9)
-    monthly_budget: float | None = Field(default=None, ge=0, le=1e9)
+    requests_per_min: Annotated[int, Field(ge=0, le=10**9, strict=True), WHOLE] | None = None
+    tokens_per_min: Annotated[int, Field(ge=0, le=10**12, strict=True), WHOLE] | None = None
+    daily_budget: float | None = Field(default=None, ge=0, le=1e9, strict=True)
+    monthly_budget: float | None = Field(default=None, ge=0, le=1e9, strict=True)
 
 
 def _store(brain: Brain) -> LimitStore:

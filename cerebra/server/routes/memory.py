@@ -10,7 +10,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
@@ -19,6 +19,7 @@ from cerebra.errors import InvalidInput, NotFound
 from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
+from cerebra.server.request_schemas import filter_schema, scope_or_confirm
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
@@ -29,6 +30,8 @@ Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 Name = Annotated[str, Field(max_length=200)]
 Seconds = Annotated[float, Field(gt=0, strict=True)]
 UnixTime = Annotated[float, Field(ge=0, le=253_402_300_799, strict=True)]  # to 9999-12-31
+# cerebra.memory.filters' language (the store checks it: 422 naming the field)
+Filters = Annotated[dict[str, Any], WithJsonSchema(filter_schema())]
 
 
 class ScopeIn(BaseModel):
@@ -64,13 +67,13 @@ class SearchIn(ScopeIn):
     query: Text
     k: int = Field(default=5, ge=1, le=200)
     tags: list[Tag] = Field(default_factory=list)
-    filters: dict[str, Any] | None = None
+    filters: Filters | None = None
     explain: bool = Field(default=False, strict=True)
 
 
 class ListIn(ScopeIn):
     k: int = Field(default=20, ge=1, le=1000)
-    filters: dict[str, Any] | None = None
+    filters: Filters | None = None
 
 
 class UpdateIn(BaseModel):
@@ -94,6 +97,8 @@ class PruneIn(ScopeIn):
 
 
 class DeleteAllIn(ScopeIn):
+    model_config = ConfigDict(json_schema_extra=scope_or_confirm)
+
     confirm_all: bool = Field(default=False, strict=True)
 
 
@@ -304,9 +309,12 @@ async def update_memory(
     brain: Brain = Depends(get_brain),
     ctx: RequestContext = Depends(requires(Scope.MEMORY_WRITE)),
 ) -> dict[str, Any]:
-    memory = await asyncio.to_thread(
-        brain.memory.update, memory_id, **body.model_dump(exclude_none=True), context=ctx
-    )
+    """Change the fields given; a patch that changes nothing (`{}`, nulls, clear_expiry
+    false) answers the memory as it is, like an empty JSON merge patch (RFC 7396)."""
+    changes = body.model_dump(exclude_none=True)
+    if not body.clear_expiry and not changes.keys() - {"clear_expiry"}:
+        return await get_memory(memory_id, brain, ctx)
+    memory = await asyncio.to_thread(brain.memory.update, memory_id, **changes, context=ctx)
     return memory.to_dict()
 
 

@@ -82,10 +82,12 @@ async def reload_models(
     ctx: RequestContext = Depends(requires(Scope.MODELS_ADMIN)),
     brain: Brain = Depends(get_brain), catalog: Catalog = Depends(get_catalog),
 ) -> dict[str, Any]:
-    """Re-read CEREBRA_MODELS_FILE: changed entries hot-swap, others keep serving."""
+    """Re-read CEREBRA_MODELS_FILE: changed entries hot-swap, others keep serving. Without a
+    models file there is nothing to reload: 404, like a feature that is off."""
     path = brain.settings.catalog.file
     if path is None:
-        raise InvalidInput("CEREBRA_MODELS_FILE is not set", field="models_file")
+        raise NotFound("this server has no models file (CEREBRA_MODELS_FILE is not set)",
+                       field="models_file")
     report = await asyncio.to_thread(catalog.load_file, path)
     record_action(brain.audit, ctx, "catalog.change", str(path), details={
         "op": "reload", "loaded": report.loaded, "removed": report.removed,
