@@ -118,14 +118,19 @@ class PolicyGuard(BaseGuard):
             return d.text if d.action is Action.REDACT and d.text is not None else text
 
         prompt = decide(query.prompt, "prompt")
-        history = tuple(replace(m, content=decide(m.content, "history")) for m in query.history)
+        history = [decide(m.content, "history") for m in query.history]
         messages = (None if query.messages is None else
-                    tuple(replace(m, content=decide(m.content, "messages"))
-                          for m in query.messages))
+                    [decide(m.content, "messages") for m in query.messages])
         fired = [d for d in seen.values() if d.action in (Action.REDACT, Action.FLAG)]
-        if not fired:
+        if not fired:  # nothing to rewrite: the query as it came (no copies per request)
             return query
-        query = replace(query, prompt=prompt, history=history, messages=messages)
+        query = replace(
+            query, prompt=prompt,
+            history=tuple(replace(m, content=t) for m, t in zip(query.history, history,
+                                                                   strict=True)),
+            messages=(None if messages is None or query.messages is None else
+                      tuple(replace(m, content=t) for m, t in zip(query.messages, messages,
+                                                                     strict=True))))
         for d in fired:
             self._record(query, "input", d)
             query = self.annotate(query, f"{d.action.value}: {d.reason}", rule=d.rule,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -97,12 +98,18 @@ class MeteredBackend(WrapperBackend):
     def __init__(self, inner: ModelBackend, metrics: Metrics) -> None:
         super().__init__(inner)
         self.metrics = metrics
+        self._children: tuple[Any, Any, Any] | None = None  # labelled once: labels() locks
 
     def _record(self, gen: Generation, seconds: float) -> None:
         _charge(seconds)
-        self.metrics.model_latency.labels(self.name).observe(seconds)
-        self.metrics.tokens.labels(self.name).inc(gen.usage.completion_tokens)
-        self.metrics.prompt_tokens.labels(self.name).inc(gen.usage.prompt_tokens)
+        if self._children is None:
+            m, name = self.metrics, self.name
+            self._children = (m.model_latency.labels(name), m.tokens.labels(name),
+                              m.prompt_tokens.labels(name))
+        latency, tokens, prompt_tokens = self._children
+        latency.observe(seconds)
+        tokens.inc(gen.usage.completion_tokens)
+        prompt_tokens.inc(gen.usage.prompt_tokens)
 
     def generate(self, request: GenerationRequest) -> Generation:
         start = time.perf_counter()
