@@ -28,22 +28,25 @@ def is_loopback(host: str) -> bool:
 
 
 def check_auth_mode(settings: Settings, host: str) -> None:
-    """Refuse CEREBRA_AUTH=off on an address other machines can reach; warn loudly else."""
+    """Refuse CEREBRA_AUTH=off on an address other machines can reach (announce_access
+    warns loudly when it is off on loopback, once the server is ready)."""
     if settings.auth.mode != "off":
         return
     if not is_loopback(host):
         raise CerebraError(
             f"CEREBRA_AUTH=off is accepted only on a loopback address, not {host!r}: anyone "
             "who can reach the server would be an admin", field="auth.mode")
-    bar = "!" * 78
-    print(f"{bar}\n!! AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller on this machine "
-          f"is an admin\n{bar}", file=sys.stderr, flush=True)
 
 
 def announce_access(settings: Settings, brain: Brain, url: str) -> str | None:
-    """With auth on and no usable admin key in the database, create one and print it (once:
-    only its hash is kept). Returns the new key, or None."""
-    if settings.auth.mode != "on" or not settings.auth.bootstrap_admin_key:
+    """Auth off: a loud warning. Auth on and no usable admin key in the database: create one
+    and print it (once: only its hash is kept). Returns the new key, or None."""
+    if settings.auth.mode == "off":
+        bar = "!" * 78
+        print(f"{bar}\n!! AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller on this "
+              f"machine is an admin\n{bar}", file=sys.stderr, flush=True)
+        return None
+    if not settings.auth.bootstrap_admin_key:
         return None
     from cerebra.auth.identity import IdentityStore
 

@@ -20,8 +20,16 @@ log = logging.getLogger("cerebra.server")
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    """pydantic's location as a path: items[1].text (list positions in brackets)."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
 
 
 async def _cerebra_error(_: Request, exc: Exception) -> JSONResponse:
