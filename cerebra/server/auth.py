@@ -41,7 +41,8 @@ class Authenticator:
         self.tokens = tokens
         self.enabled = enabled
         self.key_cache_s = key_cache_s
-        self._keys: dict[str, tuple[float, KeyRecord | None]] = {}
+        # digest -> (when looked up, the record, its principal: built once per lookup)
+        self._keys: dict[str, tuple[float, KeyRecord | None, Principal | None]] = {}
         self._lock = threading.Lock()
 
     def forget(self, key_id: str | None = None) -> None:
@@ -50,22 +51,23 @@ class Authenticator:
             if key_id is None:
                 self._keys.clear()
             else:
-                for digest, (_, record) in list(self._keys.items()):
+                for digest, (_, record, _p) in list(self._keys.items()):
                     if record is not None and record.id == key_id:
                         del self._keys[digest]
 
-    def _key(self, secret: str) -> KeyRecord | None:
+    def _key(self, secret: str) -> tuple[KeyRecord | None, Principal | None]:
         digest = hash_key(secret)
         now = time.monotonic()
         cached = self._keys.get(digest)
         if cached is not None and now - cached[0] < self.key_cache_s:
-            return cached[1]
+            return cached[1], cached[2]
         record = self.identity.resolve_key(secret)
+        principal = record.principal() if record is not None else None
         with self._lock:
             if len(self._keys) > 10_000:
                 self._keys.clear()
-            self._keys[digest] = (now, record)
-        return record
+            self._keys[digest] = (now, record, principal)
+        return record, principal
 
     def principal(self, authorization: str | None) -> Principal:
         if not self.enabled:
@@ -80,13 +82,13 @@ class Authenticator:
             raise Unauthorized("the Authorization header must be 'Bearer <credential>'",
                                field="authorization")
         if credential.startswith(KEY_PREFIX):
-            record = self._key(credential)
-            if record is None:
+            record, principal = self._key(credential)
+            if record is None or principal is None:
                 raise Unauthorized("unknown API key", field="authorization")
             state = record.state()
             if state != "active":
                 raise Unauthorized(f"the API key is {state}", field="authorization")
-            return record.principal()
+            return principal
         return self.tokens.verify_access(credential)
 
 
