@@ -203,7 +203,9 @@ class Brain:
             )
         if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
             raise InvalidInput("temperature must be between 0 and 2", field="temperature")
-        query = run_before(self.guards, replace(query, prompt=prompt))
+        if prompt is not query.prompt:  # cleaned (bytes decoded): a copy only then
+            query = replace(query, prompt=prompt)
+        query = run_before(self.guards, query)
         try:
             lease = self.models.lease(query.model)  # the caller releases it when it ends
         except BaseException:
@@ -220,8 +222,8 @@ class Brain:
         prompt = query.prompt
         backend = lease.backend
         hits: list[MemoryHit] = []
-        if query.raw or not self.settings.memory.enabled:  # no recall, nothing remembered
-            query = replace(query, memory=False)
+        if query.memory and (query.raw or not self.settings.memory.enabled):
+            query = replace(query, memory=False)  # no recall, nothing remembered
         if query.memory and self.settings.memory.top_k > 0:
             hits = self.memory.search(
                 query.agent_id,
@@ -261,7 +263,7 @@ class Brain:
             context=query.context,
             cancellation=query.cancellation or self.new_cancellation(),
         )
-        return _Prepared(replace(query, prompt=prompt), backend, request, injected, started, lease)
+        return _Prepared(query, backend, request, injected, started, lease)
 
     def _finish(
         self,
