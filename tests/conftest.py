@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 # No llama.cpp model is loaded in this process (see tests/native/guard.py).
-pytest_plugins = ("tests.native.guard",)
+pytest_plugins = ("tests.native.guard", "tests.pg")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

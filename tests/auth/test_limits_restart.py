@@ -24,14 +24,11 @@ from cerebra.auth.refresh import RefreshTokens
 from cerebra.brain import Brain
 from cerebra.config import Settings
 from cerebra.context import RequestContext
-from cerebra.db.engine import make_engine
-from cerebra.db.migrate import upgrade
 from cerebra.db.schema import api_keys, interactions, tenants
 from cerebra.observability.ledger import InteractionRecord, Ledger
 from cerebra.server.app import create_app
 from cerebra.testing import FakeEmbedder, FakeModel
 from tests.helpers import running_redis
-from tests.memory.conftest import pg_server, pg_template, pg_url  # noqa: F401
 
 PER_ANSWER = 0.04  # 4 completion tokens at $0.01 (prompt tokens are free)
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
@@ -175,17 +172,11 @@ def test_redis_down(tmp_path: Path, fail_open: bool) -> None:
 
 
 # -- the ledger's sums, SQLite and PostgreSQL ------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("pg_url").replace("postgresql://",
-                                                          "postgresql+psycopg://", 1))
-    made = make_engine(url)
-    upgrade(made)
-    with made.begin() as conn:
+@pytest.fixture
+def engine(sql_engine: Engine) -> Engine:
+    with sql_engine.begin() as conn:
         conn.execute(insert(tenants).values(id="other", name="other", created_at=T0))
-    yield made
-    made.dispose()
+    return sql_engine
 
 
 def budget(subject: str, owner: str, period: str = "daily", tenant: str = "default") -> Budget:

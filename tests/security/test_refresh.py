@@ -13,11 +13,11 @@ from typing import Any
 
 import jwt
 import pytest
+from sqlalchemy import Engine
 
 from cerebra.auth.refresh import InvalidGrant, RefreshTokens
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
-from tests.memory.conftest import pg_server, pg_template, pg_url  # noqa: F401
 from tests.security.token_app import AuthApp, auth_app, error_of
 
 
@@ -155,15 +155,9 @@ def test_a_disabled_user_cannot_refresh(app: AuthApp) -> None:
     assert refused.status_code == 401 and "disabled" in error_of(refused)["message"]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RefreshTokens]:
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("pg_url").replace("postgresql://",
-                                                          "postgresql+psycopg://", 1))
-    engine = make_engine(url)
-    upgrade(engine)
-    yield RefreshTokens(engine)
-    engine.dispose()
+@pytest.fixture
+def store(sql_engine: Engine) -> RefreshTokens:
+    return RefreshTokens(sql_engine)
 
 
 def test_concurrent_refreshes_of_one_token_have_one_winner(store: RefreshTokens) -> None:
