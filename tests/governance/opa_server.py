@@ -10,12 +10,13 @@ policy at `cerebra/policy` is a small rule set over `input.text`: "forbidden" â†
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.helpers import http_server
 
 Policy = Callable[[dict[str, Any]], Any]
 
@@ -80,13 +81,6 @@ def running_opa(policies: dict[str, Policy] | None = None) -> Iterator[FakeOPA]:
                 return
             self._send(200, {"result": policy(body.get("input") or {})})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

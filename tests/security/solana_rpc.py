@@ -13,13 +13,14 @@ codes). Every request body is recorded; `down` makes it answer 503.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.helpers import http_server
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGJPFXCWuBvf9Ss623VQ5DA"
 METHOD = "getTokenAccountsByOwner"
@@ -111,12 +112,6 @@ def running_solana() -> Iterator[FakeSolana]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
