@@ -12,8 +12,10 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from cerebra.errors import PromptTooLong
 from cerebra.memory.embedders import normalize_rows
@@ -27,6 +29,7 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.catalog_kinds import ModelEntry, register_kind
+from cerebra.models.catalog_options import SAFE, KindOptions, Whole
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 
@@ -192,4 +195,12 @@ def fake_entry(entry: ModelEntry) -> ModelBackend:
     return FakeModel(name=entry.name, **entry.costs(), **options)
 
 
-register_kind("fake", fake_entry)
+class FakeOptions(KindOptions):
+    """The `fake` kind's options an entry may set: FakeModel's reply (a fixed text) and
+    context (not its delay, a test's knob)."""
+
+    reply: Annotated[str, Field(max_length=20_000, pattern=SAFE)] | None = None
+    max_context: Annotated[int, Field(ge=16, le=10_000_000), Whole] | None = None
+
+
+register_kind("fake", fake_entry, files=True, options=FakeOptions)  # weights: verified only

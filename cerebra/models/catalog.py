@@ -3,8 +3,10 @@ ModelRegistry with weight verification and hot swap.
 
 A file is either a list of entries or `{default: name, models: [...] | {name: {...}}}`.
 String values may use `${VAR}` / `${VAR:-fallback}`; relative paths are resolved against the
-file's folder. Entries sent over the API go through `submit`, which expands nothing and holds
-them to an `EntryPolicy` (model directories, host allow-list: cerebra.models.catalog_policy).
+file's folder. Entries sent over the API go through `submit`, which expands nothing, reads
+them with their kind's submission model (cerebra.models.catalog_submission) and holds them
+to an `EntryPolicy` (model directories, host allow-list: cerebra.models.catalog_policy); a
+file they name that does not exist is 404.
 The default model cannot be removed until another is made the default.
 
 Applying a catalog hot-swaps what changed, keeps what did not (no reload),
@@ -28,10 +30,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from cerebra.errors import CerebraError, InvalidInput
+from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.models.base import ModelBackend
 from cerebra.models.catalog_kinds import FACTORIES, ModelEntry, register_kind
 from cerebra.models.catalog_policy import EntryPolicy, public_row
+from cerebra.models.catalog_submission import validate_submission
 from cerebra.models.registry import ModelRegistry
 from cerebra.models.signing import WeightVerifier
 
@@ -88,6 +91,13 @@ def _interpolate(value: Any, environ: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _interpolate(v, environ) for k, v in value.items()}
     return value
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL
+        return False
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -273,11 +283,19 @@ class Catalog:
         if not isinstance(spec, Mapping):
             raise InvalidInput("an entry must be a mapping", field="model")
         self.policy.check_raw(spec)
+        self.policy.check(self._one(spec))  # where it points first (403), then what it is
+        entry = self._one(validate_submission(spec))
+        for name in ("path", "lora"):  # the server's files: a state no schema states
+            value = getattr(entry, name)
+            if value is not None and not _is_file(value):
+                raise NotFound(f"{name}: no such file in the model directories", field=name)
+        return self.add(entry, source="api")
+
+    def _one(self, spec: Mapping[str, Any]) -> ModelEntry:
         entries, errors, _ = self.parse([dict(spec)], "api", expand=False)
         if errors:
             raise InvalidInput(errors[0].message, field="model", model=errors[0].name)
-        self.policy.check(entries[0])
-        return self.add(entries[0], source="api")
+        return entries[0]
 
     def add(self, spec: Mapping[str, Any] | ModelEntry, source: str = "api") -> ModelBackend:
         """Add or hot-swap one model (trusted: library callers; the API uses `submit`);

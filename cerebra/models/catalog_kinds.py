@@ -6,8 +6,10 @@ Entry `options` are passed to the backend's constructor as keyword arguments. Lo
 (llamacpp, hf) come behind the admission queue (cerebra.models.queued); remote ones are not
 queued.
 
-`register_kind` adds more (plugins). A module that registers kinds when it is imported can be
-named in `KIND_PROVIDERS`; it is imported the first time an entry names one of its kinds. So
+`register_kind` adds more (plugins), with what an entry of the kind needs and the model of
+its `options` (cerebra.models.catalog_options for the built-in kinds). A module that
+registers kinds when it is imported can be named in `KIND_PROVIDERS`; it is imported the
+first time an entry names one of its kinds. So
 `fake` (cerebra.testing.FakeModel) is registered by cerebra.testing itself, which no module of
 cerebra.models imports.
 """
@@ -26,6 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from cerebra.errors import InvalidInput
 from cerebra.models.base import Capabilities, ModelBackend
+from cerebra.models.catalog_options import (
+    AnthropicOptions,
+    HFOptions,
+    LlamaCppOptions,
+    OpenAIOptions,
+)
 from cerebra.models.queued import queue_local
 
 _HEX64 = r"^[0-9a-fA-F]{64}$"
@@ -73,12 +81,12 @@ class ModelEntry(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> ModelEntry:
-        if factory(self.kind) is None:
+        spec = kind_spec(self.kind)
+        if spec is None:
             raise ValueError(f"unknown kind {self.kind!r}; known: {', '.join(known_kinds())}")
-        if self.kind in ("llamacpp", "hf") and self.path is None:
-            raise ValueError(f"kind {self.kind} needs a path")
-        if self.kind == "openai" and not self.base_url:
-            raise ValueError("kind openai needs a base_url")
+        for needed in spec.needs:
+            if not getattr(self, needed):
+                raise ValueError(f"kind {self.kind} needs a {needed}")
         return self
 
     def secret(self) -> str | None:
@@ -126,11 +134,32 @@ FACTORIES: dict[str, Factory] = {}
 KIND_PROVIDERS: dict[str, str] = {"fake": "cerebra.testing"}
 
 
-def register_kind(kind: str, factory: Factory) -> None:
-    """Teach the catalog a new kind of backend (plugins call this)."""
+@dataclass(frozen=True)
+class KindSpec:
+    """What an entry of a kind consists of: the fields it needs (`path`, `base_url`),
+    whether it has local weights (`files`: path, lora and their pins), and the model of its
+    `options` (None: not declared, so an entry sent over the API may set none)."""
+
+    needs: tuple[str, ...] = ()
+    files: bool = False
+    options: type[BaseModel] | None = None
+
+
+KINDS: dict[str, KindSpec] = {}
+
+
+def register_kind(kind: str, factory: Factory, *, needs: tuple[str, ...] = (),
+                  files: bool = False, options: type[BaseModel] | None = None) -> None:
+    """Teach the catalog a new kind of backend (plugins call this); see KindSpec."""
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
         raise InvalidInput(f"bad kind name {kind!r}", field="kind")
     FACTORIES[kind] = factory
+    KINDS[kind] = KindSpec(tuple(needs), files, options)
+
+
+def kind_spec(kind: str) -> KindSpec | None:
+    """The spec of `kind`, importing its provider module first if one is named."""
+    return KINDS.get(kind) if factory(kind) is not None else None
 
 
 def factory(kind: str) -> Factory | None:
@@ -196,6 +225,7 @@ def _anthropic(entry: ModelEntry) -> ModelBackend:
     return backend
 
 
-for _kind, _factory in (("llamacpp", _llamacpp), ("hf", _hf), ("openai", _openai),
-                        ("anthropic", _anthropic)):
-    register_kind(_kind, _factory)
+register_kind("llamacpp", _llamacpp, needs=("path",), files=True, options=LlamaCppOptions)
+register_kind("hf", _hf, needs=("path",), files=True, options=HFOptions)
+register_kind("openai", _openai, needs=("base_url",), options=OpenAIOptions)
+register_kind("anthropic", _anthropic, options=AnthropicOptions)

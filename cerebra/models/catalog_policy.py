@@ -97,13 +97,24 @@ class EntryPolicy:
             raise EntryRefused(f"{name} is not under a configured model directory "
                                "(catalog.model_dirs)", field=name)
 
+    def host_allowed(self, url: str) -> bool:
+        """Whether an entry sent over the API may talk to `url`."""
+        try:
+            self._check_host(url)
+        except EntryRefused:
+            return False
+        return True
+
     def _check_host(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not _AUTHORITY.match(parts.netloc):
             raise EntryRefused("base_url must be a plain http(s) URL (no user info)",
                                field="base_url")
         host = (parts.hostname or "").lower()
-        port = parts.port
+        try:
+            port = parts.port
+        except ValueError:  # out of range
+            raise EntryRefused("base_url has a port out of range", field="base_url") from None
         if not any(_host_matches(allowed, host, port) for allowed in self.allowed_hosts):
             raise EntryRefused(f"host {host!r} is not on the allow-list "
                                "(catalog.allowed_hosts)", field="base_url")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from cerebra.errors import InvalidInput
 from cerebra.exchange import Answer
 from cerebra.models.base import Message, ToolCall
+from cerebra.server.request_schemas import WHOLE
 
 
 class ContentPart(BaseModel):
@@ -55,8 +56,10 @@ class ChatMessageIn(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    include_usage: bool = Field(default=False, strict=True)
 
+
+# numbers and booleans as JSON Schema reads them: 3.0 is an integer, "3" and true are not
 
 # logit_bias: token ids (JSON object keys, so strings of digits) to biases in [-100, 100]
 _TOKEN_ID = r"^[0-9]{1,10}$"
@@ -66,18 +69,18 @@ Bias = Annotated[float, Field(ge=-100, le=100, strict=True)]
 
 class _Sampling(BaseModel):
     model: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=1)
-    stream: bool = False
+    max_tokens: Annotated[int, Field(ge=1, strict=True), WHOLE] | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, strict=True)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+    n: Annotated[int, Field(ge=1, le=1, strict=True), WHOLE] = 1
+    stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     user: str | None = None
     metadata: dict[str, Any] | None = None
     logit_bias: Annotated[dict[TokenId, Bias], Field(json_schema_extra={
         "propertyNames": {"pattern": _TOKEN_ID}})] | None = None
-    seed: int | None = None
+    seed: Annotated[int, Field(strict=True), WHOLE] | None = None  # not true, not "3"
 
     @field_validator("stop")
     @classmethod
@@ -117,7 +120,7 @@ class ChatCompletionIn(_Sampling):
     messages: list[ChatMessageIn] = Field(
         min_length=1, json_schema_extra={"contains": _A_USER_TEXT},
         description="at least one user message with non-blank text")
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: Annotated[int, Field(ge=1, strict=True), WHOLE] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
 
@@ -139,7 +142,7 @@ class ChatCompletionIn(_Sampling):
 
 class CompletionIn(_Sampling):
     prompt: NonBlank | Annotated[list[NonBlank], Field(min_length=1, max_length=1)]
-    echo: bool = False
+    echo: bool = Field(default=False, strict=True)
 
     def prompt_text(self) -> str:
         if isinstance(self.prompt, list):
@@ -153,7 +156,7 @@ class EmbeddingIn(BaseModel):
     model: str = Field(min_length=1)
     input: NonBlank | Annotated[list[NonBlank], Field(min_length=1)]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: Annotated[int, Field(ge=1, strict=True), WHOLE] | None = None
     user: str | None = None
 
     def texts(self) -> list[str]:

@@ -7,7 +7,8 @@ Which statuses: 413 and 422 everywhere (the body limit; invalid input); 401 and 
 every route that needs credentials; 404, 409 and 429 there too (an unknown or another
 tenant's id, a feature that is off; a conflict; a busy model); 402, 502, 503 and 504 on the
 routes that generate (a spent budget; upstream failures). `STREAMING` documents the
-server-sent events a route answers with `stream: true`.
+server-sent events a route answers with `stream: true`. Settings and state shape some
+requests: max_tokens caps, the catalog entries a server admits (its EntryPolicy).
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def install_openapi(app: FastAPI) -> None:
                 # FastAPI's own 422 body ({"detail": …}) is not what the server sends
                 responses["422"]["content"] = error_response(422)["content"]
         _state_limits(schema, app)
+        _catalog_entries(schema, app)
         app.openapi_schema = schema
         return schema
 
@@ -129,3 +131,18 @@ def _state_limits(schema: dict[str, Any], app: FastAPI) -> None:
             for branch in field.get("anyOf", [field]):
                 if branch.get("type") == "integer" and "maximum" not in branch:
                     branch["maximum"] = cap
+
+
+def _catalog_entries(schema: dict[str, Any], app: FastAPI) -> None:
+    """POST /api/models: the entries this server's catalog admits over the API, per kind
+    (cerebra.models.catalog_submission), in place of the route's free-form object."""
+    operation = schema.get("paths", {}).get("/api/models", {}).get("post")
+    brain = getattr(app.state, "brain", None)
+    catalog = getattr(brain, "catalog", None)
+    if operation is None or catalog is None:
+        return
+    from cerebra.models.catalog_submission import openapi_schema
+
+    body, components = openapi_schema(catalog.policy)
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    operation["requestBody"]["content"]["application/json"]["schema"] = body

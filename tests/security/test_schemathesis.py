@@ -8,10 +8,10 @@ headers refused, stateful use-after-free and resource availability) over every p
 Schemathesis' engine runs in-process against the ASGI app (its pytest plugin's lazy
 schemas do not work with pytest 9). Rules a field's type does not say are stated in the
 schema too (cerebra/server/request_schemas.py: the filter language, each role's grantable
-scopes, OAuth's form rules, "a scope or confirm_all"; settings-derived limits in
-openapi_doc). `KNOWN` lists the (operation, check) pairs that still fail, each for a reason
-the schema cannot state; the test fails on any other failure, and on a known one that no
-longer fails (so the list only shrinks).
+scopes, OAuth's form rules, "a scope or confirm_all"; settings-derived limits and the
+catalog entries the server admits, per kind, in openapi_doc). `KNOWN` lists the (operation,
+check) pairs that still fail, each for a reason the schema cannot state; the test fails on
+any other failure, and on a known one that no longer fails (so the list only shrinks).
 """
 
 from __future__ import annotations
@@ -30,12 +30,6 @@ from cerebra.testing import FakeEmbedder, FakeModel
 
 MAX_EXAMPLES = 5
 KNOWN = {
-    # a catalog entry's `options` are its backend's constructor arguments, different per
-    # kind (an unknown one is 422 "bad options"); the body is documented as an object and the
-    # catalog checks the entry (ModelEntry, then EntryPolicy). The stateful phase's failure
-    # (None) is this operation too: an entry with a made-up field
-    ("POST /api/models", "positive_data_acceptance"),
-    (None, "positive_data_acceptance"),
     # the schema states base58 and 32-44 characters; not every such string decodes to exactly
     # 32 bytes (the exact rule as a regular expression is some 86 KB)
     ("POST /auth/wallet/nonce", "positive_data_acceptance"),

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
-from cerebra.errors import UnknownModel
+from cerebra.errors import InvalidInput, UnknownModel
 from cerebra.exchange import Answer, Query
 from cerebra.models.cancellation import Cancellation
 from cerebra.server.auth import requires
@@ -86,6 +86,11 @@ async def chat_completions(
     ctx: RequestContext = Depends(requires(Scope.QUERY)),
 ) -> Any:
     brain: Brain = request.app.state.brain
+    cap = brain.settings.generation.max_tokens_cap
+    if body.max_completion_tokens and body.max_tokens is not None and body.max_tokens > cap:
+        # max_completion_tokens is the one used; the other is still held to the cap
+        raise InvalidInput(f"max_tokens is {body.max_tokens}; the cap is {cap} "
+                           "(CEREBRA_MAX_TOKENS_CAP)", field="max_tokens", cap=cap)
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
     query = _chat_query(body, request.headers.get("x-cerebra-memory"), ctx, cancellation)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
