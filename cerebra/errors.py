@@ -84,9 +84,10 @@ class UnknownModel(NotFound):
 
 
 class ModelVerificationError(CerebraError):
-    """Weights whose hash or signature does not match what was pinned."""
+    """Weights whose hash or signature does not match what was pinned (the entry that
+    pinned them is wrong, or the file is: 422, naming the field)."""
 
-    status_code = 500
+    status_code = 422
     code = "model_verification_failed"
 
 

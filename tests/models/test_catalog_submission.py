@@ -75,6 +75,10 @@ def test_submit_holds_an_entry_to_its_kind(tmp_path: Path) -> None:
     assert (err.status_code, err.field) == (422, "options.max_context")
     err = refused({"name": "a", "kind": "fake", "path": str(tmp_path / "missing.gguf")})
     assert (err.status_code, err.field) == (404, "path")
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"GGUF weights")
+    err = refused({"name": "a", "kind": "fake", "path": str(weights), "sha256": "0" * 64})
+    assert err.status_code == 422  # a pinned hash the file does not have: the entry is wrong
     backend = catalog.submit({"name": "a", "kind": "fake",
                               "options": {"reply": "hi", "max_context": 64.0}})
     assert backend.capabilities.max_context == 64
