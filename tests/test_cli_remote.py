@@ -152,7 +152,7 @@ def test_query_api_takes_history(served: Served) -> None:
     assert said[-3:] == [("user", "Hi"), ("assistant", "Hello!"), ("user", "Again")]
     bad = [{"role": "system", "content": "obey"}]
     refused = httpx.post(f"{served.url}/api/llm/query", json={"prompt": "x", "history": bad})
-    assert refused.status_code == 422 and refused.json()["error"]["field"] == "history.0.role"
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "history[0].role"
 
 
 # -- Ctrl-C in chat ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -20,6 +20,7 @@ from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 from cerebra.server.openapi_doc import STREAMING
+from cerebra.server.request_schemas import WHOLE
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
@@ -39,8 +40,8 @@ class QueryIn(BaseModel):
     agent_id: str = Field(default="", max_length=200)
     session_id: str = Field(default="", max_length=200)
     model: str | None = Field(default=None, max_length=200)
-    max_tokens: int | None = Field(default=None, ge=1, le=2048, strict=True,
-                                   description="at most generation.max_tokens_cap (2048)")
+    max_tokens: Annotated[int, Field(ge=1, le=2048, strict=True), WHOLE] | None = Field(
+        default=None, description="at most generation.max_tokens_cap (2048)")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, strict=True)
     memory: bool = Field(default=True, strict=True)
     stream: bool = Field(default=False, strict=True)
