@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from cerebra.errors import InvalidInput
 from cerebra.exchange import Answer
@@ -75,19 +75,12 @@ class _Sampling(BaseModel):
     n: Annotated[int, Field(ge=1, le=1, strict=True), WHOLE] = 1
     stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
-    stop: str | list[str] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None  # OpenAI: at most 4
     user: str | None = None
     metadata: dict[str, Any] | None = None
     logit_bias: Annotated[dict[TokenId, Bias], Field(json_schema_extra={
         "propertyNames": {"pattern": _TOKEN_ID}})] | None = None
     seed: Annotated[int, Field(strict=True), WHOLE] | None = None  # not true, not "3"
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_list(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 4:
-            raise ValueError("at most 4 stop sequences")
-        return value
 
     def stops(self) -> tuple[str, ...]:
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
