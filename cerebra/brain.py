@@ -16,7 +16,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -29,11 +28,12 @@ from cerebra.exchange import Answer, AskOptions, Query, build_query
 from cerebra.guards import (
     Guard,
     OutputFilter,
-    Refused,
+    Settlement,
     close_guards,
     run_before,
     run_on_output,
     run_settle,
+    stop_on_refusal,
 )
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
@@ -72,33 +72,6 @@ class _Prepared:
     hits: tuple[MemoryHit, ...]
     started: float
     lease: Lease  # holds `backend` (unclosed by a hot swap) until the request is done
-
-
-class _Settle:
-    """Settles the guards when a request is over: with the Answer handed to it (`done`), or
-    None when it failed, was refused or was left (a stream closed early)."""
-
-    def __init__(self, guards: Sequence[Guard], query: Query) -> None:
-        self.guards = guards
-        self.query = query
-        self.answer: Answer | None = None
-
-    def __call__(self, answer: Answer) -> Answer:
-        self.answer = answer
-        return answer
-
-    def __enter__(self) -> _Settle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.guards:
-            run_settle(self.guards, self.query, self.answer)
-
-    async def __aenter__(self) -> _Settle:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.__exit__()
 
 
 class Brain:
@@ -361,7 +334,7 @@ class Brain:
     # closed); the routing result comes on the generation / the final chunk.
     def run(self, query: Query) -> Answer:
         prep = self._prepare(query)
-        with prep.lease, _Settle(self.guards, prep.query) as done:
+        with prep.lease, Settlement(self.guards, prep.query) as done:
             gen = prep.backend.generate(prep.request)
             text = self._check_output(prep, gen.text, final=True)
             return done(self._finish(prep, text, gen.usage, gen.finish_reason, gen.tool_calls,
@@ -369,7 +342,7 @@ class Brain:
 
     async def arun(self, query: Query) -> Answer:
         prep = await self._aprepare(query)
-        async with prep.lease, _Settle(self.guards, prep.query) as done:
+        async with prep.lease, Settlement(self.guards, prep.query) as done:
             gen = await prep.backend.agenerate(prep.request)
             text = self._check_output(prep, gen.text, final=True)
             return done(await self._afinish(
@@ -383,7 +356,8 @@ class Brain:
         prep = self._prepare(query)
         out = OutputFilter(self.guards, prep.query)
         last = StreamChunk("")
-        with prep.lease, self._stop_on_refusal(prep), _Settle(self.guards, prep.query) as done:
+        stop = stop_on_refusal(prep.request.cancellation)
+        with prep.lease, stop, Settlement(self.guards, prep.query) as done:
             for chunk in prep.backend.stream(prep.request):
                 if chunk.text and (ready := out.feed(chunk.text)):
                     yield ready
@@ -405,8 +379,8 @@ class Brain:
         prep = await self._aprepare(query)
         out = OutputFilter(self.guards, prep.query)
         last = StreamChunk("")
-        async with prep.lease, _Settle(self.guards, prep.query) as done:
-            with self._stop_on_refusal(prep):
+        async with prep.lease, Settlement(self.guards, prep.query) as done:
+            with stop_on_refusal(prep.request.cancellation):
                 async for chunk in prep.backend.astream(prep.request):
                     if chunk.text and (ready := out.feed(chunk.text)):
                         yield ready
@@ -430,17 +404,6 @@ class Brain:
         if self.guards:
             return run_on_output(self.guards, prep.query, text, final)
         return text
-
-    @staticmethod
-    @contextmanager
-    def _stop_on_refusal(prep: _Prepared) -> Iterator[None]:
-        """A stream an output guard refused stops generating (its model is freed)."""
-        try:
-            yield
-        except Refused:
-            if prep.request.cancellation is not None:
-                prep.request.cancellation.cancel(CANCELLED)
-            raise
 
     async def _aprepare(self, query: Query) -> _Prepared:
         if not (query.memory and self.settings.memory.enabled) or query.raw:  # nothing slow

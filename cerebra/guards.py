@@ -14,12 +14,14 @@ limits and budgets plug in here; Brain runs them in the order given.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from cerebra.errors import CerebraError
 from cerebra.exchange import Annotation, Answer, Query
+from cerebra.models.cancellation import CANCELLED, Cancellation
 
 log = logging.getLogger("cerebra.guards")
 
@@ -160,3 +162,41 @@ class OutputFilter:
             return "", raw
         shown = run_on_output(self.guards, self.query, raw, True)
         return self._release(shown, len(shown)), shown
+
+
+class Settlement:
+    """Settles the guards when a request is over: with the Answer handed to it (`done`), or
+    None when it failed, was refused or was left (a stream closed early)."""
+
+    def __init__(self, guards: Sequence[Guard], query: Query) -> None:
+        self.guards = guards
+        self.query = query
+        self.answer: Answer | None = None
+
+    def __call__(self, answer: Answer) -> Answer:
+        self.answer = answer
+        return answer
+
+    def __enter__(self) -> Settlement:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.guards:
+            run_settle(self.guards, self.query, self.answer)
+
+    async def __aenter__(self) -> Settlement:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__()
+
+
+@contextmanager
+def stop_on_refusal(cancellation: Cancellation | None) -> Iterator[None]:
+    """A stream an output guard refused stops generating (its model is freed)."""
+    try:
+        yield
+    except Refused:
+        if cancellation is not None:
+            cancellation.cancel(CANCELLED)
+        raise
