@@ -52,6 +52,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(engine), revision)
 
 
+def run_migrations(engine: Engine | None = None) -> Engine:
+    """Bring the configured database (or `engine`) to the newest schema; returns the engine.
+
+    The library's one-line setup (`run_migrations()` before `AgentRegistry()`, …): the
+    database is settings' `db_url`, its folder made when it is a SQLite file.
+    """
+    if engine is None:
+        from cerebra.config import get_settings
+        from cerebra.db.engine import make_engine
+
+        settings = get_settings()
+        settings.ensure_home()
+        engine = make_engine(settings.db_url)
+    upgrade(engine)
+    return engine
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     with _lock:
         command.downgrade(alembic_config(engine), revision)

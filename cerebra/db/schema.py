@@ -325,3 +325,42 @@ audit_heads = Table(  # each chain's last entry; appends lock this row
     Column("hash", String(64), nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Agents (issue 10, item 2; see cerebra.agents): one row per agent of a tenant — persona,
+# record, title, lineage, how it answers — and every title change with its reason.
+agents = Table(
+    "agents",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("system_prompt", Text, nullable=False),
+    Column("mood", String(40), nullable=False),
+    Column("tone", String(40), nullable=False),
+    Column("traits", JSON, nullable=False),  # list of trait names, in order
+    Column("title", String(16), nullable=False),  # novice promoted expert demoted sandboxed
+    Column("n", Integer, nullable=False),  # results recorded
+    Column("successes", Integer, nullable=False),  # results counted as a success (≥ 0.5)
+    Column("score_sum", Float, nullable=False),  # sum of scores in [0, 1] (True = 1)
+    Column("score_sq", Float, nullable=False),  # sum of squared scores
+    Column("sandboxed", Boolean, nullable=False),  # runs only in competitions
+    Column("mentor_id", String(64), nullable=True),
+    Column("parents", JSON, nullable=False),  # the agents a combined agent came from
+    Column("memory_scope", String(64), nullable=False),  # the agent id its memories use
+    Column("preferred_models", JSON, nullable=False),  # model names, first preferred
+    Column("template", String(200), nullable=True),  # prompt template name
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+agent_title_history = Table(
+    "agent_title_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("from_title", String(16), nullable=True),  # None: the agent was created
+    Column("to_title", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_agent_title_history_agent", "tenant_id", "agent_id", "id"),
+)
