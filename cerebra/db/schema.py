@@ -364,3 +364,59 @@ agent_title_history = Table(
     Column("at", Float, nullable=False),
     Index("ix_agent_title_history_agent", "tenant_id", "agent_id", "id"),
 )
+
+# Prompts (issue 10, items 3 and 5; see cerebra.prompts.template_store and cerebra.prompts.ab):
+# every version of a tenant's templates, labels pointing at versions, A/B tests between two
+# versions and the outcomes each arm earned.
+prompt_templates = Table(
+    "prompt_templates",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("variables", JSON, nullable=False),  # the variables the template reads
+    Column("origin", String(200), nullable=False),  # user | rewrite:<rule> | model:<name>
+    Column("parent_version", Integer, nullable=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+prompt_labels = Table(
+    "prompt_labels",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("label", String(64), primary_key=True),  # production, staging, any name
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+ab_tests = Table(
+    "ab_tests",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("version_a", Integer, nullable=False),
+    Column("version_b", Integer, nullable=False),
+    Column("split", Float, nullable=False),  # the share of keys assigned to b
+    Column("created_at", Float, nullable=False),
+    Index("ix_ab_tests_name", "tenant_id", "name"),
+)
+
+ab_outcomes = Table(
+    "ab_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("test_id", String(64), nullable=False),
+    Column("arm", String(1), nullable=False),  # a | b
+    Column("value", Float, nullable=False),
+    Column("kind", String(32), nullable=False),  # feedback | judge | …
+    Column("key", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "test_id"], ["ab_tests.tenant_id", "ab_tests.id"],
+                         ondelete="CASCADE"),
+    Index("ix_ab_outcomes_test", "tenant_id", "test_id", "arm"),
+)
