@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -363,6 +364,56 @@ agent_title_history = Table(
     Column("reason", Text, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_agent_title_history_agent", "tenant_id", "agent_id", "id"),
+)
+
+# Judging (issue 10, item 4; see cerebra.judging.store): competitions with their verdicts,
+# each contestant's entry, and the pairwise comparisons the Bradley–Terry ratings are
+# fitted on (from competitions, or recorded alone), per tenant.
+competitions = Table(
+    "competitions",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("prompt", Text, nullable=False),
+    Column("judge", String(200), nullable=False),  # the judge's name (checker, model:…, panel)
+    Column("winner_id", String(200), nullable=True),  # None: a tie
+    Column("rationale", Text, nullable=False),
+    Column("agreement", Float, nullable=True),  # position-swap agreement in [0, 1]
+    Column("category", String(100), nullable=False),
+    Column("failures", JSON, nullable=False),  # why some judgements could not be made
+    Column("created_at", Float, nullable=False),
+    Index("ix_competitions_time", "tenant_id", "created_at"),
+)
+
+competition_entries = Table(
+    "competition_entries",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("competition_id", String(64), primary_key=True),
+    Column("contestant_id", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # model | agent
+    Column("model", String(200), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    ForeignKeyConstraint(["tenant_id", "competition_id"],
+                         ["competitions.tenant_id", "competitions.id"], ondelete="CASCADE"),
+    Index("ix_competition_entries_contestant", "tenant_id", "contestant_id"),
+)
+
+comparisons = Table(
+    "comparisons",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("a", String(200), nullable=False),
+    Column("b", String(200), nullable=False),
+    Column("outcome", String(8), nullable=False),  # a | b | tie
+    Column("competition_id", String(64), nullable=True),  # None: recorded alone
+    Column("category", String(100), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_comparisons_category", "tenant_id", "category", "id"),
 )
 
 # Prompts (issue 10, items 3 and 5; see cerebra.prompts.template_store and cerebra.prompts.ab):
