@@ -34,6 +34,7 @@ class Scope(StrEnum):
     POLICY_ADMIN = "policy:admin"  # constitutions and policies
     AUDIT_READ = "audit:read"  # verify and export the audit log
     LIMITS_ADMIN = "limits:admin"  # set rate limits and budgets
+    RATINGS_READ = "ratings:read"  # leaderboards and judged competitions of the tenant
 
 
 class Role(StrEnum):
@@ -50,11 +51,13 @@ _USER = frozenset({
 })
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
-    Role.OPERATOR: _USER | {Scope.MEMORY_ANY_USER, Scope.ROUTER_READ, Scope.METRICS_READ},
+    Role.OPERATOR: _USER | {Scope.MEMORY_ANY_USER, Scope.ROUTER_READ, Scope.METRICS_READ,
+                            Scope.RATINGS_READ},
     Role.USER: _USER,
     Role.AGENT: _USER,
     Role.READ_ONLY: frozenset({
         Scope.MODELS_READ, Scope.MEMORY_READ, Scope.INTERACTIONS_READ, Scope.ROUTER_READ,
+        Scope.RATINGS_READ,
     }),
 }
 
