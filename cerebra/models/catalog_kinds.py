@@ -157,6 +157,13 @@ def register_kind(kind: str, factory: Factory, *, needs: tuple[str, ...] = (),
     KINDS[kind] = KindSpec(tuple(needs), files, options)
 
 
+def unregister_kind(kind: str) -> None:
+    """Forget a kind `register_kind` added (its plugin was unloaded); backends already built
+    from its entries keep running."""
+    FACTORIES.pop(kind, None)
+    KINDS.pop(kind, None)
+
+
 def kind_spec(kind: str) -> KindSpec | None:
     """The spec of `kind`, importing its provider module first if one is named."""
     return KINDS.get(kind) if factory(kind) is not None else None
