@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from cerebra.config_groups import (
     GROUPS,
+    AgentsSettings,
     AuditSettings,
     AuthSettings,
     CacheSettings,
@@ -35,6 +36,7 @@ from cerebra.config_groups import (
     LimitsSettings,
     MemorySettings,
     ModelSettings,
+    PluginsSettings,
     PolicySettings,
     RedisSettings,
     RouterSettings,
@@ -167,6 +169,8 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
     def __init__(self, **values: Any) -> None:
         flat = aliases()

@@ -433,6 +433,44 @@ class AuditSettings(_Group):
     )
 
 
+class AgentsSettings(_Group):
+    """Agents' careers (cerebra.agents): titles follow a confidence bound on an agent's
+    mean score (Wilson), never a raw average, and only after a minimum number of results."""
+
+    confidence_z: float = _field(
+        1.96, gt=0, le=5,
+        description="z of the Wilson interval on an agent's mean score (1.96: 95 %)",
+    )
+    promote_min_results: int = _field(
+        5, ge=1, description="results an agent needs before it can be promoted",
+    )
+    promote_lower_bound: float = _field(
+        0.5, ge=0, le=1,
+        description="a novice (or demoted) agent whose lower bound reaches this is promoted",
+    )
+    expert_min_results: int = _field(
+        20, ge=1, description="results an agent needs before it can become an expert",
+    )
+    expert_lower_bound: float = _field(
+        0.75, ge=0, le=1, description="an agent whose lower bound reaches this is an expert",
+    )
+    demote_min_results: int = _field(
+        5, ge=1, description="results an agent needs before it can be demoted",
+    )
+    demote_upper_bound: float = _field(
+        0.5, ge=0, le=1,
+        description="an agent whose upper bound falls below this is demoted",
+    )
+    sandbox_min_results: int = _field(
+        10, ge=1, description="results an agent needs before it can be sandboxed",
+    )
+    sandbox_upper_bound: float = _field(
+        0.3, ge=0, le=1,
+        description="an agent whose upper bound falls below this is sandboxed (it runs only "
+        "in competitions, never for users, until its lower bound earns a promotion)",
+    )
+
+
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
     "auth": AuthSettings,
@@ -448,4 +486,5 @@ GROUPS: dict[str, type[_Group]] = {
     "memory": MemorySettings,
     "policy": PolicySettings,
     "audit": AuditSettings,
+    "agents": AgentsSettings,
 }
