@@ -36,7 +36,6 @@ from cerebra.config_groups import (
     LimitsSettings,
     MemorySettings,
     ModelSettings,
-    PluginsSettings,
     PolicySettings,
     RedisSettings,
     RouterSettings,
@@ -169,7 +168,6 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
-    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
     def __init__(self, **values: Any) -> None:
