@@ -6,6 +6,11 @@ its expiry; the wallet signs the message's UTF-8 bytes; the server checks the si
 with the wallet's public key (its base58 address) and then spends the nonce with one
 conditional UPDATE (`… WHERE used_at IS NULL`), so a replayed signature finds it spent.
 A failed signature does not spend the nonce: nobody but the wallet can produce a good one.
+
+A challenge is issued for any well-formed address (base58, 32–44 characters, what the API's
+schema states): whether it decodes to a 32-byte key is not a rule a short pattern can state,
+and a challenge for an address that is no Ed25519 key is harmless — nothing can sign it, so
+its verification is refused (401, field "wallet") like any other signature that does not hold.
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ from cerebra.errors import InvalidInput, Unauthorized
 
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
+WALLET_CHARS = (32, 44)  # a 32-byte key in base58 (leading zero bytes are "1"s)
+_BASE58 = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+
+
+def check_address(wallet: str) -> str:
+    """The address, stripped, when it is base58 of 32–44 characters (InvalidInput if not):
+    the form of a wallet address, whether or not it decodes to a 32-byte key."""
+    text = wallet.strip()
+    low, high = WALLET_CHARS
+    if not low <= len(text) <= high or not set(text) <= _BASE58:
+        raise InvalidInput(f"wallet must be a base58 address of {low}–{high} characters",
+                           field="wallet")
+    return text
 
 
 def parse_wallet(wallet: str) -> bytes:
@@ -61,7 +79,10 @@ def verify_signature(wallet: str, message: str, signature: str) -> None:
     from nacl.exceptions import BadSignatureError, CryptoError
     from nacl.signing import VerifyKey
 
-    key = parse_wallet(wallet)
+    try:
+        key = parse_wallet(wallet)
+    except InvalidInput as exc:  # a challenge was issued to it: nothing can sign it
+        raise Unauthorized(f"{exc.message}: no signature can verify", field="wallet") from None
     raw = decode_signature(signature)
     try:
         VerifyKey(key).verify(message.encode("utf-8"), raw)
@@ -108,8 +129,7 @@ class WalletNonces:
         self.domain = domain
 
     def issue(self, tenant_id: str, wallet: str, *, now: float | None = None) -> Challenge:
-        parse_wallet(wallet)
-        wallet = wallet.strip()
+        wallet = check_address(wallet)
         now = time.time() if now is None else now
         nonce = secrets.token_urlsafe(24)
         expires = now + self.ttl_s

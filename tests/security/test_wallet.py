@@ -130,13 +130,27 @@ def test_another_keys_signature_or_another_wallets_nonce_is_refused(app: AuthApp
 
 
 def test_malformed_wallets_and_unknown_tenants(app: AuthApp) -> None:
-    short = base58.b58encode(b"\x01" * 31).decode().ljust(32, "1")
-    for wallet in ("0OIl" * 10, short):
+    for wallet in ("0OIl" * 10, "1" * 31, "2" * 45):  # not base58 of 32-44 characters
         response = app.client.post("/auth/wallet/nonce", json={"wallet": wallet})
         assert response.status_code == 422 and error_of(response)["field"] == "wallet"
     response = app.client.post("/auth/wallet/nonce", json={
         "wallet": wallet_of(SigningKey.generate()), "tenant": "nowhere"})
     assert response.status_code == 404 and error_of(response)["field"] == "tenant"
+
+
+def test_an_address_that_is_no_key_gets_a_challenge_nobody_can_sign(app: AuthApp) -> None:
+    # well-formed by the schema (base58, 32-44 characters) but 31 bytes: the challenge is
+    # issued (the schema's promise), and no signature of it verifies
+    short = base58.b58encode(b"\x01" * 31).decode().ljust(32, "1")
+    assert len(base58.b58decode(short)) != 32
+    response = app.client.post("/auth/wallet/nonce", json={"wallet": short})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    key = SigningKey.generate()
+    signature = base58.b58encode(key.sign(body["message"].encode()).signature).decode()
+    response = app.client.post("/auth/wallet/verify", json={
+        "wallet": short, "nonce": body["nonce"], "signature": signature})
+    refused(response, "wallet", "no signature can verify")
 
 
 def test_a_wallet_stays_in_its_tenant(app: AuthApp) -> None:

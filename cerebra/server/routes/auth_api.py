@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cerebra.auth.refresh import RefreshTokens
+from cerebra.auth.refresh import RefreshTokens, RevokedFamilies
 from cerebra.auth.signin import Issued, OAuthError, SignIn
 from cerebra.auth.solana import gate_of
 from cerebra.auth.wallet import WalletNonces
@@ -47,9 +47,11 @@ def sign_in_of(app: FastAPI) -> SignIn:
     settings = app.state.settings
     authenticator = authenticator_of(app)
     engine = authenticator.identity.engine
+    families = authenticator.tokens.families  # revocations here are refused at once
+    forget = families.forget if isinstance(families, RevokedFamilies) else None
     sign_in = SignIn(
         authenticator.identity, authenticator.tokens,
-        RefreshTokens(engine, ttl_s=settings.auth.refresh_ttl_s),
+        RefreshTokens(engine, ttl_s=settings.auth.refresh_ttl_s, on_revoke=forget),
         WalletNonces(engine, ttl_s=settings.auth.wallet_nonce_ttl_s),
         gate_of(settings),
     )
@@ -150,14 +152,16 @@ def revoke(request: Request, form: Annotated[RevokeForm, Form()]) -> dict[str, b
     return {"revoked": grant is not None}
 
 
-# base58's alphabet; an Ed25519 key of 32 bytes is 32 to 44 of its characters (the server
-# also checks that it decodes to exactly 32 bytes, a rule no short pattern states)
+# base58's alphabet; an Ed25519 key of 32 bytes is 32 to 44 of its characters. The nonce
+# route accepts every such address (a challenge for one that is no 32-byte key cannot be
+# signed, so it is harmless); /auth/wallet/verify refuses those with 401 (field "wallet").
 _BASE58_KEY = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
 
 
 class NonceRequest(BaseModel):
     wallet: str = Field(min_length=32, max_length=44, pattern=_BASE58_KEY,
-                        description="base58 Ed25519 public key (32 bytes)")
+                        description="base58 Ed25519 public key (32 bytes); any base58 "
+                                    "address of 32-44 characters gets a challenge")
     tenant: str = Field("default", min_length=1, max_length=64)
 
 
