@@ -7,18 +7,25 @@ the whole family is revoked — the newer token too — and the caller has to lo
 Logout revokes the family. The rotation is one conditional UPDATE (`… WHERE used_at IS NULL
 AND revoked_at IS NULL`) checked by its row count, so of two concurrent refreshes with the
 same token exactly one wins and the other counts as reuse.
+
+An access token names its family (its `cid` claim), so revoking a family also ends the
+access tokens it issued: `RevokedFamilies` answers "is this family revoked?" for the
+authenticator, cached `cache_s` like API keys; the RefreshTokens that revokes calls its
+`on_revoke`, so in this process the refusal is immediate, and other processes see it within
+`cache_s`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from cerebra.db.schema import refresh_tokens
 from cerebra.errors import Unauthorized
@@ -63,11 +70,19 @@ def _grant(row: Any) -> RefreshGrant:
 class RefreshTokens:
     """Issue, rotate and revoke refresh tokens in the database."""
 
-    def __init__(self, engine: Engine, *, ttl_s: float = 1_209_600.0) -> None:
+    def __init__(self, engine: Engine, *, ttl_s: float = 1_209_600.0,
+                 on_revoke: Callable[[], None] | None = None) -> None:
+        """`on_revoke`: called after every revocation (the authenticator's family cache)."""
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
         self.engine = engine
         self.ttl_s = ttl_s
+        self.on_revoke = on_revoke
+
+    def _revoked(self, count: int) -> int:
+        if self.on_revoke is not None:
+            self.on_revoke()
+        return count
 
     def issue(
         self, tenant_id: str, user_id: str, *, kind: str = "token",
@@ -134,7 +149,7 @@ class RefreshTokens:
                 refresh_tokens.c.family_id == family_id,
                 refresh_tokens.c.revoked_at.is_(None),
             ).values(revoked_at=time.time() if now is None else now))
-        return int(done.rowcount)
+        return self._revoked(int(done.rowcount))
 
     def revoke(self, secret: str) -> RefreshGrant | None:
         """Logout: revoke the family of `secret`; its grant, or None for an unknown token."""
@@ -150,4 +165,41 @@ class RefreshTokens:
             done = conn.execute(update(refresh_tokens).where(
                 refresh_tokens.c.tenant_id == tenant_id, refresh_tokens.c.user_id == user_id,
                 refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=time.time()))
-        return int(done.rowcount)
+        return self._revoked(int(done.rowcount))
+
+
+class RevokedFamilies:
+    """Whether a refresh family is revoked — every token of it revoked, or none of it left —
+    read from the database and cached `cache_s` (0: every time)."""
+
+    _MAX_CACHED = 10_000
+
+    def __init__(self, engine: Engine, *, cache_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.cache_s = cache_s
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def revoked(self, tenant_id: str, family_id: str) -> bool:
+        now = self._clock()
+        hit = self._cache.get((tenant_id, family_id))
+        if hit is not None and now - hit[0] < self.cache_s:
+            return hit[1]
+        with self.engine.connect() as conn:
+            live = conn.execute(select(func.count()).select_from(refresh_tokens).where(
+                refresh_tokens.c.family_id == family_id,
+                refresh_tokens.c.tenant_id == tenant_id,
+                refresh_tokens.c.revoked_at.is_(None))).scalar_one()
+        answer = not live
+        with self._lock:
+            if len(self._cache) >= self._MAX_CACHED:
+                self._cache.clear()
+            self._cache[(tenant_id, family_id)] = (now, answer)
+        return answer
+
+    def forget(self) -> None:
+        """Drop every cached answer (after a revocation in this process)."""
+        with self._lock:
+            self._cache.clear()

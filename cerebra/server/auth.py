@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 
 from cerebra.auth.identity import KEY_PREFIX, IdentityStore, KeyRecord, hash_key
 from cerebra.auth.principal import ROLE_SCOPES, Principal, Role, Scope
+from cerebra.auth.refresh import RevokedFamilies
 from cerebra.auth.tokens import TokenService
 from cerebra.context import RequestContext
 from cerebra.errors import Forbidden, Unauthorized
@@ -98,10 +99,12 @@ def authenticator_of(app: FastAPI) -> Authenticator:
     if isinstance(found, Authenticator):
         return found
     settings = app.state.settings
+    engine = app.state.brain.engine
     authenticator = Authenticator(
-        IdentityStore(app.state.brain.engine),
+        IdentityStore(engine),
         TokenService(settings.secret_key.get_secret_value(),
-                     access_ttl_s=settings.auth.access_ttl_s),
+                     access_ttl_s=settings.auth.access_ttl_s,
+                     families=RevokedFamilies(engine, cache_s=settings.auth.key_cache_s)),
         enabled=settings.auth.mode == "on", key_cache_s=settings.auth.key_cache_s,
     )
     app.state.authenticator = authenticator
