@@ -34,6 +34,8 @@ class Scope(StrEnum):
     POLICY_ADMIN = "policy:admin"  # constitutions and policies
     AUDIT_READ = "audit:read"  # verify and export the audit log
     LIMITS_ADMIN = "limits:admin"  # set rate limits and budgets
+    AGENTS_READ = "agents:read"  # list and show agents, ask as an agent (with query)
+    AGENTS_WRITE = "agents:write"  # create, record results, mentor, clone, combine, delete
     RATINGS_READ = "ratings:read"  # leaderboards and judged competitions of the tenant
 
 
@@ -47,17 +49,17 @@ class Role(StrEnum):
 
 _USER = frozenset({
     Scope.QUERY, Scope.MODELS_READ, Scope.MEMORY_READ, Scope.MEMORY_WRITE,
-    Scope.INTERACTIONS_READ, Scope.FEEDBACK,
+    Scope.INTERACTIONS_READ, Scope.FEEDBACK, Scope.AGENTS_READ,
 })
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.OPERATOR: _USER | {Scope.MEMORY_ANY_USER, Scope.ROUTER_READ, Scope.METRICS_READ,
-                            Scope.RATINGS_READ},
+                            Scope.RATINGS_READ, Scope.AGENTS_WRITE},
     Role.USER: _USER,
     Role.AGENT: _USER,
     Role.READ_ONLY: frozenset({
         Scope.MODELS_READ, Scope.MEMORY_READ, Scope.INTERACTIONS_READ, Scope.ROUTER_READ,
-        Scope.RATINGS_READ,
+        Scope.RATINGS_READ, Scope.AGENTS_READ,
     }),
 }
 
