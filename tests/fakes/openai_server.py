@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible server: /v1/chat/completions (JSON and SSE chunks, tool calls),
 /v1/completions, /v1/embeddings (float and base64), /v1/models, with injectable faults.
 
-Replies are deterministic: "<model> says: <last user text>", cut to max_tokens words;
+Replies are deterministic: "<model> says: <last user text>", cut to max_tokens words (or,
+with `answer=`, answer(model, last user text), e.g. a judge's scripted verdicts);
 with tools offered, the first tool is called with {"query": <last user text>}.
 """
 
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,8 +39,9 @@ def _text_of(content: Any) -> str:
     return content or ""
 
 
-def _reply(model: str, prompt_text: str, max_tokens: int) -> tuple[str, str]:
-    words = f"{model} says: {prompt_text}".split()
+def _reply(model: str, prompt_text: str, max_tokens: int,
+           answer: Callable[[str, str], str] | None = None) -> tuple[str, str]:
+    words = (answer(model, prompt_text) if answer else f"{model} says: {prompt_text}").split()
     if len(words) > max_tokens:
         return " ".join(words[:max_tokens]), "length"
     return " ".join(words), "stop"
@@ -53,7 +56,8 @@ def _embedding(text: str) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(EMBED_DIM).astype(np.float32) * 3
 
 
-def make_openai_app(plan: FaultPlan, *, api_key: str | None = "sk-test") -> FastAPI:
+def make_openai_app(plan: FaultPlan, *, api_key: str | None = "sk-test",
+                    answer: Callable[[str, str], str] | None = None) -> FastAPI:
     app = FastAPI()
 
     @app.get("/healthz")
@@ -113,7 +117,7 @@ def make_openai_app(plan: FaultPlan, *, api_key: str | None = "sk-test") -> Fast
         else:
             text, finish = _reply(body["model"], _text_of(last.get("content")),
                                   int(body.get("max_tokens") or body.get(
-                                      "max_completion_tokens") or 16))
+                                      "max_completion_tokens") or 16), answer)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _words(text),
                  "total_tokens": prompt_tokens + _words(text)}
         base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body["model"],
