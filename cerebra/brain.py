@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from cerebra.governance.audit_log import AuditLog
     from cerebra.jobs.base import JobRunner
     from cerebra.models.catalog import Catalog
+    from cerebra.plugins.manager import PluginManager
     from cerebra.routing.router import Router
 
 log = logging.getLogger("cerebra.brain")
@@ -89,6 +90,7 @@ class Brain:
         guards: Sequence[Guard] = (),
         sinks: Sequence[Sink] = (),
         jobs: JobRunner | None = None,
+        plugins: PluginManager | None = None,
     ) -> None:
         """`guards` run in order before generation and on its output; `sinks` receive every
         finished interaction after the ledger (which is always the first sink). `jobs`, the
@@ -102,6 +104,7 @@ class Brain:
         self.router = router  # the learning router, when routing is enabled
         self.catalog = catalog  # the model catalog, when built from settings
         self.jobs = jobs  # the job runner, when built from settings
+        self.plugins = plugins  # the loaded plugins, when settings enable them
         self.guards: list[Guard] = list(guards)
         self.turns = TurnCounter(memory)  # conversation positions of stored exchanges
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
@@ -138,6 +141,7 @@ class Brain:
             guards=[*parts.guards, *guards],
             sinks=[*parts.sinks, *sinks],
             jobs=parts.jobs,
+            plugins=parts.plugins,
         )
 
     @classmethod
@@ -511,6 +515,8 @@ class Brain:
         self._closed = True
         if self.jobs is not None:  # periodic jobs stop before what they work on closes
             self.jobs.close()
+        if self.plugins is not None:  # the hot-reload watcher stops
+            self.plugins.close()
         if self.router is not None:
             self.router.close()
         close_all(self.sinks)  # the ledger flushes here

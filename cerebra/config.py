@@ -36,6 +36,7 @@ from cerebra.config_groups import (
     LimitsSettings,
     MemorySettings,
     ModelSettings,
+    PluginsSettings,
     PolicySettings,
     RedisSettings,
     RouterSettings,
@@ -168,6 +169,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
     def __init__(self, **values: Any) -> None:

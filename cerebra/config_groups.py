@@ -471,6 +471,28 @@ class AgentsSettings(_Group):
     )
 
 
+class PluginsSettings(_Group):
+    """Plugins (cerebra.plugins): a folder of cerebra_*.py files and cerebra_*/ packages, and
+    the installed `cerebra.plugins` entry points, registering tools, agents, judges, model
+    kinds and policies. Plugins run with the process's rights: only load code you trust."""
+
+    enabled: bool = _field(
+        False, description="load plugins when a Brain (the server, `ask`, `chat`) starts "
+        "(off: none are imported)",
+    )
+    folder: Path | None = _field(
+        None, description="the plugins folder (cerebra_NAME.py with an optional "
+        "cerebra_NAME.meta.json, or cerebra_NAME/ with meta.json); default: home/plugins",
+    )
+    entry_points: bool = _field(
+        True, description="also load the installed packages' `cerebra.plugins` entry points",
+    )
+    watch: bool = _field(
+        False, description="reload plugins when files of the folder change (hot reload, "
+        "while the Brain runs)",
+    )
+
+
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
     "auth": AuthSettings,
@@ -486,5 +508,6 @@ GROUPS: dict[str, type[_Group]] = {
     "memory": MemorySettings,
     "policy": PolicySettings,
     "audit": AuditSettings,
+    "plugins": PluginsSettings,
     "agents": AgentsSettings,
 }

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cerebra.memory.store import MemoryStore
     from cerebra.models.catalog import Catalog
     from cerebra.models.catalog_policy import EntryPolicy
+    from cerebra.plugins.manager import PluginManager
     from cerebra.routing.router import Router
     from cerebra.sinks import Sink
 
@@ -192,6 +193,7 @@ class BrainParts:
     jobs: JobRunner | None = None  # background and periodic jobs; the Brain closes it
     guards: list[Guard] = field(default_factory=list)  # from settings: policy, limits
     sinks: list[Sink] = field(default_factory=list)  # from settings: audit (after the ledger)
+    plugins: PluginManager | None = None  # from settings: plugins (the Brain closes it)
 
 
 def build_guards(settings: Settings, engine: Engine,
@@ -236,6 +238,9 @@ def assemble(
     registry = ModelRegistry()
     if model is not None or settings.model.embedded:
         registry.add(model or load_default_model(settings), default=True)
+    from cerebra.plugins.setup import build_plugins, plugin_policy_guard
+
+    plugins = build_plugins(settings)  # first: a plugin's model kinds back catalog entries
     catalog = build_catalog(settings, registry)
     if settings.cache.enabled:
         enable_cache(settings, registry)
@@ -250,9 +255,11 @@ def assemble(
     )
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
+    guards = build_guards(settings, engine, registry)
+    if plugins is not None and (plugin_guard := plugin_policy_guard(plugins)) is not None:
+        guards.append(plugin_guard)  # the plugins' policies, as they are at each request
     return BrainParts(settings, engine, registry, memory, router, catalog, jobs,
-                      guards=build_guards(settings, engine, registry),
-                      sinks=build_sinks(settings, engine))
+                      guards=guards, sinks=build_sinks(settings, engine), plugins=plugins)
 
 
 def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,

@@ -135,6 +135,7 @@ class PluginManager:
         self.model_kinds: dict[str, str | None] = {}
         self.policies: list[tuple[PolicyEngine, str | None]] = []
         self._watchers: list[Watcher] = []
+        self._listeners: list[Callable[[ReloadReport], None]] = []
 
     # -- what plugins call ----------------------------------------------------------------
     def add_tool(self, name: str, fn: Callable[..., Any], description: str = "") -> None:
@@ -263,15 +264,26 @@ class PluginManager:
             for name in (*added, *changed):
                 self._forget(name)
                 self._infos[name] = self._import(sources[name], prints[name])
-            for info in clashes:
-                self._infos.setdefault(info.name, info)
+            for info in clashes:  # two plugins of one name: the first found is kept
+                log.error("plugin %s at %s skipped: %s", info.name, info.origin, info.error)
             for info in sorted(self._infos.values(), key=_order):
                 if info.state != "failed" or info.stage == "register":
                     self._register(info)
-            if report:
-                log.info("plugins loaded", extra={"plugins": [
-                    f"{i.name}:{i.state}" for i in self._infos.values()]})
-            return report
+            listeners = list(self._listeners)
+        if report:
+            log.info("plugins loaded: %s", ", ".join(
+                f"{i.name} ({i.state})" for i in self.plugins()))
+            for listener in listeners:
+                try:
+                    listener(report)
+                except Exception:
+                    log.exception("a plugin reload listener failed")
+        return report
+
+    def subscribe(self, listener: Callable[[ReloadReport], None]) -> None:
+        """Call `listener(report)` after every reload that changed something."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def _import(self, source: Source, fingerprint: str) -> PluginInfo:
         info = PluginInfo(source.name, source.kind, source.origin, fingerprint=fingerprint)
@@ -372,6 +384,15 @@ class PluginManager:
             self._watchers.append(watcher)
         watcher.start()
         return watcher
+
+    @property
+    def watchers(self) -> list[Watcher]:
+        with self._lock:
+            return list(self._watchers)
+
+    @property
+    def watching(self) -> bool:
+        return any(w.running for w in self.watchers)
 
     def close(self) -> None:
         """Stop the watchers (registrations stay: the process may still use them)."""
