@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
 
     from cerebra.server.routes import (
         admin_api,
+        agents_api,
         audit_api,
         auth_api,
         health,
@@ -142,5 +143,6 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(admin_api.router)
     app.include_router(limits_api.router)
     app.include_router(audit_api.router)
+    app.include_router(agents_api.router)
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
