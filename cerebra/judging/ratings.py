@@ -33,6 +33,7 @@ ELO_BASE = 1000.0
 ELO_SCALE = 400.0 / math.log(10.0)  # Elo points per unit of θ
 PRIOR_SD = 3.0  # θ units; ≈ 520 Elo points: weak next to one comparison's information
 Matrix = NDArray[np.float64]
+BATCH_CELLS = 2_000_000  # bootstrap resamples are fitted in batches of about this many cells
 
 
 class Outcome(StrEnum):
@@ -148,14 +149,14 @@ def _encode(comparisons: Sequence[PairLike], index: dict[str, int]
 
 
 def _wins(a: NDArray[np.intp], b: NDArray[np.intp], s: Matrix, k: int,
-          weights: Matrix) -> Matrix:
-    """Win matrices W[r, i, j] (i's wins over j, ties ½) for each row r of `weights` (how
-    many times each comparison counts in resample r)."""
-    rows = np.arange(len(s))
-    design = np.zeros((len(s), k * k))
-    np.add.at(design, (rows, a * k + b), s)
-    np.add.at(design, (rows, b * k + a), 1.0 - s)
-    return (weights @ design).reshape(weights.shape[0], k, k)
+          picks: NDArray[np.intp] | None = None) -> Matrix:
+    """The win matrix W[i, j] (i's wins over j, ties ½) of the comparisons, or of those at
+    positions `picks` (a bootstrap resample: positions drawn with replacement)."""
+    if picks is not None:
+        a, b, s = a[picks], b[picks], s[picks]
+    wins = np.bincount(a * k + b, weights=s, minlength=k * k)
+    wins += np.bincount(b * k + a, weights=1.0 - s, minlength=k * k)
+    return np.asarray(wins, dtype=np.float64).reshape(k, k)
 
 
 def fit_batch(wins: Matrix, prior_sd: float = PRIOR_SD, *, max_iter: int = 100,
@@ -179,7 +180,7 @@ def fit_batch(wins: Matrix, prior_sd: float = PRIOR_SD, *, max_iter: int = 100,
         theta -= theta.mean(axis=1, keepdims=True)  # the optimum's Σθ = 0, kept exact
         if float(np.abs(step).max(initial=0.0)) < tol:
             break
-    return theta, np.linalg.inv(-hessian)
+    return theta, np.asarray(np.linalg.inv(-hessian), dtype=np.float64)
 
 
 def fit(comparisons: Sequence[PairLike], contestants: Iterable[str] = (), *,
@@ -198,7 +199,7 @@ def fit(comparisons: Sequence[PairLike], contestants: Iterable[str] = (), *,
         return Ratings([], np.zeros((0, 0)), level, n_boot, 0)
     index = {n: i for i, n in enumerate(names)}
     a, b, s = _encode(comparisons, index)
-    theta, cov = fit_batch(_wins(a, b, s, k, np.ones((1, len(comparisons)))), prior_sd)
+    theta, cov = fit_batch(_wins(a, b, s, k)[None], prior_sd)
     theta0, cov0 = theta[0], cov[0]
     counts = np.bincount(np.concatenate([a, b]), minlength=k)
     won = np.zeros(k)
@@ -225,8 +226,13 @@ def _intervals(theta: Matrix, cov: Matrix, a: NDArray[np.intp], b: NDArray[np.in
         return theta - z * sd, theta + z * sd
     rng = np.random.default_rng(seed)
     n = len(s)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-    boot, _ = fit_batch(_wins(a, b, s, k, weights), prior_sd)
+    chunk = max(1, min(n_boot, BATCH_CELLS // (k * k)))  # resamples fitted at once
+    fitted = []
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        wins = np.stack([_wins(a, b, s, k, rng.integers(n, size=n)) for _ in range(size)])
+        fitted.append(fit_batch(wins, prior_sd)[0])
+    boot = np.concatenate(fitted)
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(boot, [tail, 100 - tail], axis=0)
     return low, high

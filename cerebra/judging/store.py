@@ -10,10 +10,10 @@ it does not depend on how a competition was run.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, RowMapping, delete, func, insert, select
 
 from cerebra.context import RequestContext
 from cerebra.db import schema
@@ -222,7 +222,7 @@ class JudgingStore:
                 schema.competitions.c.id == competition_id))
 
 
-def _summary(row: Mapping[str, Any], contestants: list[str]) -> dict[str, Any]:
+def _summary(row: RowMapping, contestants: list[str]) -> dict[str, Any]:
     return {"id": row["id"], "prompt": row["prompt"], "judge": row["judge"],
             "winner_id": row["winner_id"], "rationale": row["rationale"],
             "agreement": row["agreement"], "category": row["category"],
