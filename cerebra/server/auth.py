@@ -6,8 +6,8 @@ also yields the request's RequestContext) or `Depends(public)` — and `route_re
 reads the declarations back from the app's routes, so `cerebra routes` prints them and a
 test fails any route that declares nothing. Credentials: `Authorization: Bearer ck-…` (an
 API key; the OpenAI client's `api_key`) or `Bearer <JWT>` (an access token from /token or a
-wallet sign-in). Unknown, expired or revoked → 401 with WWW-Authenticate; a missing scope
-→ 403 naming it.
+wallet sign-in). Unknown, expired or revoked → 401 with WWW-Authenticate (and an audit
+event, bounded: cerebra/server/denials.py); a missing scope → 403 naming it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from cerebra.auth.refresh import RevokedFamilies
 from cerebra.auth.tokens import TokenService
 from cerebra.context import RequestContext
 from cerebra.errors import Forbidden, Unauthorized
+from cerebra.server.denials import record_denial
 
 _STATE = "cerebra_context"
 
@@ -124,7 +125,13 @@ async def request_context(request: Request) -> RequestContext:
     if isinstance(cached, RequestContext):
         return cached
     authenticator = authenticator_of(request.app)
-    principal = authenticator.principal(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    try:
+        principal = authenticator.principal(authorization)
+    except Unauthorized as exc:
+        if authorization:  # a credential was presented and refused: audited, bounded
+            record_denial(request, authorization, exc, authenticator.identity)
+        raise
     user, agent = (principal.user_id, principal.agent_id)
     context = RequestContext(
         tenant_id=principal.tenant_id, user_id=user if _confined(principal) else "",
