@@ -148,7 +148,8 @@ class Check:
 
 
 class CheckerJudge:
-    """Scores every answer with one Check; the single best passes, equal scores tie."""
+    """Scores every answer with one Check; the single best wins, equal scores tie, and
+    when every answer scores 0 nobody wins."""
 
     def __init__(self, check: Check, *, name: str | None = None) -> None:
         self.check = check
@@ -164,7 +165,8 @@ class CheckerJudge:
         rationale = "; ".join(f"{cid}: {r.score:g} ({r.reason})" for cid, r in results.items())
         failures = tuple(f"{cid}: {r.reason}" for cid, r in results.items()
                          if r.reason.startswith("failed:"))
-        return Verdict(winner=winner_of(scores), scores=scores, rationale=rationale,
+        winner = winner_of(scores) if max(scores.values()) > 0 else None  # none passed
+        return Verdict(winner=winner, scores=scores, rationale=rationale,
                        judge=self.name, agreement=1.0,  # order cannot change a check
                        comparisons=comparisons_from_scores(scores), failures=failures)
 

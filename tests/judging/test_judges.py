@@ -161,6 +161,7 @@ def test_each_check_kind(check: Check, passing: str, failing: str) -> None:
 def test_checker_ties_and_edge_cases() -> None:
     judge = CheckerJudge(Check.exact("4"))
     assert judge.judge("2+2?", {"a": "4", "b": "4", "c": "5"}).winner is None
+    assert judge.judge("2+2?", {"a": "5", "b": "44"}).winner is None  # none passed
     assert Check.numeric(3).score("no digits here").reason == "no number in the answer"
     assert Check.json_schema({"type": "object"}).score("none").reason == \
         "the answer holds no JSON"
