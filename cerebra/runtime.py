@@ -242,6 +242,10 @@ def assemble(
 
     plugins = build_plugins(settings)  # first: a plugin's model kinds back catalog entries
     catalog = build_catalog(settings, registry)
+    if model is None:  # SmolLM2 beside the embedded Gemma (cerebra.models.instruct)
+        from cerebra.models.instruct import add_instruct_model
+
+        add_instruct_model(settings, catalog)
     if settings.cache.enabled:
         enable_cache(settings, registry)
     jobs = InProcessRunner(engine)  # one runner for every background and periodic job

@@ -175,9 +175,14 @@ def chat(
         print(message, file=sys.stderr, flush=True)
 
     answerer = open_answerer(get_settings(), local=local, server=server, notice=notice)
+    if model is None:  # the instruction-tuned SmolLM2 when served (cerebra.models.instruct)
+        from cerebra.models.instruct import chat_model
+
+        model = chat_model(answerer.model_names())
     history: list[Message] = []
     via = f"server {answerer.url}" if answerer.url else "model loaded in this process"
-    out.print(f"[bold]Cerebra chat[/bold] ({via}) — /exit to leave", highlight=False)
+    with_model = f"{model}, " if model else ""
+    out.print(f"[bold]Cerebra chat[/bold] ({with_model}{via}) — /exit to leave", highlight=False)
     try:
         while True:
             try:

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cerebra.config import get_settings
-from cerebra.errors import InvalidInput
+from cerebra.config import Settings, get_settings
+from cerebra.errors import CerebraError, InvalidInput
 
 out = Console()
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
@@ -37,6 +37,7 @@ def _configured_models() -> list[dict[str, str | int | bool]]:
                 "source": "embedded",
             }
         )
+    rows += _instruct_rows(s)
     catalog = Catalog(ModelRegistry())
     sources: list[tuple[str, str, Path | None]] = []
     if s.catalog.file is not None:
@@ -86,6 +87,21 @@ def _configured_models() -> list[dict[str, str | int | bool]]:
             }
         )
     return rows
+
+
+def _instruct_rows(s: Settings) -> list[dict[str, str | int | bool]]:
+    """SmolLM2 beside the embedded model (cerebra.models.instruct), or why it cannot be."""
+    from cerebra.models.instruct import INSTRUCT_NAME, SOURCE, instruct_entry
+
+    try:
+        entry = instruct_entry(s)
+    except CerebraError as exc:
+        return [{"name": INSTRUCT_NAME, "backend": "refused", "where": exc.message,
+                 "context": 0, "source": SOURCE}]
+    if entry is None:
+        return []
+    return [{"name": entry.name, "backend": f"{entry.kind} (chat template)",
+             "where": str(entry.path), "context": entry.context_length or 0, "source": SOURCE}]
 
 
 @models_app.command("list")

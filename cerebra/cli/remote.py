@@ -43,6 +43,8 @@ class Answerer(Protocol):
 
     def stream(self, prompt: str, **options: Any) -> Stream: ...
 
+    def model_names(self) -> list[str]: ...
+
     def close(self) -> None: ...
 
 
@@ -134,6 +136,10 @@ class LocalAnswerer:
             if close is not None:  # stops generation now, not when garbage collected
                 close()
 
+    def model_names(self) -> list[str]:
+        """The models this Brain serves."""
+        return list(self.brain.models.names())
+
     def close(self) -> None:
         self.brain.close()
 
@@ -183,6 +189,15 @@ class RemoteAnswerer:
         except httpx.HTTPError as exc:
             raise self._lost(exc) from exc
         raise CerebraError(f"the server at {self.url} ended the answer before it was complete")
+
+    def model_names(self) -> list[str]:
+        """The models the server offers (GET /v1/models); none when it will not say."""
+        try:
+            response = self._client.get("/v1/models")
+            data = response.json().get("data", []) if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return []
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
 
     def _lost(self, exc: httpx.HTTPError) -> CerebraError:
         return CerebraError(f"lost the server at {self.url}: {str(exc) or type(exc).__name__}")

