@@ -37,6 +37,7 @@ class Scope(StrEnum):
     AGENTS_READ = "agents:read"  # list and show agents, ask as an agent (with query)
     AGENTS_WRITE = "agents:write"  # create, record results, mentor, clone, combine, delete
     RATINGS_READ = "ratings:read"  # leaderboards and judged competitions of the tenant
+    PLUGINS_ADMIN = "plugins:admin"  # list and reload the server's plugins (site-wide)
 
 
 class Role(StrEnum):

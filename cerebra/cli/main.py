@@ -23,6 +23,7 @@ from cerebra.cli import (
     identity_cmd,
     memory_cmd,
     ops_cmd,
+    plugins_cmd,
     router_cmd,
 )
 from cerebra.config import get_settings
@@ -44,6 +45,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(router_cmd.app, name="router")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(constitution_cmd.app, name="constitution")
+app.add_typer(plugins_cmd.app, name="plugins")
 ops_cmd.register(app)
 identity_cmd.register(app)
 

@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         memory,
         models_api,
         openai_compat,
+        plugins_api,
         query,
         ratings_api,
         router_api,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(admin_api.router)
     app.include_router(limits_api.router)
     app.include_router(audit_api.router)
+    app.include_router(plugins_api.router)
     app.include_router(ratings_api.router)
     app.include_router(agents_api.router)
     install_openapi(app)  # last: documents the error answers of every route included above
