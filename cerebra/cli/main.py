@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from cerebra.cli import (
+    agents_cmd,
     audit_cmd,
     bench_cmd,
     constitution_cmd,
@@ -45,6 +46,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(router_cmd.app, name="router")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(constitution_cmd.app, name="constitution")
+app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(plugins_cmd.app, name="plugins")
 ops_cmd.register(app)
 identity_cmd.register(app)
