@@ -25,6 +25,7 @@ from cerebra.cli import (
     memory_cmd,
     ops_cmd,
     plugins_cmd,
+    ratings_cmd,
     router_cmd,
 )
 from cerebra.config import get_settings
@@ -50,6 +51,7 @@ app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(plugins_cmd.app, name="plugins")
 ops_cmd.register(app)
 identity_cmd.register(app)
+ratings_cmd.register(app)
 
 out = Console()
 
