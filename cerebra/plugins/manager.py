@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -61,6 +61,14 @@ class AgentRegistryLike(Protocol):
     """What plugins' agents are ensured in (cerebra.agents' AgentRegistry has it)."""
 
     def ensure(self, agent_id: str, traits: Sequence[str]) -> Any: ...
+
+
+class JudgeLike(Protocol):
+    """What plugins' judges are (cerebra.judging.base.JudgeProtocol has this shape)."""
+
+    name: str
+
+    def judge(self, prompt: str, answers: Mapping[str, str]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,7 @@ class PluginManager:
         self._current: str | None = None  # the plugin whose register() is running
         self.tools: dict[str, Tool] = {}
         self.agents: dict[str, tuple[tuple[str, ...], str | None]] = {}
-        self.judges: dict[str, tuple[Any, str | None]] = {}
+        self.judges: dict[str, tuple[JudgeLike, str | None]] = {}
         self.model_kinds: dict[str, str | None] = {}
         self.policies: list[tuple[PolicyEngine, str | None]] = []
         self._watchers: list[Watcher] = []
@@ -152,7 +160,10 @@ class PluginManager:
                 self._agent_registry.ensure(agent_id, list(traits))
             self.agents[agent_id] = (tuple(traits), self._current)
 
-    def add_judge(self, name: str, judge: Any) -> None:
+    def add_judge(self, name: str, judge: JudgeLike) -> None:
+        if not callable(getattr(judge, "judge", None)):
+            raise PluginError(f"judge {name!r} needs judge(prompt, answers) -> Verdict",
+                              field="judge")
         with self._lock:
             self._claim(self.judges, "judge", name)
             self.judges[name] = (judge, self._current)
@@ -191,7 +202,7 @@ class PluginManager:
         except KeyError:
             raise PluginError(f"no tool {name!r}", field="tool") from None
 
-    def judge(self, name: str) -> Any:
+    def judge(self, name: str) -> JudgeLike:
         try:
             return self.judges[name][0]
         except KeyError:

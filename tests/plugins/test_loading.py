@@ -172,27 +172,38 @@ def test_built_in_model_kinds_cannot_be_replaced(folder: Path, manager: PluginMa
     assert FACTORIES["openai"].__name__ == "_openai"
 
 
-def test_agents_judges_and_hookimpl_marker(folder: Path, manager: PluginManager) -> None:
+def test_agents_judges_and_hookimpl_marker(folder: Path, manager: PluginManager,
+                                           tmp_path: Path) -> None:
     write_plugin(folder, "cerebra_crew", """
+        from cerebra.judging.checker import Check, CheckerJudge
         from cerebra.plugins.hookspecs import hookimpl
-
-        class Judge:
-            name = "longest"
 
         @hookimpl
         def register(manager):
             manager.add_agent("scout", ["brave", "curious"])
-            manager.add_judge("longest", Judge())
+            manager.add_judge("says-four", CheckerJudge(Check.normalized("4"), name="four"))
         """)
-    seen: list[tuple[str, list[str]]] = []
-
-    class Registry:  # any object with ensure(agent_id, traits), as AgentRegistry has
-        def ensure(self, agent_id: str, traits: list[str]) -> None:
-            seen.append((agent_id, traits))
-
     [info] = manager.load()
     assert info.state == "registered"
     assert manager.agents["scout"][0] == ("brave", "curious")
-    assert manager.judge("longest").name == "longest"
-    manager.attach_agents(Registry())
-    assert seen == [("scout", ["brave", "curious"])]
+    verdict = manager.judge("says-four").judge("2+2?", {"a": "5", "b": "4"})
+    assert verdict.winner == "b"
+    from cerebra.agents.registry import AgentRegistry
+    from cerebra.db.engine import make_engine
+    from cerebra.db.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'agents.db'}")
+    upgrade(engine)
+    registry = AgentRegistry(engine)
+    manager.attach_agents(registry)  # the agents registered so far are ensured
+    assert tuple(registry.get("scout").traits) == ("brave", "curious")
+    engine.dispose()
+
+
+def test_a_judge_without_judge_method_fails(folder: Path, manager: PluginManager) -> None:
+    write_plugin(folder, "cerebra_nojudge", """
+        def register(manager):
+            manager.add_judge("lazy", object())
+        """)
+    [info] = manager.load()
+    assert info.state == "failed" and "needs judge(prompt, answers)" in (info.error or "")
