@@ -98,8 +98,9 @@ def normalise_traits(traits: Iterable[str]) -> tuple[str, ...]:
 
 
 def merge_traits(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
-    """The traits of a combined agent: the first's, then the second's not already there,
-    alternating so both parents are represented when the result is cut to MAX_TRAITS."""
+    """The traits of a combined agent, both parents' interleaved (first's first, second's
+    first, first's second, …) without repeats, so both are represented when the result is
+    cut to MAX_TRAITS."""
     merged: list[str] = []
     for index in range(max(len(first), len(second))):
         for side in (first, second):
