@@ -152,3 +152,23 @@ class _Raw:
     a: str
     b: str
     outcome: str
+
+
+def test_competitions_from_compete_feed_the_leaderboard(store: JudgingStore) -> None:
+    """The real thing: compete() with a checker judge stores its CompetitionResult here, and
+    the right answerer rises to the top."""
+    from cerebra.judging.checker import Check, CheckerJudge
+    from cerebra.judging.compete import compete
+    from cerebra.testing import FakeModel
+
+    right, wrong = FakeModel("Paris", name="right"), FakeModel("Lyon", name="wrong")
+    judge = CheckerJudge(Check.exact("Paris", contains=True))
+    ids = [compete("capital of France?", [right, wrong], judge=judge, store=store,
+                   context=ACME, category="geo").effects["stored"] for _ in range(3)]
+    shown = store.get_competition(ACME, ids[0])
+    assert shown["winner_id"] == "right" and shown["category"] == "geo"
+    assert {e["contestant_id"]: e["answer"] for e in shown["entries"]} == {
+        "right": "Paris", "wrong": "Lyon"}
+    board = store.leaderboard(ACME, category="geo", n_boot=20)
+    assert [r.contestant for r in board.ratings] == ["right", "wrong"]
+    assert board.comparisons == 3 and store.list_competitions(GLOBEX) == []
