@@ -37,6 +37,8 @@ class Scope(StrEnum):
     AGENTS_READ = "agents:read"  # list and show agents, ask as an agent (with query)
     AGENTS_WRITE = "agents:write"  # create, record results, mentor, clone, combine, delete
     RATINGS_READ = "ratings:read"  # leaderboards and judged competitions of the tenant
+    PROMPTS_READ = "prompts:read"  # list, show and render the tenant's prompt templates
+    PROMPTS_WRITE = "prompts:write"  # add versions, move labels, A/B tests, rewrites
     PLUGINS_ADMIN = "plugins:admin"  # list and reload the server's plugins (site-wide)
 
 
@@ -50,17 +52,17 @@ class Role(StrEnum):
 
 _USER = frozenset({
     Scope.QUERY, Scope.MODELS_READ, Scope.MEMORY_READ, Scope.MEMORY_WRITE,
-    Scope.INTERACTIONS_READ, Scope.FEEDBACK, Scope.AGENTS_READ,
+    Scope.INTERACTIONS_READ, Scope.FEEDBACK, Scope.AGENTS_READ, Scope.PROMPTS_READ,
 })
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.OPERATOR: _USER | {Scope.MEMORY_ANY_USER, Scope.ROUTER_READ, Scope.METRICS_READ,
-                            Scope.RATINGS_READ, Scope.AGENTS_WRITE},
+                            Scope.RATINGS_READ, Scope.AGENTS_WRITE, Scope.PROMPTS_WRITE},
     Role.USER: _USER,
     Role.AGENT: _USER,
     Role.READ_ONLY: frozenset({
         Scope.MODELS_READ, Scope.MEMORY_READ, Scope.INTERACTIONS_READ, Scope.ROUTER_READ,
-        Scope.RATINGS_READ, Scope.AGENTS_READ,
+        Scope.RATINGS_READ, Scope.AGENTS_READ, Scope.PROMPTS_READ,
     }),
 }
 

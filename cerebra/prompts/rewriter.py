@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, InvalidInput
@@ -51,6 +51,8 @@ def _append(text: str) -> Callable[[str], str]:
     return lambda source: f"{source.rstrip()}\n\n{text}"
 
 
+RuleName = Literal["explicit_instructions", "output_format", "constraints", "role",
+                   "step_by_step"]
 RULES: dict[str, Callable[[str], str]] = {
     "explicit_instructions": _prepend(
         "Read the request below carefully and do exactly what it asks."),
@@ -63,6 +65,8 @@ RULES: dict[str, Callable[[str], str]] = {
     "role": _prepend("You are an expert assistant who answers precisely."),
     "step_by_step": _append("Think it through step by step, then give the final answer."),
 }
+
+assert set(RULES) == set(get_args(RuleName))
 
 REWRITE_INSTRUCTION = (
     "Improve this prompt template so that a language model answers it better: make the "

@@ -164,10 +164,11 @@ def check_source(source: str, template: str) -> frozenset[str]:
         tree = env.parse(source)
     except jinja2.TemplateSyntaxError as error:
         raise translate(error, template) from None
-    unsafe = _unsafe_names(tree)
+    unsafe = list(dict.fromkeys(reversed(_unsafe_names(tree))))  # in source order
     if unsafe:
         raise TemplateSandboxError(
-            f"template {template!r}: the sandbox refuses access to {unsafe[0]!r} "
+            f"template {template!r}: the sandbox refuses access to "
+            f"{', '.join(repr(name) for name in unsafe)} "
             "(attributes starting with an underscore are internals)", field="source",
             attribute=unsafe[0])
     return frozenset(meta.find_undeclared_variables(tree)) - set(env.globals)

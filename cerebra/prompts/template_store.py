@@ -24,7 +24,7 @@ from cerebra.prompts.sandbox import check_source
 
 PRODUCTION = "production"
 STAGING = "staging"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,199}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
@@ -52,10 +52,9 @@ class TemplateVersion:
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise InvalidInput(
-            "a template name is 1-200 letters, digits, '_', '.', '-' or '/' (no '..')",
-            field="name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput("a template name is 1-200 letters, digits, '_', '.' or '-'",
+                           field="name")
     return name
 
 

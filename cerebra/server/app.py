@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         memory,
         models_api,
         openai_compat,
+        prompts_api,
         plugins_api,
         query,
         ratings_api,
@@ -148,5 +149,6 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(plugins_api.router)
     app.include_router(ratings_api.router)
     app.include_router(agents_api.router)
+    app.include_router(prompts_api.router)
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
