@@ -1,7 +1,11 @@
 """Where limits come from: `api_keys.limits` and `tenants.limits` (JSON) in the database over
 the defaults of the `limits` settings, read through a short cache; and the small API that
-sets them (`set_key_limits`, `set_tenant_limits`) for the admin API and CLI. A user signed in
-with a token or wallet has the key defaults (nothing is stored per user).
+sets them (`set_key_limits`, `set_tenant_limits`, `set_user_limits`) for the admin API and
+CLI. A user signed in with a token or wallet has the user's own limits over the key
+defaults, for all of its sign-ins together. A user's limits are kept in its tenant's row,
+under `tenants.limits["users"][user_id]` (the users table has no limits column, and a
+migration for one is not this change's to add); the tenant's own limits are the rest of
+that object, and writing either keeps the other.
 
 A stored value replaces the default for that one limit; 0 means unlimited; a limit not
 stored falls back to the default. Changes made here are seen at once by this process and
@@ -18,10 +22,11 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from cerebra.auth.limits import Limits
-from cerebra.db.schema import api_keys, tenants
+from cerebra.db.schema import api_keys, tenants, users
 from cerebra.errors import NotFound
 
 _MAX_CACHED = 10_000
+_USERS = "users"  # tenants.limits' object of per-user limits
 
 
 class LimitStore:
@@ -56,16 +61,29 @@ class LimitStore:
             self.key_defaults))
 
     def for_user(self, tenant_id: str, user_id: str) -> Limits:
-        """A user's limits when signed in with a token or wallet: the key defaults, for the
-        user as a whole (none are stored per user)."""
-        return self.key_defaults
+        """A user's limits when signed in with a token or wallet (all of its sign-ins
+        together): its stored limits over the key defaults."""
+        return self._cached(tenant_id, f"user:{user_id}", lambda: self.user_limits(
+            tenant_id, user_id).over(self.key_defaults))
+
+    def _tenant_object(self, conn: Any, tenant_id: str, *, lock: bool = False) -> Any:
+        query = select(tenants.c.limits).where(tenants.c.id == tenant_id)
+        return conn.execute(query.with_for_update() if lock else query).first()
 
     def tenant_limits(self, tenant_id: str) -> Limits:
         """What is stored for the tenant (unset limits: None)."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(tenants.c.limits).where(
-                tenants.c.id == tenant_id)).scalar()
+            row = self._tenant_object(conn, tenant_id)
+        value = dict(row.limits or {}) if row is not None else {}
+        value.pop(_USERS, None)
         return Limits.parse(value)
+
+    def user_limits(self, tenant_id: str, user_id: str) -> Limits:
+        """What is stored for the tenant's user (unset limits: None)."""
+        with self.engine.connect() as conn:
+            row = self._tenant_object(conn, tenant_id)
+        per_user = ((row.limits or {}).get(_USERS) or {}) if row is not None else {}
+        return Limits.parse(per_user.get(user_id))
 
     def key_limits(self, tenant_id: str, key_id: str) -> Limits:
         """What is stored for the key (unset limits: None)."""
@@ -91,11 +109,43 @@ class LimitStore:
         """Store the tenant's limits (replacing what was stored); NotFound for no such tenant."""
         parsed = limits if isinstance(limits, Limits) else Limits.parse(limits)
         with self.engine.begin() as conn:
-            done = conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(
-                limits=_stored(parsed))).rowcount
-        if not done:
-            raise NotFound(f"no tenant {tenant_id!r}", field="tenant")
+            row = self._tenant_object(conn, tenant_id, lock=True)
+            if row is None:
+                raise NotFound(f"no tenant {tenant_id!r}", field="tenant")
+            value = _stored(parsed) or {}
+            per_user = (row.limits or {}).get(_USERS)
+            if per_user:
+                value[_USERS] = per_user
+            conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(
+                limits=value or None))
         self._forget(tenant_id, "")
+        return parsed
+
+    def set_user_limits(self, tenant_id: str, user_id: str,
+                        limits: Limits | Mapping[str, Any]) -> Limits:
+        """Store a user's limits (replacing what was stored for it); NotFound for a user who
+        is not the tenant's."""
+        parsed = limits if isinstance(limits, Limits) else Limits.parse(limits)
+        with self.engine.begin() as conn:
+            found = conn.execute(select(users.c.id).where(
+                users.c.tenant_id == tenant_id, users.c.id == user_id)).first()
+            row = self._tenant_object(conn, tenant_id, lock=True)
+            if found is None or row is None:
+                raise NotFound(f"no user {user_id!r}", field="user_id")
+            value = dict(row.limits or {})
+            per_user = dict(value.get(_USERS) or {})
+            stored = _stored(parsed)
+            if stored:
+                per_user[user_id] = stored
+            else:
+                per_user.pop(user_id, None)
+            if per_user:
+                value[_USERS] = per_user
+            else:
+                value.pop(_USERS, None)
+            conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(
+                limits=value or None))
+        self._forget(tenant_id, f"user:{user_id}")
         return parsed
 
     def set_key_limits(self, tenant_id: str, key_id: str,

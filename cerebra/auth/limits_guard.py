@@ -6,12 +6,12 @@ chat template per message) and `max_tokens` at the price of the model asked for 
 advertises its dearest member's) — and reserves it, with one request and those tokens, on
 every limit of the caller and its tenant at once; the reservation travels on the query as
 a typed annotation (`Held`). The caller's own limits: an API key's (stored on the key, over
-the `key_*` defaults), or for a user signed in with a token or wallet the `key_*` defaults
-per user (all of its sign-ins together, so signing in again starts nothing afresh); other
-principals (the CLI's local admin, auth off) have only their tenant's. `settle` (Brain
-calls it on every path) replaces the holds by what the answer cost — the same
-`Answer.cost_usd` the ledger records — or releases them when there is no answer (an
-error, a refusal after this guard) or it was cancelled.
+the `key_*` defaults), or for a user signed in with a token or wallet the user's own stored
+limits over the `key_*` defaults (`LimitStore.for_user`: all of its sign-ins together, so
+signing in again starts nothing afresh); other principals (the CLI's local admin, auth off)
+have only their tenant's. `settle` (Brain calls it on every path) replaces the holds by what
+the answer cost — the same `Answer.cost_usd` the ledger records — or releases them when
+there is no answer (an error, a refusal after this guard) or it was cancelled.
 
 Budgets start from the ledger's spend (`LedgerSpend`) when the limiter first meets them, so a
 restart does not reset them. When the limits store (Redis) is down, requests are refused

@@ -24,7 +24,7 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 users_app = typer.Typer(help="Users of a tenant (passwords hashed with argon2id).",
                         no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants: create, list.", no_args_is_help=True)
-limits_app = typer.Typer(help="Rate limits and budgets of a tenant or an API key.",
+limits_app = typer.Typer(help="Rate limits and budgets of a tenant, an API key or a user.",
                          no_args_is_help=True)
 out = Console()
 
@@ -189,6 +189,8 @@ def _limit_store() -> Any:
 def limits_set(
     tenant: str = typer.Option("default", "--tenant"),
     key: str = typer.Option(None, "--key", help="an API key's id; default: the tenant's"),
+    user: str = typer.Option(None, "--user", help="a user's id (its token and wallet "
+                             "sign-ins); default: the tenant's"),
     requests_per_min: int = typer.Option(None, "--requests-per-min", min=0),
     tokens_per_min: int = typer.Option(None, "--tokens-per-min", min=0),
     daily_budget: float = typer.Option(None, "--daily-budget", min=0, help="USD per UTC day"),
@@ -200,10 +202,16 @@ def limits_set(
     values = {"requests_per_min": requests_per_min, "tokens_per_min": tokens_per_min,
               "daily_budget": daily_budget, "monthly_budget": monthly_budget}
     values = {k: v for k, v in values.items() if v is not None}
+    if key and user:
+        raise InvalidInput("give --key or --user, not both", field="user")
     store = _limit_store()
-    stored = (store.set_key_limits(tenant, key, values) if key
-              else store.set_tenant_limits(tenant, values))
-    _audit("limits.set", key or f"tenant:{tenant}", tenant, **stored.to_dict())
+    if key:
+        stored, target = store.set_key_limits(tenant, key, values), key
+    elif user:
+        stored, target = store.set_user_limits(tenant, user, values), f"user:{user}"
+    else:
+        stored, target = store.set_tenant_limits(tenant, values), f"tenant:{tenant}"
+    _audit("limits.set", target, tenant, **stored.to_dict())
     print(json.dumps(stored.to_dict()))
 
 
@@ -211,12 +219,16 @@ def limits_set(
 def limits_show(
     tenant: str = typer.Option("default", "--tenant"),
     key: str = typer.Option(None, "--key"),
+    user: str = typer.Option(None, "--user"),
 ) -> None:
-    """Stored and effective limits of the tenant or key."""
+    """Stored and effective limits of the tenant, a key or a user."""
     store = _limit_store()
     if key:
         _identity().get_key(tenant, key)  # not found: a one-line error
         stored, effective = store.key_limits(tenant, key), store.for_key(tenant, key)
+    elif user:
+        _identity().get_user(tenant, user)
+        stored, effective = store.user_limits(tenant, user), store.for_user(tenant, user)
     else:
         stored, effective = store.tenant_limits(tenant), store.for_tenant(tenant)
     print(json.dumps({"stored": stored.to_dict(), "effective": effective.to_dict()}))

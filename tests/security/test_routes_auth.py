@@ -147,8 +147,10 @@ def _other_tenants_ids(world: World) -> dict[str, str]:
     answer = c.post("/api/llm/query", json={"prompt": "hi", "model": "auto"},
                     headers=headers).json()
     key_id = c.post("/api/keys", json={"role": "user"}, headers=headers).json()["id"]
+    user_id = world.identity.create_user("other", f"u{len(key_id)}{key_id[-6:]}").id
     return {"memory_id": memory_id, "trace_id": answer["trace_id"],
-            "decision_id": answer["routing"]["decision_id"], "key_id": key_id}
+            "decision_id": answer["routing"]["decision_id"], "key_id": key_id,
+            "user_id": user_id}
 
 
 def test_another_tenants_ids_are_not_found(world: World) -> None:

@@ -1,13 +1,14 @@
-"""Limits and budgets over HTTP: /api/limits — the caller's tenant's and its keys' stored
-limits and those in force (admins with limits:admin set them; a key of another tenant is not
-found). Changes apply at once in this server, in others within limits.cache_s."""
+"""Limits and budgets over HTTP: /api/limits — the caller's tenant's, its keys' and its
+users' stored limits and those in force (admins with limits:admin set them; a key or user
+of another tenant is not found). A user's limits hold for its token and wallet sign-ins.
+Changes apply at once in this server, in others within limits.cache_s."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.limit_store import LimitStore
@@ -98,3 +99,33 @@ async def set_key_limits(
         store.set_key_limits, ctx.tenant_id, key_id, body.model_dump(exclude_none=True))
     record_action(brain.audit, ctx, "limits.set", key_id, details=stored.to_dict())
     return _view(stored, store.for_key(ctx.tenant_id, key_id))
+
+
+@router.get("/users/{user_id}", responses={404: {"description": "no such user here"}})
+async def user_limits(
+    user_id: Annotated[str, Path(max_length=64)],
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    """A user's limits: what is stored and what holds for its token and wallet sign-ins."""
+    store = _store(brain)
+    from cerebra.auth.identity import IdentityStore
+
+    await asyncio.to_thread(IdentityStore(brain.engine).get_user, ctx.tenant_id, user_id)
+    return await asyncio.to_thread(lambda: _view(store.user_limits(ctx.tenant_id, user_id),
+                                                 store.for_user(ctx.tenant_id, user_id)))
+
+
+@router.put("/users/{user_id}", responses={404: {"description": "no such user here"}})
+async def set_user_limits(
+    user_id: Annotated[str, Path(max_length=64)],
+    body: LimitsIn,
+    ctx: RequestContext = Depends(requires(Scope.LIMITS_ADMIN)),
+    brain: Brain = Depends(get_brain),
+) -> dict[str, Any]:
+    """Store a user's limits (replacing what was stored for it)."""
+    store = _store(brain)
+    stored = await asyncio.to_thread(
+        store.set_user_limits, ctx.tenant_id, user_id, body.model_dump(exclude_none=True))
+    record_action(brain.audit, ctx, "limits.set", f"user:{user_id}", details=stored.to_dict())
+    return _view(stored, store.for_user(ctx.tenant_id, user_id))
