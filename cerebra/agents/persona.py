@@ -21,7 +21,7 @@ MAX_TRAITS = 16
 MAX_TRAIT_CHARS = 40
 DEFAULT_MOOD = "calm"
 DEFAULT_TONE = "neutral"
-_TRAIT = re.compile(r"^[a-z0-9][a-z0-9 -]*$")
+_TRAIT = re.compile(r"[a-z0-9][a-z0-9 -]*")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def normalise_traits(traits: Iterable[str]) -> tuple[str, ...]:
         if not isinstance(raw, str):
             raise InvalidInput("a trait is a string", field=f"traits[{index}]")
         trait = " ".join(raw.lower().split())
-        if not trait or len(trait) > MAX_TRAIT_CHARS or not _TRAIT.match(trait):
+        if not trait or len(trait) > MAX_TRAIT_CHARS or not _TRAIT.fullmatch(trait):
             raise InvalidInput(
                 f"trait {raw[:60]!r}: letters, digits, spaces and hyphens, 1 to "
                 f"{MAX_TRAIT_CHARS} characters", field=f"traits[{index}]")

@@ -41,14 +41,14 @@ if TYPE_CHECKING:
     from cerebra.config import Settings
     from cerebra.exchange import Answer
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_MODELS = 8
-_MODEL_NAME = re.compile(r"^[^\s${}]{1,200}$")
+_MODEL_NAME = re.compile(r"[^\s${}]{1,200}")
 
 
 def check_id(value: object, field: str = "id") -> str:
     """An agent id: a letter or digit, then letters, digits, `_`, `.` or `-`; 64 at most."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInput(
             f"{field} must be 1-64 letters, digits, '_', '.' or '-', starting with a letter "
             "or digit", field=field)
@@ -57,7 +57,7 @@ def check_id(value: object, field: str = "id") -> str:
 
 def _models(values: Iterable[str]) -> tuple[str, ...]:
     out = tuple(dict.fromkeys(values))
-    if len(out) > MAX_MODELS or not all(isinstance(v, str) and _MODEL_NAME.match(v)
+    if len(out) > MAX_MODELS or not all(isinstance(v, str) and _MODEL_NAME.fullmatch(v)
                                         for v in out):
         raise InvalidInput(f"preferred_models: at most {MAX_MODELS} model names",
                            field="preferred_models")
@@ -215,10 +215,10 @@ class AgentRegistry:
     def mentor(self, mentor_id: str, mentee_id: str) -> Agent:
         """`mentor_id` mentors `mentee_id`; a mentee that does not exist yet is created with
         its mentor's traits. Returns the mentee. A mentor of itself (or of its own mentor's
-        line) is refused."""
+        line) is refused (Conflict)."""
         mentor = self.get(mentor_id)
         if mentee_id == mentor_id:
-            raise InvalidInput("an agent cannot mentor itself", field="mentee_id")
+            raise Conflict("an agent cannot mentor itself", field="mentee_id")
         line, seen = mentor.mentor_id, {mentor_id}
         while line is not None and line not in seen:  # no loops of mentors
             if line == mentee_id:

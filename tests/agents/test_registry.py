@@ -129,7 +129,7 @@ def test_outcomes_are_checked(registry: AgentRegistry) -> None:
 
 
 def test_ids_and_traits_are_checked(registry: AgentRegistry) -> None:
-    for bad in ("", "-x", "a b", "x" * 65, "é"):
+    for bad in ("", "-x", "a b", "x" * 65, "é", "abc\n"):
         with pytest.raises(InvalidInput):
             registry.ensure(bad)
     with pytest.raises(InvalidInput) as info:
@@ -150,7 +150,7 @@ def test_mentor_creates_the_mentee_and_refuses_loops(registry: AgentRegistry) ->
     assert registry.get("carol").traits == ("formal",)  # an existing mentee keeps its own
     with pytest.raises(Conflict):
         registry.mentor("carol", "alice")  # alice -> bob -> carol -> alice
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         registry.mentor("alice", "alice")
     with pytest.raises(UnknownAgent):
         registry.mentor("nobody", "alice")
