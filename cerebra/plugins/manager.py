@@ -197,16 +197,24 @@ class PluginManager:
 
     # -- lookups --------------------------------------------------------------------------
     def tool(self, name: str) -> Tool:
-        try:
-            return self.tools[name]
-        except KeyError:
-            raise PluginError(f"no tool {name!r}", field="tool") from None
+        with self._lock:  # never a half-done reload's view
+            try:
+                return self.tools[name]
+            except KeyError:
+                raise PluginError(f"no tool {name!r}", field="tool") from None
 
     def judge(self, name: str) -> JudgeLike:
-        try:
-            return self.judges[name][0]
-        except KeyError:
-            raise PluginError(f"no judge {name!r}", field="judge") from None
+        with self._lock:
+            try:
+                return self.judges[name][0]
+            except KeyError:
+                raise PluginError(f"no judge {name!r}", field="judge") from None
+
+    def current_policies(self) -> list[tuple[PolicyEngine, str | None]]:
+        """The registered policies, waiting for a reload in progress to finish: a request
+        never sees the moment between a plugin's unregistering and its registering again."""
+        with self._lock:
+            return list(self.policies)
 
     def plugins(self) -> list[PluginInfo]:
         with self._lock:

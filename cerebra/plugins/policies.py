@@ -1,7 +1,8 @@
 """PluginPolicies: the policy engines plugins registered, evaluated as one PolicyEngine.
 
 It reads the manager's policies at each call, so a reload that adds, replaces or removes a
-plugin's policy applies to the next request. The most severe decision wins (combine()); a
+plugin's policy applies to the next request (a request waits while a reload runs, so none
+is evaluated without the policies being re-registered). The most severe decision wins (combine()); a
 plugin engine that raises denies (fail closed, like OPA without `fail_open`) under the rule
 `plugin:<name>:error`, since a policy that cannot decide must not let text through.
 """
@@ -30,7 +31,7 @@ class PluginPolicies:
 
     def evaluate(self, stage: Stage, text: str, context: PolicyContext) -> Decision:
         decisions = []
-        for engine, plugin in list(self.manager.policies):
+        for engine, plugin in self.manager.current_policies():
             try:
                 decisions.append(engine.evaluate(stage, text, context))
             except Exception as exc:  # a broken policy refuses rather than lets through

@@ -116,3 +116,46 @@ def test_watch_needs_a_folder(tmp_path: Path) -> None:
 
     with pytest.raises(PluginError, match="no plugins folder"):
         PluginManager(folder=tmp_path / "missing").watch()
+
+
+POLICY_V = """
+from cerebra.governance.policy import ALLOW, Action, Decision
+{prelude}
+
+class NoX:
+    name = "no-x"
+
+    def evaluate(self, stage, text, context):
+        return Decision(Action.DENY, "plugin:no-x", "x") if "x" in text else ALLOW
+
+
+def register(manager):
+    {wait}
+    manager.add_policy(NoX())
+"""
+
+
+def test_a_request_during_a_reload_waits_for_the_policies(folder: Path) -> None:
+    from cerebra.governance.policy import Action, PolicyContext
+    from tests.plugins import gate
+
+    write_plugin(folder, "cerebra_ver", POLICY_V.format(prelude="", wait="pass"))
+    manager = PluginManager(folder=folder, entry_points=False)
+    manager.load()
+    engine = manager.policy_engine()
+    gate.entered.clear()
+    gate.release.clear()
+    write_plugin(folder, "cerebra_ver", POLICY_V.format(
+        prelude="from tests.plugins import gate",
+        wait="gate.entered.set(); gate.release.wait(30)"))
+    reloading = threading.Thread(target=manager.reload)
+    reloading.start()
+    assert gate.entered.wait(WAIT)  # the old policy is gone, the new one not yet added
+    decisions = []
+    asking = threading.Thread(target=lambda: decisions.append(
+        engine.evaluate("input", "say x", PolicyContext())))
+    asking.start()
+    gate.release.set()
+    reloading.join(WAIT)
+    asking.join(WAIT)
+    assert [d.action for d in decisions] == [Action.DENY]
