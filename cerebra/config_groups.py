@@ -71,8 +71,9 @@ class AuthSettings(_Group):
     )
     key_cache_s: float = _field(
         2.0, ge=0,
-        description="seconds a resolved API key is reused without reading the database (a "
-        "revocation through this server applies at once, through another within this time)",
+        description="seconds a resolved API key, or an access token's sign-in state, is "
+        "reused without reading the database (a revocation through this server applies at "
+        "once, through another within this time)",
     )
     public_metrics: bool = _field(
         False, description="/metrics answers without credentials (for a Prometheus scraper)"
