@@ -24,6 +24,7 @@ from cerebra.cli import (
     identity_cmd,
     memory_cmd,
     ops_cmd,
+    prompts_cmd,
     plugins_cmd,
     ratings_cmd,
     router_cmd,
@@ -48,6 +49,7 @@ app.add_typer(router_cmd.app, name="router")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(constitution_cmd.app, name="constitution")
 app.add_typer(agents_cmd.app, name="agents")
+app.add_typer(prompts_cmd.app, name="prompts")
 app.add_typer(plugins_cmd.app, name="plugins")
 ops_cmd.register(app)
 identity_cmd.register(app)
