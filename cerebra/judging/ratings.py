@@ -12,9 +12,16 @@ comparisons sits at 0 (the mean) with the prior's interval. Strengths are also r
 an Elo-like scale: 1000 + 400·θ/ln 10 (400 points = 10:1 odds).
 
 Intervals: the comparisons are resampled with replacement `n_boot` times (seeded), each
-resample refitted, and the 2.5 / 97.5 % percentiles taken (all resamples are fitted at
-once, batched). `next_pair` picks the pair whose next comparison is expected to reduce the
-uncertainty of an uncertain ordering most (active sampling, as LMSYS's Arena does).
+resample refitted (in batches), and the basic (pivotal) bootstrap interval taken:
+[2θ̂ − q97.5, 2θ̂ − q2.5] of the resampled strengths. The percentile interval [q2.5, q97.5]
+counts the fit's small-sample spread twice — the estimates are spread wider than the truth
+and the resamples' estimates wider still — and covered 0.93 of true strengths at the
+nominal 0.95 in the benchmark's simulation where the basic interval covered 0.96. With
+`n_boot=0` the intervals come from the fit's covariance (the inverse of the negative
+Hessian, with the undetermined common shift projected out): a normal approximation.
+
+`next_pair` picks the pair whose next comparison is expected to reduce the uncertainty of
+an uncertain ordering most (active sampling, as LMSYS's Arena does).
 """
 
 from __future__ import annotations
@@ -124,7 +131,7 @@ class Ratings:
         return next((r for r in self.ratings if r.contestant == contestant), None)
 
     def to_dict(self) -> dict[str, Any]:
-        method = (f"bootstrap percentile, {self.n_boot} resamples" if self.n_boot
+        method = (f"basic bootstrap, {self.n_boot} resamples" if self.n_boot
                   else "normal approximation (Laplace)")
         return {"level": self.level, "intervals": method, "comparisons": self.comparisons,
                 "ratings": [r.to_dict() for r in self.ratings]}
@@ -180,7 +187,11 @@ def fit_batch(wins: Matrix, prior_sd: float = PRIOR_SD, *, max_iter: int = 100,
         theta -= theta.mean(axis=1, keepdims=True)  # the optimum's Σθ = 0, kept exact
         if float(np.abs(step).max(initial=0.0)) < tol:
             break
-    return theta, np.asarray(np.linalg.inv(-hessian), dtype=np.float64)
+    # the covariance of the mean-zero strengths: the common shift, which the data do not
+    # determine (only the prior does), projected out
+    center = eye - 1.0 / k
+    cov = center @ np.linalg.inv(-hessian) @ center
+    return theta, np.asarray(cov, dtype=np.float64)
 
 
 def fit(comparisons: Sequence[PairLike], contestants: Iterable[str] = (), *,
@@ -234,8 +245,8 @@ def _intervals(theta: Matrix, cov: Matrix, a: NDArray[np.intp], b: NDArray[np.in
         fitted.append(fit_batch(wins, prior_sd)[0])
     boot = np.concatenate(fitted)
     tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(boot, [tail, 100 - tail], axis=0)
-    return low, high
+    q_low, q_high = np.percentile(boot, [tail, 100 - tail], axis=0)
+    return 2 * theta - q_high, 2 * theta - q_low  # the basic (pivotal) interval
 
 
 def win_probability(ratings: Ratings, a: str, b: str) -> float:

@@ -102,10 +102,11 @@ def test_the_fit_recovers_known_strengths() -> None:
     assert np.abs(fitted - (TRUE - TRUE.mean())).max() < 0.25
 
 
-def test_bootstrap_intervals_contain_the_truth_at_about_the_nominal_rate() -> None:
+@pytest.mark.parametrize("n_boot", [100, 0], ids=["bootstrap", "normal"])
+def test_intervals_contain_the_truth_at_about_the_nominal_rate(n_boot: int) -> None:
     inside, widths = [], []
     for seed in range(25):
-        ratings = fit(_simulate(250, seed=100 + seed), n_boot=100, seed=seed)
+        ratings = fit(_simulate(250, seed=100 + seed), n_boot=n_boot, seed=seed)
         for r in ratings.ratings:
             truth = TRUE[NAMES.index(r.contestant)] - TRUE.mean()
             inside.append(r.low <= truth <= r.high)
