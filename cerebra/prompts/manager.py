@@ -239,6 +239,8 @@ class PromptManager:
             "mood": mood or "",
             "tone": tone or "",
             "modifiers": modifiers(mood, tone),
+            "previous": "",  # a pipeline's last output (none outside a pipeline)
+            "steps": [],
         }
 
     def _memories(self, agent_id: str, query: str | None) -> list[str]:
@@ -303,3 +305,18 @@ class PromptManager:
         """`template` rendered once per input's variables (the rewriter's evaluation set)."""
         return [self.render(agent_id, template, version=version, **dict(values))
                 for values in inputs]
+
+
+class AgentTemplates:
+    """The PromptManager as the agents' template renderer (cerebra.agents' TemplateRenderer:
+    `render(name, **variables)`): the agent is the `name` variable, its mood and tone the
+    manager's modifiers, so an agent's template sees its history and memories too."""
+
+    def __init__(self, manager: PromptManager) -> None:
+        self.manager = manager
+
+    def render(self, name: str, /, **variables: Any) -> str:
+        agent_id = str(variables.get("name") or "agent")
+        mood, tone = variables.pop("mood", None), variables.pop("tone", None)
+        return self.manager.render(agent_id, name, mood=mood or None, tone=tone or None,
+                                   **variables)
