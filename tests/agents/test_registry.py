@@ -214,3 +214,22 @@ def test_tenants_do_not_see_each_other(sql_engine: Engine) -> None:
     mine = theirs.ensure("alice", ["formal"])  # the same id is another agent there
     assert mine.traits == ("formal",) and mine.title == "novice"
     assert ours.get("alice").title == "promoted" and ours.get("alice").n == 5
+
+
+def test_concurrent_results_are_all_counted(sql_engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = AgentRegistry(sql_engine)
+    registry.ensure("alice")
+
+    def five(_: int) -> None:
+        for _ in range(5):
+            registry.record("alice", 0.5)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(five, range(8)))
+    alice = registry.get("alice")
+    assert alice.n == 40 and alice.score_sum == pytest.approx(20.0)
+    assert alice.successes == 40 and alice.score_sq == pytest.approx(10.0)
+    # every title change was logged once: none, since 0.5 sits between the bounds
+    assert [h.to_title for h in registry.history("alice")] == ["novice"]
