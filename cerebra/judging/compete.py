@@ -124,7 +124,10 @@ def compete(
     if registry is not None:
         effects.update(_record_agents(registry, result, sandbox_losers))
     if feedback and brain is not None:
-        effects["feedback"] = _feedback(brain, result, judge.name, context)
+        if verdict.agreement is None and verdict.failures:  # no judgement was made at all
+            effects["feedback"] = "skipped: the judge gave no usable verdict"
+        else:
+            effects["feedback"] = _feedback(brain, result, judge.name, context)
     if store is not None:
         effects["stored"] = store.record_competition(context, result, category=category)
     return result
@@ -215,7 +218,9 @@ def _record_agents(registry: AgentsLike, result: CompetitionResult,
 def _feedback(brain: Brain, result: CompetitionResult, judge: str,
               context: RequestContext) -> dict[str, Any]:
     """Each judged answer's score as its feedback (ledger quality, memory salience, and the
-    router's reward for the decision behind it); refusals are noted, not raised."""
+    router's reward for the decision behind it); refusals are noted, not raised. Skipped
+    when the judge could not judge at all (unparseable replies, a failing judge model): a
+    made-up 0.5 would teach the router noise and block a real rating later."""
     out: dict[str, Any] = {}
     for e in result.entries:
         if not e.trace_id:

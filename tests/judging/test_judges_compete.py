@@ -17,7 +17,7 @@ from cerebra.auth.identity import IdentityStore
 from cerebra.brain import Brain
 from cerebra.config import get_settings
 from cerebra.context import RequestContext
-from cerebra.errors import InvalidInput
+from cerebra.errors import InvalidInput, NotFound
 from cerebra.judging.checker import Check, CheckerJudge
 from cerebra.judging.compete import Contestant, Judge, as_contestant, compete
 from cerebra.judging.model_judge import ModelJudge
@@ -103,13 +103,28 @@ def test_agents_compete_records_sandbox_and_store(brain: Brain) -> None:
     assert "lost competition" in registry.history("bob")[-1].reason
     stored = store.get_competition(ACME, result.effects["stored"])
     assert stored["winner_id"] == "alice"
-    with pytest.raises(Exception):  # noqa: B017 - another tenant cannot see it
+    with pytest.raises(NotFound):  # another tenant cannot see it
         store.get_competition(RequestContext(tenant_id="other"), result.id)
     # a sandboxed agent still competes (never for users), and a tie records nobody on top
     again = compete("Again?", ["alice", "bob"], judge=ModelJudge(FakeModel(
         '{"winner": "A"}')), brain=brain, registry=registry)
     assert again.winner_id is None and again.entries[1].answer == "beta here"
     assert registry.get("alice").n == 1 and again.effects["records"] == {}
+
+
+def test_an_unparseable_judge_is_a_stored_tie_with_its_reason(brain: Brain) -> None:
+    store = JudgingStore(brain.engine)
+    judge = ModelJudge(FakeModel("I like the first one.", name="mumbler"))
+    result = compete("Who are you?", ["model:alpha", "model:beta"], judge=judge,
+                     brain=brain, context=ACME, store=store)
+    assert result.winner_id is None and result.scores == {"alpha": 0.5, "beta": 0.5}
+    stored = store.get_competition(ACME, result.id)
+    assert stored["winner_id"] is None and len(stored["failures"]) == 2
+    assert all("unparseable reply, no JSON in it" in f for f in stored["failures"])
+    assert stored["comparisons"] == [{"a": "alpha", "b": "beta", "outcome": "tie"}]
+    assert result.effects["feedback"].startswith("skipped")  # no made-up ratings
+    for entry in result.entries:
+        assert brain.ledger.get(entry.trace_id, context=ACME)["quality"] is None  # type: ignore[index]
 
 
 def test_the_seed_call(brain: Brain) -> None:
