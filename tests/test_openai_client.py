@@ -29,10 +29,10 @@ def fake_server(fake_env: None) -> Iterator[str]:
     yield from _serve()
 
 
-def _exercise(base: str, model: str) -> None:
+def _exercise(base: str, model: str, served: list[str] | None = None) -> None:
     client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
     ids = [m.id for m in client.models.list().data]
-    assert ids == [model]
+    assert ids == (served or [model])
     done = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": "Say hello."}], max_tokens=12
     )
@@ -61,7 +61,7 @@ def exercise_real_model() -> None:
     real_model_env set), the sync client, then the async one."""
     get_settings.cache_clear()
     with running_server(create_app(get_settings())) as base:
-        _exercise(base, "gemma-3-270m")
+        _exercise(base, "gemma-3-270m", ["gemma-3-270m", "smollm2-135m-instruct"])
         out, chunks = asyncio.run(_async_calls(base))
         assert out.usage.completion_tokens > 0 and chunks
 
