@@ -89,6 +89,7 @@ def environment() -> PromptSandbox:
         keep_trailing_newline=False,
     )
     env.globals["range"] = _budgeted_range
+    env.globals.pop("lipsum", None)  # unbounded text on demand
     return env
 
 
@@ -175,7 +176,9 @@ def check_source(source: str, template: str) -> frozenset[str]:
 
 
 def compile_source(source: str, template: str) -> jinja2.Template:
-    """`source` compiled in the sandbox (422 naming `template` on a syntax error)."""
+    """`source` compiled in the sandbox, after the checks of `check_source` (a 422 naming
+    `template`), so a folder's file is held to what a stored template is."""
+    check_source(source, template)
     try:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as error:

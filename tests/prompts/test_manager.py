@@ -79,6 +79,9 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
     "{{ 'x' * 100000000 }}",
     "{{ 9 ** 999999 }}",
     "{{ [].append(1) }}",
+    "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+    "{{ 'a'|center(1000000) }}",
+    "{{ lipsum.__globals__ }}",
 ])
 def test_sandbox_escapes_are_refused(tmp_path: Path, source: str) -> None:
     folder = tmp_path / "t"
