@@ -22,6 +22,7 @@ MAX_TRAIT_CHARS = 40
 DEFAULT_MOOD = "calm"
 DEFAULT_TONE = "neutral"
 _TRAIT = re.compile(r"[a-z0-9][a-z0-9 -]*")
+TRAIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 -]{0,39}$"  # what an API accepts (then normalised)
 
 
 @dataclass(frozen=True)

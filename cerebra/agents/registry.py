@@ -41,9 +41,13 @@ if TYPE_CHECKING:
     from cerebra.config import Settings
     from cerebra.exchange import Answer
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ID = re.compile(ID_PATTERN[1:-1])
 MAX_MODELS = 8
-_MODEL_NAME = re.compile(r"[^\s${}]{1,200}")
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$"  # the catalog's names
+_MODEL_NAME = re.compile(MODEL_PATTERN[1:-1])
+TEMPLATE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$"  # a template's name
+_TEMPLATE = re.compile(TEMPLATE_PATTERN[1:-1])
 
 
 def check_id(value: object, field: str = "id") -> str:
@@ -175,8 +179,9 @@ class AgentRegistry:
         Conflict (409) when the tenant has one by that id already."""
         check_id(agent_id)
         clean = normalise_traits(traits)
-        if template is not None and not 0 < len(template) <= 200:
-            raise InvalidInput("template: a name of 1 to 200 characters", field="template")
+        if template is not None and not _TEMPLATE.fullmatch(template):
+            raise InvalidInput("template: a name of 1 to 200 letters, digits, _ . : / -",
+                               field="template")
         persona = generate(agent_id, clean)
         prompt, mood, tone = persona.system_prompt, persona.mood, persona.tone
         if persona_of is not None:
@@ -317,7 +322,7 @@ class AgentRegistry:
              reason: str, at: float) -> None:
         conn.execute(insert(agent_title_history).values(
             tenant_id=self.tenant_id, agent_id=agent_id, from_title=before, to_title=after,
-            reason=reason[:2000], at=at))
+            reason=reason.replace("\x00", "")[:2000], at=at))  # PostgreSQL text has no NUL
 
     # -- answering ------------------------------------------------------------------------
     def ask(self, agent_id: str, prompt: str, *, brain: Brain,

@@ -137,7 +137,18 @@ def test_ids_and_traits_are_checked(registry: AgentRegistry) -> None:
     assert info.value.field == "traits[1]"
     with pytest.raises(InvalidInput):
         registry.ensure("alice", "brave")  # one string, not a list
+    for field, value in (("template", "no spaces here"), ("preferred_models", ["a b"]),
+                         ("memory_scope", "-x")):
+        with pytest.raises(InvalidInput) as info:
+            registry.ensure("alice", **{field: value})
+        assert info.value.field == field
     assert registry.list() == []
+
+
+def test_a_reason_with_a_nul_is_kept_without_it(registry: AgentRegistry) -> None:
+    registry.ensure("alice")
+    registry.sandbox("alice", "bad\x00 output")
+    assert registry.history("alice")[-1].reason == "bad output"
 
 
 def test_mentor_creates_the_mentee_and_refuses_loops(registry: AgentRegistry) -> None:

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from cerebra.agents import Agent, AgentRegistry
+from cerebra.agents.persona import TRAIT_PATTERN
+from cerebra.agents.registry import ID_PATTERN, MODEL_PATTERN, TEMPLATE_PATTERN
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
@@ -21,10 +23,7 @@ from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
-AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-TRAIT = r"^[A-Za-z0-9][A-Za-z0-9 -]{0,39}$"
-MODEL_NAME = r"^[^\s${}]{1,200}$"
-AgentId = Annotated[str, Field(pattern=AGENT_ID, description="1-64 letters, digits, _ . -")]
+AgentId = Annotated[str, Field(pattern=ID_PATTERN, description="1-64 letters, digits, _ . -")]
 Title = Annotated[str, Field(pattern="^(novice|promoted|expert|demoted|sandboxed)$")]
 
 
@@ -34,11 +33,11 @@ class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: AgentId
-    traits: list[Annotated[str, Field(pattern=TRAIT)]] = Field(
+    traits: list[Annotated[str, Field(pattern=TRAIT_PATTERN)]] = Field(
         default_factory=list, max_length=16, description="e.g. brave, curious")
-    preferred_models: list[Annotated[str, Field(pattern=MODEL_NAME)]] = Field(
+    preferred_models: list[Annotated[str, Field(pattern=MODEL_PATTERN)]] = Field(
         default_factory=list, max_length=8, description="model names, first preferred")
-    template: str | None = Field(default=None, min_length=1, max_length=200,
+    template: str | None = Field(default=None, pattern=TEMPLATE_PATTERN,
                                  description="the prompt template it answers with")
     memory_scope: AgentId | None = Field(
         default=None, description="the agent id its memories are kept under (default: its id)")
