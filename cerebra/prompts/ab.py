@@ -16,9 +16,9 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine, insert, select
 
@@ -28,6 +28,20 @@ from cerebra.errors import InvalidInput, NotFound
 from cerebra.prompts.template_store import TemplateStore, check_name
 
 Arm = Literal["a", "b"]
+
+
+class Scored(Protocol):
+    """What is read from a judge's verdict (cerebra.judging's Verdict has it)."""
+
+    @property
+    def scores(self) -> Mapping[str, float]: ...
+
+
+class Judge(Protocol):
+    """Any judge of cerebra.judging (checker, model, panel) — or a test's own."""
+
+    def judge(self, prompt: str, answers: Mapping[str, str]) -> Scored: ...
+
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 _KIND = re.compile(KIND_PATTERN)
 
@@ -247,3 +261,14 @@ class ABTests:
         """The test's outcomes (of one kind, or all) compared: which arm wins, if any."""
         found = self.outcomes(test_id, kind=kind, context=context)
         return compare_samples(found["a"], found["b"], alpha=alpha)
+
+    def record_judged(self, test_id: str, prompt: str, answer_a: str, answer_b: str,
+                      judge: Judge, *, key: str = "",
+                      context: RequestContext | None = None) -> dict[Arm, float]:
+        """Have `judge` score both arms' answers to one prompt; record each as kind judge."""
+        verdict = judge.judge(prompt, {"a": answer_a, "b": answer_b})
+        scores: dict[Arm, float] = {"a": float(verdict.scores.get("a", 0.0)),
+                                    "b": float(verdict.scores.get("b", 0.0))}
+        for arm, value in scores.items():
+            self.record(test_id, value, arm=arm, key=key, kind="judge", context=context)
+        return scores

@@ -20,27 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, get_args
 
 from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, InvalidInput
-from cerebra.prompts.ab import Significance, compare_paired
+from cerebra.prompts.ab import Judge, Significance, compare_paired
 from cerebra.prompts.manager import PromptManager, TextModel
 from cerebra.prompts.sandbox import check_source
 from cerebra.prompts.template_store import PRODUCTION, TemplateStore, TemplateVersion
-
-
-class Scored(Protocol):
-    """What the rewriter reads from a judge's verdict (cerebra.judging's Verdict has it)."""
-
-    @property
-    def scores(self) -> Mapping[str, float]: ...
-
-
-class Judge(Protocol):
-    """Any judge of cerebra.judging (checker, model, panel) — or a test's own."""
-
-    def judge(self, prompt: str, answers: Mapping[str, str]) -> Scored: ...
 
 
 def _prepend(text: str) -> Callable[[str], str]:

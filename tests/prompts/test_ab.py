@@ -70,3 +70,21 @@ def test_recorded_outcomes_compare(engine: Engine) -> None:
     assert feedback.winner == "b" and feedback.n_a + feedback.n_b == 300
     judged = tests.compare(test.id, kind="judge")
     assert judged.test == "welch-t" and judged.winner is None
+
+
+def test_judged_outcomes_are_recorded(engine: Engine) -> None:
+    from cerebra.judging.checker import Check, CheckerJudge
+
+    store = TemplateStore(engine)
+    store.add("greet", "A {{ name }}")
+    store.add("greet", "B {{ name }}")
+    tests = ABTests(engine, store)
+    test = tests.create("greet", 1, 2)
+    judge = CheckerJudge(Check.regex(r"\bthanks\b"))
+    for i in range(12):
+        scores = tests.record_judged(test.id, "say hi", "hello", "hello, thanks",
+                                     judge, key=f"k{i}")
+        assert scores == {"a": 0.0, "b": 1.0}
+    judged = tests.compare(test.id, kind="judge")
+    assert judged.winner == "b" and judged.n_a == judged.n_b == 12
+    assert tests.compare(test.id, kind="feedback").p_value is None  # none of that kind
