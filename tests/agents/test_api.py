@@ -130,3 +130,15 @@ def test_scopes(world: World) -> None:
     assert refused.status_code == 403
     assert refused.json()["error"]["required_scope"] == "agents:write"
     assert c.get("/api/agents").status_code == 401
+
+
+def test_an_agents_key_answers_only_as_that_agent(world: World) -> None:
+    c = world.client
+    for agent_id in ("alice", "bob"):
+        c.post("/api/agents", json={"id": agent_id}, headers=world.admin)
+    identity = IdentityStore(c.app.state.brain.engine)  # type: ignore[attr-defined]
+    key, _ = identity.create_key("default", role="agent", agent_id="alice")
+    own = c.post("/api/agents/alice/ask", json={"prompt": "hello"}, headers=_bearer(key))
+    assert own.status_code == 200, own.text
+    other = c.post("/api/agents/bob/ask", json={"prompt": "hello"}, headers=_bearer(key))
+    assert other.status_code == 403 and other.json()["error"]["field"] == "agent_id"
