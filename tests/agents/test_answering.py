@@ -3,6 +3,7 @@ memory scope and preferred model; a sandboxed agent answers only in competitions
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from cerebra.testing import FakeEmbedder, FakeModel
 
 
 @pytest.fixture
-def brain(tmp_path: Path) -> Brain:
+def brain(tmp_path: Path) -> Iterator[Brain]:
     settings = Settings(home=tmp_path / "h", model={"fake": True}, memory={"embedder": "fake"})
     b = Brain.from_settings(settings, model=FakeModel("I am here.", name="fake"),
                             embedder=FakeEmbedder())

@@ -100,7 +100,8 @@ def test_unknown_and_other_tenants_agents_are_not_found(world: World) -> None:
                          ("POST", "/api/agents/globex/combine"),
                          ("POST", "/api/agents/globex/ask"),
                          ("GET", "/api/agents/nobody")):
-        body = {} if method == "POST" else None  # even an invalid body: the id comes first
+        # even an invalid body: the id is looked up first
+        body: dict[str, str] | None = {} if method == "POST" else None
         response = c.request(method, path, json=body, headers=world.admin)
         assert response.status_code == 404, (path, response.text)
         assert response.json()["error"]["type"] == "agent_not_found"
