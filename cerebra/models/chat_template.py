@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from cerebra.errors import BackendError
@@ -42,14 +43,17 @@ class GGUFChatTemplate:
 
         return cls(template, text(llm.token_bos()), text(llm.token_eos()))
 
-    def render(self, messages: Sequence[Message]) -> tuple[str, tuple[str, ...]]:
-        """The prompt for `messages` ending on the assistant's cue, and its stop strings."""
+    @cached_property
+    def _formatter(self) -> Any:  # compiled once per model, not per request
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        formatter = Jinja2ChatFormatter(self.template, eos_token=self.eos_token,
-                                        bos_token=self.bos_token, add_generation_prompt=True)
-        rendered = formatter(messages=[{"role": m.role, "content": m.content}  # type: ignore[misc]
-                                       for m in messages])
+        return Jinja2ChatFormatter(self.template, eos_token=self.eos_token,
+                                   bos_token=self.bos_token, add_generation_prompt=True)
+
+    def render(self, messages: Sequence[Message]) -> tuple[str, tuple[str, ...]]:
+        """The prompt for `messages` ending on the assistant's cue, and its stop strings."""
+        rendered = self._formatter(
+            messages=[{"role": m.role, "content": m.content} for m in messages])
         stop = rendered.stop
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         return rendered.prompt, tuple(s for s in stops if s)

@@ -117,6 +117,27 @@ def test_a_catalog_entry_of_the_same_name_wins(tmp_path: Path) -> None:
     assert catalog.describe()[0]["source"] == "file"
 
 
+def test_chat_template_renders_messages_and_needs_one() -> None:
+    from types import SimpleNamespace
+
+    from cerebra.errors import BackendError
+    from cerebra.models.base import GenerationRequest, Message
+    from cerebra.models.chat_template import GGUFChatTemplate
+
+    chatml = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+              "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    template = GGUFChatTemplate(chatml, "<|im_start|>", "<|im_end|>")
+    request = GenerationRequest(messages=(Message("user", "hi"),), stop=("END",))
+    assert template.completion_prompt(request) == (
+        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", ("END", "<|im_end|>"))
+    raw = GenerationRequest(prompt="Once upon", stop=("END",))
+    assert template.completion_prompt(raw) == ("Once upon", ("END",))  # a raw prompt as is
+    no_template = SimpleNamespace(metadata={"general.name": "base"})
+    with pytest.raises(BackendError, match=r"model base-model: chat_format 'gguf' needs a chat "
+                       r"template in the GGUF metadata \(tokenizer\.chat_template\)"):
+        GGUFChatTemplate.of(no_template, "base-model")
+
+
 def test_chat_prefers_smollm2_when_served() -> None:
     assert instruct.chat_model(["gemma-3-270m", NAME, "auto"]) == NAME
     assert instruct.chat_model(["gemma-3-270m"]) is None  # the server's default
