@@ -17,6 +17,7 @@ from cerebra.models.registry import wrapped_by
 from cerebra.observability.admission_metrics import AdmissionCollector
 from cerebra.observability.metrics import MeteredBackend, Metrics
 from cerebra.server.auth import authenticator_of
+from cerebra.server.direct_chat import DirectChatRoute
 from cerebra.server.errors import install_error_handlers
 from cerebra.server.hardening import HardeningMiddleware
 from cerebra.server.middleware import install_metrics
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.state.brain = brain
     app.state.started_at = time.time()
     install_error_handlers(app)
+    # the chat route's common case answered directly, inside the headers and body limit
+    app.add_middleware(DirectChatRoute, api=app)
     # security headers and the body limit inside the metrics (413s are counted, timed)
     app.add_middleware(HardeningMiddleware, max_body_bytes=settings.server.max_body_bytes)
     install_metrics(app, metrics)  # outermost: the overhead header times every layer
@@ -128,8 +131,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         memory,
         models_api,
         openai_compat,
-        prompts_api,
         plugins_api,
+        prompts_api,
         query,
         ratings_api,
         router_api,

@@ -132,13 +132,17 @@ async def request_context(request: Request) -> RequestContext:
         if authorization:  # a credential was presented and refused: audited, bounded
             record_denial(request, authorization, exc, authenticator.identity)
         raise
-    user, agent = (principal.user_id, principal.agent_id)
-    context = RequestContext(
-        tenant_id=principal.tenant_id, user_id=user if _confined(principal) else "",
-        agent_id=agent, principal=principal,
-    )
+    context = context_of(principal)
     setattr(request.state, _STATE, context)
     return context
+
+
+def context_of(principal: Principal) -> RequestContext:
+    """The request context of an authenticated principal (its tenant; a confined principal
+    as its own user and agent)."""
+    user = principal.user_id if _confined(principal) else ""
+    return RequestContext(tenant_id=principal.tenant_id, user_id=user,
+                          agent_id=principal.agent_id, principal=principal)
 
 
 def _confined(principal: Principal) -> bool:

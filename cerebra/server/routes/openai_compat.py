@@ -79,27 +79,45 @@ _MEMORY_HEADER = {"parameters": [{
 }]}
 
 
+def check_caps(brain: Brain, body: ChatCompletionIn) -> None:
+    cap = brain.settings.generation.max_tokens_cap
+    if body.max_completion_tokens and body.max_tokens is not None and body.max_tokens > cap:
+        # max_completion_tokens is the one used; the other is still held to the cap
+        raise InvalidInput(f"max_tokens is {body.max_tokens}; the cap is {cap} "
+                           "(CEREBRA_MAX_TOKENS_CAP)", field="max_tokens", cap=cap)
+
+
+async def chat_answer(request: Request, brain: Brain, body: ChatCompletionIn,
+                      ctx: RequestContext, memory_header: str | None) -> JSONResponse:
+    """A non-streaming chat completion: the route's and the direct path's one answer
+    (cerebra/server/direct_chat.py)."""
+    check_caps(brain, body)
+    cancellation = brain.new_cancellation()  # stops the generation if the client leaves
+    query = _chat_query(body, memory_header, ctx, cancellation)
+    answer = await watched(request, cancellation, brain.arun(query))
+    # a ready JSONResponse skips FastAPI's generic encoder on the hot path
+    return JSONResponse(chat_completion(answer, f"chatcmpl-{uuid.uuid4().hex}",
+                                        int(time.time())))
+
+
 @router.post("/chat/completions", responses=STREAMING, openapi_extra=_MEMORY_HEADER)
 async def chat_completions(
     request: Request,
     body: ChatCompletionIn,
     ctx: RequestContext = Depends(requires(Scope.QUERY)),
 ) -> Any:
+    # well-formed, authenticated, non-streaming requests are answered by the direct path
+    # (cerebra/server/direct_chat.py) before they reach this route, with the same answer;
+    # this route answers streams, refusals and anything the direct path passes on
     brain: Brain = request.app.state.brain
-    cap = brain.settings.generation.max_tokens_cap
-    if body.max_completion_tokens and body.max_tokens is not None and body.max_tokens > cap:
-        # max_completion_tokens is the one used; the other is still held to the cap
-        raise InvalidInput(f"max_tokens is {body.max_tokens}; the cap is {cap} "
-                           "(CEREBRA_MAX_TOKENS_CAP)", field="max_tokens", cap=cap)
+    header = request.headers.get("x-cerebra-memory")
+    if not body.stream:
+        return await chat_answer(request, brain, body, ctx, header)
+    check_caps(brain, body)
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
-    query = _chat_query(body, request.headers.get("x-cerebra-memory"), ctx, cancellation)
+    query = _chat_query(body, header, ctx, cancellation)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    if not body.stream:
-        answer = await watched(request, cancellation, brain.arun(query))
-        # a ready JSONResponse skips FastAPI's generic encoder on the hot path
-        return JSONResponse(chat_completion(answer, completion_id, created))
-
     events = brain.arun_stream(query)
     first, watch = await first_event(request, cancellation, events)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
