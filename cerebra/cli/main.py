@@ -24,8 +24,8 @@ from cerebra.cli import (
     identity_cmd,
     memory_cmd,
     ops_cmd,
-    prompts_cmd,
     plugins_cmd,
+    prompts_cmd,
     ratings_cmd,
     router_cmd,
 )

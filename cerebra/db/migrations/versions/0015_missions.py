@@ -1,4 +1,5 @@
-"""Missions and their outcomes; teams (ventures) with roles, assignments and KPI history, per tenant.
+"""Missions and their outcomes; teams (ventures) with roles, assignments and KPI history,
+per tenant.
 
 Revision ID: 0015
 Revises: 0014
