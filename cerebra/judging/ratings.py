@@ -279,10 +279,14 @@ def pair_scores(ratings: Ratings) -> dict[tuple[str, str], float]:
     return out
 
 
-def next_pair(ratings: Ratings, rng: np.random.Generator | None = None) -> tuple[str, str]:
+def next_pair(ratings: Ratings | Sequence[PairLike], rng: np.random.Generator | None = None,
+              *, contestants: Iterable[str] = ()) -> tuple[str, str]:
     """The pair to compare next (active sampling): the highest `pair_scores`; equal scores
-    are broken at random with `rng` (else by order). Needs at least two contestants —
-    include the ones with no comparisons yet through `fit(..., contestants=…)`."""
+    are broken at random with `rng` (else by order). Takes fitted ratings, or comparisons
+    (fitted here, with the normal approximation) and `contestants` not compared yet. Needs
+    at least two contestants."""
+    if not isinstance(ratings, Ratings):
+        ratings = fit(ratings, contestants, n_boot=0)
     scores = pair_scores(ratings)
     if not scores:
         raise ValueError("active sampling needs at least two contestants")

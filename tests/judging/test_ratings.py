@@ -145,7 +145,7 @@ def test_active_sampling_asks_about_the_uncertain_order() -> None:
     # a and b are close and little compared; c is far below both, and well measured
     data = (_games("a", "b", 2, 1) + _games("a", "c", 40, 2) + _games("b", "c", 40, 3))
     ratings = fit(data, n_boot=0)
-    assert next_pair(ratings) == ("a", "b")
+    assert next_pair(ratings) == ("a", "b") == next_pair(data)  # fitted here from the data
     scores = pair_scores(ratings)
     assert scores[("a", "b")] > 10 * max(scores[("a", "c")], scores[("b", "c")])
 
@@ -153,6 +153,7 @@ def test_active_sampling_asks_about_the_uncertain_order() -> None:
 def test_active_sampling_brings_in_a_newcomer() -> None:
     ratings = fit(_simulate(300, seed=2), contestants=["newcomer"], n_boot=0)
     assert "newcomer" in next_pair(ratings, np.random.default_rng(0))
+    assert "newcomer" in next_pair(_simulate(300, seed=2), contestants=["newcomer"])
 
 
 def test_active_sampling_beats_uniform_pairs() -> None:
