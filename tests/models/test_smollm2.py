@@ -209,7 +209,8 @@ def test_smollm2_answers_through_brain_in_its_chat_template(real_env: dict[str, 
 
 
 def _served_models() -> dict[str, Any]:
-    """In a child: the server from settings; /v1/models and a chat completion by SmolLM2."""
+    """In a child: the server from settings (routing on); /v1/models, a chat completion by
+    SmolLM2, and the router's members."""
     from fastapi.testclient import TestClient
 
     from cerebra.config import get_settings
@@ -220,18 +221,24 @@ def _served_models() -> dict[str, Any]:
         chat = client.post("/v1/chat/completions", json={
             "model": NAME, "max_tokens": 24, "temperature": 0,
             "messages": [{"role": "user", "content": "Say hello in one word."}]})
+        routed = client.post("/api/llm/query", json={"prompt": "Hi", "memory": False,
+                                                     "max_tokens": 4})
         return {"models": [m["id"] for m in models["data"]], "status": chat.status_code,
-                "chat": chat.json()}
+                "chat": chat.json(), "routed": routed.json(),
+                "members": sorted(client.app.state.brain.router.backends)}
 
 
 @pytest.mark.slow
-def test_v1_models_lists_both_and_smollm2_chats(real_env: dict[str, str],
+def test_v1_models_lists_both_smollm2_chats_and_the_router_has_both(real_env: dict[str, str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from cerebra.isolated import run_in_child
 
     monkeypatch.setenv("CEREBRA_AUTH__MODE", "off")  # a loopback server without keys
+    monkeypatch.setenv("CEREBRA_ROUTER__STRATEGY", "thompson")
     got = run_in_child(_served_models)
-    assert got["models"] == ["gemma-3-270m", NAME]
+    assert got["models"] == ["auto", "gemma-3-270m", NAME]
+    assert got["members"] == ["gemma-3-270m", NAME]  # two real local models to route between
+    assert got["routed"]["routing"]["served_by"] in ("gemma-3-270m", NAME)
     assert got["status"] == 200, got["chat"]
     assert got["chat"]["model"] == NAME
     assert got["chat"]["choices"][0]["message"]["content"].strip()
