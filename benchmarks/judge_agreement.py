@@ -13,12 +13,15 @@ per judge model:
 - checker_agreement: share of tasks where the model judge's winner is the checker's (a tie
   counts as no agreement), and the same among its decisive verdicts;
 - seconds per judge call.
-Run from benchmarks/judge.py (`python benchmarks/judge.py`, or `--judges-only`).
+Run from benchmarks/judge.py (`python benchmarks/judge.py`); each task's outcome is also
+printed to stderr as it is judged (one JSON line), so a long run shows its progress.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -105,6 +108,9 @@ def _judge_stats(judge: RecordingJudge, tasks: Sequence[Task]) -> dict[str, Any]
         if verdict.winner is not None:
             decisive += 1
             decisive_agree += int(verdict.winner == truth.winner)
+        print(json.dumps({"judge": judge.name, "task": i, "winner": verdict.winner,
+                          "agreement": verdict.agreement, "unparsed": unparsed,
+                          "replies": [r[:80] for r in replies]}), file=sys.stderr, flush=True)
         if len(examples) < 3:
             examples.extend(r[:160] for r in replies[: 3 - len(examples)])
     seconds = time.perf_counter() - started
