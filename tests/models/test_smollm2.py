@@ -22,7 +22,7 @@ from cerebra.models.catalog import Catalog
 from cerebra.models.registry import ModelRegistry
 from cerebra.models.weights import SMOLLM2, InstalledGGUF, sha256_file
 from cerebra.testing import FakeModel
-from tests.helpers import CLI, run_cli
+from tests.helpers import CLI, run_cli, running_server
 
 NAME = "smollm2-135m-instruct"
 QUESTION = "What is the capital of France? Answer in one short sentence."
@@ -141,6 +141,34 @@ def test_chat_template_renders_messages_and_needs_one() -> None:
 def test_chat_prefers_smollm2_when_served() -> None:
     assert instruct.chat_model(["gemma-3-270m", NAME, "auto"]) == NAME
     assert instruct.chat_model(["gemma-3-270m"]) is None  # the server's default
+
+
+@pytest.mark.parametrize("served", [True, False])
+def test_chat_through_a_server_uses_smollm2_when_it_serves_it(tmp_path: Path,
+                                                               served: bool) -> None:
+    """`cerebra chat --server` asks the server's /v1/models; without SmolLM2 there, the
+    server's default answers (the FakeModels stand in for both)."""
+    from cerebra.brain import Brain
+    from cerebra.server.app import create_app
+
+    smol = {"name": NAME, "kind": "fake", "options": {"reply": "SmolLM2 here."}}
+    config = Settings(home=tmp_path / "server", memory={"embedder": "fake"},
+                      health={"interval_s": 0},
+                      catalog={"inline": json.dumps({"models": [smol] if served else []})})
+    brain = Brain.from_settings(config, model=FakeModel(name="gemma-3-270m"))
+    try:
+        with running_server(create_app(config, brain=brain)) as url:
+            proc = subprocess.run([*CLI, "chat", "--server", url], input="hi\n/exit\n",
+                                  capture_output=True, text=True, timeout=120)
+    finally:
+        brain.close()
+    assert proc.returncode == 0, proc.stderr
+    if served:
+        assert f"Cerebra chat ({NAME}, server {url})" in proc.stdout
+        assert "SmolLM2 here." in proc.stdout
+    else:
+        assert f"Cerebra chat (server {url})" in proc.stdout
+        assert "This is a fake answer." in proc.stdout
 
 
 def test_models_list_shows_both_embedded_models(tmp_path: Path) -> None:
