@@ -471,3 +471,102 @@ ab_outcomes = Table(
                          ondelete="CASCADE"),
     Index("ix_ab_outcomes_test", "tenant_id", "test_id", "arm"),
 )
+
+# Missions and teams (issue 10, items 7 and 8; see cerebra.agents.missions and
+# cerebra.agents.teams): stored mission templates, their runs (a daily run once per day) and
+# outcomes per agent and prompt; ventures with roles, who held each role, and KPI history.
+missions = Table(
+    "missions",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+mission_runs = Table(
+    "mission_runs",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("mission", String(64), nullable=False),
+    Column("trigger", String(16), nullable=False),  # daily | manual
+    Column("daily_key", String(16), nullable=True),  # the day of a daily run (unique)
+    Column("state", String(16), nullable=False),  # running | done | failed
+    Column("summary", JSON, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ux_mission_runs_daily", "tenant_id", "mission", "daily_key", unique=True),
+    Index("ix_mission_runs_started", "tenant_id", "started_at"),
+)
+
+mission_outcomes = Table(
+    "mission_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("prompt_index", Integer, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Index("ix_mission_outcomes_run", "tenant_id", "run_id", "id"),
+)
+
+ventures = Table(
+    "ventures",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+venture_roles = Table(
+    "venture_roles",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("venture", String(64), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("kpi", String(64), nullable=False),
+    Column("target", Float, nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("specialisation", JSON, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+venture_assignments = Table(
+    "venture_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("venture", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Index("ix_venture_assignments_role", "tenant_id", "venture", "role", "id"),
+)
+
+venture_kpis = Table(
+    "venture_kpis",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("venture", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_venture_kpis_role", "tenant_id", "venture", "role", "id"),
+)
