@@ -185,6 +185,13 @@ def ask(
     registry.get(agent_id)  # an unknown agent fails before any model loads
     brain = Brain.from_settings()
     try:
+        if registry.get(agent_id).template is not None:  # rendered by the PromptManager
+            from cerebra.prompts.manager import AgentTemplates, PromptManager
+            from cerebra.prompts.template_store import TemplateStore
+
+            registry.templates = AgentTemplates(PromptManager(
+                templates=TemplateStore(brain.engine), store=brain.memory,
+                context=registry.context))
         answer = registry.ask(agent_id, prompt, brain=brain, model=model, endpoint="cli")
     finally:
         brain.close()

@@ -143,3 +143,25 @@ def test_an_agents_key_answers_only_as_that_agent(world: World) -> None:
     assert own.status_code == 200, own.text
     other = c.post("/api/agents/bob/ask", json={"prompt": "hello"}, headers=_bearer(key))
     assert other.status_code == 403 and other.json()["error"]["field"] == "agent_id"
+
+
+def test_an_agents_template_renders_through_the_prompt_manager(world: World) -> None:
+    from cerebra.context import RequestContext
+    from cerebra.prompts.template_store import TemplateStore
+
+    c = world.client
+    store = TemplateStore(c.app.state.brain.engine)  # type: ignore[attr-defined]
+    store.add("terse", "TEMPLATE for {{ name }} ({{ traits | join(', ') }})",
+              context=RequestContext(tenant_id="default"))
+    c.post("/api/agents", json={"id": "alice", "traits": ["brave"], "template": "terse"},
+           headers=world.admin)
+    answer = c.post("/api/agents/alice/ask", json={"prompt": "hello"}, headers=world.admin)
+    assert answer.status_code == 200, answer.text
+    from cerebra.testing import FakeModel
+    from tests.effects.base import unwrap
+
+    model = unwrap(c.app.state.brain.models.get(), FakeModel)  # type: ignore[attr-defined]
+    assert "TEMPLATE for alice (brave)" in model.prompts[-1]
+    c.post("/api/agents", json={"id": "bob", "template": "missing"}, headers=world.admin)
+    unknown = c.post("/api/agents/bob/ask", json={"prompt": "hello"}, headers=world.admin)
+    assert unknown.status_code == 404, unknown.text

@@ -1,7 +1,8 @@
 """Agents over HTTP: /api/agents — the caller's tenant's agents (list, show with title
 history, create), their careers (record a result), lineage (mentor, clone, combine),
 deletion, and answers given as an agent. Another tenant's agent is not found (404); a
-sandboxed agent does not answer users (409). Logic lives in cerebra.agents."""
+sandboxed agent does not answer users (409). An agent's template renders through the
+PromptManager (an unknown template: 404). Logic lives in cerebra.agents."""
 
 from __future__ import annotations
 
@@ -80,8 +81,18 @@ class AskIn(BaseModel):
     memory: bool = Field(default=True, strict=True)
 
 
-def _registry(brain: Brain, ctx: RequestContext) -> AgentRegistry:
-    return AgentRegistry(brain.engine, context=ctx, settings=brain.settings)
+def _registry(brain: Brain, ctx: RequestContext, *, templates: bool = False) -> AgentRegistry:
+    """The caller's tenant's agents; with `templates`, agents' templates render through the
+    PromptManager (the tenant's stored templates, with history and memory context)."""
+    renderer = None
+    if templates:
+        from cerebra.prompts.manager import AgentTemplates, PromptManager
+        from cerebra.prompts.template_store import TemplateStore
+
+        renderer = AgentTemplates(PromptManager(templates=TemplateStore(brain.engine),
+                                                store=brain.memory, context=ctx))
+    return AgentRegistry(brain.engine, context=ctx, settings=brain.settings,
+                         templates=renderer)
 
 
 def _found(scope: Scope, *more: Scope) -> Any:
@@ -204,7 +215,7 @@ async def ask_agent(
     brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     ctx, agent = found
-    registry = _registry(brain, ctx)
+    registry = _registry(brain, ctx, templates=agent.template is not None)
     answer = await asyncio.to_thread(
         registry.ask, agent.id, body.prompt, brain=brain, model=body.model,
         memory=body.memory)
