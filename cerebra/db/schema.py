@@ -540,6 +540,7 @@ venture_roles = Table(
     Column("agent_id", String(64), nullable=False),
     Column("specialisation", JSON, nullable=False),
     Column("generation", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
 )
 

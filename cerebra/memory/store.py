@@ -56,11 +56,12 @@ class MemoryStore:
     `near_duplicate_threshold` (cosine, e.g. 0.95) merges a new memory into an existing one
     of the same scope that is at least that similar; None (the default) keeps both.
     `salience_rate` is how far one unit of feedback moves a memory's salience (-1..1).
+    `MemoryStore()` without a backend uses the configured database (migrated first).
     """
 
     def __init__(
         self,
-        backend: MemoryBackend,
+        backend: MemoryBackend | None = None,
         embedder: Embedder | None = None,
         *,
         weights: RetrievalWeights | None = None,
@@ -72,7 +73,7 @@ class MemoryStore:
             raise InvalidInput(
                 "near_duplicate_threshold must be in (0, 1]", field="near_duplicate_threshold"
             )
-        self.backend = backend
+        self.backend = backend if backend is not None else _configured_backend()
         self._embedder = embedder
         self.weights = weights or RetrievalWeights()
         self.max_chars = max_chars
@@ -496,3 +497,17 @@ def _confined(name: str, asked: str | None, pin: str | None) -> str | None:
     if asked not in (None, "", pin):
         raise Forbidden(f"this credential acts for {name} {pin!r} only", field=name)
     return pin
+
+
+def _configured_backend() -> MemoryBackend:
+    """The backend on the configured database: PostgreSQL (pgvector) or SQLite."""
+    from cerebra.db.migrate import run_migrations
+
+    engine = run_migrations()
+    if engine.dialect.name == "postgresql":
+        from cerebra.memory.postgres import PostgresBackend
+
+        return PostgresBackend(engine)
+    from cerebra.memory.sqlite import SQLiteBackend
+
+    return SQLiteBackend(engine)

@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(64), nullable=False),
         sa.Column("specialisation", sa.JSON, nullable=False),  # the traits the role asks for
         sa.Column("generation", sa.Integer, nullable=False),  # agents the role has had
+        sa.Column("position", sa.Integer, nullable=False),  # the role's place in the venture
         sa.Column("created_at", sa.Float, nullable=False),
     )
     op.create_table(
