@@ -24,7 +24,7 @@ from sqlalchemy import Engine, insert, select
 
 from cerebra.context import RequestContext, tenant_of
 from cerebra.db.schema import ab_outcomes, ab_tests
-from cerebra.errors import InvalidInput, NotFound
+from cerebra.errors import Conflict, InvalidInput, NotFound
 from cerebra.prompts.template_store import TemplateStore, check_name
 
 Arm = Literal["a", "b"]
@@ -176,14 +176,19 @@ class ABTests:
 
     def create(self, name: str, version_a: int, version_b: int, *, split: float = 0.5,
                context: RequestContext | None = None) -> ABTest:
-        """A test of `name` between two of its versions (404 for an unknown one)."""
+        """A test of `name` between two of its versions (404 for an unknown template; 409
+        when it lacks a version named: the body asks for what its state does not have; the
+        same version twice is an A/A test, which shows the noise a comparison must beat)."""
         check_name(name)
         if isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split < 1:
             raise InvalidInput("split must be between 0 and 1", field="split")
-        if version_a == version_b:
-            raise InvalidInput("an A/B test needs two different versions", field="version_b")
-        self.templates.get(name, version=version_a, context=context)
-        self.templates.get(name, version=version_b, context=context)
+        self.templates.get(name, context=context)  # an unknown template: 404
+        for field, version in (("version_a", version_a), ("version_b", version_b)):
+            try:
+                self.templates.get(name, version=version, context=context)
+            except NotFound:
+                raise Conflict(f"template {name!r} has no version {version} to test",
+                               field=field) from None
         test = ABTest(uuid.uuid4().hex, name, version_a, version_b, float(split), time.time())
         with self.engine.begin() as conn:
             conn.execute(insert(ab_tests).values(tenant_id=tenant_of(context),

@@ -223,15 +223,21 @@ class PromptManager:
     # -- rendering --------------------------------------------------------------------
     def variables(self, agent_id: str, *, mood: str | None = None, tone: str | None = None,
                   session_id: str | None = None, query: str | None = None,
-                  **variables: Any) -> dict[str, Any]:
-        """What a template sees for `agent_id`: the caller's variables and the context."""
-        clash = sorted(RESERVED & set(variables) - {"mood", "tone"})
+                  variables: Mapping[str, Any] | None = None,
+                  **more: Any) -> dict[str, Any]:
+        """What a template sees for `agent_id`: the caller's variables (`variables` and
+        keyword arguments) and the context the manager adds."""
+        given = {**(variables or {}), **more}
+        clash = sorted(RESERVED & set(given) - {"mood", "tone"})
         if clash:
             raise InvalidInput(f"{clash[0]!r} is set by the prompt manager", field=clash[0])
+        if "mood" in given or "tone" in given:
+            raise InvalidInput("mood and tone are options of their own, not variables",
+                               field="mood" if "mood" in given else "tone")
         mood, tone = _word(mood, "mood"), _word(tone, "tone")
         memories = self._memories(agent_id, query)
         return {
-            **variables,
+            **given,
             "agent": agent_id,
             "history": self.history(agent_id, session_id=session_id),
             "memories": memories,
@@ -303,7 +309,7 @@ class PromptManager:
     def render_many(self, agent_id: str, template: str, inputs: Sequence[Mapping[str, Any]],
                     *, version: int | None = None) -> list[str]:
         """`template` rendered once per input's variables (the rewriter's evaluation set)."""
-        return [self.render(agent_id, template, version=version, **dict(values))
+        return [self.render(agent_id, template, version=version, variables=values)
                 for values in inputs]
 
 

@@ -172,7 +172,7 @@ class PromptRewriter:
             raise InvalidInput("alpha must be between 0 and 1", field="alpha")
         current = self.templates.get(name, label=label, context=context)
         manager = PromptManager(templates=self.templates, context=context)
-        tasks = [manager.render(agent_id, name, version=current.version, **dict(values))
+        tasks = [manager.render(agent_id, name, version=current.version, variables=values)
                  for values in inputs]  # 422 here: the inputs do not fit the template
         baseline_answers = [self._answer(task) for task in tasks]
         proposals = self.candidates(current, rules)
@@ -189,7 +189,7 @@ class PromptRewriter:
                                         context=context)
             mine, theirs = [], []
             for values, task, incumbent in zip(inputs, tasks, baseline_answers, strict=True):
-                prompt = manager.render(agent_id, name, version=stored.version, **dict(values))
+                prompt = manager.render(agent_id, name, version=stored.version, variables=values)
                 verdict = self.judge.judge(task, {CURRENT: incumbent,
                                                   CANDIDATE: self._answer(prompt)})
                 theirs.append(float(verdict.scores.get(CURRENT, 0.0)))

@@ -181,18 +181,19 @@ class TemplateStore:
         label: str | None = None,
         context: RequestContext | None = None,
     ) -> TemplateVersion:
-        """One version: by number, by label, or else the production label's (the newest
-        version when nothing is labelled production). 404 names what is unknown."""
+        """One version: by number, by label (both: the version, which must carry the label),
+        or else the production label's (the newest version when nothing is labelled
+        production). 404 names what is unknown."""
         check_name(name)
-        if version is not None and label is not None:
-            raise InvalidInput("give a version or a label, not both", field="label")
         labels = self.labels(name, context=context)
         if label is not None:
             check_label(label)
-            if label not in labels:
+            if label not in labels or (version is not None and labels[label] != version):
                 if not self.exists(name, context=context):
                     raise NotFound(f"unknown template {name!r}", field="name")
-                raise NotFound(f"template {name!r} has no label {label!r}", field="label")
+                raise NotFound(f"template {name!r} has no label {label!r}"
+                               + ("" if version is None else f" on version {version}"),
+                               field="label")
             version = labels[label]
         elif version is None:
             version = labels.get(PRODUCTION)

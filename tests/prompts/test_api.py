@@ -65,8 +65,8 @@ def test_versions_labels_and_render(world: World) -> None:
     assert shown["version"] == 1 and [v["version"] for v in shown["versions"]] == [1, 2]
     staged = c.get("/api/prompts/welcome", params={"label": "staging"}, headers=admin).json()
     assert staged["version"] == 2
-    rendered = c.post("/api/prompts/welcome/render", json={
-        "variables": {"name": "Bob"}, "label": "staging", "mood": "cheerful", "tone": "formal",
+    rendered = c.post("/api/prompts/welcome/render", params={"label": "staging"}, json={
+        "variables": {"name": "Bob"}, "mood": "cheerful", "tone": "formal",
         "history": [{"text": "hello there"}]}, headers=world.user)
     assert rendered.status_code == 200, rendered.text
     assert rendered.json()["version"] == 2
@@ -110,7 +110,8 @@ def test_bad_input_and_sandbox(world: World) -> None:
         ("post", "/api/prompts/nope/render", {"bogus": 1}),  # 404 whatever the body
         ("put", "/api/prompts/t/labels/x", {"version": 9}),
         ("get", "/api/prompts/t?version=9", None),
-        ("post", "/api/prompts/t/render", {"variables": {"name": "x"}, "version": 9}),
+        ("post", "/api/prompts/t/render?version=9", {"variables": {"name": "x"}}),
+        ("post", f"/api/prompts/t/render?ab_test={'0' * 32}", {"variables": {"name": "x"}}),
         ("get", f"/api/prompts/t/ab/{'0' * 32}", None),
     ]:
         got = c.request(method, path, json=body, headers=admin)
@@ -146,12 +147,12 @@ def test_ab_over_http(world: World) -> None:
     created = c.post("/api/prompts/t/ab", json={"version_a": 1, "version_b": 2}, headers=admin)
     assert created.status_code == 201, created.text
     test_id = created.json()["id"]
-    assert c.post("/api/prompts/t/ab", json={"version_a": 1, "version_b": 7},
-                  headers=admin).status_code == 404
+    lacking = c.post("/api/prompts/t/ab", json={"version_a": 1, "version_b": 7}, headers=admin)
+    assert lacking.status_code == 409 and lacking.json()["error"]["field"] == "version_b"
     for i in range(40):
-        rendered = c.post("/api/prompts/t/render", json={
-            "variables": {"name": "x"}, "ab_test": test_id, "key": f"user{i}"},
-            headers=admin).json()
+        rendered = c.post("/api/prompts/t/render", params={"ab_test": test_id,
+                                                            "key": f"user{i}"},
+                          json={"variables": {"name": "x"}}, headers=admin).json()
         assert rendered["text"][0] == rendered["arm"].upper()
         outcome = c.post(f"/api/prompts/t/ab/{test_id}/outcomes", json={
             "value": 1.0 if rendered["arm"] == "b" else 0.0, "key": f"user{i}"}, headers=admin)
@@ -180,7 +181,31 @@ def test_rewrite_over_http(world: World) -> None:
                                                           "rewrite:constraints"]
     assert c.get("/api/prompts/t", headers=admin).json()["version"] == 2
     assert c.post("/api/prompts/t/rewrite", json={"inputs": inputs, "judge": {"kind": "regex"}},
-                  headers=admin).json()["error"]["field"] == "judge.pattern"
+                  headers=admin).json()["error"]["field"] == "judge.regex.pattern"
     assert c.post("/api/prompts/t/rewrite", json={
         "inputs": inputs, "judge": {"kind": "contains", "text": "x"}},
         headers=world.user).status_code == 403
+
+
+def test_variables_named_like_options_and_defaults(world: World) -> None:
+    c, admin = world.client, world.admin
+    c.post("/api/prompts", json={"name": "t", "source": "{{ version }} {{ query }}"},
+           headers=admin)
+    c.post("/api/prompts", json={"name": "t", "source": "B {{ version }} {{ query }}",
+                                 "labels": ["staging"]}, headers=admin)
+    rendered = c.post("/api/prompts/t/render", json={
+        "variables": {"version": "v", "query": "q"}}, headers=admin)
+    assert rendered.status_code == 200 and rendered.json()["text"] == "v q"
+    both = c.post("/api/prompts/t/render", params={"version": 1, "label": "staging"},
+                  json={"variables": {"version": 1, "query": 2}}, headers=admin)
+    assert both.status_code == 404 and both.json()["error"]["field"] == "label"
+    assert c.get("/api/prompts/t", params={"version": 2, "label": "staging"},
+                 headers=admin).json()["version"] == 2
+    same = c.post("/api/prompts/t/ab", json={"version_a": 2, "version_b": 2}, headers=admin)
+    assert same.status_code == 201  # an A/A test
+    keyless = c.post("/api/prompts/t/render", params={"ab_test": same.json()["id"]}, json={
+        "variables": {"version": 1, "query": 2}, "agent_id": "carol"}, headers=admin)
+    assert keyless.status_code == 200 and keyless.json()["version"] == 2
+    for bad in ({"mood": "x"}, {"bad-name": 1}):
+        got = c.post("/api/prompts/t/render", json={"variables": bad}, headers=admin)
+        assert got.status_code == 422, got.text

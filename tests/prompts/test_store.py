@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from cerebra.auth.identity import IdentityStore
 from cerebra.context import RequestContext
-from cerebra.errors import InvalidInput, NotFound
+from cerebra.errors import Conflict, InvalidInput, NotFound
 from cerebra.prompts.ab import ABTests, assign_arm
 from cerebra.prompts.template_store import TemplateStore
 
@@ -24,6 +24,9 @@ def test_versions_and_labels(sql_engine: Engine) -> None:
     assert second.version == 2 and second.labels == ("exp-1", "staging")
     assert store.get("greet").version == 1  # production stays until moved
     assert store.get("greet", label="staging").source.startswith("Hello")
+    assert store.get("greet", version=2, label="staging").version == 2
+    with pytest.raises(NotFound):
+        store.get("greet", version=1, label="staging")  # version 1 does not carry it
     moved = store.set_label("greet", "production", 2)
     assert moved.labels == ("exp-1", "production", "staging")
     assert store.get("greet").version == 2
@@ -83,8 +86,10 @@ def test_tenant_isolation(sql_engine: Engine) -> None:
         tests.get(test.id, context=T1)
     with pytest.raises(NotFound):
         tests.record(test.id, 1.0, arm="a", context=T1)
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         tests.create("greet", 1, 2, context=T1)  # t1 has no version 2
+    with pytest.raises(NotFound):
+        tests.create("nope", 1, 2, context=T1)
 
 
 def test_ab_assignment_is_deterministic_and_split(sql_engine: Engine) -> None:
@@ -99,8 +104,7 @@ def test_ab_assignment_is_deterministic_and_split(sql_engine: Engine) -> None:
     assert 0.22 < share_b < 0.38
     assert tests.assign(test.id, "user-1")[1] == (2 if arms[1] == "b" else 1)
     assert tests.record(test.id, 1.0, key="user-1") == assign_arm(test.id, "user-1", 0.3)
-    with pytest.raises(InvalidInput):
-        tests.create("greet", 1, 1)
+    assert tests.create("greet", 1, 1).version_b == 1  # an A/A test
     with pytest.raises(InvalidInput):
         tests.create("greet", 1, 2, split=1.5)
     with pytest.raises(InvalidInput):

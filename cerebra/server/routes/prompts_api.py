@@ -8,18 +8,19 @@ it. Logic lives in cerebra.prompts."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
-from cerebra.errors import Forbidden, InvalidInput, NotFound
+from cerebra.errors import Forbidden, NotFound
 from cerebra.governance.audit_setup import record_action
 from cerebra.prompts.ab import KIND_PATTERN, ABTests
-from cerebra.prompts.manager import PromptManager, brain_model
+from cerebra.prompts.manager import RESERVED, PromptManager, brain_model
 from cerebra.prompts.rewriter import RULES, Judge, PromptRewriter, RuleName
 from cerebra.prompts.sandbox import MAX_SOURCE_CHARS
 from cerebra.prompts.template_store import (
@@ -38,8 +39,15 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, description="1-200 letters, di
 Label = Annotated[str, Field(pattern=LABEL_PATTERN, description="production, staging, …")]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True), WHOLE]
 VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-Variables = dict[Annotated[str, Field(pattern=VARIABLE)], Any]
-MODEL_NAME = r"^[^\s${}]{1,200}$"
+_VARIABLES_SCHEMA: dict[str, Any] = {
+    "type": "object", "patternProperties": {VARIABLE: {}}, "additionalProperties": False,
+    "maxProperties": 64,
+    # the names the manager sets itself (and mood and tone, options of their own)
+    "not": {"anyOf": [{"required": [name]} for name in sorted(RESERVED)]},
+}
+Variables = Annotated[dict[Annotated[str, Field(pattern=VARIABLE)], Any],
+                      Field(max_length=64), WithJsonSchema(_VARIABLES_SCHEMA)]
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,199}$"  # a catalog name
 TEST_ID = r"^[0-9a-f]{32}$"
 Word = Annotated[str, Field(max_length=64)]
 
@@ -70,22 +78,17 @@ class Turn(BaseModel):
 
 
 class RenderIn(BaseModel):
-    """What to render: the template's variables, which version (a number, a label, an A/B
-    test's arm for a key, or production), and the context it sees."""
+    """What to render with: the template's variables and the context it sees (which
+    version: the query's version, label or A/B test, else production)."""
 
     model_config = ConfigDict(extra="forbid")
 
     variables: Variables = Field(
-        default_factory=dict, max_length=64,
+        default_factory=dict,
         description="the template's variables (agent, history, memories, memory, modifiers, "
-                    "previous and steps are the manager's own)")
+                    "previous and steps are the manager's own; mood and tone are options)")
     agent_id: str = Field(default="api", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
-    version: Version | None = None
-    label: Label | None = None
-    ab_test: str | None = Field(default=None, pattern=TEST_ID,
-                                description="render the arm `key` is assigned to")
-    key: str | None = Field(default=None, min_length=1, max_length=200)
     mood: Word | None = None
     tone: Word | None = None
     history: list[Turn] = Field(default_factory=list, max_length=50)
@@ -114,18 +117,34 @@ class OutcomeIn(BaseModel):
     kind: str = Field(default="feedback", pattern=KIND_PATTERN)
 
 
-class JudgeIn(BaseModel):
-    """The judge of a rewrite: a model (pairwise, both orders), or a check of each answer."""
+class ModelJudgeIn(BaseModel):
+    """A model judges each pair of answers in both orders (disagreement is a tie)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["model", "regex", "contains"]
-    model: str | None = Field(default=None, pattern=MODEL_NAME,
-                              description="kind model: the judging model")
-    pattern: str | None = Field(default=None, min_length=1, max_length=500,
-                                description="kind regex: a match scores 1")
-    text: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"\S",
-                             description="kind contains: the text as whole words scores 1")
+    kind: Literal["model"]
+    model: str = Field(pattern=MODEL_NAME, description="the judging model")
+
+
+class RegexJudgeIn(BaseModel):
+    """An answer matching `pattern` scores 1."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["regex"]
+    pattern: str = Field(min_length=1, max_length=500)
+
+
+class ContainsJudgeIn(BaseModel):
+    """An answer holding `text` as whole words (normalised) scores 1."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["contains"]
+    text: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+JudgeIn = Annotated[ModelJudgeIn | RegexJudgeIn | ContainsJudgeIn, Field(discriminator="kind")]
 
 
 class RewriteIn(BaseModel):
@@ -234,20 +253,43 @@ async def remove_label(
     return {"name": current.name, "label": label, "removed": True}
 
 
-def _render(brain: Brain, ctx: RequestContext, name: str, body: RenderIn) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pick:
+    """Which version to render: a number, a label (both: the version, carrying the label),
+    an A/B test's arm for a key (over both), else production."""
+
+    version: int | None = None
+    label: str | None = None
+    ab_test: str | None = None
+    key: str | None = None
+
+
+def _pick(
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    label: Annotated[str | None, Query(pattern=LABEL_PATTERN)] = None,
+    ab_test: Annotated[str | None, Query(
+        pattern=TEST_ID, description="render the arm `key` is assigned to")] = None,
+    key: Annotated[str | None, Query(
+        min_length=1, max_length=200,
+        description="the A/B key: default the session, else the agent")] = None,
+) -> Pick:
+    return Pick(version, label, ab_test, key)
+
+
+def _render(brain: Brain, ctx: RequestContext, name: str, body: RenderIn,
+            pick: Pick) -> dict[str, Any]:
     if body.memory and Scope.MEMORY_READ not in ctx.scopes:
         raise Forbidden("memory context needs the scope 'memory:read'", field="memory",
                         required_scope=Scope.MEMORY_READ.value)
     store = _store(brain)
-    version, label, arm = body.version, body.label, None
-    if body.ab_test is not None:
-        if body.key is None:
-            raise InvalidInput("an A/B render needs the key to assign", field="key")
+    version, label, arm = pick.version, pick.label, None
+    if pick.ab_test is not None:
         tests = ABTests(brain.engine, store)
-        if tests.get(body.ab_test, context=ctx).name != name:
-            raise NotFound(f"A/B test {body.ab_test!r} is not a test of {name!r}",
+        if tests.get(pick.ab_test, context=ctx).name != name:
+            raise NotFound(f"A/B test {pick.ab_test!r} is not a test of {name!r}",
                            field="ab_test")
-        arm, version = tests.assign(body.ab_test, body.key, context=ctx)
+        key = pick.key or body.session_id or body.agent_id
+        arm, version = tests.assign(pick.ab_test, key, context=ctx)
         label = None
     manager = PromptManager(templates=store, store=brain.memory if body.memory else None,
                             context=ctx)
@@ -257,7 +299,7 @@ def _render(brain: Brain, ctx: RequestContext, name: str, body: RenderIn) -> dic
     resolved = manager.resolve(name, version=version, label=label)
     text = manager.render(body.agent_id, name, version=resolved.version.version
                           if resolved.version else None, mood=body.mood, tone=body.tone,
-                          session_id=body.session_id, **body.variables)
+                          session_id=body.session_id, variables=body.variables)
     return {"name": name, "version": resolved.version.version if resolved.version else None,
             "arm": arm, "text": text}
 
@@ -266,10 +308,11 @@ def _render(brain: Brain, ctx: RequestContext, name: str, body: RenderIn) -> dic
 async def render_template(
     body: RenderIn,
     found: tuple[RequestContext, TemplateVersion] = Depends(_READ),
+    pick: Pick = Depends(_pick),
     brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
     ctx, current = found
-    return await asyncio.to_thread(_render, brain, ctx, current.name, body)
+    return await asyncio.to_thread(_render, brain, ctx, current.name, body, pick)
 
 
 @router.post("/{name}/ab", status_code=201)
@@ -338,21 +381,16 @@ async def compare_ab_test(
     return await asyncio.to_thread(compare)
 
 
-def _judge(brain: Brain, ctx: RequestContext, spec: JudgeIn) -> Judge:
+def _judge(brain: Brain, ctx: RequestContext,
+           spec: ModelJudgeIn | RegexJudgeIn | ContainsJudgeIn) -> Judge:
     from cerebra.judging.checker import Check, CheckerJudge
 
-    if spec.kind == "model":
-        if spec.model is None:
-            raise InvalidInput("a model judge needs `model`", field="judge.model")
+    if isinstance(spec, ModelJudgeIn):
         from cerebra.judging.model_judge import ModelJudge
 
         return ModelJudge(spec.model, brain=brain, context=ctx)
-    if spec.kind == "regex":
-        if spec.pattern is None:
-            raise InvalidInput("a regex judge needs `pattern`", field="judge.pattern")
+    if isinstance(spec, RegexJudgeIn):
         return CheckerJudge(Check.regex(spec.pattern))
-    if spec.text is None:
-        raise InvalidInput("a contains judge needs `text`", field="judge.text")
     return CheckerJudge(Check.normalized(spec.text, contains=True))
 
 
