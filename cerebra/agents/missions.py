@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -245,7 +246,9 @@ def _reason_of(verdict: Any, agent_id: str) -> str:
     """The agent's part of the verdict's rationale ("id: score (why)"), else all of it."""
     for part in str(verdict.rationale).split("; "):
         if part.startswith(f"{agent_id}: "):
-            return part[len(agent_id) + 2:]
+            mine = part[len(agent_id) + 2:]
+            scored = re.fullmatch(r"[-+\d.e]+ \((.*)\)", mine, re.DOTALL)  # "1 (why)"
+            return scored.group(1) if scored else mine
     return str(verdict.rationale) or f"score {verdict.scores.get(agent_id, 0.0):g}"
 
 

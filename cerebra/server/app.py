@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         interactions,
         limits_api,
         memory,
+        missions_api,
         models_api,
         openai_compat,
         plugins_api,
@@ -153,5 +154,6 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(ratings_api.router)
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
+    app.include_router(missions_api.router)  # /api/missions, /api/teams
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
