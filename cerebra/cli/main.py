@@ -23,6 +23,7 @@ from cerebra.cli import (
     constitution_cmd,
     identity_cmd,
     memory_cmd,
+    missions_cmd,
     ops_cmd,
     plugins_cmd,
     prompts_cmd,
@@ -54,6 +55,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 ops_cmd.register(app)
 identity_cmd.register(app)
 ratings_cmd.register(app)
+missions_cmd.register(app)  # missions, teams
 
 out = Console()
 
