@@ -14,18 +14,14 @@ from cerebra.agents import AgentRegistry
 from cerebra.agents.teams import BusinessFactory, UnknownRole, UnknownVenture
 from cerebra.config import Settings
 from cerebra.context import RequestContext
-from cerebra.db import make_engine, upgrade
 from cerebra.errors import Conflict, InvalidInput
-from cerebra.memory.sqlite import SQLiteBackend
 from cerebra.memory.store import MemoryStore
 from cerebra.testing import FakeEmbedder
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    made = make_engine(f"sqlite:///{tmp_path / 'teams.db'}")
-    upgrade(made)
-    return made
+def engine(sql_engine: Engine) -> Engine:
+    return sql_engine  # SQLite, then PostgreSQL
 
 
 @pytest.fixture
@@ -80,7 +76,9 @@ def test_a_venture_with_roles_agents_and_kpis(registry: AgentRegistry) -> None:
 
 def test_kpi_history_reassigns_to_a_better_former_holder_or_a_fresh_evolved_agent(
         registry: AgentRegistry, engine: Engine) -> None:
-    memory = MemoryStore(SQLiteBackend(engine), FakeEmbedder())
+    from cerebra.runtime import memory_backend
+
+    memory = MemoryStore(memory_backend(engine), FakeEmbedder())
     factory = BusinessFactory(registry, memory, target=0.5, window=3)
     factory.create_business("one", ["marketing"])
     for value in (0.9, 0.8, 0.7):  # meets its target: keeps the role
