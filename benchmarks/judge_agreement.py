@@ -12,7 +12,10 @@ per judge model:
   (0.5 is unbiased; 1.0 always picks "A");
 - checker_agreement: share of tasks where the model judge's winner is the checker's (a tie
   counts as no agreement), and the same among its decisive verdicts;
-- seconds per judge call.
+- seconds per judge call;
+- the same under a lenient reading (`lenient_choice`: a bare leading "A"/"B" or a repeated
+  "[Answer X]" counts as a choice) — a diagnostic of what the model "meant", not what the
+  judge accepts.
 Run from benchmarks/judge.py (`python benchmarks/judge.py`); each task's outcome is also
 printed to stderr as it is judged (one JSON line), so a long run shows its progress.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,8 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cerebra.judging.checker import Check, CheckerJudge
-from cerebra.judging.model_judge import ModelJudge
+from cerebra.judging.checker import Check, CheckerJudge, extract_json
+from cerebra.judging.model_judge import ModelJudge, PairReply
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def _judge_stats(judge: RecordingJudge, tasks: Sequence[Task]) -> dict[str, Any]
     with_checker = decisive = decisive_agree = 0
     started = time.perf_counter()
     examples: list[str] = []
+    rows: list[tuple[bool, list[str]]] = []
     for i, task in enumerate(tasks):
         # alternate which id comes first, so "right" is not always shown first in order one
         answers = ({"right": task.right, "wrong": task.wrong} if i % 2 == 0
@@ -94,6 +99,7 @@ def _judge_stats(judge: RecordingJudge, tasks: Sequence[Task]) -> dict[str, Any]
         judge.replies.clear()
         verdict = judge.judge(task.prompt, answers)
         replies = list(judge.replies)
+        rows.append((i % 2 == 0, replies))
         truth = CheckerJudge(task.check).judge(task.prompt, answers)
         assert truth.winner == "right", (task.prompt, truth.rationale)
         calls += 2
@@ -125,14 +131,54 @@ def _judge_stats(judge: RecordingJudge, tasks: Sequence[Task]) -> dict[str, Any]
         "checker_agreement_when_decisive": (round(decisive_agree / decisive, 3)
                                             if decisive else None),
         "seconds_per_call": round(seconds / calls, 2),
+        "lenient_reading (diagnostic)": lenient_stats(rows),
         "example_replies": examples,
     }
 
 
-def _picked_first(reply: str) -> int:
-    from cerebra.judging.checker import extract_json
-    from cerebra.judging.model_judge import PairReply
+_LEAD = re.compile(r"""^\W*(?:(?i:answer)\s+([AB])\b|([AB])(?=\W*$|["'.,:;)\]]|\s*\n))""")
+_BLOCK = re.compile(r"\[Answer ([AB])\]")
 
+
+def lenient_choice(reply: str) -> str | None:
+    """A diagnostic reading, not the judge's: the strict JSON verdict if there is one, else
+    a reply that starts with the bare letter ("A", ' "B"', "Answer A"), else the first
+    "[Answer X]" block it repeats; None when none of these."""
+    try:
+        return PairReply.model_validate(extract_json(reply)).winner
+    except ValueError:
+        pass
+    lead = _LEAD.search(reply)
+    if lead:
+        return lead.group(1) or lead.group(2)
+    block = _BLOCK.search(reply)
+    return block.group(1) if block else None
+
+
+def lenient_stats(rows: Sequence[tuple[bool, Sequence[str]]]) -> dict[str, Any]:
+    """Position-swap and checker agreement under `lenient_choice`. Each row: whether the
+    right answer was shown first in the first order, and the two replies (first order,
+    then swapped)."""
+    read = both = agreed = right = first = 0
+    for right_first, replies in rows:
+        picks = [lenient_choice(r) for r in replies[:2]]
+        read += sum(p is not None for p in picks)
+        first += sum(p == "A" for p in picks)
+        if len(picks) < 2 or picks[0] is None or picks[1] is None or "tie" in picks:
+            continue
+        both += 1
+        # the same contestant both times: A then B, or B then A
+        if picks[0] != picks[1]:
+            agreed += 1
+            right += int((picks[0] == "A") == right_first)
+    return {"read_rate": round(read / (2 * len(rows)), 3) if rows else None,
+            "position_swap_agreement": round(agreed / both, 3) if both else None,
+            "pairs_read_in_both_orders": both,
+            "first_position_rate": round(first / read, 3) if read else None,
+            "checker_agreement": round(right / len(rows), 3) if rows else None}
+
+
+def _picked_first(reply: str) -> int:
     try:
         return int(PairReply.model_validate(extract_json(reply)).winner == "A")
     except ValueError:
