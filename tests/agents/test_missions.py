@@ -219,3 +219,26 @@ def test_another_tenants_missions_and_runs_are_unknown(
     with pytest.raises(UnknownRun):
         theirs.store.run(run.id)
     assert theirs.perform_daily() == []
+
+
+def test_prompts_without_a_check_are_judged_by_the_missions_judge(
+        registry: AgentRegistry, brain: Brain, tmp_path: Path) -> None:
+    from cerebra.judging import Check, CheckerJudge, Verdict
+
+    seen: list[dict[str, str]] = []
+
+    class Judge:
+        name = "house"
+
+        def judge(self, prompt: str, answers: dict[str, str]) -> Verdict:
+            seen.append(dict(answers))
+            return CheckerJudge(Check.regex("paris"), name=self.name).judge(prompt, answers)
+
+    scheduler = _scheduler(registry, brain, tmp_path, judges={"house": Judge()})
+    scheduler.add({"name": "essay", "judge": "house",
+                   "prompts": ["Write about France."] * 5})
+    run = scheduler.run("essay")
+    assert seen[0] == {"ada": "Paris.", "bo": "I think it is London."}  # judged together
+    assert run.summary["agents"]["ada"]["passed"] == 5
+    assert run.summary["agents"]["bo"]["passed"] == 0
+    assert registry.get("ada").title == "promoted"
