@@ -421,6 +421,12 @@ class AuditSettings(_Group):
         100, ge=0, description="entries of a tenant's chain between signed checkpoints "
         "(Ed25519 over the head hash and count; 0: none)",
     )
+    linger_s: float = _field(
+        0.25, ge=0, le=60, description="how long the audit writer gathers events before "
+        "storing a batch in the database; every event is in the journal before its request "
+        "is answered, and reads of the log (API, `cerebra audit`) flush first, so this costs "
+        "no durability: fewer, larger batches keep the writer thread off the requests' time",
+    )
     jsonl_path: Path | None = _field(
         None, description="a JSON-lines file that keeps its own copy of the chains (a second "
         "sink); default: none",

@@ -40,7 +40,7 @@ class AuditLog:
 
     def __init__(self, sinks: Sequence[AuditSink], *, journal_dir: Path | None = None,
                  batch_size: int = 500, backoff_s: float = 0.05,
-                 max_backoff_s: float = 2.0, linger_s: float = 0.02) -> None:
+                 max_backoff_s: float = 2.0, linger_s: float = 0.25) -> None:
         """`linger_s`: how long the writer waits for more events before storing a batch —
         the journal already holds them, so this costs no durability; one database append
         per burst instead of per event keeps the writer off the requests' GIL time."""

@@ -66,7 +66,8 @@ def build_audit_log(settings: Settings, engine: Engine) -> AuditLog:
 
         sinks.append(JsonlAuditSink(settings.audit.jsonl_path, signer=signer,
                                     checkpoint_every=every))
-    return AuditLog(sinks, journal_dir=settings.home / "audit" / "journal")
+    return AuditLog(sinks, journal_dir=settings.home / "audit" / "journal",
+                    linger_s=settings.audit.linger_s)
 
 
 class AuditRequestSink:

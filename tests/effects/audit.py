@@ -38,6 +38,16 @@ def _checkpoint_every(env: Env) -> None:
     assert [c.seq for c in db.checkpoints("default")] == [2, 4]
 
 
+@effect("CEREBRA_AUDIT__LINGER_S")
+def _linger_s(env: Env) -> None:
+    brain = env.brain(CEREBRA_AUDIT__LINGER_S="60")
+    brain.ask("question", memory=False)
+    db = DatabaseAuditSink(brain.engine)
+    assert list(db.entries("default")) == []  # gathered, journalled, not stored yet
+    assert brain.audit is not None and brain.audit.flush()
+    assert [e.event.action for e in db.entries("default")] == ["request"]
+
+
 @effect("CEREBRA_AUDIT__JSONL_PATH")
 def _jsonl_path(env: Env) -> None:
     path = env.tmp / "copy" / "audit.jsonl"

@@ -21,6 +21,13 @@ from cerebra.server.deps import get_brain
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
+def _flushed(brain: Brain) -> None:
+    """Read your writes: what this process recorded is in the database before a read (the
+    writer gathers events for audit.linger_s; the journal holds them meanwhile)."""
+    if brain.audit is not None:
+        brain.audit.flush(10.0)
+
+
 @router.get("/verify")
 async def verify(
     ctx: RequestContext = Depends(requires(Scope.AUDIT_READ)),
@@ -31,6 +38,7 @@ async def verify(
     tenant = ctx.tenant_id
 
     def run() -> dict[str, Any]:
+        _flushed(brain)
         report = verify_chain(tenant, source.entries(tenant), source.checkpoints(tenant),
                               head=source.head(tenant), hashes=source.hashes(tenant),
                               trusted_keys=trusted_keys(brain.settings))
@@ -56,6 +64,7 @@ async def entries(
     tenant = ctx.tenant_id
 
     def run() -> dict[str, Any]:
+        _flushed(brain)
         head = source.head(tenant) or (0, "")
         page = [e.to_line() for e in source.entries(tenant, after=after, limit=limit)]
         last = page[-1]["seq"] if page else after
