@@ -170,9 +170,11 @@ def _number(value: Any, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def load_folder(folder: Path | str | None) -> dict[str, Mission]:
-    """The missions of a folder's `*.yaml`/`*.yml` files, by name; a file that does not
-    parse is an InvalidInput naming it."""
+def load_folder(folder: Path | str | None,
+                problems: list[str] | None = None) -> dict[str, Mission]:
+    """The missions of a folder's `*.yaml`/`*.yml` files, by name. A file that does not
+    parse is skipped and its reason appended to `problems` ("name.yaml: why"); without a
+    `problems` list it is an InvalidInput naming the file."""
     if folder is None or not Path(folder).is_dir():
         return {}
     out: dict[str, Mission] = {}
@@ -180,13 +182,24 @@ def load_folder(folder: Path | str | None) -> dict[str, Mission]:
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
             continue
         try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-            if isinstance(spec, Mapping) and "name" not in spec:
-                spec = {**spec, "name": path.stem}
-            mission = Mission.from_spec(spec, source=str(path))
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"{path.name}: not YAML ({exc})", field="mission") from None
+            out_mission = _load_file(path)
         except InvalidInput as exc:
-            raise InvalidInput(f"{path.name}: {exc}", field=exc.field) from None
-        out[mission.name] = mission
+            if problems is None:
+                raise
+            problems.append(exc.message)
+            continue
+        out[out_mission.name] = out_mission
     return out
+
+
+def _load_file(path: Path) -> Mission:
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(spec, Mapping) and "name" not in spec:
+            spec = {**spec, "name": path.stem}
+        return Mission.from_spec(spec, source=str(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path.name}: not a readable YAML file ({exc})"[:500],
+                           field="mission") from None
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path.name}: {exc.message}", field=exc.field) from None

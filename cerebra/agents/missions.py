@@ -90,11 +90,18 @@ class MetaAgentScheduler:
         self._own_runner: JobRunner | None = None
         self.name = f"missions:{registry.tenant_id}"
         self._scheduled = False
+        self.problems: list[str] = []  # the folder's files skipped by the last missions()
 
     # -- missions ---------------------------------------------------------------------------
     def missions(self) -> dict[str, Mission]:
-        """The tenant's missions by name: the folder's, and the stored ones (which win)."""
-        return {**load_folder(self.folder), **self.store.stored()}
+        """The tenant's missions by name: the folder's, and the stored ones (which win). A
+        folder file that does not parse is logged, listed in `problems` and skipped."""
+        problems: list[str] = []
+        found = load_folder(self.folder, problems)
+        for problem in problems:
+            log.warning("mission file skipped: %s", problem)
+        self.problems = problems
+        return {**found, **self.store.stored()}
 
     def mission(self, name: str) -> Mission:
         found = self.missions().get(name)

@@ -6,6 +6,7 @@ or --json. Logic lives in cerebra.agents.missions and cerebra.agents.teams."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def _print(value: Any) -> None:
 @missions_app.command("list")
 def list_missions(tenant: str = _TENANT, as_json: bool = _JSON) -> None:
     """The tenant's missions: the missions folder's and the stored ones."""
-    found = _scheduler(tenant).missions()
+    scheduler = _scheduler(tenant)
+    found = scheduler.missions()
+    for problem in scheduler.problems:  # a folder file that does not parse: skipped
+        print(f"skipped {problem}", file=sys.stderr)
     if as_json:
         _print([m.to_dict() for m in found.values()])
         return

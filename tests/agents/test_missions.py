@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cerebra.agents import AgentRegistry
-from cerebra.agents.mission_spec import Mission
+from cerebra.agents.mission_spec import Mission, load_folder
 from cerebra.agents.mission_store import UnknownMission, UnknownRun
 from cerebra.agents.missions import MetaAgentScheduler
 from cerebra.brain import Brain
@@ -186,8 +186,12 @@ def test_missions_from_a_folder_and_the_database(
     with pytest.raises(UnknownRun):
         scheduler.store.run("nope")
     (folder / "broken.yaml").write_text("prompts: [{prompt: hi}]\n")
+    (folder / "garbled.yml").write_text("prompts: [unclosed\n")
+    assert list(scheduler.missions()) == ["maths"]  # the broken files are skipped, reported
+    assert scheduler.problems[0].startswith("broken.yaml: prompts[0] has no check")
+    assert scheduler.problems[1].startswith("garbled.yml: not a readable YAML file")
     with pytest.raises(InvalidInput, match=r"broken.yaml: prompts\[0\] has no check"):
-        scheduler.missions()
+        load_folder(folder)
 
 
 @pytest.mark.parametrize("spec, field", [

@@ -84,7 +84,7 @@ def test_missions_over_http(world: World) -> None:
     assert c.post("/api/missions/easy/run", headers=world.user).status_code == 403
     # another tenant sees none of it
     other = world.other
-    assert c.get("/api/missions", headers=other).json() == {"missions": []}
+    assert c.get("/api/missions", headers=other).json() == {"missions": [], "problems": []}
     for path in ("/api/missions/hard", "/api/missions/hard/runs",
                  f"/api/missions/hard/runs/{hard['id']}"):
         response = c.get(path, headers=other)

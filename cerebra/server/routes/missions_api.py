@@ -126,8 +126,10 @@ def _factory(brain: Brain, ctx: RequestContext) -> BusinessFactory:
 @router.get("/missions")
 async def list_missions(ctx: RequestContext = Depends(requires(Scope.AGENTS_READ)),
                         brain: Brain = Depends(get_brain)) -> dict[str, Any]:
-    found = await asyncio.to_thread(_scheduler(brain, ctx).missions)
-    return {"missions": [m.to_dict() for m in found.values()]}
+    scheduler = _scheduler(brain, ctx)
+    found = await asyncio.to_thread(scheduler.missions)
+    return {"missions": [m.to_dict() for m in found.values()],
+            "problems": scheduler.problems}  # the folder's files skipped, with why
 
 
 @router.post("/missions", status_code=201, responses=_CONFLICT)
