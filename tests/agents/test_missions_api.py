@@ -101,7 +101,11 @@ def test_missions_over_http(world: World) -> None:
                                                           "expected": "("}}]}, "pattern"),
     ({"name": "x", "prompts": [{"prompt": "hi"}]}, "prompts"),  # no check and no judge
     ({"name": "x", "prompts": [{"prompt": "hi", "check": {"kind": "function",
-                                                          "expected": "x"}}]}, "kind"),
+                                                          "expected": "x"}}]}, "check"),
+    ({"name": "x", "prompts": [{"prompt": "hi", "check": {"kind": "numeric",
+                                                          "expected": "4"}}]}, "expected"),
+    ({"name": "x", "replace": 1, "prompts": [{"prompt": "hi", "check": {
+        "kind": "regex", "expected": "."}}]}, "replace"),
 ])
 def test_bad_missions_are_422_naming_the_field(world: World, body: dict[str, Any],
                                                field: str) -> None:
@@ -113,13 +117,12 @@ def test_bad_missions_are_422_naming_the_field(world: World, body: dict[str, Any
 
 def test_teams_over_http(world: World) -> None:
     c, admin = world.client, world.admin
-    made = c.post("/api/teams", json={"name": "biz1", "roles": [
-        {"name": "marketing", "kpi": "leads", "target": 10, "window": 2}, {"name": "dev"}]},
-        headers=admin)
+    made = c.post("/api/teams", json={"name": "biz1", "roles": {
+        "marketing": {"kpi": "leads", "target": 10, "window": 2}, "dev": {}}}, headers=admin)
     assert made.status_code == 201, made.text
     assert [(r["role"], r["agent_id"]) for r in made.json()["roles"]] == [
         ("marketing", "biz1.marketing.1"), ("dev", "biz1.dev.1")]
-    assert c.post("/api/teams", json={"name": "biz1", "roles": [{"name": "dev"}]},
+    assert c.post("/api/teams", json={"name": "biz1", "roles": {"dev": {}}},
                   headers=admin).status_code == 409
     first = c.post("/api/teams/biz1/kpi", json={"role": "marketing", "value": 3},
                    headers=admin).json()
@@ -138,9 +141,10 @@ def test_teams_over_http(world: World) -> None:
                   headers=admin).status_code == 404
     assert c.post("/api/teams/biz1/kpi", json={"role": "dev", "value": "high"},
                   headers=admin).status_code == 422
-    assert c.post("/api/teams", json={"name": "t", "roles": [{"name": "dev",
-                                                              "agent_id": "ghost"}]},
+    assert c.post("/api/teams", json={"name": "t", "roles": {"dev": {"agent_id": "ghost"}}},
                   headers=admin).status_code == 404
+    assert c.post("/api/teams", json={"name": "t", "roles": {"bad role": {}}},
+                  headers=admin).status_code == 422
     assert c.get("/api/teams/biz1", headers=world.other).status_code == 404
     assert c.post("/api/teams/biz1/kpi", json={}, headers=world.other).status_code == 404
     assert c.get("/api/teams", headers=world.other).json() == {"teams": []}

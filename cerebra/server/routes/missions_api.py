@@ -4,9 +4,9 @@ and KPIs, record a KPI). Everything is the caller's tenant's; another tenant's m
 run or venture is not found (404). Logic lives in cerebra.agents.missions and
 cerebra.agents.teams.
 
-Mission checks over HTTP are the declarative kinds (exact, normalized, regex, json_schema,
-numeric); a `function` check (Python source) is for mission files an operator places in
-the missions folder.
+Mission checks over HTTP are the declarative kinds (exact, normalized, regex, numeric);
+json_schema and `function` checks (Python source) are for mission files an operator places
+in the missions folder.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from cerebra.governance.audit_setup import record_action
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.openapi_doc import error_response
+from cerebra.server.request_schemas import WHOLE
 
 router = APIRouter(prefix="/api", tags=["missions"])
 
@@ -45,16 +46,39 @@ _TEAM_404: _Responses = {
 _CONFLICT: _Responses = {409: error_response(409, "one by this name exists already")}
 
 
-class CheckIn(BaseModel):
+class TextCheckIn(BaseModel):
+    """The answer equals `expected` (exact: trimmed; normalized: case, spacing and edge
+    punctuation aside), or holds it as whole words with `contains`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["exact", "normalized", "regex", "json_schema", "numeric"]
-    expected: str | float | dict[str, Any] = Field(
-        description="text (exact, normalized), a pattern (regex), a number (numeric) or a "
-        "JSON Schema (json_schema)")
-    contains: bool = Field(default=False, description="exact/normalized: anywhere, as words")
-    abs_tol: float = Field(default=1e-6, ge=0, le=1e12)
-    rel_tol: float = Field(default=0.0, ge=0, le=1e12)
+    kind: Literal["exact", "normalized"]
+    expected: str = Field(min_length=1, max_length=4000)
+    contains: bool = Field(default=False, strict=True)
+
+
+class RegexCheckIn(BaseModel):
+    """The answer matches the (Python) regular expression `expected`, case-insensitively;
+    one that does not compile is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["regex"]
+    expected: str = Field(min_length=1, max_length=500)
+
+
+class NumericCheckIn(BaseModel):
+    """The answer's last number is within tolerance of `expected`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["numeric"]
+    expected: float = Field(strict=True, ge=-1e15, le=1e15)
+    abs_tol: float = Field(default=1e-6, strict=True, ge=0, le=1e12)
+    rel_tol: float = Field(default=0.0, strict=True, ge=0, le=1e12)
+
+
+CheckIn = Annotated[TextCheckIn | RegexCheckIn | NumericCheckIn, Field(discriminator="kind")]
 
 
 class PromptIn(BaseModel):
@@ -64,48 +88,66 @@ class PromptIn(BaseModel):
     check: CheckIn | None = Field(default=None, description="none: the mission's judge decides")
 
 
+def _check_or_judge(schema: dict[str, Any]) -> None:
+    """A mission names a judge, or every prompt has a check."""
+    schema["anyOf"] = [
+        {"required": ["judge"], "properties": {"judge": {"type": "string"}}},
+        {"properties": {"prompts": {"items": {
+            "required": ["check"], "properties": {"check": {"type": "object"}}}}}},
+    ]
+
+
 class MissionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A mission template; a prompt without a check needs the mission's `judge`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_check_or_judge)
 
     name: MissionName
     description: str = Field(default="", max_length=500)
     prompts: list[PromptIn] = Field(min_length=1, max_length=100)
     agents: list[AgentId] = Field(default_factory=list, max_length=100,
                                   description="empty: every agent of the tenant")
-    pass_score: float = Field(default=0.5, ge=0, le=1)
-    max_tokens: int = Field(default=64, ge=1, le=4096)
-    temperature: float = Field(default=0.0, ge=0, le=2)
-    max_latency_ms: float | None = Field(default=None, ge=1, le=3_600_000)
+    pass_score: float = Field(default=0.5, strict=True, ge=0, le=1)
+    max_tokens: Annotated[int, Field(ge=1, le=4096, strict=True), WHOLE] = 64
+    temperature: float = Field(default=0.0, strict=True, ge=0, le=2)
+    max_latency_ms: float | None = Field(default=None, strict=True, ge=1, le=3_600_000)
     judge: str | None = Field(default=None, pattern=MODEL_PATTERN,
                               description="the model judging prompts without a check")
-    daily: bool = Field(default=True, description="run by the daily schedule")
-    replace: bool = Field(default=False, description="replace a stored mission of this name")
+    daily: bool = Field(default=True, strict=True, description="run by the daily schedule")
+    replace: bool = Field(default=False, strict=True,
+                          description="replace a stored mission of this name")
 
 
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: TeamName
     kpi: TeamName = "kpi"
-    target: float = Field(default=0.5, ge=-1e12, le=1e12)
-    window: int = Field(default=5, ge=1, le=1000)
+    target: float = Field(default=0.5, strict=True, ge=-1e12, le=1e12)
+    window: Annotated[int, Field(ge=1, le=1000, strict=True), WHOLE] = 5
     traits: list[Annotated[str, Field(pattern=TRAIT_PATTERN)]] = Field(
         default_factory=list, max_length=16, description="empty: the role's own")
     agent_id: AgentId | None = Field(default=None, description="none: a new agent")
 
 
+def _closed_roles(schema: dict[str, Any]) -> None:
+    """Role names are the roles object's keys, each matching the name pattern, no other."""
+    schema["properties"]["roles"]["additionalProperties"] = False
+
+
 class TeamIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_closed_roles)
 
     name: TeamName
-    roles: list[RoleIn] = Field(min_length=1, max_length=16)
+    roles: dict[TeamName, RoleIn] = Field(
+        min_length=1, max_length=16, description="role name → its KPI, target, window, "
+        "traits and agent (all optional), in the venture's order")
 
 
 class KpiIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: TeamName
-    value: float = Field(ge=-1e12, le=1e12)
+    value: float = Field(strict=True, ge=-1e12, le=1e12)
     note: str = Field(default="", max_length=1000)
 
 
@@ -196,13 +238,10 @@ async def create_team(body: TeamIn, ctx: RequestContext = Depends(requires(Scope
                       brain: Brain = Depends(get_brain)) -> dict[str, Any]:
     """A venture with its roles; a role without an agent gets a new one (404: an unknown
     agent named)."""
-    roles = {r.name: {"kpi": r.kpi, "target": r.target, "window": r.window,
-                      **({"traits": r.traits} if r.traits else {})} for r in body.roles}
-    if len(roles) != len(body.roles):
-        from cerebra.errors import InvalidInput
-
-        raise InvalidInput("a role is named twice", field="roles")
-    agents = {r.name: r.agent_id for r in body.roles if r.agent_id}
+    roles = {name: {"kpi": r.kpi, "target": r.target, "window": r.window,
+                    **({"traits": r.traits} if r.traits else {})}
+             for name, r in body.roles.items()}
+    agents = {name: r.agent_id for name, r in body.roles.items() if r.agent_id}
     shown = await asyncio.to_thread(_factory(brain, ctx).create_business, body.name, roles,
                                     agents=agents)
     record_action(brain.audit, ctx, "team.create", body.name)
