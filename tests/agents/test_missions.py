@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cerebra.agents import AgentRegistry
+from cerebra.agents import AgentRegistry, AgentSandboxed
 from cerebra.agents.mission_spec import Mission, load_folder
 from cerebra.agents.mission_store import UnknownMission, UnknownRun
 from cerebra.agents.missions import MetaAgentScheduler
@@ -84,6 +84,8 @@ def test_a_mission_promotes_the_agent_that_passes_and_sandboxes_the_one_that_fai
     assert {o.answer for o in outcomes if o.agent_id == "bo"} == {"I think it is London."}
     # the sandboxed agent still runs in missions (a competition): it is how it earns its way
     # back; for users it stays refused
+    with pytest.raises(AgentSandboxed):
+        registry.ask("bo", "What is the capital of France?", brain=brain)
     again = scheduler.run("capitals")
     assert again.summary["agents"]["bo"]["prompts"] == 10
     assert [r.id for r in scheduler.store.runs()] == [again.id, run.id]
