@@ -72,5 +72,8 @@ def test_both_local_models_compete_and_a_local_model_judges(real_env: None) -> N
     else:
         assert verdict["agreement"] == 1.0
     assert got["judged"].count("judge") == 2 and got["judged"].count("compete") == 2
-    # each answer's score went back as its feedback
-    assert set(result["effects"]["feedback"]) == {GEMMA, SMOL}
+    feedback = result["effects"]["feedback"]
+    if verdict["agreement"] is None:  # the judge could not judge: nothing made up is fed back
+        assert verdict["failures"] and feedback.startswith("skipped")
+    else:  # each answer's score went back as its feedback
+        assert set(feedback) == {GEMMA, SMOL}
