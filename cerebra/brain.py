@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Unpack
@@ -35,6 +34,7 @@ from cerebra.guards import (
     run_settle,
     stop_on_refusal,
 )
+from cerebra.ids import new_id
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.memory.turns import TurnCounter
@@ -255,7 +255,7 @@ class Brain:
         query = prep.query
         routing = routed.to_dict() if routed is not None else None
         model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
-        trace_id = uuid.uuid4().hex
+        trace_id = new_id()
         stored: str | None = None
         cost_usd = self._cost(model_name, prep.backend, usage)
         if finish_reason == CANCELLED:  # the client went away: remember and record nothing

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import heapq
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from cerebra.errors import CerebraError, InvalidInput
+from cerebra.ids import new_id
 
 WINDOW_S = 60.0
 NANO = 1_000_000_000  # nano-dollars per dollar
@@ -126,7 +126,7 @@ class Reservation:
 
 
 def new_reservation(checks: Sequence[Check], now: float, hold_s: float) -> Reservation:
-    return Reservation(uuid.uuid4().hex, tuple(checks), now + hold_s)
+    return Reservation(new_id(), tuple(checks), now + hold_s)
 
 
 def period_range(now: float, period: str) -> tuple[float, float]:

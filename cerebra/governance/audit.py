@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cerebra.db.schema import DEFAULT_TENANT
+from cerebra.ids import new_id
 
 GENESIS = "0" * 64  # the "previous hash" of each chain's first entry
 
@@ -60,7 +60,7 @@ class AuditEvent:
         if (self.event_id and self.time and self.tenant_id
                 and (self.constitution_hash or not constitution_hash)):
             return self
-        return replace(self, event_id=self.event_id or uuid.uuid4().hex,
+        return replace(self, event_id=self.event_id or new_id(),
                        time=self.time or time.time(), tenant_id=self.tenant_id or DEFAULT_TENANT,
                        constitution_hash=self.constitution_hash or constitution_hash)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, UnknownModel
 from cerebra.exchange import Answer, Query
+from cerebra.ids import new_id
 from cerebra.models.cancellation import Cancellation
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
@@ -96,7 +96,7 @@ async def chat_answer(request: Request, brain: Brain, body: ChatCompletionIn,
     query = _chat_query(body, memory_header, ctx, cancellation)
     answer = await watched(request, cancellation, brain.arun(query))
     # a ready JSONResponse skips FastAPI's generic encoder on the hot path
-    return JSONResponse(chat_completion(answer, f"chatcmpl-{uuid.uuid4().hex}",
+    return JSONResponse(chat_completion(answer, f"chatcmpl-{new_id()}",
                                         int(time.time())))
 
 
@@ -116,7 +116,7 @@ async def chat_completions(
     check_caps(brain, body)
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
     query = _chat_query(body, header, ctx, cancellation)
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    completion_id = f"chatcmpl-{new_id()}"
     created = int(time.time())
     events = brain.arun_stream(query)
     first, watch = await first_event(request, cancellation, events)
@@ -171,7 +171,7 @@ async def completions(
         endpoint="openai.completions",
         cancellation=(cancellation := brain.new_cancellation()),
     )
-    completion_id = f"cmpl-{uuid.uuid4().hex}"
+    completion_id = f"cmpl-{new_id()}"
     created = int(time.time())
     echo = prompt if body.echo else ""
     if not body.stream:
