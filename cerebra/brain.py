@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
-from cerebra.errors import CerebraError, InvalidInput, NotFound
+from cerebra.errors import CerebraError, InvalidInput
 from cerebra.exchange import Answer, AskOptions, Query, build_query
 from cerebra.guards import (
     Guard,
@@ -305,30 +305,14 @@ class Brain:
                 credential_id=(query.context.principal.credential_id
                                if query.context.principal is not None else ""),
             )
-        log.debug(
-            "interaction",
-            extra={
-                "trace_id": trace_id,
-                "model": model_name,
-                "completion_tokens": usage.completion_tokens,
-                "latency_ms": round(latency_ms, 2),
-                "memories_used": len(prep.hits),
-            },
-        )
+        log.debug("interaction", extra={
+            "trace_id": trace_id, "model": model_name, "latency_ms": round(latency_ms, 2),
+            "completion_tokens": usage.completion_tokens, "memories_used": len(prep.hits)})
         answer = Answer(
-            answer=text,
-            model=model_name,
-            usage=usage,
-            latency_ms=latency_ms,
-            trace_id=trace_id,
-            finish_reason=finish_reason,
-            memories=list(prep.hits),
-            prompt=rendered,
-            stored_memory_id=stored,
-            tool_calls=tool_calls,
-            routing=routing,
-            annotations=query.annotations,
-            cost_usd=cost_usd,
+            answer=text, model=model_name, usage=usage, latency_ms=latency_ms,
+            trace_id=trace_id, finish_reason=finish_reason, memories=list(prep.hits),
+            prompt=rendered, stored_memory_id=stored, tool_calls=tool_calls, routing=routing,
+            annotations=query.annotations, cost_usd=cost_usd,
         )
         deliver(self.sinks, Interaction(query=query, answer=answer, record=record))
         return answer
@@ -482,30 +466,11 @@ class Brain:
     ) -> dict[str, Any]:
         """Rate an answer (quality 0..1, higher is better), once. The rating reaches the router
         that chose its model (the bandit learns) and the memories recalled for it (salience
-        rises for good answers and falls for bad ones)."""
-        if isinstance(quality, bool) or not isinstance(quality, int | float):
-            raise InvalidInput("quality must be a number between 0 and 1", field="quality")
-        if not 0.0 <= float(quality) <= 1.0:
-            raise InvalidInput("quality must be between 0 and 1", field="quality")
-        context = context or RequestContext()
-        tenant = context.tenant_id
-        row = self.ledger.get(trace_id, context=context)
-        if row is None:
-            raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
-        if not self.ledger.set_feedback(trace_id, float(quality), comment, tenant):
-            raise InvalidInput("this answer has feedback already", field="trace_id")
-        result: dict[str, Any] = {"trace_id": trace_id, "quality": float(quality)}
-        used = [m["id"] for m in row["memories_used"] or []]
-        if used:
-            # quality 0..1 → reward -1..1: a bad answer lowers what it was built on
-            result["memories_reinforced"] = self.memory.reinforce(
-                used, 2.0 * quality - 1.0, context=context
-            )
-        decision_id = row.get("decision_id")
-        if decision_id and self.router is not None:
-            decision = self.router.feedback(decision_id, float(quality))
-            result["router"] = {"decision_id": decision_id, "reward": decision.reward}
-        return result
+        rises for good answers and falls for bad ones): cerebra/feedback.py."""
+        from cerebra.feedback import apply_feedback
+
+        return apply_feedback(self.ledger, self.memory, self.router, trace_id, quality,
+                              comment, context=context or RequestContext())
 
     def close(self) -> None:
         """Close the router, the sinks (the ledger flushes), the guards, the memory backend
