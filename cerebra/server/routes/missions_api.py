@@ -64,7 +64,7 @@ class RegexCheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["regex"]
-    expected: str = Field(min_length=1, max_length=500)
+    expected: str = Field(min_length=1, max_length=500, json_schema_extra={"format": "regex"})
 
 
 class NumericCheckIn(BaseModel):
