@@ -86,15 +86,12 @@ class AuditRequestSink:
 
 
 def request_event(interaction: Interaction) -> AuditEvent:
-    from cerebra.models.pricing import cost
-
+    """The "request" event of a finished interaction; its cost is the one the ledger and
+    the budgets count (the serving model's price)."""
     query, answer = interaction.query, interaction.answer
     principal = query.context.principal
     actor = principal.label() if principal is not None else (query.user_id or "anonymous")
-    try:
-        spent = round(cost(answer.model, answer.usage), 8)
-    except Exception:  # a price table that cannot price it: record the tokens alone
-        spent = None
+    spent = round(answer.cost_usd, 8)
     details = {
         "endpoint": query.endpoint,
         "model": answer.model,

@@ -162,3 +162,22 @@ def test_record_offline_chains_before_returning() -> None:
     record_offline(settings, engine, AuditEvent("key.create", actor="cli", target="key_1"))
     (entry,) = DatabaseAuditSink(engine).entries("default")
     assert (entry.event.action, entry.event.target) == ("key.create", "key_1")
+
+
+def test_a_request_event_counts_the_cost_the_ledger_counts(tmp_path: Path) -> None:
+    priced = FakeModel("a priced answer", name="priced", cost_per_input_token=2e-6,
+                       cost_per_output_token=5e-6)
+    brain = Brain.from_settings(Settings(home=tmp_path / "p"), model=priced,
+                                embedder=FakeEmbedder())
+    try:
+        answer = brain.ask("what does it cost?", memory=False)
+        assert answer.cost_usd > 0
+        assert brain.audit is not None and brain.audit.flush()
+        (event,) = [e.event for e in DatabaseAuditSink(brain.engine).entries("default")
+                    if e.event.action == "request"]
+        assert event.details["cost"] == round(answer.cost_usd, 8)
+        assert event.trace_id == answer.trace_id
+        row = brain.ledger.get(answer.trace_id)
+        assert row is not None and row["cost_usd"] == pytest.approx(answer.cost_usd)
+    finally:
+        brain.close()
