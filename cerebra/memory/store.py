@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cerebra.context import RequestContext, tenant_of
-from cerebra.errors import Forbidden, InvalidInput, NotFound
+from cerebra.errors import InvalidInput, NotFound
 from cerebra.memory.base import (
     Memory,
     MemoryBackend,
@@ -36,6 +36,7 @@ from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
 from cerebra.memory.validation import (
     check_prune,
+    confined_value,
     expiry,
     importance_value,
     metadata_value,
@@ -73,7 +74,11 @@ class MemoryStore:
             raise InvalidInput(
                 "near_duplicate_threshold must be in (0, 1]", field="near_duplicate_threshold"
             )
-        self.backend = backend if backend is not None else _configured_backend()
+        if backend is None:
+            from cerebra.memory.configured import configured_backend
+
+            backend = configured_backend()
+        self.backend = backend
         self._embedder = embedder
         self.weights = weights or RetrievalWeights()
         self.max_chars = max_chars
@@ -107,8 +112,8 @@ class MemoryStore:
                 raise InvalidInput(f"{name} must be a string of at most 200 characters", field=name)
         if context is not None:
             user_pin, agent_pin = context.confinement()
-            user_id = _confined("user_id", user_id, user_pin)
-            agent_id = _confined("agent_id", agent_id, agent_pin)
+            user_id = confined_value("user_id", user_id, user_pin)
+            agent_id = confined_value("agent_id", agent_id, agent_pin)
         return Scope(
             tenant_of(context), user_id=user_id, agent_id=agent_id, session_id=session_id
         )
@@ -488,26 +493,3 @@ class MemoryStore:
             name=f"memory-prune:{tenant_of(context)}:{agent_id or '*'}:{user_id or '*'}:"
             f"{session_id or '*'}",
         ).start()
-
-
-def _confined(name: str, asked: str | None, pin: str | None) -> str | None:
-    """The value a confined principal may use: its own (a different one is refused)."""
-    if pin is None:
-        return asked
-    if asked not in (None, "", pin):
-        raise Forbidden(f"this credential acts for {name} {pin!r} only", field=name)
-    return pin
-
-
-def _configured_backend() -> MemoryBackend:
-    """The backend on the configured database: PostgreSQL (pgvector) or SQLite."""
-    from cerebra.db.migrate import run_migrations
-
-    engine = run_migrations()
-    if engine.dialect.name == "postgresql":
-        from cerebra.memory.postgres import PostgresBackend
-
-        return PostgresBackend(engine)
-    from cerebra.memory.sqlite import SQLiteBackend
-
-    return SQLiteBackend(engine)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cerebra.errors import InvalidInput
+from cerebra.errors import Forbidden, InvalidInput
 
 
 def validate_text(value: Any, *, field: str = "text", max_chars: int = 20_000) -> str:
@@ -79,3 +79,12 @@ def check_prune(threshold: Any, ttl: Any) -> None:
         raise InvalidInput("threshold must be between 0 and 1", field="threshold")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
         raise InvalidInput("ttl must be a positive number of seconds", field="ttl")
+
+
+def confined_value(name: str, asked: str | None, pin: str | None) -> str | None:
+    """The value a confined principal may use: its own (a different one is refused)."""
+    if pin is None:
+        return asked
+    if asked not in (None, "", pin):
+        raise Forbidden(f"this credential acts for {name} {pin!r} only", field=name)
+    return pin
