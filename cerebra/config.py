@@ -23,9 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from cerebra.config_agents import AgentsSettings, PluginsSettings
 from cerebra.config_groups import (
-    GROUPS,
-    AgentsSettings,
     AuditSettings,
     AuthSettings,
     CacheSettings,
@@ -36,12 +35,32 @@ from cerebra.config_groups import (
     LimitsSettings,
     MemorySettings,
     ModelSettings,
-    PluginsSettings,
     PolicySettings,
     RedisSettings,
     RouterSettings,
     ServerSettings,
+    _Group,
 )
+
+GROUPS: dict[str, type[_Group]] = {
+    "server": ServerSettings,
+    "auth": AuthSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "limits": LimitsSettings,
+    "model": ModelSettings,
+    "generation": GenerationSettings,
+    "catalog": CatalogSettings,
+    "cache": CacheSettings,
+    "health": HealthSettings,
+    "router": RouterSettings,
+    "memory": MemorySettings,
+    "policy": PolicySettings,
+    "audit": AuditSettings,
+    "plugins": PluginsSettings,
+    "agents": AgentsSettings,
+}
+
 
 DEV_SECRET = "dev-secret-change-me-it-signs-tokens-in-dev-only"  # ≥ 32 bytes for HS256
 PREFIX = "CEREBRA_"

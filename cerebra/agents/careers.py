@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cerebra.config_groups import AgentsSettings
+    from cerebra.config_agents import AgentsSettings
 
 NOVICE = "novice"
 PROMOTED = "promoted"
