@@ -16,6 +16,7 @@ from cerebra.config import Settings
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.jobs.inprocess import InProcessRunner
+from cerebra.memory.configured import load_embedder, memory_backend
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import ModelRegistry, wrapped_by
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from cerebra.guards import Guard
     from cerebra.jobs.base import JobRunner
-    from cerebra.memory.embedders import Embedder
     from cerebra.memory.store import MemoryStore
     from cerebra.models.catalog import Catalog
     from cerebra.models.catalog_policy import EntryPolicy
@@ -60,27 +60,6 @@ def load_default_model(settings: Settings) -> ModelBackend:
         n_threads=settings.model.n_threads,
     )
     return queue_local(backend, settings)
-
-
-def load_embedder(settings: Settings) -> Embedder:
-    if settings.memory.embedder == "fake":
-        from cerebra.testing import FakeEmbedder
-
-        return FakeEmbedder()
-    from cerebra.memory.embedders import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(device=settings.memory.embedder_device)
-
-
-def memory_backend(engine: Engine) -> Any:
-    """The MemoryBackend for the configured database: PostgreSQL (pgvector) or SQLite."""
-    if engine.dialect.name == "postgresql":
-        from cerebra.memory.postgres import PostgresBackend
-
-        return PostgresBackend(engine)
-    from cerebra.memory.sqlite import SQLiteBackend
-
-    return SQLiteBackend(engine)
 
 
 def build_catalog(settings: Settings, registry: ModelRegistry) -> Catalog:

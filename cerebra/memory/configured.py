@@ -1,16 +1,22 @@
-"""The memory backend on the configured database (PostgreSQL with pgvector, or SQLite),
-migrated first: what `MemoryStore()` without a backend uses."""
+"""The memory parts the settings ask for: the backend on the configured database
+(PostgreSQL with pgvector, or SQLite) and the embedder. `MemoryStore()` without arguments
+uses both; cerebra.runtime builds the Brain's store with them."""
 
 from __future__ import annotations
 
-from cerebra.memory.base import MemoryBackend
+from typing import TYPE_CHECKING
+
+from cerebra.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cerebra.memory.base import MemoryBackend
+    from cerebra.memory.embedders import Embedder
 
 
-def configured_backend() -> MemoryBackend:
-    """The backend on the configured database: PostgreSQL (pgvector) or SQLite."""
-    from cerebra.db.migrate import run_migrations
-
-    engine = run_migrations()
+def memory_backend(engine: Engine) -> MemoryBackend:
+    """The MemoryBackend for the database of `engine`: PostgreSQL (pgvector) or SQLite."""
     if engine.dialect.name == "postgresql":
         from cerebra.memory.postgres import PostgresBackend
 
@@ -18,3 +24,23 @@ def configured_backend() -> MemoryBackend:
     from cerebra.memory.sqlite import SQLiteBackend
 
     return SQLiteBackend(engine)
+
+
+def configured_backend() -> MemoryBackend:
+    """The backend on the configured database, migrated first."""
+    from cerebra.db.migrate import run_migrations
+
+    return memory_backend(run_migrations())
+
+
+def load_embedder(settings: Settings | None = None) -> Embedder:
+    """The embedder `memory.embedder` names (MiniLM on `memory.embedder_device`, or the
+    fake one for tests); built when called, never at import."""
+    settings = settings or get_settings()
+    if settings.memory.embedder == "fake":
+        from cerebra.testing import FakeEmbedder
+
+        return FakeEmbedder()
+    from cerebra.memory.embedders import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(device=settings.memory.embedder_device)

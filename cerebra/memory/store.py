@@ -88,9 +88,9 @@ class MemoryStore:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:  # built on first use, never at import or construction
-            from cerebra.memory.embedders import SentenceTransformerEmbedder
+            from cerebra.memory.configured import load_embedder
 
-            self._embedder = SentenceTransformerEmbedder()
+            self._embedder = load_embedder()  # the one `memory.embedder` names
         return self._embedder
 
     def scope(
