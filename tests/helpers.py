@@ -10,8 +10,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -146,3 +148,46 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header of an API key or access token."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class ApiWorld:
+    """A running app (auth on, fake model and embedder) with keys of tenant "default" for an
+    admin, a user and a read-only caller, and an admin of tenant "other"."""
+
+    client: Any  # fastapi.testclient.TestClient
+    admin: dict[str, str]
+    user: dict[str, str]
+    reader: dict[str, str]
+    other: dict[str, str]  # an admin of tenant "other"
+    identity: Any  # the app's IdentityStore, for more keys
+
+
+@contextmanager
+def api_world(monkeypatch: Any) -> Iterator[ApiWorld]:
+    """An ApiWorld on the settings of a fresh test home (monkeypatch: pytest's)."""
+    from fastapi.testclient import TestClient
+
+    from cerebra.auth.identity import IdentityStore
+    from cerebra.config import get_settings
+    from cerebra.server.app import create_app
+
+    for name, value in {"CEREBRA_AUTH__MODE": "on", "CEREBRA_MODEL__FAKE": "true",
+                        "CEREBRA_MEMORY__EMBEDDER": "fake",
+                        "CEREBRA_HEALTH__INTERVAL_S": "0"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    with TestClient(app) as client:
+        identity = IdentityStore(app.state.brain.engine)
+        identity.create_tenant("other")
+        keys = {role: identity.create_key("default", role=role)[0]
+                for role in ("admin", "user", "read-only")}
+        other, _ = identity.create_key("other", role="admin")
+        yield ApiWorld(client, bearer(keys["admin"]), bearer(keys["user"]),
+                       bearer(keys["read-only"]), bearer(other), identity)

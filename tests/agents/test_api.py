@@ -6,43 +6,20 @@ asked, and each scope gates what it should."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
 
 from cerebra.auth.identity import IdentityStore
-from cerebra.config import get_settings
-from cerebra.server.app import create_app
+from tests.helpers import ApiWorld, api_world, bearer
 
-
-@dataclass
-class World:
-    client: TestClient
-    admin: dict[str, str]
-    user: dict[str, str]
-    other: dict[str, str]  # an admin of tenant "other"
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+World = ApiWorld
+_bearer = bearer
 
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {"CEREBRA_AUTH__MODE": "on", "CEREBRA_MODEL__FAKE": "true",
-                        "CEREBRA_MEMORY__EMBEDDER": "fake",
-                        "CEREBRA_HEALTH__INTERVAL_S": "0"}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    app = create_app(get_settings())
-    with TestClient(app) as client:
-        identity = IdentityStore(app.state.brain.engine)
-        identity.create_tenant("other")
-        admin, _ = identity.create_key("default", role="admin")
-        user, _ = identity.create_key("default", role="user")
-        other, _ = identity.create_key("other", role="admin")
-        yield World(client, _bearer(admin), _bearer(user), _bearer(other))
+    with api_world(monkeypatch) as made:
+        yield made
 
 
 def test_an_agents_career_over_http(world: World) -> None:
