@@ -10,12 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from cerebra.auth.identity import IdentityStore
 from cerebra.config import get_settings
 from cerebra.context import RequestContext
 from cerebra.judging.ratings import Comparison, Outcome
 from cerebra.judging.store import JudgingStore
-from cerebra.server.app import create_app
+from tests.helpers import api_world
 from tests.judging.test_ratings_store import Entry, Result, Verdict
 
 
@@ -23,32 +22,18 @@ from tests.judging.test_ratings_store import Entry, Result, Verdict
 class World:
     client: TestClient
     store: JudgingStore
-    keys: dict[str, str]  # name -> bearer secret
+    headers: dict[str, dict[str, str]]  # name -> Authorization header
 
     def get(self, path: str, key: str = "admin", **params: str | int | float) -> Response:
-        bearer = {"Authorization": f"Bearer {self.keys[key]}"}
-        return self.client.get(path, params=params, headers=bearer)
+        return self.client.get(path, params=params, headers=self.headers[key])
 
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {"CEREBRA_AUTH__MODE": "on", "CEREBRA_MODEL__FAKE": "true",
-                        "CEREBRA_MEMORY__EMBEDDER": "fake",
-                        "CEREBRA_HEALTH__INTERVAL_S": "0"}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    app = create_app(get_settings())
-    with TestClient(app) as client:
-        engine = app.state.brain.engine
-        identity = IdentityStore(engine)
-        identity.create_tenant("globex")
-        keys = {
-            "admin": identity.create_key("default", role="admin")[0],
-            "reader": identity.create_key("default", role="read-only")[0],
-            "user": identity.create_key("default", role="user")[0],
-            "globex": identity.create_key("globex", role="admin")[0],
-        }
-        yield World(client, JudgingStore(engine), keys)
+    with api_world(monkeypatch) as made:  # tenant "other" plays the other company
+        headers = {"admin": made.admin, "reader": made.reader, "user": made.user,
+                   "globex": made.other}
+        yield World(made.client, JudgingStore(made.client.app.state.brain.engine), headers)
     get_settings.cache_clear()
 
 
@@ -60,7 +45,7 @@ def _seed(store: JudgingStore) -> str:
     store.record_competition(mine, result, category="math")
     store.record_comparisons(mine, [Comparison("gemma", "smollm2", Outcome.A)] * 4
                              + [Comparison("smollm2", "gemma", Outcome.TIE)])
-    store.record_comparisons(RequestContext(tenant_id="globex"),
+    store.record_comparisons(RequestContext(tenant_id="other"),
                              [Comparison("secret-model", "other", Outcome.A)])
     return result.id
 
