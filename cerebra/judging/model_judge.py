@@ -102,7 +102,10 @@ class ModelJudge:
         max_answer_chars: int = 4000,
         context: RequestContext | None = None,
         name: str | None = None,
+        structured: bool = True,
     ) -> None:
+        """`structured`: ask for the verdict as structured output (a JSON Schema the model
+        is held to); off, the JSON is asked for in the prompt alone."""
         if isinstance(model, str) and brain is None:
             raise InvalidInput("a judge named by model needs a brain to ask it", field="model")
         if mode not in ("pairwise", "listwise"):
@@ -115,6 +118,7 @@ class ModelJudge:
         self.max_tokens = max_tokens
         self.max_answer_chars = max_answer_chars
         self.context = context or DEFAULT_CONTEXT
+        self.structured = structured
         model_name = model if isinstance(model, str) else model.name
         self.name = name or f"model:{model_name}:{mode}{':lc' if length_controlled else ''}"
 
@@ -223,22 +227,25 @@ class ModelJudge:
         return f"Question:\n{prompt}\n\n{blocks}\n\n{LIST_ASK.format(labels=labels)}"
 
     # -- the model ----------------------------------------------------------------------------
-    def complete(self, user: str) -> str:
-        """The judge model's reply to one judging prompt (raises on model errors)."""
+    def complete(self, user: str, shape: type[PairReply] | type[ListReply] = PairReply) -> str:
+        """The judge model's reply to one judging prompt (raises on model errors). The reply
+        is asked for as structured output (`response_format` with the verdict's JSON Schema):
+        local models are held to it by a grammar, remote ones by their JSON mode."""
         messages = (Message("system", self._system()), Message("user", user))
+        extra = {"response_format": _response_format(shape)} if self.structured else {}
         if isinstance(self.model, str):
             assert self.brain is not None
             answer = self.brain.ask(user, messages=messages, model=self.model, persona=None,
                                     memory=False, temperature=0.0, max_tokens=self.max_tokens,
-                                    endpoint="judge", context=self.context)
+                                    endpoint="judge", context=self.context, extra=extra)
             return answer.answer
         request = GenerationRequest(messages=messages, max_tokens=self.max_tokens,
-                                    temperature=0.0, context=self.context)
+                                    temperature=0.0, context=self.context, extra=extra)
         return self.model.generate(request).text
 
     def _ask(self, user: str, shape: type[PairReply] | type[ListReply]) -> _Ask:
         try:
-            text = self.complete(user)
+            text = self.complete(user, shape)
         except CerebraError as exc:
             return _Ask(None, f"the judge model failed: {exc.message}")
         try:
@@ -251,6 +258,23 @@ class ModelJudge:
             where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "the value"
             return _Ask(None, f"unparseable reply, the JSON is not the verdict asked for "
                               f"({where}: {exc.errors()[0]['msg']}): {_clip(text)!r}")
+
+
+def _response_format(shape: type[PairReply] | type[ListReply]) -> dict[str, object]:
+    """OpenAI's structured-output request for a verdict of `shape`: the winner (or the
+    ranking) first and a short reason, so a reply cut at max_tokens still parses."""
+    if shape is PairReply:
+        properties: dict[str, object] = {"winner": {"type": "string",
+                                                    "enum": ["A", "B", "tie"]}}
+        first = "winner"
+    else:
+        properties = {"ranking": {"type": "array", "items": {"type": "string",
+                                                              "maxLength": 2}}}
+        first = "ranking"
+    properties["reason"] = {"type": "string", "maxLength": 160}
+    schema = {"type": "object", "properties": properties, "required": [first, "reason"],
+              "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}}
 
 
 def _pair_outcome(reply: PairReply | ListReply | None, *, swapped: bool) -> Outcome | None:

@@ -31,6 +31,7 @@ from cerebra.models.base import (
 )
 from cerebra.models.cancellation import Cancellation
 from cerebra.models.chat_template import ChatFormat, GGUFChatTemplate
+from cerebra.models.grammar import grammar_for
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.sync_bridge import SyncBackendMixin
 from cerebra.models.weights import verify_file
@@ -124,6 +125,9 @@ class LlamaCppBackend(SyncBackendMixin):
         logit_bias = request.extra.get("logit_bias")
         if logit_bias:
             args["logit_bias"] = logit_bias
+        grammar = grammar_for(request.extra.get("response_format"))  # JSON mode or a schema
+        if grammar is not None:
+            args["grammar"] = grammar
         return args
 
     def _completion(

@@ -48,6 +48,23 @@ def test_pairwise_judge_both_orders_agree() -> None:
     assert all(m.role == "system" for m in (c.messages[0] for c in model.calls))
 
 
+def test_the_verdict_is_asked_for_as_structured_output() -> None:
+    model = prefers("Paris")
+    ModelJudge(model).judge(Q, ANSWERS)
+    formats = [c.extra["response_format"] for c in model.calls]
+    assert len(model.calls) == 2 and formats[0] == formats[1]
+    schema = formats[0]["json_schema"]["schema"]
+    assert list(schema["properties"]) == ["winner", "reason"]  # the winner comes first
+    assert schema["properties"]["winner"]["enum"] == ["A", "B", "tie"]
+    listwise = prefers("Paris")
+    ModelJudge(listwise, mode="listwise").judge(Q, ANSWERS)
+    assert "ranking" in listwise.calls[0].extra["response_format"]["json_schema"]["schema"][
+        "properties"]
+    plain = prefers("Paris")
+    ModelJudge(plain, structured=False).judge(Q, ANSWERS)
+    assert all("response_format" not in c.extra for c in plain.calls)
+
+
 def test_position_bias_is_disagreement_and_a_tie() -> None:
     verdict = ModelJudge(FakeModel('{"winner": "A", "reason": "first"}')).judge(Q, ANSWERS)
     assert verdict.winner is None and verdict.tie
