@@ -80,8 +80,8 @@ class RecordingJudge(ModelJudge):
         super().__init__(*args, **kwargs)
         self.replies: list[str] = []
 
-    def complete(self, user: str) -> str:
-        text = super().complete(user)
+    def complete(self, user: str, shape: Any = PairReply) -> str:
+        text = super().complete(user, shape)
         self.replies.append(text)
         return text
 

@@ -126,6 +126,9 @@ def compete(
     if feedback and brain is not None:
         if verdict.agreement is None and verdict.failures:  # no judgement was made at all
             effects["feedback"] = "skipped: the judge gave no usable verdict"
+        elif verdict.agreement == 0.0:  # every pair flipped with the order: position only
+            effects["feedback"] = ("skipped: the judge's verdicts followed the answers' "
+                                   "order, not their content")
         else:
             effects["feedback"] = _feedback(brain, result, judge.name, context)
     if store is not None:

@@ -127,6 +127,18 @@ def test_an_unparseable_judge_is_a_stored_tie_with_its_reason(brain: Brain) -> N
         assert brain.ledger.get(entry.trace_id, context=ACME)["quality"] is None  # type: ignore[index]
 
 
+def test_a_judge_that_only_follows_the_order_teaches_nothing(brain: Brain) -> None:
+    always_first = ModelJudge(FakeModel('{"winner": "A", "reason": "the first"}',
+                                        name="first-picker"))
+    result = compete("Who are you?", ["model:alpha", "model:beta"], judge=always_first,
+                     brain=brain, context=ACME)
+    assert result.winner_id is None and result.verdict.agreement == 0.0
+    assert not result.verdict.failures  # parsed, but each order picked its first answer
+    assert "followed the answers' order" in result.effects["feedback"]
+    for entry in result.entries:
+        assert brain.ledger.get(entry.trace_id, context=ACME)["quality"] is None  # type: ignore[index]
+
+
 def test_the_seed_call(brain: Brain) -> None:
     registry = AgentRegistry()  # the configured database, the default tenant
     agents = [registry.ensure("alice", ["brave", "curious"], preferred_models=["alpha"]),
