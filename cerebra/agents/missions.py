@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from cerebra.agents.mission_spec import Mission, load_folder
 from cerebra.agents.mission_store import MissionStore, Outcome, Run, UnknownMission
 from cerebra.errors import CerebraError
+from cerebra.jobs.scheduled import ScheduledJob
 from cerebra.judging.checker import CheckerJudge
 
 if TYPE_CHECKING:
@@ -86,10 +87,8 @@ class MetaAgentScheduler:
         self.clock, self.interval_s = clock, interval_s
         self.judges = dict(judges or {})
         self._brain, self._own_brain = brain, False
-        self._runner = runner
-        self._own_runner: JobRunner | None = None
         self.name = f"missions:{registry.tenant_id}"
-        self._scheduled = False
+        self._job = ScheduledJob(runner, self._private_runner)
         self.problems: list[str] = []  # the folder's files skipped by the last missions()
 
     # -- missions ---------------------------------------------------------------------------
@@ -220,27 +219,20 @@ class MetaAgentScheduler:
 
     def start(self) -> None:
         """Run `perform_daily` now and every `interval_s` on the job runner until `stop()`."""
-        if self._scheduled:
-            return
-        runner = self._runner
-        if runner is None:
-            from cerebra.jobs.inprocess import InProcessRunner
-
-            runner = self._own_runner = InProcessRunner(self.registry.engine, workers=1,
-                                                        periodic_workers=1)
-        runner.schedule(self.name, self._daily_job, self.interval_s, run_now=True)
-        self._scheduled = True
+        self._job.start(self.name, self._daily_job, self.interval_s)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if not self._scheduled:
-            return
-        self._scheduled = False
-        runner = self._runner or self._own_runner
-        if runner is not None:
-            runner.unschedule(self.name, timeout_s)
-        if self._own_runner is not None:
-            self._own_runner.close(timeout_s)
-            self._own_runner = None
+        self._job.stop(timeout_s)
+
+    @property
+    def _own_runner(self) -> JobRunner | None:
+        """The runner start() made when it was given none (None otherwise)."""
+        return self._job.own_runner
+
+    def _private_runner(self) -> JobRunner:
+        from cerebra.jobs.inprocess import InProcessRunner
+
+        return InProcessRunner(self.registry.engine, workers=1, periodic_workers=1)
 
     def close(self) -> None:
         self.stop()

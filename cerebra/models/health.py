@@ -20,6 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cerebra.jobs.scheduled import ScheduledJob
 from cerebra.models.base import ModelBackend, ProbeResult
 from cerebra.models.registry import ModelRegistry
 
@@ -61,9 +62,7 @@ class HealthMonitor:
         self._pool = ThreadPoolExecutor(max_workers=max_workers,
                                         thread_name_prefix="cerebra-probe")
         self.name = name
-        self._runner = runner
-        self._own_runner: JobRunner | None = None  # made by start() when none was given
-        self._scheduled = False
+        self._job = ScheduledJob(runner, _private_runner)
         self._lock = threading.Lock()
 
     def _result(self, future: Future[ProbeResult], deadline: float, start: float
@@ -131,26 +130,10 @@ class HealthMonitor:
 
     def start(self) -> None:
         """Probe now and every `interval_s` on the runner until `stop()`."""
-        if self._scheduled:
-            return
-        runner = self._runner
-        if runner is None:
-            from cerebra.jobs.inprocess import InProcessRunner
-
-            runner = self._own_runner = InProcessRunner(workers=1, periodic_workers=1)
-        runner.schedule(self.name, self._round, self.interval_s, run_now=True)
-        self._scheduled = True
+        self._job.start(self.name, self._round, self.interval_s)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if not self._scheduled:
-            return
-        self._scheduled = False
-        runner = self._runner or self._own_runner
-        if runner is not None:
-            runner.unschedule(self.name, timeout_s)
-        if self._own_runner is not None:
-            self._own_runner.close(timeout_s)
-            self._own_runner = None
+        self._job.stop(timeout_s)
 
     async def run_async(self) -> None:
         """Probe on the running event loop's schedule until cancelled (probes run in threads)."""
@@ -171,3 +154,10 @@ class HealthMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _private_runner() -> JobRunner:
+    """The monitor's own runner when it is given none (no database: schedules only)."""
+    from cerebra.jobs.inprocess import InProcessRunner
+
+    return InProcessRunner(workers=1, periodic_workers=1)
