@@ -26,6 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cerebra.auth.principal import Scope as AuthScope
 from cerebra.errors import CerebraError
+from cerebra.server.auth import authenticator_of, context_of
+from cerebra.server.openai_schemas import ChatCompletionIn
+from cerebra.server.routes.openai_compat import chat_answer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -97,10 +100,6 @@ class DirectChatRoute:
     async def _answer(self, scope: Scope, receive: Receive, send: Send, raw: bytes,
                       authorization: str | None, memory_header: str | None) -> bool:
         """Answer the request; False (nothing sent) when the app should answer it."""
-        from cerebra.server.auth import authenticator_of, context_of
-        from cerebra.server.openai_schemas import ChatCompletionIn
-        from cerebra.server.routes.openai_compat import chat_answer
-
         state = self.api.state
         brain = getattr(state, "brain", None)
         if brain is None:
