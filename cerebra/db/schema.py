@@ -21,6 +21,10 @@ from sqlalchemy import (
     Text,
 )
 
+# the self-improvement loop's tables (cerebra/db/improve_tables.py), on the same metadata;
+# the loop's modules import them from there
+from cerebra.db import improve_tables as _improve_tables  # noqa: F401
+
 # the agents layer's tables (cerebra/db/agent_tables.py), re-exported for the code's imports
 from cerebra.db.agent_tables import (  # noqa: F401
     ab_outcomes,
