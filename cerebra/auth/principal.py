@@ -40,6 +40,9 @@ class Scope(StrEnum):
     PROMPTS_READ = "prompts:read"  # list, show and render the tenant's prompt templates
     PROMPTS_WRITE = "prompts:write"  # add versions, move labels, A/B tests, rewrites
     PLUGINS_ADMIN = "plugins:admin"  # list and reload the server's plugins (site-wide)
+    TRAINING_READ = "training:read"  # signals, datasets, workflows, kits, jobs, gate reports
+    TRAINING_WRITE = "training:write"  # upload and curate datasets, run training and evaluation
+    MODELS_DEPLOY = "models:deploy"  # promote, deploy and roll back model versions (adapters)
 
 
 class Role(StrEnum):
@@ -57,12 +60,13 @@ _USER = frozenset({
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.OPERATOR: _USER | {Scope.MEMORY_ANY_USER, Scope.ROUTER_READ, Scope.METRICS_READ,
-                            Scope.RATINGS_READ, Scope.AGENTS_WRITE, Scope.PROMPTS_WRITE},
+                            Scope.RATINGS_READ, Scope.AGENTS_WRITE, Scope.PROMPTS_WRITE,
+                            Scope.TRAINING_READ, Scope.TRAINING_WRITE},
     Role.USER: _USER,
     Role.AGENT: _USER,
     Role.READ_ONLY: frozenset({
         Scope.MODELS_READ, Scope.MEMORY_READ, Scope.INTERACTIONS_READ, Scope.ROUTER_READ,
-        Scope.RATINGS_READ, Scope.AGENTS_READ, Scope.PROMPTS_READ,
+        Scope.RATINGS_READ, Scope.AGENTS_READ, Scope.PROMPTS_READ, Scope.TRAINING_READ,
     }),
 }
 
