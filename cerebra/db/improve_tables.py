@@ -5,11 +5,61 @@ the shared metadata, re-exported by cerebra.db.schema. Every row carries `tenant
 
 from __future__ import annotations
 
-from cerebra.db.metadata import metadata  # noqa: F401
+from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
+
+from cerebra.db.metadata import metadata
 
 # --- Part A1: signals (revision 0016) ---
 
 # --- Part A2: datasets (revision 0017) ---
+# Versioned datasets (see cerebra.improve.datasets): a dataset names its latest version;
+# each version is immutable (its rows written in one transaction), with the sha256 of its
+# canonical JSONL, what curation did (report) and where its rows came from (lineage).
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(8), nullable=False),  # sft | dpo
+    Column("task", String(200), nullable=True),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, … per name
+    Column("kind", String(8), nullable=False),
+    Column("parent_id", String(64), nullable=True),
+    Column("content_hash", String(64), nullable=False),  # sha256 hex of the canonical JSONL
+    Column("row_count", Integer, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("lineage", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ux_dataset_versions_name", "tenant_id", "name", "version", unique=True),
+)
+
+dataset_rows = Table(
+    "dataset_rows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("version_id", String(64), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("completion", Text, nullable=True),  # sft rows
+    Column("chosen", Text, nullable=True),  # dpo rows
+    Column("rejected", Text, nullable=True),
+    Column("source", String(200), nullable=False),
+    Column("trace_id", String(64), nullable=True),
+    Column("task", String(200), nullable=True),
+    Index("ux_dataset_rows_version", "tenant_id", "version_id", "idx", unique=True),
+)
 
 # --- Part B: workflows and training runs (revision 0018) ---
 
