@@ -5,7 +5,7 @@ the shared metadata, re-exported by cerebra.db.schema. Every row carries `tenant
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from cerebra.db.metadata import metadata
 
@@ -70,3 +70,25 @@ dataset_rows = Table(
 # --- Part G: gate reports (revision 0021) ---
 
 # --- Part H: triggers (revision 0022) ---
+# One retraining policy per (tenant, task) and its state (cerebra.improve.triggers): the
+# cursor (signals after it are new), the job it started, the outcome of its last check.
+improve_triggers = Table(
+    "improve_triggers",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("task", String(100), primary_key=True),
+    Column("workflow", String(200), nullable=False),
+    Column("min_new_examples", Integer, nullable=False),
+    Column("drift_margin", Float, nullable=True),
+    Column("baseline_score", Float, nullable=True),
+    Column("window", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("cursor_at", Float, nullable=False),
+    Column("checked_at", Float, nullable=True),
+    Column("fired_at", Float, nullable=True),
+    Column("fired", Integer, nullable=False),
+    Column("active_job_id", String(64), nullable=True),
+    Column("last_event", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
