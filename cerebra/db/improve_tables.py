@@ -10,6 +10,27 @@ from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, String, Tab
 from cerebra.db.metadata import metadata
 
 # --- Part A1: signals (revision 0016) ---
+# Signals on traces (see cerebra.improve.signals): a user's score, thumbs, correction or label,
+# a judge's verdict, a checker's result, an RLAIF preference — one row each, many per trace.
+# `value` is a score in [0, 1], higher is better (thumbs up 1, down 0); `trust` in [0, 1]
+# weighs the source (user and checker 1.0, judge 0.7, rlaif 0.6 by default).
+signals = Table(
+    "signals",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("trace_id", String(64), nullable=False),  # the interaction's trace id
+    Column("kind", String(16), nullable=False),  # score|thumbs|correction|label|judge|…
+    Column("value", Float, nullable=True),
+    Column("text", Text, nullable=True),  # a correction, a label, a judge's reason
+    Column("task", String(200), nullable=True),
+    Column("source", String(200), nullable=False),  # user:<id>, judge:<name>, …
+    Column("trust", Float, nullable=False),
+    Column("payload", JSON, nullable=False),  # e.g. an RLAIF pair, a verdict's contestants
+    Column("created_at", Float, nullable=False),
+    Index("ix_signals_trace", "tenant_id", "trace_id"),
+    Index("ix_signals_task", "tenant_id", "task", "created_at"),
+)
 
 # --- Part A2: datasets (revision 0017) ---
 # Versioned datasets (see cerebra.improve.datasets): a dataset names its latest version;
