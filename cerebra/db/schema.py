@@ -286,6 +286,13 @@ jobs = Table(
     Column("started_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),
     Column("heartbeat_at", Float, nullable=False),
+    # --- issue 11 part C (revision 0019): resumption, structured progress, cancel flag
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("resumable", Boolean, nullable=False, server_default="0"),
+    Column("cancel_requested", Boolean, nullable=False, server_default="0"),
+    Column("payload", JSON, nullable=True),  # {"target": "module:function", "args", "kwargs"}
+    Column("metrics", JSON, nullable=True),  # {"step", "total", "loss", "eta_s", ...}
+    # --- end part C
     Index("ix_jobs_tenant_time", "tenant_id", "created_at"),
     Index("ix_jobs_state", "state"),
 )

@@ -8,8 +8,15 @@ database) and scheduled jobs every `every_s` seconds (one run at a time per sche
 last run's outcome is kept per schedule, never a row per run).
 
 Implementations: `cerebra.jobs.inprocess.InProcessRunner` (a thread pool and one scheduler
-thread). Jobs given by name (`register(kind, fn)` then `submit(name, kind)`) are what a
-runner on other machines (Celery) can run; a function object runs in process only.
+thread) and `cerebra.jobs.celery_runner.CeleryRunner` (Celery workers on Redis; job state in
+the same table). Jobs given by name (`register(kind, fn)` then `submit(name, kind)`) are what
+a runner on other machines can run (Celery needs importable module-level functions).
+
+Progress is a fraction and a line (`ctx.progress`) plus structured metrics (`ctx.report(
+step=, total=, loss=, eta_s=)`), both kept with the job. A kind registered `resumable=True`
+survives the end of the process running it: the next runner re-queues it (`ctx.attempt` > 0,
+`ctx.resumed` True) and the function resumes from its own checkpoint; any other job of a
+process that ended is marked failed with INTERRUPTED.
 """
 
 from __future__ import annotations
@@ -60,6 +67,23 @@ class JobContext(Protocol):
         """Sleep up to `seconds`, waking early when asked to stop; True if it was."""
         ...
 
+    @property
+    def attempt(self) -> int:
+        """0 on the first run; +1 each time the job was resumed after its process ended."""
+        ...
+
+    @property
+    def resumed(self) -> bool:
+        """True when this run resumes an interrupted one (resume from your checkpoint)."""
+        ...
+
+    def report(self, *, step: int | None = None, total: int | None = None,
+               loss: float | None = None, eta_s: float | None = None,
+               message: str | None = None, **extra: float | int | str | None) -> None:
+        """Structured progress (kept as the job's `metrics`); with `step` and `total` the
+        fraction becomes step/total."""
+        ...
+
 
 JobFn = Callable[..., Any]  # fn(ctx: JobContext, *args, **kwargs) -> JSON-able result
 
@@ -80,6 +104,8 @@ class JobInfo:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    attempt: int = 0
+    metrics: dict[str, Any] | None = None  # the last ctx.report(): step, total, loss, eta_s
 
     @property
     def done(self) -> bool:
@@ -113,8 +139,9 @@ class ScheduleInfo:
 class JobRunner(Protocol):
     """Submit, watch, cancel and list jobs; run periodic jobs. Times are epoch seconds."""
 
-    def register(self, kind: str, fn: JobFn) -> None:
-        """Name a job function, so `submit(name, kind)` (and other processes) can run it."""
+    def register(self, kind: str, fn: JobFn, *, resumable: bool = False) -> None:
+        """Name a job function, so `submit(name, kind)` (and other processes) can run it;
+        `resumable`: when its process ends mid-run, the job is re-queued, not failed."""
         ...
 
     def submit(self, name: str, fn: JobFn | str, args: Sequence[Any] = (),

@@ -3,6 +3,7 @@ runner's parts share."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,15 +12,31 @@ from cerebra.errors import InvalidInput
 from cerebra.jobs.base import JobCancelled
 from cerebra.jobs.store import jsonable
 
+Metrics = dict[str, Any]
+OnProgress = Callable[[float, str, "Metrics | None"], None]
+
 
 class Context:
-    """A job's view of its runner: progress reports and cooperative cancellation."""
+    """A job's view of its runner: progress reports and cooperative cancellation.
+    `on_progress(fraction, message, metrics)` receives every report (metrics None when only
+    the fraction moved)."""
 
-    def __init__(self, job_id: str, name: str,
-                 on_progress: Callable[[float, str], None] | None = None) -> None:
+    def __init__(self, job_id: str, name: str, on_progress: OnProgress | None = None, *,
+                 attempt: int = 0) -> None:
         self._job_id, self._name = job_id, name
         self._stop = threading.Event()
         self._on_progress = on_progress
+        self._attempt = attempt
+        self._fraction, self._message = 0.0, ""
+        self._metrics: Metrics = {}
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    @property
+    def resumed(self) -> bool:
+        return self._attempt > 0
 
     @property
     def job_id(self) -> str:
@@ -40,8 +57,29 @@ class Context:
         if (isinstance(fraction, bool) or not isinstance(fraction, int | float)
                 or not 0.0 <= fraction <= 1.0):
             raise InvalidInput("progress must be a number between 0 and 1", field="fraction")
+        self._fraction, self._message = float(fraction), str(message)
         if self._on_progress is not None:
-            self._on_progress(float(fraction), str(message))
+            self._on_progress(self._fraction, self._message, None)
+
+    def report(self, *, step: int | None = None, total: int | None = None,
+               loss: float | None = None, eta_s: float | None = None,
+               message: str | None = None, **extra: float | int | str | None) -> None:
+        values: Metrics = {"step": step, "total": total, "loss": loss, "eta_s": eta_s, **extra}
+        for key, value in values.items():
+            if value is None or (isinstance(value, str) and key in extra):
+                continue
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or (value < 0 and key != "loss")):
+                raise InvalidInput(f"{key} must be a finite number", field=key)
+        if total is not None and (not isinstance(total, int) or total < 1):
+            raise InvalidInput("total must be a positive whole number", field="total")
+        self._metrics.update({k: v for k, v in values.items() if v is not None})
+        if step is not None and total is not None:
+            self._fraction = min(1.0, step / total)
+        if message is not None:
+            self._message = str(message)
+        if self._on_progress is not None:
+            self._on_progress(self._fraction, self._message, dict(self._metrics))
 
     def check(self) -> None:
         if self.cancelled:

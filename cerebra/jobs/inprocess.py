@@ -8,7 +8,9 @@ job state in the database.
 - While it has jobs queued or running, the scheduler refreshes their heartbeat every
   `heartbeat_s`. On start (and every `stale_after_s`) rows left queued or running by a
   runner that is gone (a dead pid on this host, or no heartbeat for `stale_after_s`) become
-  failed with INTERRUPTED.
+  failed with INTERRUPTED — except jobs of a kind registered `resumable=True`: registering
+  the kind here claims them and runs them again (attempt + 1, `ctx.resumed`); one whose
+  kind nobody here registers by the next recovery pass is failed too.
 - `clock` (monotonic seconds) drives scheduling; with `scheduler=False` nothing runs a
   periodic job but `run_due()`, so tests move time by hand.
 
@@ -39,7 +41,7 @@ from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.jobs.base import JobCancelled, JobFn, JobInfo, JobState, ScheduleInfo
 from cerebra.jobs.context import Context, check_name, describe, stored_result
 from cerebra.jobs.periodic import Periodic
-from cerebra.jobs.store import JobStore, MemoryJobStore, SQLJobStore
+from cerebra.jobs.store import JobStore, MemoryJobStore, Orphan, SQLJobStore, jsonable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -103,9 +105,11 @@ class InProcessRunner:
         self._keep_recent = keep_recent
         self._unsaved: dict[str, dict[str, Any]] = {}  # final states the database refused
         self._kinds: dict[str, JobFn] = {}
+        self._resumable: set[str] = set()
+        self.resumed: builtins.list[str] = []  # ids of interrupted jobs this runner took over
         self._closed = False
         self._beat_at = self._recover_at = clock()
-        self.interrupted = self._recover()
+        self.interrupted = self._recover(initial=True)
         self._thread: threading.Thread | None = None
         if scheduler:
             self._thread = threading.Thread(target=self._loop, name="cerebra-scheduler",
@@ -113,20 +117,30 @@ class InProcessRunner:
             self._thread.start()
 
     # -- submitted jobs -------------------------------------------------------------------
-    def register(self, kind: str, fn: JobFn) -> None:
+    def register(self, kind: str, fn: JobFn, *, resumable: bool = False) -> None:
         if not callable(fn):
             raise InvalidInput("a job kind needs a callable", field="fn")
         self._kinds[check_name(kind)] = fn
+        if resumable:
+            self._resumable.add(kind)
+            self._recover(initial=True)  # take over this kind's interrupted jobs
+        else:
+            self._resumable.discard(kind)
 
     def submit(self, name: str, fn: JobFn | str, args: Sequence[Any] = (),
                kwargs: Mapping[str, Any] | None = None, *,
                tenant_id: str = DEFAULT_TENANT) -> str:
         check_name(name)
+        payload: dict[str, Any] | None = None
         if isinstance(fn, str):
             if fn not in self._kinds:
                 raise NotFound(f"no job kind {fn!r}; known: {', '.join(sorted(self._kinds))}",
                                field="kind")
             kind, target = fn, self._kinds[fn]
+            try:  # what a later runner needs to resume it
+                payload = {"args": jsonable(list(args)), "kwargs": jsonable(dict(kwargs or {}))}
+            except (TypeError, ValueError):
+                payload = None
         elif callable(fn):
             kind = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', 'job')}"[:200]
             target = fn
@@ -135,14 +149,31 @@ class InProcessRunner:
         job_id = uuid.uuid4().hex
         info = JobInfo(job_id, name, kind, "queued", 0.0, "", None, None, tenant_id,
                        time.time(), None, None)
-        ctx = Context(job_id, name, lambda f, m: self._progress(job_id, f, m))
+        ctx = Context(job_id, name, lambda f, m, x: self._progress(job_id, f, m, x))
         with self._cond:
             if self._closed:
                 raise CerebraError("the job runner is closed")
-            self.store.insert(info, self.owner)
+            self.store.insert(info, self.owner, payload=payload,
+                              resumable=payload is not None and kind in self._resumable)
             self._live[job_id] = _Live(info, ctx, target, tuple(args), dict(kwargs or {}))
         self._pool.submit(self._execute, job_id)
         return job_id
+
+    def _requeue(self, row: dict[str, Any]) -> None:
+        """Run a claimed interrupted job again, with its stored arguments."""
+        payload = row.get("payload") or {}
+        info = JobInfo(row["id"], row["name"], row["kind"], "queued", row["progress"],
+                       row["message"], None, None, row["tenant_id"], row["created_at"], None,
+                       None, row["attempt"], row["metrics"])
+        job_id = info.id
+        ctx = Context(job_id, info.name, lambda f, m, x: self._progress(job_id, f, m, x),
+                      attempt=info.attempt)
+        with self._cond:
+            self._live[job_id] = _Live(info, ctx, self._kinds[info.kind],
+                                       tuple(payload.get("args", ())),
+                                       dict(payload.get("kwargs", {})))
+        self.resumed.append(job_id)
+        self._pool.submit(self._execute, job_id)
 
     def _execute(self, job_id: str) -> None:
         with self._cond:
@@ -173,7 +204,7 @@ class InProcessRunner:
     def _finish(self, final: JobInfo) -> None:
         values = {"state": final.state, "result": final.result, "error": final.error,
                   "progress": final.progress, "message": final.message,
-                  "finished_at": final.finished_at}
+                  "metrics": final.metrics, "finished_at": final.finished_at}
         if not self._write(final.id, **values):
             with self._cond:
                 self._unsaved[final.id] = values
@@ -192,18 +223,20 @@ class InProcessRunner:
             log.exception("job %s: writing its state failed", job_id)
             return False
 
-    def _progress(self, job_id: str, fraction: float, message: str) -> None:
+    def _progress(self, job_id: str, fraction: float, message: str,
+                  metrics: dict[str, Any] | None = None) -> None:
         now = self.clock()
         with self._cond:
             live = self._live.get(job_id)
             if live is None:
                 return
-            live.info = replace(live.info, progress=fraction, message=message)
+            metrics = live.info.metrics if metrics is None else metrics
+            live.info = replace(live.info, progress=fraction, message=message, metrics=metrics)
             due = now - live.written_at >= self.progress_every_s or fraction >= 1.0
             if due:
                 live.written_at = now
         if due:
-            self._write(job_id, progress=fraction, message=message)
+            self._write(job_id, progress=fraction, message=message, metrics=metrics)
 
     def status(self, job_id: str) -> JobInfo:
         with self._cond:
@@ -287,16 +320,34 @@ class InProcessRunner:
         host, pid = parts[0], int(parts[1])
         return host == self.host and pid != self.pid and not _pid_alive(pid)
 
-    def _recover(self) -> int:
+    def _recover(self, initial: bool = False) -> int:
+        """Resume the interrupted jobs of kinds registered resumable here, fail the others
+        (a resumable one waits for a registration until the next pass after start); the
+        number failed."""
+        now = time.time()
         try:
-            n = self.store.recover(self.owner, time.time(), self.stale_after_s, self._gone)
+            orphans = self.store.interrupted(self.owner, now, self.stale_after_s, self._gone)
+            failed: builtins.list[str] = []
+            for orphan in orphans:
+                if orphan.resumable and orphan.kind in self._resumable and not self._closed:
+                    self._take_over(orphan, now)
+                elif not (orphan.resumable and initial):
+                    failed.append(orphan.id)
+            n = self.store.fail(failed, now)
         except Exception:
-            log.exception("job runner: marking interrupted jobs failed")
+            log.exception("job runner: recovering interrupted jobs")
             return 0
         if n:
             log.warning("job runner: %d job(s) of a process that ended marked failed "
                         "(interrupted)", n)
         return n
+
+    def _take_over(self, orphan: Orphan, now: float) -> None:
+        row = self.store.claim(orphan, self.owner, now)
+        if row is not None:
+            log.warning("job runner: resuming interrupted job %s (%s), attempt %d",
+                        row["name"], row["id"], row["attempt"])
+            self._requeue(row)
 
     def _maintain(self) -> None:
         """Heartbeat of this runner's active jobs, retried writes, interrupted jobs."""

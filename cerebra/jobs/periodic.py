@@ -124,7 +124,7 @@ class Periodic:
             raise
 
     def _run(self, s: _Schedule) -> None:
-        def note(_: float, message: str) -> None:
+        def note(_: float, message: str, __: Any = None) -> None:
             s.message = message
 
         ctx = Context(f"schedule:{s.name}", s.name, note)

@@ -1,10 +1,13 @@
 """Where a runner keeps job state: the `jobs` and `job_schedules` tables (SQLJobStore), or a
 bounded dictionary when a runner has no database (MemoryJobStore, for standalone helpers).
 
-A row's `owner` names the runner that runs the job (host:pid:runner) and `heartbeat_at`
-is refreshed by that runner while the job is queued or running; `recover` marks the rows
-of owners that are gone (a dead pid on this host, or a heartbeat older than `stale_after_s`)
-failed with INTERRUPTED.
+A row's `owner` names the runner that runs the job (host:pid:runner; BROKER while a Celery
+job waits in the broker) and `heartbeat_at` is refreshed by that runner while the job is
+queued or running; `interrupted` finds the rows of owners that are gone (a dead pid on this
+host, or a heartbeat older than `stale_after_s`); a runner `claim`s the resumable ones (re-
+queued, attempt + 1) and `fail`s the rest with INTERRUPTED (`recover` fails them all).
+A row also keeps `payload` (target and arguments of a registered kind), `metrics` (the last
+structured progress) and `cancel_requested` (the flag a job in another process polls).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert, select, update
@@ -23,6 +26,7 @@ from cerebra.db.schema import job_schedules, jobs
 from cerebra.jobs.base import INTERRUPTED, TERMINAL, JobInfo, ScheduleInfo
 
 ACTIVE = ("queued", "running")
+BROKER = "broker"  # the owner of a Celery job that no worker has taken yet
 
 
 def jsonable(value: Any) -> Any:
@@ -30,8 +34,19 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+@dataclass(frozen=True)
+class Orphan:
+    """An active job whose owner is gone."""
+
+    id: str
+    kind: str
+    owner: str
+    resumable: bool
+
+
 class JobStore(Protocol):
-    def insert(self, info: JobInfo, owner: str) -> None: ...
+    def insert(self, info: JobInfo, owner: str, *, payload: dict[str, Any] | None = None,
+               resumable: bool = False) -> None: ...
 
     def update(self, job_id: str, **values: Any) -> None: ...
 
@@ -45,12 +60,21 @@ class JobStore(Protocol):
     def recover(self, me: str, now: float, stale_after_s: float,
                 gone: Callable[[str], bool]) -> int: ...
 
+    def interrupted(self, me: str, now: float, stale_after_s: float,
+                    gone: Callable[[str], bool]) -> builtins.list[Orphan]: ...
+
+    def fail(self, ids: builtins.list[str], now: float) -> int: ...
+
+    def claim(self, orphan: Orphan, me: str, now: float) -> dict[str, Any] | None: ...
+
+    def request_cancel(self, job_id: str) -> None: ...
+
     def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float
                       ) -> None: ...
 
 
 _JOB_FIELDS = ("id", "name", "kind", "state", "progress", "message", "result", "error",
-               "tenant_id", "created_at", "started_at", "finished_at")
+               "tenant_id", "created_at", "started_at", "finished_at", "attempt", "metrics")
 
 
 def _info(row: Any) -> JobInfo:
@@ -63,14 +87,37 @@ class SQLJobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def insert(self, info: JobInfo, owner: str) -> None:
+    def insert(self, info: JobInfo, owner: str, *, payload: dict[str, Any] | None = None,
+               resumable: bool = False) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(**info.to_dict(), owner=owner,
-                                             heartbeat_at=info.created_at))
+                                             heartbeat_at=info.created_at, payload=payload,
+                                             resumable=resumable))
 
     def update(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def transition(self, job_id: str, states: tuple[str, ...], **values: Any) -> bool:
+        """Update the row only while its state is one of `states`; whether it did."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(jobs).where(jobs.c.id == job_id,
+                                                   jobs.c.state.in_(states)).values(**values))
+        return bool(done.rowcount)
+
+    def row(self, job_id: str) -> dict[str, Any] | None:
+        """The whole row (payload, owner, cancel flag included)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return None if found is None else dict(found)
+
+    def request_cancel(self, job_id: str) -> None:
+        self.update(job_id, cancel_requested=True)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(select(jobs.c.cancel_requested)
+                                     .where(jobs.c.id == job_id)).scalar())
 
     def get(self, job_id: str) -> JobInfo | None:
         with self.engine.connect() as conn:
@@ -94,17 +141,35 @@ class SQLJobStore:
 
     def recover(self, me: str, now: float, stale_after_s: float,
                 gone: Callable[[str], bool]) -> int:
+        return self.fail([o.id for o in self.interrupted(me, now, stale_after_s, gone)], now)
+
+    def interrupted(self, me: str, now: float, stale_after_s: float,
+                    gone: Callable[[str], bool]) -> builtins.list[Orphan]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(jobs.c.id, jobs.c.owner, jobs.c.heartbeat_at).where(
-                jobs.c.state.in_(ACTIVE), jobs.c.owner != me)).all()
-        dead = [r[0] for r in rows if gone(r[1]) or r[2] < now - stale_after_s]
-        if not dead:
+            rows = conn.execute(select(jobs.c.id, jobs.c.kind, jobs.c.owner, jobs.c.heartbeat_at,
+                                       jobs.c.resumable).where(
+                jobs.c.state.in_(ACTIVE), jobs.c.owner != me, jobs.c.owner != BROKER)).all()
+        return [Orphan(r[0], r[1], r[2], bool(r[4])) for r in rows
+                if gone(r[2]) or r[3] < now - stale_after_s]
+
+    def fail(self, ids: builtins.list[str], now: float) -> int:
+        if not ids:
             return 0
         with self.engine.begin() as conn:
-            done = conn.execute(update(jobs).where(jobs.c.id.in_(dead),
+            done = conn.execute(update(jobs).where(jobs.c.id.in_(ids),
                                                    jobs.c.state.in_(ACTIVE))
                                 .values(state="failed", error=INTERRUPTED, finished_at=now))
         return int(done.rowcount or 0)
+
+    def claim(self, orphan: Orphan, me: str, now: float) -> dict[str, Any] | None:
+        """Take over an interrupted job to resume it (queued again, attempt + 1); its row,
+        or None when another runner took it first."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(jobs).where(
+                jobs.c.id == orphan.id, jobs.c.owner == orphan.owner,
+                jobs.c.state.in_(ACTIVE)).values(
+                state="queued", owner=me, attempt=jobs.c.attempt + 1, heartbeat_at=now))
+        return self.row(orphan.id) if done.rowcount else None
 
     def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float) -> None:
         values = {"every_s": info.every_s, "owner": owner, "runs": info.runs,
@@ -136,7 +201,8 @@ class MemoryJobStore:
         self._lock = threading.Lock()
         self.schedules: dict[tuple[str, str], ScheduleInfo] = {}
 
-    def insert(self, info: JobInfo, owner: str) -> None:
+    def insert(self, info: JobInfo, owner: str, *, payload: dict[str, Any] | None = None,
+               resumable: bool = False) -> None:
         with self._lock:
             self._jobs[info.id] = info
             finished = [k for k, v in self._jobs.items() if v.state in TERMINAL]
@@ -166,6 +232,19 @@ class MemoryJobStore:
     def recover(self, me: str, now: float, stale_after_s: float,
                 gone: Callable[[str], bool]) -> int:
         return 0  # nothing outlives the process
+
+    def interrupted(self, me: str, now: float, stale_after_s: float,
+                    gone: Callable[[str], bool]) -> builtins.list[Orphan]:
+        return []
+
+    def fail(self, ids: builtins.list[str], now: float) -> int:
+        return 0
+
+    def claim(self, orphan: Orphan, me: str, now: float) -> dict[str, Any] | None:
+        return None
+
+    def request_cancel(self, job_id: str) -> None:
+        return None
 
     def save_schedule(self, tenant_id: str, info: ScheduleInfo, owner: str, now: float) -> None:
         with self._lock:
