@@ -97,9 +97,9 @@ def _from_trace(answer: Mapping[str, Any], sigs: Sequence[Mapping[str, Any]],
                 pairs: dict[tuple[str, str, str], PrefPair]) -> None:
     prompt, response, trace_id = answer["prompt"], answer["response"], answer["trace_id"]
     task = next((s["task"] for s in reversed(sigs) if s["task"]), None)
-    ratings = [s for s in sigs if s["kind"] in RATINGS and s["value"] is not None]
     corrections = [s for s in sigs if s["kind"] == "correction" and (s["text"] or "").strip()]
-    top = _winner([*ratings, *corrections])
+    top = _winner([s for s in sigs if (s["kind"] in RATINGS and s["value"] is not None)
+                   or s in corrections])  # in time order
     if top is None:
         return
     if top["kind"] != "correction" and top["value"] >= min_score:
