@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cerebra.errors import BackendError, PromptTooLong
+from cerebra.models.adapters import ADAPTER_KEY, AdapterPool
 from cerebra.models.base import (
     Capabilities,
     Generation,
@@ -82,6 +83,10 @@ class LlamaCppBackend(SyncBackendMixin):
                 self.llm.close()
                 raise
         self._n_ctx = self.llm.n_ctx()
+        # LoRA adapters chosen per request (cerebra.models.adapters; not on top of a model
+        # built with a fixed `lora_path`)
+        self.adapters: AdapterPool | None = (
+            AdapterPool(lambda: self._model) if lora_path is None else None)
         self._capabilities = Capabilities(streaming=True, max_context=self._n_ctx)
 
     @property
@@ -149,29 +154,43 @@ class LlamaCppBackend(SyncBackendMixin):
 
         from llama_cpp import StoppingCriteriaList
 
-        parts: Any = self._model.create_completion(
-            prompt,
-            max_tokens=max_tokens,
-            stop=list(stops) or None,
-            stream=True,
-            stopping_criteria=StoppingCriteriaList([stop_now]) if token is not None else None,
-            **self._sampling(request),
-        )
         finish: str | None = None
-        try:
-            for part in parts:
-                choice = part["choices"][0]
-                finish = choice.get("finish_reason") or finish
-                if choice["text"]:
-                    yield choice["text"], None
-                if finish is None and token is not None and token.reason is not None:
-                    tripped = True
-                    break
-        finally:
-            parts.close()  # a generator: closing it ends the generation now
+        with self._adapter_applied(request):  # the request's LoRA adapter, or none
+            parts: Any = self._model.create_completion(
+                prompt,
+                max_tokens=max_tokens,
+                stop=list(stops) or None,
+                stream=True,
+                stopping_criteria=(StoppingCriteriaList([stop_now]) if token is not None
+                                   else None),
+                **self._sampling(request),
+            )
+            try:
+                for part in parts:
+                    choice = part["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    if choice["text"]:
+                        yield choice["text"], None
+                    if finish is None and token is not None and token.reason is not None:
+                        tripped = True
+                        break
+            finally:
+                parts.close()  # a generator: closing it ends the generation now
         if tripped and token is not None:
             finish = token.reason or finish
         yield "", finish or "stop"
+
+    def _adapter_applied(self, request: GenerationRequest) -> contextlib.AbstractContextManager[
+            None]:
+        """The LoRA adapter named in `request.extra` (cerebra.models.adapters) applied on
+        the context for one generation; the base (no adapter) when it names none."""
+        adapter = request.extra.get(ADAPTER_KEY)
+        if self.adapters is not None:
+            return self.adapters.applied(adapter)
+        if adapter is not None:
+            raise BackendError(f"model {self.name} has a fixed LoRA: no per-request adapters",
+                               retryable=False)
+        return contextlib.nullcontext()
 
     def _completion_tokens(self, text: str) -> int:
         if not text:
@@ -238,5 +257,7 @@ class LlamaCppBackend(SyncBackendMixin):
         the backend answers BackendError afterwards. Idempotent."""
         with self._lock:
             llm, self.llm = self.llm, None
+            if self.adapters is not None:
+                self.adapters.close()  # the model frees its adapters with itself
         if llm is not None:
             llm.close()
