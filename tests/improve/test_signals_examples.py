@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from cerebra.context import RequestContext
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.improve.rows import PrefPair, SftRow
