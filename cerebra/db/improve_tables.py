@@ -83,6 +83,42 @@ dataset_rows = Table(
 )
 
 # --- Part B: workflows and training runs (revision 0018) ---
+# Workflows (see cerebra.improve.training_runs): a tenant's stored training recipes, the YAML
+# as written and the validated keys. Training runs: one row per run of a workflow (the job
+# that runs it, the dataset versions it read, where its adapter is written, its state and
+# figures: steps, final loss, seconds, device).
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("yaml", Text, nullable=False),
+    Column("spec", JSON, nullable=False),  # the validated workflow (Workflow.model_dump)
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("workflow", String(100), nullable=False),
+    Column("spec", JSON, nullable=False),  # the workflow as it was when the run started
+    Column("job_id", String(64), nullable=True),
+    Column("datasets", JSON, nullable=False),  # [{name, version, id, kind, rows}]
+    Column("out_dir", Text, nullable=False),  # stable: a re-run resumes from its checkpoint
+    Column("adapter_dir", Text, nullable=True),
+    Column("gguf_path", Text, nullable=True),
+    Column("state", String(16), nullable=False),  # queued running succeeded failed cancelled
+    Column("metrics", JSON, nullable=False),  # steps, final_loss, seconds, device
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_training_runs_time", "tenant_id", "created_at"),
+    Index("ix_training_runs_job", "tenant_id", "job_id"),
+)
+
 
 # --- Part C: jobs (revision 0019) ---
 
