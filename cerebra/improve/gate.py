@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.errors import CerebraError, InvalidInput
+from cerebra.improve.gate_store import GateStore  # stored reports; re-exported here
 from cerebra.improve.stats import mcnemar, paired_bootstrap, win_rate
 
 Answerer = Callable[[list[str]], list[str]]  # a batch of prompts -> their answers
@@ -321,3 +322,7 @@ def _rule(rule: PromotionRule | Mapping[str, Any] | Any | None) -> PromotionRule
         return PromotionRule.model_validate(dict(rule))
     names = PromotionRule.model_fields
     return PromotionRule.model_validate({k: getattr(rule, k) for k in names if hasattr(rule, k)})
+
+
+__all__ = ["Answerer", "GateError", "GateReport", "GateStore", "PromotionRule", "SuiteResult",
+           "decide", "evaluate_gate"]
