@@ -155,5 +155,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
     app.include_router(missions_api.router)  # /api/missions, /api/teams
+    from cerebra.server.routes import workflows_api  # issue 11 (B)
+    app.include_router(workflows_api.router)  # /api/v1/workflows, /api/llm/train, runs
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
