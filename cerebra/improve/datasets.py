@@ -14,7 +14,7 @@ import builtins
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from cerebra.context import RequestContext
 from cerebra.db.improve_tables import dataset_rows, dataset_versions, datasets
 from cerebra.errors import Conflict, InvalidInput, NotFound
 from cerebra.ids import new_id
+from cerebra.improve.curation import CurationOptions, curate
 from cerebra.improve.formats import (
     Format,
     ImportFormat,
@@ -172,6 +173,43 @@ class DatasetStore:
         version = self.create_version(context, name, parsed.kind, parsed.rows, report=report,
                                       task=task)
         return version, parsed.rejected
+
+    def curate(self, context: RequestContext, name: str, *, version: int | None = None,
+               from_signals: bool = False, task: str | None = None, since: float | None = None,
+               kind: Kind | None = None, eval_texts: Iterable[str] | None = None,
+               embedder: Any = None, policy: Any = None,
+               options: CurationOptions | None = None) -> DatasetVersion:
+        """Curate into a new version of `name`: from one of its versions (the latest, or
+        `version`), or from the tenant's signals (A1's training_examples, of `task` since
+        `since`; the dataset is created when new, of `kind`, default sft). The version's
+        report is what curation did; its lineage the source version or the signals' traces."""
+        check_name(name)
+        if from_signals:
+            from cerebra.improve.signals import training_examples  # part A1
+            existing = self._kind(context, name)
+            if existing is not None and kind is not None and kind != existing:
+                raise Conflict(f"dataset {name!r} holds {existing} rows, not {kind}",
+                               field="kind")
+            kind = existing or kind or "sft"
+            sft, pairs = training_examples(self.engine, context, task=task, since=since)
+            rows: list[Row] = list(pairs) if kind == "dpo" else list(sft)
+            parent = None
+            origin: dict[str, Any] = {"signals": {"task": task, "since": since,
+                                                  "rows": len(rows)}}
+        else:
+            parent = self.get(context, name, version)
+            kind, rows = parent.kind, self.rows(context, parent.id)
+            origin = {"versions": [parent.id]}
+        kept, report = curate(rows, eval_texts=eval_texts, embedder=embedder, policy=policy,
+                              options=options)
+        lineage = {**origin, "trace_ids": sorted({r.trace_id for r in kept if r.trace_id})}
+        return self.create_version(context, name, kind, kept, parent=parent, lineage=lineage,
+                                   report={"curation": report.to_dict()}, task=task)
+
+    def _kind(self, context: RequestContext, name: str) -> Kind | None:
+        with self.engine.connect() as conn:
+            found = self._dataset(conn, context.tenant_id, name)
+        return found["kind"] if found is not None else None
 
     def _dataset(self, conn: Any, tenant: str, name: str) -> RowMapping | None:
         d = datasets
