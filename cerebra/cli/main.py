@@ -22,6 +22,7 @@ from cerebra.cli import (
     bench_cmd,
     constitution_cmd,
     identity_cmd,
+    kits_cmd,
     memory_cmd,
     missions_cmd,
     ops_cmd,
@@ -56,6 +57,7 @@ ops_cmd.register(app)
 identity_cmd.register(app)
 ratings_cmd.register(app)
 missions_cmd.register(app)  # missions, teams
+kits_cmd.register(app)  # kits list | show | install | run (issue 11, F)
 
 out = Console()
 

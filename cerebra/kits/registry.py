@@ -123,11 +123,11 @@ def eval_texts(home: Path | None = None, *, tenant: str | None = None) -> list[s
     return texts
 
 
-def resolve_source(source: str) -> Kit | Path:
-    """A path, or the name of an entry point in "cerebra.kits" whose object is a kit folder
-    (path or text), a Kit, or a callable giving either."""
+def resolve_source(source: str, *, paths: bool = True) -> Kit | Path:
+    """A path (unless `paths` is off), or the name of an entry point in "cerebra.kits" whose
+    object is a kit folder (path or text), a Kit, or a callable giving either."""
     path = Path(source).expanduser()
-    if path.exists():
+    if paths and path.exists():
         return path
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", source):
         raise NotFound(f"no kit folder at {source!r}", field="source")
@@ -151,10 +151,13 @@ def resolve_source(source: str) -> Kit | Path:
 
 
 def install(source: str | Path | Kit, home: Path | None = None, *,
-            tenant: str | None = None, replace: bool = False) -> Kit:
+            tenant: str | None = None, replace: bool = False,
+            allow_paths: bool = True) -> Kit:
     """Validate, then install atomically; returns the installed kit. A kit whose name is
-    taken (a built-in, or installed already without `replace`) is a Conflict."""
-    resolved = resolve_source(str(source)) if isinstance(source, str) else source
+    taken (a built-in, or installed already without `replace`) is a Conflict. Text is a
+    path or an entry point name (only an entry point name with `allow_paths` off)."""
+    resolved = resolve_source(source, paths=allow_paths) if isinstance(source, str) \
+        else source
     kit = resolved if isinstance(resolved, Kit) else load_kit(resolved)  # validate first
     if not re.fullmatch(NAME_PATTERN, kit.name):
         raise KitError(f"bad kit name {kit.name!r}", field="name")
