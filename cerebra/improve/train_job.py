@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -100,7 +101,7 @@ def start_training(context: RequestContext, runner: JobRunner, engine: Engine,
     try:
         job_id = runner.submit(name, TRAIN_KIND, args, tenant_id=context.tenant_id)
     except NotFound:  # the runner has not been told the kind yet: the default trainer
-        register_training(runner, engine)
+        register_training(runner)
         job_id = runner.submit(name, TRAIN_KIND, args, tenant_id=context.tenant_id)
     runs.update(context, run.id, job_id=job_id)
     return runs.get(context, run.id)
@@ -108,9 +109,13 @@ def start_training(context: RequestContext, runner: JobRunner, engine: Engine,
 
 def register_training(runner: JobRunner, engine: Engine | None = None, *,
                       trainer: Trainer | None = None) -> None:
-    """Name the training job on `runner` (`trainer`: a stand-in for the real one in tests)."""
-    runner.register(TRAIN_KIND, functools.partial(run_training_job, engine=engine,
-                                                  trainer=trainer))
+    """Name the training job on `runner`, resumable (a run whose process ended is taken up
+    again from its checkpoint). Without `engine` and `trainer` the job is the module-level
+    `run_training_job` itself (what Celery workers import; it opens the configured database);
+    `trainer` is a stand-in for the real one in tests."""
+    fn: Trainer = run_training_job if engine is None and trainer is None else \
+        functools.partial(run_training_job, engine=engine, trainer=trainer)
+    runner.register(TRAIN_KIND, fn, resumable=True)
 
 
 def _write_rows(engine: Engine, context: RequestContext, run: TrainingRun, stage: str,
@@ -176,8 +181,12 @@ def run_training_job(ctx: JobContext, tenant_id: str, run_id: str, *,
 
     def progress(step: int, total: int, loss: float | None, eta_s: float | None) -> None:
         loss_text = "?" if loss is None else f"{loss:.4f}"
-        ctx.progress(min(max(step / total, 0.0), 1.0) if total else 0.0,
-                     f"step {step}/{total} · loss {loss_text} · ETA {eta_text(eta_s)}")
+        message = f"step {step}/{total} · loss {loss_text} · ETA {eta_text(eta_s)}"
+        finite = [v if isinstance(v, int | float) and math.isfinite(v) else None
+                  for v in (loss, eta_s)]
+        ctx.report(step=max(0, min(step, total)), total=max(total, 1), loss=finite[0],
+                   eta_s=None if finite[1] is None or finite[1] < 0 else finite[1],
+                   message=message)
         with log_path.open("a", encoding="utf-8") as log:
             log.write(json.dumps({"step": step, "total": total, "loss": loss, "eta_s": eta_s,
                                   "at": time.time()}) + "\n")

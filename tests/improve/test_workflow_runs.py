@@ -118,6 +118,9 @@ def test_a_training_job_writes_rows_reports_progress_and_records_the_run(
     assert info.state == "succeeded", info.error
     assert info.result["steps"] == 4 and info.result["final_loss"] == pytest.approx(0.5)
     assert info.message.startswith("step 4/4 · loss 0.5000 · ETA 0s")
+    assert info.metrics is not None
+    assert (info.metrics["step"], info.metrics["total"]) == (4, 4)
+    assert info.metrics["loss"] == pytest.approx(0.5) and info.metrics["eta_s"] == 0
     done = TrainingRuns(engine).get(ACME, run.id)
     assert done.state == "succeeded" and done.metrics["rows"] == 2
     assert done.metrics["device"] == "cpu" and done.gguf_path.endswith("adapter.gguf")
@@ -190,3 +193,18 @@ def test_a_failing_trainer_fails_the_job_and_the_run(
     assert info.state == "failed" and "out of memory" in (info.error or "")
     failed = TrainingRuns(engine).get(ACME, run.id)
     assert failed.state == "failed" and "RuntimeError: out of memory" in (failed.error or "")
+
+
+def test_the_default_job_is_what_a_celery_worker_imports(engine: Engine) -> None:
+    from cerebra.improve.train_job import run_training_job
+    from cerebra.jobs.celery_worker import target_of
+
+    assert target_of(run_training_job) == "cerebra.improve.train_job:run_training_job"
+    seen: dict[str, object] = {}
+
+    class Recorder:
+        def register(self, kind: str, fn: object, *, resumable: bool = False) -> None:
+            seen.update(kind=kind, fn=fn, resumable=resumable)
+
+    register_training(Recorder())  # type: ignore[arg-type]
+    assert seen == {"kind": "train", "fn": run_training_job, "resumable": True}
