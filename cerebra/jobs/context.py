@@ -4,6 +4,8 @@ runner's parts share."""
 from __future__ import annotations
 
 import math
+import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -87,6 +89,32 @@ class Context:
 
     def wait(self, seconds: float) -> bool:
         return self._stop.wait(seconds)
+
+
+def pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate it: leave it to the heartbeat
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def owner_name(tag: str) -> str:
+    """host:pid:tag — how a process running jobs names itself in their rows."""
+    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
+
+
+def owner_gone(owner: str) -> bool:
+    """The owner is a process on this host (not this one) that has ended."""
+    parts = owner.rsplit(":", 2)  # host:pid:runner
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid = parts[0], int(parts[1])
+    return host == socket.gethostname() and pid != os.getpid() and not pid_alive(pid)
 
 
 def describe(exc: BaseException) -> str:

@@ -111,6 +111,23 @@ class SQLJobStore:
             found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if found is None else dict(found)
 
+    def start(self, job_id: str, attempt: int, owner: str, now: float) -> bool:
+        """A worker takes a queued job of this attempt (False: cancelled, or a stale copy
+        of the message)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(jobs).where(
+                jobs.c.id == job_id, jobs.c.state == "queued", jobs.c.attempt == attempt,
+            ).values(state="running", owner=owner, started_at=now, heartbeat_at=now))
+        return bool(done.rowcount)
+
+    def owned_update(self, job_id: str, owner: str, **values: Any) -> bool:
+        """Update a running job only while `owner` still holds it."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(jobs).where(
+                jobs.c.id == job_id, jobs.c.owner == owner, jobs.c.state == "running",
+            ).values(**values))
+        return bool(done.rowcount)
+
     def request_cancel(self, job_id: str) -> None:
         self.update(job_id, cancel_requested=True)
 

@@ -1,7 +1,6 @@
-"""JobRunner conformance: every implementation (today the in-process one; Celery joins
-IMPLEMENTATIONS later) runs jobs with progress and results, captures failures, cancels
-queued and running jobs, lists, runs periodic jobs on a clock the test moves, and keeps
-job state in the database for the next runner, which marks a dead process's jobs failed.
+"""The in-process runner's own behaviour (what every runner does is in test_conformance.py):
+jobs that are closures, what its database rows hold, a dead process's jobs marked failed,
+heartbeats, schedule rows, and the migration.
 
 Synchronisation is by events and `join`; time moves only through the injected clock and
 `run_due()`. Event waits carry a bound only against hangs.
@@ -22,13 +21,11 @@ from sqlalchemy import Engine, func, select, update
 
 from cerebra.db import make_engine, upgrade
 from cerebra.db.schema import job_schedules, jobs
-from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.jobs import INTERRUPTED, InProcessRunner, JobContext, JobRunner
 from cerebra.jobs.base import JobInfo
 from cerebra.jobs.store import SQLJobStore
 
 HANG = 30.0  # seconds: a bound against hangs only, never a timing claim
-IMPLEMENTATIONS = ["inprocess"]
 
 
 class FakeClock:
@@ -49,7 +46,7 @@ class Harness:
     make: Callable[..., JobRunner]  # another runner on the same database
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
     upgrade(engine)
@@ -57,7 +54,6 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     made: list[JobRunner] = []
 
     def make(**options: Any) -> JobRunner:
-        assert request.param == "inprocess"
         runner = InProcessRunner(engine, clock=clock, scheduler=False, **options)
         made.append(runner)
         return runner
@@ -78,9 +74,8 @@ def _gate() -> tuple[threading.Event, threading.Event]:
     return threading.Event(), threading.Event()
 
 
-# -- submitted jobs ---------------------------------------------------------------------
-def test_submit_reports_progress_then_the_result(runner: JobRunner) -> None:
-    assert isinstance(runner, JobRunner)
+# -- jobs that are closures (run in process only) ----------------------------------------
+def test_a_closure_runs_with_its_progress(runner: JobRunner) -> None:
     reached, release = _gate()
 
     def count(ctx: JobContext, n: int) -> dict[str, int]:
@@ -91,223 +86,9 @@ def test_submit_reports_progress_then_the_result(runner: JobRunner) -> None:
 
     job_id = runner.submit("count", count, (3,))
     assert reached.wait(HANG)
-    info = runner.status(job_id)
-    assert (info.state, info.progress, info.message) == ("running", 0.5, "half way")
-    assert info.name == "count" and info.started_at is not None and not info.done
+    assert runner.status(job_id).progress == 0.5
     release.set()
-    done = runner.join(job_id, timeout=HANG)
-    assert (done.state, done.result, done.error, done.progress) == ("succeeded", {"n": 3},
-                                                                     None, 1.0)
-    assert done.finished_at is not None and done.started_at is not None
-    assert done.created_at <= done.started_at <= done.finished_at
-    assert runner.status(job_id) == done
-
-
-def test_a_failure_is_captured_with_its_error(runner: JobRunner) -> None:
-    def broken(ctx: JobContext) -> None:
-        ctx.progress(0.25)
-        raise ValueError("bad input 7")
-
-    info = runner.join(runner.submit("broken", broken), timeout=HANG)
-    assert (info.state, info.error, info.result) == ("failed", "ValueError: bad input 7", None)
-    assert info.progress == 0.25
-
-    def overreach(ctx: JobContext) -> None:
-        ctx.progress(1.5)
-
-    bad = runner.join(runner.submit("overreach", overreach), timeout=HANG)
-    assert bad.state == "failed" and "between 0 and 1" in (bad.error or "")
-
-
-def test_registered_kinds_take_arguments(runner: JobRunner) -> None:
-    runner.register("scaled-sum", lambda ctx, a, b, scale=1: (a + b) * scale)
-    info = runner.join(runner.submit("sum", "scaled-sum", (2, 3), {"scale": 10}), timeout=HANG)
-    assert (info.state, info.result, info.kind) == ("succeeded", 50, "scaled-sum")
-    with pytest.raises(NotFound):
-        runner.submit("sum", "no-such-kind")
-    with pytest.raises(InvalidInput):
-        runner.submit("", "scaled-sum")
-    with pytest.raises(NotFound):
-        runner.status("no-such-job")
-
-
-def test_a_queued_job_cancelled_never_runs(harness: Harness) -> None:
-    runner = harness.make(workers=1)
-    reached, release = _gate()
-    ran = threading.Event()
-    blocker = runner.submit("blocker", lambda ctx: (reached.set(), release.wait(HANG))[0])
-    assert reached.wait(HANG)
-    waiting = runner.submit("waiting", lambda ctx: ran.set())
-    assert runner.status(waiting).state == "queued"
-    assert runner.cancel(waiting)
-    assert runner.status(waiting).state == "cancelled"
-    release.set()
-    assert runner.join(blocker, timeout=HANG).state == "succeeded"
-    assert runner.join(waiting, timeout=HANG).state == "cancelled"
-    assert not ran.is_set()
-    assert not runner.cancel(waiting)  # finished already
-    with pytest.raises(NotFound):
-        runner.cancel("no-such-job")
-
-
-@pytest.mark.parametrize("style", ["raises", "returns"])
-def test_a_running_job_stops_when_cancelled(runner: JobRunner, style: str) -> None:
-    reached = threading.Event()
-    saw: list[bool] = []
-
-    def patient(ctx: JobContext) -> str:
-        ctx.progress(0.1, "waiting")
-        reached.set()
-        saw.append(ctx.wait(HANG))  # wakes when cancelled
-        if style == "raises":
-            ctx.check()
-        return "partial"
-
-    job_id = runner.submit("patient", patient)
-    assert reached.wait(HANG)
-    assert runner.cancel(job_id)
-    info = runner.join(job_id, timeout=HANG)
-    assert saw == [True]
-    assert (info.state, info.result, info.error) == ("cancelled", None, None)
-    assert info.message == "waiting"
-
-
-def test_list_filters_newest_first(runner: JobRunner) -> None:
-    ids = [runner.submit("a", lambda ctx: 1), runner.submit("b", lambda ctx: 2),
-           runner.submit("a", lambda ctx: 1 / 0, tenant_id="t2")]
-    for job_id in ids:
-        runner.join(job_id, timeout=HANG)
-    assert {j.id for j in runner.list()} == set(ids)
-    listed = runner.list()
-    assert [j.created_at for j in listed] == sorted((j.created_at for j in listed), reverse=True)
-    assert {j.id for j in runner.list(name="a")} == {ids[0], ids[2]}
-    assert [j.id for j in runner.list(state="failed")] == [ids[2]]
-    assert [j.id for j in runner.list(tenant_id="t2")] == [ids[2]]
-    assert len(runner.list(limit=1)) == 1
-    with pytest.raises(InvalidInput):
-        runner.list(limit=0)
-
-
-async def test_ajoin_waits_without_blocking_the_loop(runner: JobRunner) -> None:
-    reached, release = _gate()
-    job_id = runner.submit("slow", lambda ctx: (reached.set(), release.wait(HANG))[0])
-    assert reached.wait(HANG)
-    release.set()
-    assert (await runner.ajoin(job_id, timeout=HANG)).state == "succeeded"
-
-
-def test_join_times_out_on_a_job_that_goes_on(runner: JobRunner) -> None:
-    reached, release = _gate()
-    job_id = runner.submit("slow", lambda ctx: (reached.set(), release.wait(HANG))[0])
-    assert reached.wait(HANG)
-    with pytest.raises(TimeoutError):
-        runner.join(job_id, timeout=0)
-    release.set()
-    assert runner.join(job_id, timeout=HANG).state == "succeeded"
-
-
-# -- periodic jobs ------------------------------------------------------------------------
-def test_periodic_jobs_run_when_due(harness: Harness, runner: JobRunner) -> None:
-    clock = harness.clock
-    runs: list[float] = []
-    runner.schedule("tick", lambda ctx: runs.append(clock()) or len(runs), every_s=10,
-                    run_now=True)
-    runner.schedule("later", lambda ctx: "late", every_s=5)
-    assert runner.run_due() == ["tick"]
-    assert runner.run_due() == []  # not due again until 10 s after the last run ended
-    clock.advance(5)
-    assert runner.run_due() == ["later"]
-    clock.advance(4.9)
-    assert runner.run_due() == []
-    clock.advance(0.1)
-    assert sorted(runner.run_due()) == ["later", "tick"]
-    info = {s.name: s for s in runner.schedules()}
-    assert (info["tick"].runs, info["tick"].last_result, info["tick"].every_s) == (2, 2, 10)
-    assert info["tick"].last_error is None and not info["tick"].running
-    assert runs == [1000.0, 1010.0]
-
-
-def test_a_failing_periodic_job_is_recorded_and_runs_again(harness: Harness,
-                                                           runner: JobRunner) -> None:
-    outcomes = iter([RuntimeError("store down"), None])
-
-    def flaky(ctx: JobContext) -> str:
-        error = next(outcomes)
-        if error is not None:
-            raise error
-        return "ok"
-
-    runner.schedule("flaky", flaky, every_s=1, run_now=True)
-    runner.run_due()
-    (info,) = runner.schedules()
-    assert (info.runs, info.failures, info.last_error) == (1, 1, "RuntimeError: store down")
-    assert info.last_ok_at is None
-    harness.clock.advance(1)
-    runner.run_due()
-    (info,) = runner.schedules()
-    assert (info.runs, info.failures, info.last_error, info.last_result) == (2, 1, None, "ok")
-
-
-def test_unschedule_stops_a_run_in_progress_and_later_runs(harness: Harness,
-                                                          runner: JobRunner) -> None:
-    reached = threading.Event()
-    saw: list[bool] = []
-
-    def slow(ctx: JobContext) -> None:
-        reached.set()
-        saw.append(ctx.wait(HANG))
-
-    runner.schedule("slow", slow, every_s=1, run_now=True)
-    tick = threading.Thread(target=runner.run_due)
-    tick.start()
-    assert reached.wait(HANG)
-    assert runner.unschedule("slow", timeout=HANG)  # returns once the run has stopped
-    assert saw == [True]
-    tick.join(HANG)
-    harness.clock.advance(10)
-    assert runner.run_due() == [] and runner.schedules() == []
-    assert not runner.unschedule("slow")
-
-
-def test_bad_schedules_are_refused(runner: JobRunner) -> None:
-    for every in (0, -1, float("inf"), True):
-        with pytest.raises(InvalidInput) as bad:
-            runner.schedule("x", lambda ctx: None, every_s=every)
-        assert bad.value.field == "every_s"
-
-
-# -- lifecycle and persistence ----------------------------------------------------------
-def test_close_cancels_queued_jobs_and_stops_running_ones(harness: Harness) -> None:
-    runner = harness.make(workers=1)
-    reached = threading.Event()
-
-    def patient(ctx: JobContext) -> None:
-        reached.set()
-        ctx.wait(HANG)
-        ctx.check()
-
-    running = runner.submit("patient", patient)
-    assert reached.wait(HANG)
-    queued = runner.submit("queued", lambda ctx: None)
-    runner.close(timeout=HANG)
-    assert runner.status(running).state == "cancelled"
-    assert runner.status(queued).state == "cancelled"
-    with pytest.raises(CerebraError):
-        runner.submit("late", lambda ctx: None)
-    runner.close()  # idempotent
-
-
-def test_a_new_runner_on_the_same_database_sees_finished_jobs(harness: Harness) -> None:
-    first = harness.make()
-    ok = first.submit("ok", lambda ctx: {"rows": [1, 2]})
-    bad = first.submit("bad", lambda ctx: {}["missing"])
-    for job_id in (ok, bad):
-        first.join(job_id, timeout=HANG)
-    first.close(timeout=HANG)
-    second = harness.make()
-    assert (second.status(ok).state, second.status(ok).result) == ("succeeded", {"rows": [1, 2]})
-    assert second.status(bad).state == "failed" and "KeyError" in (second.status(bad).error or "")
-    assert {j.id for j in second.list()} == {ok, bad}
+    assert runner.join(job_id, timeout=HANG).result == {"n": 3}
 
 
 # -- in-process specifics: what the database holds ---------------------------------------

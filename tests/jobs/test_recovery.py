@@ -1,0 +1,150 @@
+"""Restart never loses a job: a process running jobs is SIGKILLed mid-run (an in-process
+runner's process, or a Celery worker); the next runner resumes the job of a kind registered
+resumable from its own checkpoint (attempt 1) and marks the other job failed (interrupted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cerebra.db import make_engine, upgrade
+from cerebra.jobs import INTERRUPTED, InProcessRunner
+from tests.jobs import kinds
+from tests.jobs.conftest import HANG, ROOT, Celery
+from tests.jobs.test_conformance import until
+from tests.jobs.test_runner import FakeClock
+
+STEPS = 6
+
+_CHILD = """
+import sys, threading, time
+from cerebra.db import make_engine
+from cerebra.jobs import InProcessRunner
+from tests.jobs import kinds
+
+url, folder, release, steps = sys.argv[1:]
+runner = InProcessRunner(make_engine(url), workers=2)
+runner.register("train", kinds.trainer, resumable=True)
+train = runner.submit("train", "train", (folder, int(steps), release))
+other = runner.submit("other", kinds.gated, (release,))
+for job_id, message in ((train, "at the halfway checkpoint"), (other, "half way")):
+    while runner.status(job_id).message != message:
+        time.sleep(0.02)
+print(train, other, flush=True)
+threading.Event().wait()
+"""
+
+
+def _checkpoint(folder: Path) -> int:
+    return int(json.loads((folder / "checkpoint.json").read_text())["step"])
+
+
+def test_an_in_process_runner_killed_mid_job_resumes_it_in_the_next(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    release = tmp_path / "release"  # never created: the first attempt holds at half way
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, url, str(tmp_path), str(release),
+                              str(STEPS)],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        train, other = child.stdout.readline().split()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(HANG)
+    assert _checkpoint(tmp_path) == STEPS // 2
+    clock = FakeClock()
+    runner = InProcessRunner(engine, clock=clock, scheduler=False)
+    try:
+        assert runner.interrupted == 1  # the other one; the resumable one waits for its kind
+        assert runner.status(other).error == INTERRUPTED
+        assert runner.status(train).state == "running"
+        runner.register("train", kinds.trainer, resumable=True)
+        done = runner.join(train, timeout=HANG)
+        assert (done.state, done.attempt) == ("succeeded", 1)
+        assert done.result == {"start": STEPS // 2, "steps": STEPS, "attempt": 1,
+                               "resumed": True}
+        assert done.metrics is not None and done.metrics["step"] == STEPS
+        assert runner.resumed == [train]
+    finally:
+        runner.close()
+        engine.dispose()
+
+
+def test_a_resumable_job_nobody_resumes_fails_at_the_next_pass(tmp_path: Path) -> None:
+    from cerebra.jobs.base import JobInfo
+    from cerebra.jobs.store import SQLJobStore
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    upgrade(engine)
+    info = JobInfo("orphan", "train", "train", "running", 0.5, "", None, None, "default",
+                   0.0, 0.0, None)
+    SQLJobStore(engine).insert(info, "elsewhere:1:gone", resumable=True,
+                               payload={"args": [], "kwargs": {}})
+    clock = FakeClock()
+    runner = InProcessRunner(engine, clock=clock, scheduler=False, stale_after_s=60)
+    try:
+        assert runner.status("orphan").state == "running"  # a grace pass for its kind
+        clock.advance(60)
+        runner.run_due()
+        assert runner.status("orphan").error == INTERRUPTED
+    finally:
+        runner.close()
+        engine.dispose()
+
+
+def test_a_celery_worker_killed_mid_job_resumes_on_another(celery: Celery,
+                                                           tmp_path: Path) -> None:
+    from cerebra.jobs.celery_runner import CeleryRunner
+
+    queue = f"kill-{uuid.uuid4().hex[:8]}"
+    doomed = celery.start_worker(queue)
+    runner = CeleryRunner(celery.engine, celery.broker, queue=queue, scheduler=False,
+                          poll_s=0.02)
+    try:
+        runner.register("train", kinds.trainer, resumable=True)
+        release = tmp_path / "release"
+        train = runner.submit("train", "train", (str(tmp_path), STEPS, str(release)))
+        other = runner.submit("other", kinds.gated, (str(release),))
+        until(lambda: runner.status(train).message == "at the halfway checkpoint"
+              and runner.status(other).message == "half way", "both jobs run on the worker")
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(HANG)  # reaped: its pid is gone
+        assert runner.status(train).state == runner.status(other).state == "running"
+        assert runner.recover() == 1
+        assert runner.status(other).error == INTERRUPTED
+        assert runner.resumed == [train] and runner.status(train).state == "queued"
+        celery.start_worker(queue)
+        done = runner.join(train, timeout=HANG)
+        assert (done.state, done.attempt) == ("succeeded", 1)
+        assert done.result == {"start": STEPS // 2, "steps": STEPS, "attempt": 1,
+                               "resumed": True}
+        assert _checkpoint(tmp_path) == STEPS
+    finally:
+        runner.close(timeout=HANG)
+
+
+def test_celery_jobs_must_be_importable_functions(celery: Celery) -> None:
+    from cerebra.errors import InvalidInput
+    from cerebra.jobs.celery_runner import CeleryRunner
+
+    runner = CeleryRunner(celery.engine, celery.broker, queue=celery.queue, scheduler=False)
+    try:
+        with pytest.raises(InvalidInput):
+            runner.submit("closure", lambda ctx: None)
+        with pytest.raises(InvalidInput):
+            runner.register("closure", lambda ctx: None)
+        with pytest.raises(InvalidInput) as bad:
+            runner.submit("bytes", kinds.constant, (object(),))
+        assert bad.value.field == "args"
+    finally:
+        runner.close()
