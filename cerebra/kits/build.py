@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cerebra.judging.checker import normalize
 from cerebra.kits.registry import BUILTIN_DIR
 
 SEED = 20261130
@@ -57,9 +58,9 @@ def date_items(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
     while len(seen) < count:
         day = dt.date.fromordinal(start + rng.randrange(365 * 45))
         text = rng.choice(_DATE_TIMES) + rng.choice(_DATE_FORMATS)(day)
-        if text in seen:
+        if normalize(text) in seen:
             continue
-        seen.add(text)
+        seen.add(normalize(text))
         yield {"input": text, "reference": day.isoformat()}
 
 
@@ -104,9 +105,9 @@ def invoice_items(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
         company = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
         written, value = _money(rng)
         text = rng.choice(_NOTES).format(person=person, company=company, amount=written)
-        if text in seen:
+        if normalize(text) in seen:
             continue
-        seen.add(text)
+        seen.add(normalize(text))
         amount: float | int = int(value) if value == int(value) else value
         reference = json.dumps({"person": person, "company": company, "amount": amount},
                                ensure_ascii=False)
@@ -153,9 +154,9 @@ def ticket_items(rng: random.Random, count: int) -> Iterator[dict[str, Any]]:
         closer = rng.choice(_CLOSERS).format(name=rng.choice(FIRST))
         text = rng.choice(_OPENERS) + body + closer
         text = text[0].upper() + text[1:]
-        if text in seen:
+        if normalize(text) in seen:
             continue
-        seen.add(text)
+        seen.add(normalize(text))
         yield {"input": text, "reference": label, "group": f"{template}|{thing}"}
 
 
@@ -196,9 +197,9 @@ def docs_items(root: Path) -> Iterator[dict[str, Any]]:
                 continue
             question = (sentence[:match.start()] + "____" + sentence[match.end():]).replace(
                 "`", "")
-            if question in seen:
+            if normalize(question) in seen:
                 continue
-            seen.add(question)
+            seen.add(normalize(question))
             at = paragraph.index(sentence)
             context = " ".join(paragraph[max(0, at - 1): at + 2]).replace("`", "")
             if len(context) > 500:
