@@ -48,7 +48,7 @@ def test_a_bad_kit_is_refused_and_nothing_is_installed(tmp_path: Path) -> None:
     before = (kits_dir(home) / "mine" / "eval.jsonl").read_text()
     bad = write_kit(tmp_path / "bad", name="mine")
     (bad / "eval.jsonl").write_text('{"id": "1", "input": "x"}\n{broken\n')
-    with pytest.raises(KitError, match="eval.jsonl line 1: reference"):
+    with pytest.raises(KitError, match=r"eval\.jsonl line 1: reference"):
         install(bad, home, replace=True)
     assert _leftovers(kits_dir(home)) == ["mine"]  # no staging folder left behind
     assert (kits_dir(home) / "mine" / "eval.jsonl").read_text() == before
