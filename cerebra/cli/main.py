@@ -21,6 +21,7 @@ from cerebra.cli import (
     audit_cmd,
     bench_cmd,
     constitution_cmd,
+    datasets_cmd,
     identity_cmd,
     kits_cmd,
     memory_cmd,
@@ -53,6 +54,7 @@ app.add_typer(constitution_cmd.app, name="constitution")
 app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(prompts_cmd.app, name="prompts")
 app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
 ops_cmd.register(app)
 identity_cmd.register(app)
 ratings_cmd.register(app)

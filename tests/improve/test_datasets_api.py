@@ -77,7 +77,7 @@ def test_a_bad_line_is_named_and_nothing_written(world: ApiWorld) -> None:
 
 
 def test_curate_into_a_new_version(world: ApiWorld) -> None:
-    dup = ROWS + [ROWS[0], {"messages": [{"role": "user", "content": "mail a@example.com"},
+    dup = [*ROWS, ROWS[0], {"messages": [{"role": "user", "content": "mail a@example.com"},
                                          {"role": "assistant", "content": "done"}]}]
     upload(world, "".join(json.dumps(r) + "\n" for r in dup))
     response = world.client.post(f"{URL}/faq/curate", json={"near_dup_threshold": None},
