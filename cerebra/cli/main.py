@@ -31,6 +31,7 @@ from cerebra.cli import (
     prompts_cmd,
     ratings_cmd,
     router_cmd,
+    train_cmd,
 )
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
@@ -60,6 +61,7 @@ identity_cmd.register(app)
 ratings_cmd.register(app)
 missions_cmd.register(app)  # missions, teams
 kits_cmd.register(app)  # kits list | show | install | run (issue 11, F)
+train_cmd.register(app)  # train run | status | cancel | logs | validate (issue 11, B)
 
 out = Console()
 
