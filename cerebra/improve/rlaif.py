@@ -104,7 +104,7 @@ def _labelled(engine: Engine, context: RequestContext, source: str) -> set[froze
         signals.c.source == source)
     with engine.connect() as conn:
         payloads = conn.execute(query).scalars().all()
-    return {frozenset((p.get("chosen_trace"), p.get("rejected_trace")))
+    return {frozenset((str(p.get("chosen_trace")), str(p.get("rejected_trace"))))
             for p in payloads if isinstance(p, Mapping)}
 
 

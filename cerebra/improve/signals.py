@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from cerebra.context import RequestContext
 from cerebra.db.improve_tables import signals
@@ -127,8 +127,7 @@ class SignalStore:
         tenant = context.tenant_id
         sid = uuid.uuid4().hex
         with self.engine.begin() as conn:
-            if conn.execute(_visible(select(interactions.c.trace_id), context)
-                            .where(interactions.c.trace_id == signal.trace_id)).first() is None:
+            if not _exists(conn, context, signal.trace_id):
                 raise NotFound(f"no interaction with trace id {signal.trace_id!r}",
                                field="trace_id")
             task = signal.task
@@ -149,6 +148,11 @@ class SignalStore:
                 created_at=signal.created_at or time.time()))
         return sid
 
+    def visible(self, context: RequestContext, trace_id: str) -> bool:
+        """Whether the context may see (and so signal) the trace `trace_id`."""
+        with self.engine.connect() as conn:
+            return _exists(conn, context, trace_id)
+
     def list(self, context: RequestContext, *, trace_id: str | None = None,
              task: str | None = None, kind: str | None = None, since: float | None = None,
              limit: int = 100) -> list[Signal]:
@@ -166,7 +170,7 @@ class SignalStore:
             query = query.where(signals.c.created_at >= since)
         query = query.order_by(signals.c.created_at.desc(), signals.c.id).limit(max(limit, 0))
         with self.engine.connect() as conn:
-            return [_signal(row._mapping) for row in conn.execute(query)]
+            return [_signal(dict(row._mapping)) for row in conn.execute(query)]
 
     def count_since(self, context: RequestContext, task: str | None, since: float) -> int:
         """How many traces got a rating, correction or preference (anything but a bare
@@ -179,6 +183,11 @@ class SignalStore:
             query = query.where(signals.c.task == task)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
+
+
+def _exists(conn: Connection, context: RequestContext, trace_id: str) -> bool:
+    query = _visible(select(interactions.c.trace_id), context)
+    return conn.execute(query.where(interactions.c.trace_id == trace_id)).first() is not None
 
 
 def _visible(query: Any, context: RequestContext) -> Any:
