@@ -155,8 +155,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
     app.include_router(missions_api.router)  # /api/missions, /api/teams
-    from cerebra.server.routes import signals_api  # issue 11 (A1)
-    app.include_router(signals_api.router)  # /api/v1/traces/{id}/signals, /api/v1/signals
+    from cerebra.server.routes import kits_api  # issue 11 (F)
+    app.include_router(kits_api.router)  # /api/v1/kits/browse, /api/v1/kits/{name}, install
     from cerebra.server.routes import gate_api  # issue 11 (G)
     app.include_router(gate_api.router)  # /api/v1/gate/reports, /api/v1/gate/evaluate
     install_openapi(app)  # last: documents the error answers of every route included above
