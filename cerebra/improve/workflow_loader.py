@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from cerebra.improve.workflow import (
+from cerebra.improve.workflow_schema import (
     ENV_PREFIX,
     MAX_YAML_CHARS,
     NAME_PATTERN,
