@@ -155,9 +155,11 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
     app.include_router(missions_api.router)  # /api/missions, /api/teams
-    from cerebra.server.routes import kits_api  # issue 11 (F)
-    app.include_router(kits_api.router)  # /api/v1/kits/browse, /api/v1/kits/{name}, install
-    from cerebra.server.routes import gate_api  # issue 11 (G)
-    app.include_router(gate_api.router)  # /api/v1/gate/reports, /api/v1/gate/evaluate
+    from cerebra.server.routes import workflows_api  # issue 11 (B)
+    app.include_router(workflows_api.router)  # /api/v1/workflows, /api/llm/train, runs
+    from cerebra.server.routes import datasets_api  # issue 11 (A2)
+    app.include_router(datasets_api.router)  # /api/v1/datasets: upload, export, curate
+    from cerebra.server.routes import jobs_api  # issue 11 (C)
+    app.include_router(jobs_api.router)  # /api/v1/jobs, /{id}, /{id}/events (SSE), /{id}/cancel
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
