@@ -163,3 +163,17 @@ def test_model_paraphraser_asks_a_registered_model() -> None:
     registry.add(FakeModel(name="local", reply="Say hello to the world"))
     paraphrase = model_paraphraser(registry, "local")
     assert paraphrase("Greet the world") == "Say hello to the world"
+
+
+@pytest.mark.slow
+def test_near_duplicates_with_minilm() -> None:
+    """The real embedder: a reworded row is a near duplicate, another topic is not."""
+    from cerebra.memory.embedders import SentenceTransformerEmbedder
+
+    rows = [SftRow("How do I reset my password?", "Open settings and choose Reset password."),
+            SftRow("How can I reset my password?", "Open settings and choose Reset password."),
+            SftRow("What is the capital of France?", "Paris.")]
+    kept, report = curate(rows, eval_texts=(), embedder=SentenceTransformerEmbedder(),
+                          options=only(near_dup_threshold=0.9))
+    assert kept == [rows[0], rows[2]]
+    assert report.steps[-1]["embedder"].endswith("all-MiniLM-L6-v2")
