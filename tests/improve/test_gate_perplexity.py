@@ -1,6 +1,7 @@
 """Perplexity through llama.cpp on the real embedded Gemma: finite and above 1 on held-out
 general text, and raised by a LoRA adapter GGUF of random noise (written here with the
-`gguf` package in llama.cpp's adapter layout)."""
+`gguf` package in llama.cpp's adapter layout) — enough for the gate to refuse a candidate
+that gains on its task."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cerebra.improve.gate import evaluate_gate
 from cerebra.improve.perplexity import (
     PerplexityError,
     general_text,
@@ -53,11 +55,18 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_perplexity_is_finite_and_a_noise_adapter_raises_it(gguf_path: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_noise_adapter_raises_perplexity_and_the_gate_refuses_it(gguf_path: Path,
+                                                                   tmp_path: Path) -> None:
+    from tests.improve.test_gate import BASE, GUARD, TASK, answerer
+
     text = general_text()[-900:]  # about 200 tokens of everyday prose
-    base = perplexity_of(gguf_path, n_ctx=256)(text)  # each in a child process
-    assert math.isfinite(base) and 1.0 < base < 200.0
     adapter = noise_lora(tmp_path / "noise.gguf", scale=0.1)
-    noisy = perplexity_of(gguf_path, lora_path=adapter, n_ctx=256)(text)
+    better = answerer([TASK, GUARD], {"tickets": 0.8, "dates": 0.6})  # a clear task gain
+    sides = (perplexity_of(gguf_path, n_ctx=256),  # each call in a child process
+             perplexity_of(gguf_path, lora_path=adapter, n_ctx=256))
+    report = evaluate_gate(TASK, [GUARD], BASE, better, ppl=sides, ppl_text=text)
+    assert report.ppl is not None
+    base, noisy = report.ppl["baseline"], report.ppl["candidate"]
+    assert math.isfinite(base) and 1.0 < base < 200.0
     assert math.isfinite(noisy) and noisy > base * 1.1
+    assert report.decision == "refuse" and report.reasons[0].startswith("perplexity")
