@@ -168,10 +168,15 @@ def _winner(verdict: Any) -> str | None:
 
 
 def _judged(judge: JudgeLike, prompt: str, base: str, cand: str) -> str:
-    """'candidate', 'baseline' or 'tie': both orders must name the same winner."""
-    first = _winner(judge.judge(prompt, {"baseline": base, "candidate": cand}))
-    second = _winner(judge.judge(prompt, {"candidate": cand, "baseline": base}))
-    return first if first == second and first in ("baseline", "candidate") else "tie"
+    """'candidate', 'baseline' or 'tie': both orders must name the same winner. A judge
+    that showed both orders itself (its verdict's `agreement` is measured, as the pairwise
+    model judge's is, a disagreement already a tie) is asked once."""
+    verdict = judge.judge(prompt, {"baseline": base, "candidate": cand})
+    first = _winner(verdict)
+    if getattr(verdict, "agreement", None) is None:
+        second = _winner(judge.judge(prompt, {"candidate": cand, "baseline": base}))
+        first = first if first == second else None
+    return first if first in ("baseline", "candidate") else "tie"
 
 
 class _Run:

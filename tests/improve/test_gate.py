@@ -154,8 +154,10 @@ class PrefersCorrect:
 
     name = "double"
 
-    def __init__(self, refs: dict[str, str], biased: bool = False) -> None:
+    def __init__(self, refs: dict[str, str], biased: bool = False,
+                 swaps_itself: bool = False) -> None:
         self.refs, self.biased, self.calls = refs, biased, 0
+        self.agreement = 1.0 if swaps_itself else None  # as a pairwise model judge reports
 
     def judge(self, prompt: str, answers: Mapping[str, str]) -> Verdict:
         self.calls += 1
@@ -164,7 +166,8 @@ class PrefersCorrect:
             return Verdict(first, {k: float(k == first) for k in answers})
         right = [k for k, v in answers.items() if v == self.refs[prompt]]
         winner = right[0] if len(right) == 1 else None
-        return Verdict(winner, {k: float(k == winner) for k in answers})
+        return Verdict(winner, {k: float(k == winner) for k in answers},
+                       agreement=self.agreement)
 
 
 def test_a_kit_without_checker_is_judged_in_both_orders() -> None:
@@ -181,6 +184,9 @@ def test_a_kit_without_checker_is_judged_in_both_orders() -> None:
     biased = evaluate_gate(open_kit, [], base, cand, judge=PrefersCorrect(refs, biased=True))
     assert biased.task.wins is not None and biased.task.wins["ties"] == 100
     assert biased.decision == "refuse"  # a position-only judge decides nothing
+    swapping = PrefersCorrect(refs, swaps_itself=True)
+    once = evaluate_gate(open_kit, [], base, cand, judge=swapping)
+    assert swapping.calls == 100 and once.task.wins == report.task.wins
 
 
 def test_an_answerer_breaking_the_batch_contract_fails() -> None:
