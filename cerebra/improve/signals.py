@@ -214,12 +214,18 @@ def _signal(row: Mapping[str, Any]) -> Signal:
 class VerdictLike(Protocol):
     """What record_verdict reads of a verdict (cerebra.judging.base.Verdict fits)."""
 
-    winner: str | None
-    scores: Mapping[str, float]
-    rationale: str
-    judge: str
-    agreement: float | None
-    failures: tuple[str, ...]
+    @property
+    def winner(self) -> str | None: ...
+    @property
+    def scores(self) -> Mapping[str, float]: ...
+    @property
+    def rationale(self) -> str: ...
+    @property
+    def judge(self) -> str: ...
+    @property
+    def agreement(self) -> float | None: ...
+    @property
+    def failures(self) -> tuple[str, ...]: ...
 
 
 def judged(verdict: VerdictLike) -> bool:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from cerebra.context import DEFAULT_CONTEXT, RequestContext
 from cerebra.errors import CerebraError, InvalidInput, NotFound
+from cerebra.feedback import apply_feedback
+from cerebra.improve.signals import SignalStore, record_verdict
 from cerebra.judging.base import (
     CompetitionResult,
     Entry,
@@ -131,6 +133,7 @@ def compete(
                                    "order, not their content")
         else:
             effects["feedback"] = _feedback(brain, result, judge.name, context)
+            effects["signals"] = _signals(brain, result, category, context)
     if store is not None:
         effects["stored"] = store.record_competition(context, result, category=category)
     return result
@@ -228,13 +231,28 @@ def _feedback(brain: Brain, result: CompetitionResult, judge: str,
     for e in result.entries:
         if not e.trace_id:
             continue
-        try:
-            done = brain.feedback(e.trace_id, e.score, f"judged by {judge} in competition "
-                                  f"{result.id}", context=context)
+        try:  # the verdict itself becomes judge signals (_signals), not a user's score
+            done = apply_feedback(brain.ledger, brain.memory, brain.router, e.trace_id,
+                                  e.score, f"judged by {judge} in competition {result.id}",
+                                  context=context, signal=False)
             out[e.contestant_id] = done.get("router", {}).get("reward", "recorded")
         except CerebraError as exc:
             out[e.contestant_id] = f"not recorded: {exc.message}"
     return out
+
+
+def _signals(brain: Brain, result: CompetitionResult, category: str,
+             context: RequestContext) -> int | str:
+    """The verdict as `judge` signals on the judged traces (issue 11: the self-improvement
+    loop learns from them; the competition's category is their task); how many."""
+    traces = {e.contestant_id: e.trace_id for e in result.entries if e.trace_id}
+    if not traces:
+        return 0
+    try:
+        return len(record_verdict(SignalStore(brain.engine), context, result.verdict, traces,
+                                  group=result.id, task=category or None))
+    except CerebraError as exc:
+        return f"not recorded: {exc.message}"
 
 
 class Judge(ModelJudge):
