@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
@@ -35,6 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cerebra.errors import InvalidInput
 from cerebra.judging.checker import Check, extract_json, normalize
+
+if TYPE_CHECKING:
+    from cerebra.improve.rows import SftRow
 
 KIT_FILES = ("kit.yaml", "train.jsonl", "eval.jsonl", "checker.py")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -149,6 +152,14 @@ class Kit:
             raise KitError(f"kit {self.name}: item {item.id!r} has no reference",
                            field="reference")
         return self.spec.answer_prefix + item.reference
+
+    def sft_rows(self, split: str = "train") -> list[SftRow]:
+        """The split's items with references as training rows (prompt, completion)."""
+        from cerebra.improve.rows import SftRow
+
+        items = self.train if split == "train" else self.eval
+        return [SftRow(self.prompt(i), self.completion(i), source=f"kit:{self.name}",
+                       task=self.task) for i in items if i.reference is not None]
 
     def clean(self, answer: str) -> str:
         """A raw generation cut at the first stop sequence and stripped."""

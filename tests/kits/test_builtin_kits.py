@@ -45,6 +45,10 @@ def test_each_checker_passes_the_reference_and_fails_a_wrong_answer(name: str,
         assert kit.check(item, kit.completion(item) + "\nnext line").passed, item
         assert not kit.check(item, wrong).passed
         assert not kit.check(item, "").passed
+    rows = kit.sft_rows()
+    assert len(rows) == len(kit.train) and rows[0].prompt == kit.prompt(kit.train[0])
+    assert rows[0].completion == " " + (kit.train[0].reference or "")
+    assert rows[0].task == kit.task and rows[0].source == f"kit:{name}"
 
 
 def test_the_templated_kits_rebuild_identically(tmp_path: Path) -> None:
