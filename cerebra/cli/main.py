@@ -23,6 +23,7 @@ from cerebra.cli import (
     constitution_cmd,
     datasets_cmd,
     identity_cmd,
+    jobs_cmd,
     kits_cmd,
     memory_cmd,
     missions_cmd,
@@ -60,6 +61,7 @@ ops_cmd.register(app)
 identity_cmd.register(app)
 ratings_cmd.register(app)
 missions_cmd.register(app)  # missions, teams
+jobs_cmd.register(app)  # jobs list | show | cancel | follow | worker (issue 11, C)
 kits_cmd.register(app)  # kits list | show | install | run (issue 11, F)
 train_cmd.register(app)  # train run | status | cancel | logs | validate (issue 11, B)
 

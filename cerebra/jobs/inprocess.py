@@ -11,6 +11,8 @@ job state in the database.
   failed with INTERRUPTED — except jobs of a kind registered `resumable=True`: registering
   the kind here claims them and runs them again (attempt + 1, `ctx.resumed`); one whose
   kind nobody here registers by the next recovery pass is failed too.
+- With the heartbeat it also cancels its jobs whose row another process flagged
+  (`cerebra jobs cancel`: SQLJobStore.cancel_from_outside).
 - `clock` (monotonic seconds) drives scheduling; with `scheduler=False` nothing runs a
   periodic job but `run_due()`, so tests move time by hand.
 
@@ -359,6 +361,7 @@ class InProcessRunner:
             try:
                 if active:
                     self.store.heartbeat(self.owner, time.time())
+                    self._cancel_flagged()
                 for job_id, values in unsaved.items():
                     self.store.update(job_id, **values)
                     with self._cond:
@@ -368,6 +371,15 @@ class InProcessRunner:
         if now - self._recover_at >= self.stale_after_s:
             self._recover_at = now
             self._recover()
+
+    def _cancel_flagged(self) -> None:
+        """Cancel the live jobs another process asked to stop (`cerebra jobs cancel`)."""
+        if not isinstance(self.store, SQLJobStore):
+            return
+        with self._cond:
+            ids = builtins.list(self._live)
+        for job_id in self.store.flagged(ids):
+            self.cancel(job_id)
 
     def _loop(self) -> None:
         while True:

@@ -131,6 +131,27 @@ class SQLJobStore:
     def request_cancel(self, job_id: str) -> None:
         self.update(job_id, cancel_requested=True)
 
+    def cancel_from_outside(self, job_id: str, now: float) -> bool:
+        """Cancel a job from a process that does not run it (the CLI): one waiting in the
+        broker is cancelled at once; any other active job gets the flag that its runner
+        polls. False when it had finished already."""
+        if self._in_broker(job_id) and self.transition(job_id, ("queued",),
+                                                       state="cancelled", finished_at=now):
+            return True
+        return self.transition(job_id, ACTIVE, cancel_requested=True)
+
+    def _in_broker(self, job_id: str) -> bool:
+        found = self.row(job_id)
+        return found is not None and found["owner"] == BROKER
+
+    def flagged(self, ids: builtins.list[str]) -> builtins.list[str]:
+        """Which of these jobs have been asked to stop from outside."""
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(jobs.c.id).where(
+                jobs.c.id.in_(ids), jobs.c.cancel_requested.is_(True))).scalars())
+
     def cancel_requested(self, job_id: str) -> bool:
         with self.engine.connect() as conn:
             return bool(conn.execute(select(jobs.c.cancel_requested)

@@ -148,3 +148,24 @@ def test_celery_jobs_must_be_importable_functions(celery: Celery) -> None:
         assert bad.value.field == "args"
     finally:
         runner.close()
+
+
+def test_make_runner_builds_the_chosen_runner(celery: Celery) -> None:
+    from cerebra.errors import InvalidInput
+    from cerebra.jobs.celery_runner import CeleryRunner
+    from cerebra.jobs.factory import make_runner
+
+    local = make_runner("inprocess", engine=None, scheduler=False)
+    assert isinstance(local, InProcessRunner)
+    local.close()
+    remote = make_runner("celery", engine=celery.engine, broker_url=celery.broker,
+                         queue=celery.queue, scheduler=False)
+    try:
+        assert isinstance(remote, CeleryRunner)
+        assert remote.join(remote.submit("one", kinds.constant, (1,)), timeout=HANG).result == 1
+    finally:
+        remote.close()
+    for kind, options in (("celery", {"engine": None, "broker_url": celery.broker}),
+                          ("threads", {"engine": None})):
+        with pytest.raises(InvalidInput):
+            make_runner(kind, **options)
