@@ -1,7 +1,7 @@
 """Training as a job: `start_training` records a run of a workflow on named dataset versions
 and submits it to a JobRunner (kind "train"); `run_training_job(ctx, tenant_id, run_id)`
 is the job itself — it writes the run's rows as TRL JSONL into the run's stable folder,
-trains (cerebra.training.train.run_in_subprocess: a child process, SIGTERM on cancel, a
+trains (cerebra.training.subprocess_run.run_in_subprocess: a child process, SIGTERM on cancel, a
 checkpoint kept), reports step, loss and ETA as the job's progress, and records the outcome.
 
 A run's folder never changes, so running the same job again (a restart, a Celery retry)
@@ -43,9 +43,10 @@ def default_root() -> Path:
 
 
 def _default_trainer() -> Trainer:
-    from cerebra.training.train import run_in_subprocess  # type: ignore[attr-defined,unused-ignore]
+    """The real trainer: training in a child process (cerebra.training.subprocess_run)."""
+    from cerebra.training.subprocess_run import run_in_subprocess
 
-    return run_in_subprocess  # type: ignore[no-any-return,unused-ignore]
+    return run_in_subprocess
 
 
 def base_gguf(base_model: str) -> Path | None:
