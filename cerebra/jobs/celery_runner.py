@@ -33,7 +33,7 @@ from cerebra.db.schema import DEFAULT_TENANT
 from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.jobs.base import TERMINAL, JobFn, JobInfo, JobState, ScheduleInfo
 from cerebra.jobs.celery_worker import DEFAULT_QUEUE, TASK, make_app, target_of
-from cerebra.jobs.context import check_name, owner_gone, owner_name
+from cerebra.jobs.context import celery_owned, check_name, owner_gone, owner_name
 from cerebra.jobs.periodic import Periodic
 from cerebra.jobs.store import BROKER, SQLJobStore
 
@@ -190,6 +190,8 @@ class CeleryRunner:
             failed: builtins.list[str] = []
             for orphan in self.store.interrupted(self.owner, now, self.stale_after_s,
                                                  owner_gone):
+                if not celery_owned(orphan.owner):
+                    continue  # an in-process runner's job: its own runner recovers it
                 row = self.store.claim(orphan, BROKER, now) if orphan.resumable else None
                 if row is None:
                     failed.append(orphan.id)

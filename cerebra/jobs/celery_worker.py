@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cerebra.errors import InvalidInput
 from cerebra.jobs.base import JobCancelled, JobFn, JobState
-from cerebra.jobs.context import Context, describe, owner_name, stored_result
+from cerebra.jobs.context import WORKER_TAG, Context, describe, owner_name, stored_result
 from cerebra.jobs.store import SQLJobStore
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def execute(store: SQLJobStore, job_id: str, attempt: int, *, poll_s: float = 0.
             heartbeat_s: float = 10.0, progress_every_s: float = 0.5) -> JobState | None:
     """Run one job from its row in this process; its final state (None: not ours to run —
     cancelled while queued, or a stale message)."""
-    owner = owner_name(f"celery-{threading.get_ident()}")
+    owner = owner_name(f"{WORKER_TAG}{threading.get_ident()}")
     row = store.row(job_id)
     if row is None or not store.start(job_id, attempt, owner, time.time()):
         return None

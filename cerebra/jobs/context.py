@@ -108,6 +108,14 @@ def owner_name(tag: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{tag}"
 
 
+WORKER_TAG = "celery-worker-"  # how a Celery worker's thread names itself as a job's owner
+
+
+def celery_owned(owner: str) -> bool:
+    """The job runs (or ran) on a Celery worker: the Celery runner recovers it, no other."""
+    return owner.rsplit(":", 1)[-1].startswith(WORKER_TAG)
+
+
 def owner_gone(owner: str) -> bool:
     """The owner is a process on this host (not this one) that has ended."""
     parts = owner.rsplit(":", 2)  # host:pid:runner

@@ -10,7 +10,9 @@ job state in the database.
   runner that is gone (a dead pid on this host, or no heartbeat for `stale_after_s`) become
   failed with INTERRUPTED — except jobs of a kind registered `resumable=True`: registering
   the kind here claims them and runs them again (attempt + 1, `ctx.resumed`); one whose
-  kind nobody here registers by the next recovery pass is failed too.
+  kind nobody here registers by the next recovery pass is failed too. Closing the runner
+  stops such a job at its next check and leaves it queued (not cancelled) for the next
+  runner to resume: a graceful restart loses no resumable job either.
 - With the heartbeat it also cancels its jobs whose row another process flagged
   (`cerebra jobs cancel`: SQLJobStore.cancel_from_outside).
 - `clock` (monotonic seconds) drives scheduling; with `scheduler=False` nothing runs a
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from cerebra.db.schema import DEFAULT_TENANT
 from cerebra.errors import CerebraError, InvalidInput, NotFound
 from cerebra.jobs.base import JobCancelled, JobFn, JobInfo, JobState, ScheduleInfo
-from cerebra.jobs.context import Context, check_name, describe, stored_result
+from cerebra.jobs.context import Context, celery_owned, check_name, describe, stored_result
 from cerebra.jobs.periodic import Periodic
 from cerebra.jobs.store import JobStore, MemoryJobStore, Orphan, SQLJobStore, jsonable
 
@@ -61,6 +63,8 @@ class _Live:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     written_at: float = -math.inf
+    resumable: bool = False  # closing the runner parks it (queued) for the next runner
+    cancelled: bool = False  # cancel() asked it to stop: never parked
 
 
 def _pid_alive(pid: int) -> bool:
@@ -155,9 +159,10 @@ class InProcessRunner:
         with self._cond:
             if self._closed:
                 raise CerebraError("the job runner is closed")
-            self.store.insert(info, self.owner, payload=payload,
-                              resumable=payload is not None and kind in self._resumable)
-            self._live[job_id] = _Live(info, ctx, target, tuple(args), dict(kwargs or {}))
+            resumable = payload is not None and kind in self._resumable
+            self.store.insert(info, self.owner, payload=payload, resumable=resumable)
+            self._live[job_id] = _Live(info, ctx, target, tuple(args), dict(kwargs or {}),
+                                       resumable=resumable)
         self._pool.submit(self._execute, job_id)
         return job_id
 
@@ -173,7 +178,7 @@ class InProcessRunner:
         with self._cond:
             self._live[job_id] = _Live(info, ctx, self._kinds[info.kind],
                                        tuple(payload.get("args", ())),
-                                       dict(payload.get("kwargs", {})))
+                                       dict(payload.get("kwargs", {})), resumable=True)
         self.resumed.append(job_id)
         self._pool.submit(self._execute, job_id)
 
@@ -196,12 +201,30 @@ class InProcessRunner:
             log.warning("job %s (%s) failed: %s", live.info.name, job_id, error)
         if state == "succeeded" and live.ctx.cancelled:
             state, result = "cancelled", None  # stopped early: what it returned is partial
+        if state == "cancelled" and self._parks(live):
+            self._park(live)
+            return
         result = stored_result(result)
         with self._cond:
             progress = 1.0 if state == "succeeded" else live.info.progress
             final = replace(live.info, state=state, result=result, error=error,
                             progress=progress, finished_at=time.time())
         self._finish(final)
+
+    def _parks(self, live: _Live) -> bool:
+        """A resumable job stopped by closing the runner (not by cancel) waits, queued, for
+        the next runner, which resumes it from its checkpoint."""
+        with self._cond:
+            return self._closed and live.resumable and not live.cancelled
+
+    def _park(self, live: _Live) -> None:
+        with self._cond:
+            info = live.info
+        self._write(info.id, state="queued", progress=info.progress, message=info.message,
+                    metrics=info.metrics)
+        with self._cond:
+            self._live.pop(info.id, None)
+            self._cond.notify_all()
 
     def _finish(self, final: JobInfo) -> None:
         values = {"state": final.state, "result": final.result, "error": final.error,
@@ -253,6 +276,8 @@ class InProcessRunner:
     def cancel(self, job_id: str) -> bool:
         with self._cond:
             live = self._live.get(job_id)
+            if live is not None:
+                live.cancelled = True
             if live is not None and live.info.state == "running":
                 live.ctx.cancel()
                 return True
@@ -331,6 +356,8 @@ class InProcessRunner:
             orphans = self.store.interrupted(self.owner, now, self.stale_after_s, self._gone)
             failed: builtins.list[str] = []
             for orphan in orphans:
+                if celery_owned(orphan.owner):
+                    continue  # a Celery worker's job: the Celery runner recovers it
                 if orphan.resumable and orphan.kind in self._resumable and not self._closed:
                     self._take_over(orphan, now)
                 elif not (orphan.resumable and initial):
@@ -407,7 +434,10 @@ class InProcessRunner:
                 job.ctx.cancel()
             self._cond.notify_all()
         for job in queued:
-            self.cancel(job.info.id)
+            if self._parks(job):
+                self._park(job)  # the next runner resumes it
+            else:
+                self.cancel(job.info.id)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         stopped = self._periodic.close(timeout)

@@ -39,6 +39,9 @@ for job_id, message in ((train, "at the halfway checkpoint"), (other, "half way"
     while runner.status(job_id).message != message:
         time.sleep(0.02)
 print(train, other, flush=True)
+if sys.stdin.readline().strip() == "close":  # a graceful stop (else: wait for SIGKILL)
+    runner.close(timeout=30)
+    sys.exit(0)
 threading.Event().wait()
 """
 
@@ -47,32 +50,44 @@ def _checkpoint(folder: Path) -> int:
     return int(json.loads((folder / "checkpoint.json").read_text())["step"])
 
 
-def test_an_in_process_runner_killed_mid_job_resumes_it_in_the_next(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["sigkill", "close"])
+def test_an_in_process_runner_stopped_mid_job_resumes_it_in_the_next(tmp_path: Path,
+                                                                      stop: str) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     engine = make_engine(url)
     upgrade(engine)
     release = tmp_path / "release"  # never created: the first attempt holds at half way
     child = subprocess.Popen([sys.executable, "-c", _CHILD, url, str(tmp_path), str(release),
                               str(STEPS)],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert child.stdout is not None
+        assert child.stdout is not None and child.stdin is not None
         train, other = child.stdout.readline().split()
+        if stop == "close":
+            child.stdin.write("close\n")
+            child.stdin.flush()
+            assert child.wait(HANG) == 0
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(HANG)
-    assert _checkpoint(tmp_path) == STEPS // 2
+    # killed: the last checkpoint is half way; closed: the job finished its step first
+    start = STEPS // 2 + (stop == "close")
+    assert _checkpoint(tmp_path) == start
     clock = FakeClock()
     runner = InProcessRunner(engine, clock=clock, scheduler=False)
     try:
-        assert runner.interrupted == 1  # the other one; the resumable one waits for its kind
-        assert runner.status(other).error == INTERRUPTED
-        assert runner.status(train).state == "running"
+        if stop == "sigkill":
+            assert runner.interrupted == 1  # the other; the resumable one waits for its kind
+            assert runner.status(other).error == INTERRUPTED
+            assert runner.status(train).state == "running"
+        else:  # closed: the other was cancelled, the resumable one left queued
+            assert runner.interrupted == 0
+            assert runner.status(other).state == "cancelled"
+            assert runner.status(train).state == "queued"
         runner.register("train", kinds.trainer, resumable=True)
         done = runner.join(train, timeout=HANG)
         assert (done.state, done.attempt) == ("succeeded", 1)
-        assert done.result == {"start": STEPS // 2, "steps": STEPS, "attempt": 1,
-                               "resumed": True}
+        assert done.result == {"start": start, "steps": STEPS, "attempt": 1, "resumed": True}
         assert done.metrics is not None and done.metrics["step"] == STEPS
         assert runner.resumed == [train]
     finally:
@@ -169,3 +184,24 @@ def test_make_runner_builds_the_chosen_runner(celery: Celery) -> None:
                           ("threads", {"engine": None})):
         with pytest.raises(InvalidInput):
             make_runner(kind, **options)
+
+
+def test_each_runner_recovers_only_its_own_kind_of_job(celery: Celery) -> None:
+    from cerebra.jobs.base import JobInfo
+    from cerebra.jobs.celery_runner import CeleryRunner
+    from cerebra.jobs.store import SQLJobStore
+
+    store = SQLJobStore(celery.engine)
+    ids = {owner: uuid.uuid4().hex for owner in ("elsewhere:1:celery-worker-7",
+                                                  "elsewhere:1:abcd1234")}
+    for owner, job_id in ids.items():  # silent for an hour: both owners count as gone
+        store.insert(JobInfo(job_id, "x", "k", "running", 0.0, "", None, None, "t-recover",
+                             0.0, 0.0, None), owner)
+    worker_job, local_job = ids.values()
+    local = InProcessRunner(celery.engine, scheduler=False)
+    local.close()
+    assert local.status(local_job).error == INTERRUPTED
+    assert local.status(worker_job).state == "running"  # not the in-process runner's
+    remote = CeleryRunner(celery.engine, celery.broker, queue=celery.queue, scheduler=False)
+    remote.close()
+    assert remote.status(worker_job).error == INTERRUPTED
