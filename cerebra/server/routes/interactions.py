@@ -6,7 +6,7 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
@@ -21,7 +21,17 @@ from cerebra.server.openapi_doc import error_response
 router = APIRouter(prefix="/api", tags=["interactions"])
 
 
+def _something_to_record(schema: dict[str, Any]) -> None:
+    """FeedbackIn: a quality, thumbs, a correction or a label (each not null)."""
+    kinds = {"quality": {"type": "number"}, "thumbs": {"enum": ["up", "down"]},
+             "correction": {"type": "string"}, "label": {"type": "string"}}
+    schema["anyOf"] = [{"required": [name], "properties": {name: rule}}
+                       for name, rule in kinds.items()]
+
+
 class FeedbackIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_something_to_record)
+
     trace_id: str = Field(min_length=1, max_length=64)
     quality: float | None = Field(default=None, ge=0.0, le=1.0,
                                   description="0 = useless … 1 = perfect")
@@ -30,8 +40,9 @@ class FeedbackIn(BaseModel):
     thumbs: Literal["up", "down"] | None = Field(
         default=None, description="up = 1, down = 0 (the quality, when none is given)")
     correction: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT,
+                                   pattern=r"\S",
                                    description="the answer that should have been given")
-    label: str | None = Field(default=None, min_length=1, max_length=MAX_TASK,
+    label: str | None = Field(default=None, min_length=1, max_length=MAX_TASK, pattern=r"\S",
                               description="the task this exchange belongs to")
 
 

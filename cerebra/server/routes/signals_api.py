@@ -10,7 +10,7 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.principal import Scope
 from cerebra.context import RequestContext
@@ -39,14 +39,30 @@ async def get_signal_store(request: Request) -> SignalStore:
     return store
 
 
+def _kinds(schema: dict[str, Any]) -> None:
+    """SignalIn: a score (the default kind) or thumbs need a value (thumbs 0 or 1), a
+    correction its text, a label its text or task — each not blank."""
+    def branch(kind: str, required: str, rule: dict[str, Any]) -> dict[str, Any]:
+        return {"required": [required] if kind == "score" else ["kind", required],
+                "properties": {"kind": {"const": kind}, required: rule}}
+
+    text = {"type": "string", "pattern": r"\S"}
+    schema["anyOf"] = [branch("score", "value", {"type": "number"}),
+                       branch("thumbs", "value", {"enum": [0, 1]}),
+                       branch("correction", "text", text), branch("label", "text", text),
+                       branch("label", "task", text)]
+
+
 class SignalIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_kinds)
+
     kind: Literal["score", "thumbs", "correction", "label"] = Field(
         default="score", description="score and thumbs need a value, correction and label text")
     value: float | None = Field(default=None, ge=0.0, le=1.0,
                                 description="score in [0, 1], higher is better; thumbs 1 or 0")
     text: str | None = Field(default=None, max_length=MAX_TEXT,
                              description="a correction's preferred answer, a label, a note")
-    task: str | None = Field(default=None, min_length=1, max_length=MAX_TASK)
+    task: str | None = Field(default=None, min_length=1, max_length=MAX_TASK, pattern=r"\S")
     trust: float | None = Field(default=None, ge=0.0, le=1.0,
                                 description="at most the caller's default (user 1.0)")
 
