@@ -98,12 +98,13 @@ def test_decontamination_drops_rows_holding_an_eval_item() -> None:
 
 def test_near_duplicates_with_an_embedder() -> None:
     rows = [SftRow("reset my password please", "Use the reset link."),
-            SftRow("please reset my password", "Use the reset link."),
-            SftRow("what is the capital of france", "Paris")]
+            SftRow("please reset my password", "use the  reset link."),
+            SftRow("what is the capital of france", "Paris"),
+            SftRow("Please reset my password!", "Call support.")]  # alike, another answer
     embedder = FakeEmbedder()
     kept, report = curate(rows, eval_texts=(), embedder=embedder,
                           options=only(near_dup_threshold=0.95))
-    assert kept == [rows[0], rows[2]]
+    assert kept == [rows[0], rows[2], rows[3]]
     assert report.steps[-1]["step"] == "near_duplicates" and report.steps[-1]["removed"] == 1
     kept, _ = curate(rows, eval_texts=(), embedder=None, options=only(near_dup_threshold=0.95))
     assert kept == rows
