@@ -84,28 +84,11 @@ def templates(as_json: bool = _JSON) -> None:
         out.print(f"[bold]{name}[/bold]  {description}", highlight=False)
 
 
-def _bar(runner: Any, job_id: str) -> Any:
-    """Follow a job with a progress bar (the jobs part's follow_job when present)."""
-    try:
-        from cerebra.cli.progress import follow_job  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        follow_job = None
-    if follow_job is not None:
-        return follow_job(runner, job_id)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def _bar(runner: Any, job_id: str, title: str) -> Any:
+    """Follow a job with a progress bar (step, loss, ETA) until it ends; its JobInfo."""
+    from cerebra.cli.progress import follow_job
 
-    with Progress(TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[line]}"),
-                  TimeElapsedColumn(), console=Console(stderr=True)) as bar:
-        task = bar.add_task("training", total=1.0, line="queued")
-        while True:
-            try:
-                info = runner.join(job_id, timeout=0.5)
-            except TimeoutError:
-                info = runner.status(job_id)
-            bar.update(task, completed=info.progress, line=info.message or info.state)
-            if info.done:
-                return info
+    return follow_job(runner, job_id, title=title)
 
 
 @app.command()
@@ -136,7 +119,7 @@ def run(workflow: str = typer.Argument(..., help="a workflow file, template or s
         print(f"run {started.id} · job {job_id} · workflow {started.workflow}",
               file=sys.stderr, flush=True)
         try:
-            info = _bar(runner, job_id)
+            info = _bar(runner, job_id, f"train {started.workflow}")
         except KeyboardInterrupt:
             runner.cancel(job_id)
             runner.join(job_id, timeout=600)
@@ -193,7 +176,9 @@ def status(which: str = typer.Argument(None, help="a run id or a job id (default
         return
     print(f"run {one.id} · workflow {one.workflow} · {one.state}")
     if job is not None:
-        print(f"job {job.id} · {job.state} · {job.progress:.0%} · {job.message}")
+        from cerebra.cli.progress import describe
+
+        print(f"job {job.id} · {job.state} · {job.progress:.0%} · {describe(job.to_dict())}")
     for key, value in one.metrics.items():
         print(f"  {key}: {value}")
     if one.error:
@@ -215,8 +200,12 @@ def cancel(job: str = typer.Argument(..., help="the job (or run) id"),
     if info.done:
         print(f"job {info.id} already {info.state}")
         raise SystemExit(1)
-    SQLJobStore(engine).request_cancel(info.id)
-    print(f"cancel requested: job {info.id} (run {run_.id})")
+    import time
+
+    if not SQLJobStore(engine).cancel_from_outside(info.id, time.time()):
+        print(f"job {info.id} already finished")
+        raise SystemExit(1)
+    print(f"cancel requested: job {info.id} (run {run_.id}); it stops after a checkpoint")
 
 
 @app.command()

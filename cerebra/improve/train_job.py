@@ -153,13 +153,6 @@ def _final_loss(curve: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def eta_text(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    seconds = round(seconds)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 def run_training_job(ctx: JobContext, tenant_id: str, run_id: str, *,
                      engine: Engine | None = None,
                      trainer: Trainer | None = None) -> dict[str, Any]:
@@ -181,13 +174,10 @@ def run_training_job(ctx: JobContext, tenant_id: str, run_id: str, *,
     log_path = out_dir / PROGRESS_FILE
 
     def progress(step: int, total: int, loss: float | None, eta_s: float | None) -> None:
-        loss_text = "?" if loss is None else f"{loss:.4f}"
-        message = f"step {step}/{total} · loss {loss_text} · ETA {eta_text(eta_s)}"
         finite = [v if isinstance(v, int | float) and math.isfinite(v) else None
                   for v in (loss, eta_s)]
         ctx.report(step=max(0, min(step, total)), total=max(total, 1), loss=finite[0],
-                   eta_s=None if finite[1] is None or finite[1] < 0 else finite[1],
-                   message=message)
+                   eta_s=None if finite[1] is None or finite[1] < 0 else finite[1])
         with log_path.open("a", encoding="utf-8") as log:
             log.write(json.dumps({"step": step, "total": total, "loss": loss, "eta_s": eta_s,
                                   "at": time.time()}) + "\n")

@@ -82,3 +82,29 @@ def test_run_follows_the_job_then_status_and_logs_show_it(
     with pytest.raises(SystemExit) as no_follow:
         main(["train", "run", str(path), "--no-follow"])
     assert no_follow.value.code == 2
+
+
+def test_cancel_stops_a_job_running_in_another_runner(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cerebra.cli.main import main
+    from cerebra.improve.train_job import register_training, start_training
+    from cerebra.improve.training_runs import TrainingRuns
+    from cerebra.improve.workflow import load_workflow
+    from cerebra.jobs.inprocess import InProcessRunner
+
+    engine = run_migrations()
+    context = RequestContext(tenant_id="default")
+    DatasetStore(engine).create_version(context, "faq", "sft", [SftRow("Q:", " A")])
+    runner = InProcessRunner(engine, heartbeat_s=0.05, stale_after_s=5.0)  # polls the flag
+    try:
+        trainer = FakeTrainer(steps=5, block_at=2)
+        register_training(runner, engine, trainer=trainer)
+        run = start_training(context, runner, engine,
+                             load_workflow("name: w\nextends: quick\ndatasets: [faq]\n"))
+        assert trainer.blocked.wait(60)
+        main(["train", "cancel", str(run.job_id)])  # as another process would
+        assert "cancel requested" in capsys.readouterr().out
+        assert runner.join(str(run.job_id), timeout=60).state == "cancelled"
+    finally:
+        runner.close()
+    assert TrainingRuns(engine).get(context, run.id).state == "cancelled"

@@ -117,7 +117,9 @@ def test_a_training_job_writes_rows_reports_progress_and_records_the_run(
     info = runner.join(run.job_id, timeout=60)
     assert info.state == "succeeded", info.error
     assert info.result["steps"] == 4 and info.result["final_loss"] == pytest.approx(0.5)
-    assert info.message.startswith("step 4/4 · loss 0.5000 · ETA 0s")
+    from cerebra.cli.progress import describe
+
+    assert describe(info.to_dict()) == "step 4/4 · loss 0.5000 · ETA 0s"
     assert info.metrics is not None
     assert (info.metrics["step"], info.metrics["total"]) == (4, 4)
     assert info.metrics["loss"] == pytest.approx(0.5) and info.metrics["eta_s"] == 0
