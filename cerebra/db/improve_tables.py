@@ -123,26 +123,52 @@ training_runs = Table(
 # --- Part C: jobs (revision 0019) ---
 
 # --- Part E: model versions (revision 0020) ---
-
-# --- Part G: gate reports (revision 0021) ---
-# Every gate decision with its report (cerebra.improve.gate.GateReport.to_dict(): the rule,
-# task metrics, guards, perplexity, bounded per-item outcomes, timings).
-gate_reports = Table(
-    "gate_reports",
+# Model versions (see cerebra.improve.registry): one row per LoRA adapter version of a served
+# name "base:adapter", with its lineage (dataset version, workflow, job, gate report); state
+# candidate | serving | retired | refused (one serving row per tenant and name at most).
+# `model_promotions` is the history of promote / deploy / rollback actions: who, when, from
+# which version to which (None: the plain base), why, and whether a refusal was overridden.
+model_versions = Table(
+    "model_versions",
     metadata,
     Column("tenant_id", String(64), primary_key=True),
     Column("id", String(32), primary_key=True),
-    Column("task", String(200), nullable=False),  # the task kit's name
-    Column("candidate", String(200), nullable=False),  # model version or "base:adapter"
-    Column("baseline", String(200), nullable=False),
-    Column("decision", String(16), nullable=False),  # promote | refuse
-    Column("p_value", Float, nullable=False),  # one-sided, candidate better
-    Column("gain", Float, nullable=False),  # points
-    Column("report", JSON, nullable=False),
+    Column("name", String(200), nullable=False),  # the served name "base:adapter"
+    Column("base", String(160), nullable=False),
+    Column("adapter", String(64), nullable=False),
+    Column("path", Text, nullable=False),  # the adapter.gguf
+    Column("sha256", String(64), nullable=False),  # of the file when it was added
+    Column("dataset_version_id", String(64), nullable=True),
+    Column("workflow", JSON, nullable=True),
+    Column("job_id", String(64), nullable=True),
+    Column("gate_report_id", String(64), nullable=True),
+    Column("state", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
-    Index("ix_gate_reports_created", "tenant_id", "created_at"),
-    Index("ix_gate_reports_task", "tenant_id", "task", "created_at"),
+    Column("promoted_at", Float, nullable=True),
+    Column("retired_at", Float, nullable=True),
+    Column("notes", Text, nullable=False),
+    Index("ix_model_versions_name", "tenant_id", "name", "created_at"),
+    Index("ix_model_versions_state", "state", "name"),
 )
+
+model_promotions = Table(
+    "model_promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("action", String(16), nullable=False),  # promote | deploy | rollback
+    Column("from_version", String(32), nullable=True),  # None: the plain base
+    Column("to_version", String(32), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("report_id", String(64), nullable=True),
+    Column("forced", Boolean, nullable=False),  # a refused gate overridden
+    Column("at", Float, nullable=False),
+    Index("ix_model_promotions_name", "tenant_id", "name", "id"),
+)
+
+# --- Part G: gate reports (revision 0021) ---
 
 # --- Part H: triggers (revision 0022) ---
 # One retraining policy per (tenant, task) and its state (cerebra.improve.triggers): the

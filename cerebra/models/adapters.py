@@ -5,7 +5,9 @@ against its model (`llama_adapter_lora_init`), several at once, by key. A reques
 adapter in `request.extra["lora_adapter"]`; the backend, holding its generation lock, calls
 `pool.applied(key)`, which sets exactly that adapter on the context (none for the base) with
 `llama_set_adapters_lora` and resets the prompt/KV cache whenever the applied adapter
-changes, so a prefix evaluated under one adapter is never reused under another.
+changes, so a prefix evaluated under one adapter is never reused under another (and under an
+adapter the prompt is always evaluated afresh: llama-cpp-python's prefix reuse changes a
+LoRA's answers).
 
 Hot add and remove: `load` adds an adapter while other requests run; `unload` retires one,
 which is freed (`llama_adapter_lora_free`) only when no request holds it and it is no longer
@@ -28,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cerebra.errors import BackendError, ModelVerificationError
+from cerebra.errors import BackendError, CerebraError, ModelVerificationError
 from cerebra.models.base import (
     Capabilities,
     Generation,
@@ -41,7 +43,7 @@ from cerebra.models.registry import ModelRegistry
 ADAPTER_KEY = "lora_adapter"  # request.extra key naming the adapter (a pool key)
 
 
-class AdapterUnavailable(BackendError):
+class AdapterUnavailable(CerebraError):
     """The base model serving an adapter is not a llama.cpp model (adapters need one)."""
 
     status_code = 422
@@ -134,6 +136,10 @@ class AdapterPool:
                 adapter.refs += 1
             if adapter is not self._active:
                 self._set(adapter)
+            elif adapter is not None:
+                # llama-cpp-python's prefix reuse gives other answers under a LoRA (measured
+                # on Gemma 3: the same prompt twice differs): evaluate the prompt afresh
+                self._llm_of().reset()
             self._free_idle()
         try:
             yield

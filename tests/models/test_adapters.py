@@ -56,6 +56,7 @@ def answers_in_turn(gemma: Path, loras: dict[str, Path]) -> dict[str, Any]:
             gen = views[k].generate(REQ)
             out[k].append(gen.text)
             out[f"model_{k}"] = gen.model
+    out["a_twice"] = views["a"].generate(REQ).text  # the same adapter right after itself
     out["loaded"] = base.adapters.keys()
     return out
 
@@ -67,6 +68,7 @@ def test_base_and_two_adapters_answer_differently_on_one_model(
     assert out["model_a"] == f"{BASE}:a"
     for k in ("base", "a", "b"):  # the same answer each time: no KV reused across adapters
         assert out[k][0] == out[k][1], k
+    assert out["a_twice"] == out["a"][0]  # no prompt cache reused under an adapter
     assert out["a"][0] != out["base"][0]
     assert out["b"][0] != out["base"][0]
     assert out["a"][0] != out["b"][0]
