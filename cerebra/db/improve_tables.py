@@ -169,6 +169,24 @@ model_promotions = Table(
 )
 
 # --- Part G: gate reports (revision 0021) ---
+# Every gate decision with its report (cerebra.improve.gate.GateReport.to_dict(): the rule,
+# task metrics, guards, perplexity, bounded per-item outcomes, timings).
+gate_reports = Table(
+    "gate_reports",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("task", String(200), nullable=False),  # the task kit's name
+    Column("candidate", String(200), nullable=False),  # model version or "base:adapter"
+    Column("baseline", String(200), nullable=False),
+    Column("decision", String(16), nullable=False),  # promote | refuse
+    Column("p_value", Float, nullable=False),  # one-sided, candidate better
+    Column("gain", Float, nullable=False),  # points
+    Column("report", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_gate_reports_created", "tenant_id", "created_at"),
+    Index("ix_gate_reports_task", "tenant_id", "task", "created_at"),
+)
 
 # --- Part H: triggers (revision 0022) ---
 # One retraining policy per (tenant, task) and its state (cerebra.improve.triggers): the
