@@ -30,6 +30,7 @@ MAX_UPLOAD_CHARS = 50_000_000
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="1-200 letters, digits, _ . -")]
 Task = Annotated[str, Field(min_length=1, max_length=200)]
 VersionNumber = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True), WHOLE]
+Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True), WHOLE]
 DatasetPath = Annotated[str, Path(pattern=NAME_PATTERN, description="the dataset's name")]
 NOT_FOUND = error_response(404, "the caller's tenant has no such dataset (or version)")
 
@@ -134,16 +135,16 @@ class CurateIn(BaseModel):
         default=None, description="from signals: the rows to make (default sft)")
     pii: Literal["scrub", "drop", "keep"] = "scrub"
     decontaminate: bool = Field(default=True, strict=True)
-    ngram: int = Field(default=8, ge=4, le=20, strict=True)
+    ngram: Annotated[int, Field(ge=4, le=20, strict=True), WHOLE] = 8
     near_dup_threshold: float | None = Field(default=0.95, ge=0.5, le=1.0)
-    min_prompt_chars: int = Field(default=1, ge=0, le=100_000, strict=True)
-    max_prompt_chars: int = Field(default=8000, ge=1, le=200_000, strict=True)
-    min_answer_chars: int = Field(default=1, ge=0, le=100_000, strict=True)
-    max_answer_chars: int = Field(default=8000, ge=1, le=200_000, strict=True)
+    min_prompt_chars: Annotated[int, Field(ge=0, le=100_000, strict=True), WHOLE] = 1
+    max_prompt_chars: Annotated[int, Field(ge=1, le=200_000, strict=True), WHOLE] = 8000
+    min_answer_chars: Annotated[int, Field(ge=0, le=100_000, strict=True), WHOLE] = 1
+    max_answer_chars: Annotated[int, Field(ge=1, le=200_000, strict=True), WHOLE] = 8000
     balance_by: Literal["task", "source", "label"] | None = None
-    cap: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
-    max_rows: int | None = Field(default=None, ge=1, le=1_000_000, strict=True)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
+    cap: Count | None = None
+    max_rows: Count | None = None
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, strict=True), WHOLE] = 0
 
     def options(self) -> CurationOptions:
         return CurationOptions(
