@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, RowMapping, delete, insert, select, update
@@ -290,6 +291,16 @@ class DatasetStore:
         found = self.get(context, name_or_id, version)
         return export_jsonl(self.rows(context, found.id), fmt, conversational=conversational,
                             meta=meta)
+
+    def export_file(self, context: RequestContext, name_or_id: str, path: str | Path, *,
+                    version: int | None = None, fmt: Format = "trl") -> DatasetVersion:
+        """Write a version's rows to `path` as JSONL (default TRL's standard format: what
+        cerebra.training.train reads); returns the version written."""
+        found = self.get(context, name_or_id, version)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(export_jsonl(self.rows(context, found.id), fmt), encoding="utf-8")
+        return found
 
     def delete(self, context: RequestContext, name: str) -> int:
         """Forget a dataset with all its versions and rows; returns how many versions."""

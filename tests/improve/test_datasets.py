@@ -5,6 +5,7 @@ and another tenant's datasets out of reach."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -86,7 +87,7 @@ def test_import_refuses_a_bad_file_whole_unless_skipping(sql_engine: Engine) -> 
     assert version.report["import"]["rejected"][0]["line"] == 2
 
 
-def test_export_and_delete(sql_engine: Engine) -> None:
+def test_export_and_delete(sql_engine: Engine, tmp_path: Path) -> None:
     store = DatasetStore(sql_engine)
     store.create_version(ACME, "math", "sft", ROWS)
     store.create_version(ACME, "math", "sft", ROWS[:1])
@@ -95,6 +96,10 @@ def test_export_and_delete(sql_engine: Engine) -> None:
         {"prompt": "2+2?", "completion": "4"}, {"prompt": "3+3?", "completion": "6"}]
     assert parse_jsonl(store.export_jsonl(ACME, "math", fmt="openai", meta=True)).rows == \
         ROWS[:1]
+    written = store.export_file(ACME, "math", tmp_path / "sub" / "rows.jsonl")
+    assert written.version == 2
+    assert parse_jsonl((tmp_path / "sub" / "rows.jsonl").read_text(), fmt="trl").rows == [
+        SftRow("2+2?", "4")]
     assert store.delete(ACME, "math") == 2
     with pytest.raises(NotFound):
         store.get(ACME, "math")
