@@ -182,7 +182,11 @@ def install(source: str | Path | Kit, home: Path | None = None, *,
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".old-{kit.name}-", dir=root))
             target.rename(old / "kit")
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError:  # another install of this name won the race
+            raise Conflict(f"a kit named {kit.name!r} was installed meanwhile",
+                           field="name") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if old is not None and not target.exists():
