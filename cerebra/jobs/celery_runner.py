@@ -10,7 +10,9 @@ job state in the database (the same `jobs` table as the in-process runner).
 - Restart never loses a job: on start and every `stale_after_s`, running jobs whose worker
   is gone (a dead pid on this host, or no heartbeat for `stale_after_s`) are re-sent when
   their kind was registered `resumable=True` (attempt + 1: the function resumes from its
-  checkpoint), else marked failed with INTERRUPTED.
+  checkpoint), else marked failed with INTERRUPTED. Only Celery workers' jobs: in-process
+  runners on the same database recover their own. A worker stopped gracefully parks its
+  resumable jobs itself (cerebra.jobs.celery_worker).
 - Periodic jobs (`schedule`) run in this process, exactly as on the in-process runner
   (cerebra.jobs.periodic): they are the server's upkeep and may be closures.
 - `close` stops scheduling and, with `cancel_on_close` (the protocol's default), cancels

@@ -7,7 +7,9 @@ owner = this process), runs the function with a JobContext whose progress goes t
 and whose `cancelled` follows the row's `cancel_requested` (polled every `poll_s`, so a
 cancel lands mid-step), refreshes the heartbeat every `heartbeat_s`, and writes the outcome.
 Messages are acknowledged on receipt: a worker killed mid-job leaves a `running` row with a
-dead owner, which a runner's recovery resumes (resumable kinds) or marks failed.
+dead owner, which a runner's recovery resumes (resumable kinds) or marks failed. A worker
+stopped gracefully (SIGTERM) asks its running jobs to stop; a resumable one is parked —
+queued again, attempt + 1, its message re-sent — for another worker to resume.
 
 Run a worker: `python -m cerebra.jobs.celery_worker --broker redis://... --database URL`
 (or `celery -A cerebra.jobs.celery_worker:app_from_env worker` with CEREBRA_JOBS_BROKER_URL
@@ -38,6 +40,18 @@ log = logging.getLogger("cerebra.jobs")
 
 TASK = "cerebra.jobs.run"
 DEFAULT_QUEUE = "cerebra-jobs"
+
+_running: dict[str, Context] = {}  # the jobs this worker process runs now
+_running_lock = threading.Lock()
+_stopping = threading.Event()  # the worker is shutting down: resumable jobs are parked
+
+
+def stop_running_jobs(**_: Any) -> None:
+    """Celery's `worker_shutting_down`: ask every running job to stop at its next check."""
+    _stopping.set()
+    with _running_lock:
+        for ctx in _running.values():
+            ctx.cancel()
 
 
 def target_of(fn: JobFn) -> str:
@@ -113,10 +127,15 @@ class _Watch(threading.Thread):
 
 
 def execute(store: SQLJobStore, job_id: str, attempt: int, *, poll_s: float = 0.1,
-            heartbeat_s: float = 10.0, progress_every_s: float = 0.5) -> JobState | None:
+            heartbeat_s: float = 10.0, progress_every_s: float = 0.5,
+            send: Callable[[str, int], None] | None = None) -> JobState | None:
     """Run one job from its row in this process; its final state (None: not ours to run —
-    cancelled while queued, or a stale message)."""
+    cancelled while queued, or a stale message; "queued": parked at shutdown and re-sent
+    through `send`)."""
     owner = owner_name(f"{WORKER_TAG}{threading.get_ident()}")
+    if _stopping.is_set() and send is not None:  # shutting down: leave it to another worker
+        send(job_id, attempt)
+        return None
     row = store.row(job_id)
     if row is None or not store.start(job_id, attempt, owner, time.time()):
         return None
@@ -125,6 +144,10 @@ def execute(store: SQLJobStore, job_id: str, attempt: int, *, poll_s: float = 0.
     watch = _Watch(store, job_id, owner, ctx, poll_s=poll_s, heartbeat_s=heartbeat_s,
                    progress_every_s=progress_every_s)
     ctx._on_progress = watch.note
+    with _running_lock:
+        _running[job_id] = ctx
+        if _stopping.is_set():
+            ctx.cancel()
     watch.start()
     state: JobState = "succeeded"
     result: Any = None
@@ -140,14 +163,31 @@ def execute(store: SQLJobStore, job_id: str, attempt: int, *, poll_s: float = 0.
     finally:
         watch.done.set()
         watch.join()
+        with _running_lock:
+            _running.pop(job_id, None)
     if state == "succeeded" and (ctx.cancelled or store.cancel_requested(job_id)):
         state, result = "cancelled", None
+    if (state == "cancelled" and _stopping.is_set() and send is not None
+            and row.get("resumable") and not store.cancel_requested(job_id)):
+        return _park(store, job_id, attempt, owner, watch, send)
     final: dict[str, Any] = {"state": state, "result": stored_result(result), "error": error,
                              "finished_at": time.time(), **watch.flush()}
     if state == "succeeded":
         final["progress"] = 1.0
     store.owned_update(job_id, owner, **final)
     return state
+
+
+def _park(store: SQLJobStore, job_id: str, attempt: int, owner: str, watch: _Watch,
+          send: Callable[[str, int], None]) -> JobState:
+    """Queue a resumable job stopped by the worker's shutdown again, for another worker."""
+    from cerebra.jobs.store import BROKER
+
+    if store.owned_update(job_id, owner, state="queued", owner=BROKER, attempt=attempt + 1,
+                          **watch.flush()):
+        send(job_id, attempt + 1)
+        log.warning("job %s parked at shutdown; re-queued as attempt %d", job_id, attempt + 1)
+    return "queued"
 
 
 def make_app(broker_url: str, database_url: str | None = None, *,
@@ -175,10 +215,18 @@ def make_app(broker_url: str, database_url: str | None = None, *,
             engine_holder["store"] = SQLJobStore(make_engine(database_url))
         return engine_holder["store"]
 
+    def send(job_id: str, attempt: int) -> None:
+        app.send_task(TASK, args=[job_id, attempt], queue=queue)
+
     @app.task(name=TASK)
     def run(job_id: str, attempt: int = 0) -> None:
         execute(store(), job_id, attempt, poll_s=poll_s, heartbeat_s=heartbeat_s,
-                progress_every_s=progress_every_s)
+                progress_every_s=progress_every_s, send=send)
+
+    if database_url:  # a worker's app: its shutdown parks resumable jobs
+        from celery import signals
+
+        signals.worker_shutting_down.connect(stop_running_jobs, weak=False)
 
     return app
 

@@ -120,11 +120,11 @@ class SQLJobStore:
             ).values(state="running", owner=owner, started_at=now, heartbeat_at=now))
         return bool(done.rowcount)
 
-    def owned_update(self, job_id: str, owner: str, **values: Any) -> bool:
-        """Update a running job only while `owner` still holds it."""
+    def owned_update(self, job_id: str, holder: str, /, **values: Any) -> bool:
+        """Update a running job only while `holder` (its owner) still holds it."""
         with self.engine.begin() as conn:
             done = conn.execute(update(jobs).where(
-                jobs.c.id == job_id, jobs.c.owner == owner, jobs.c.state == "running",
+                jobs.c.id == job_id, jobs.c.owner == holder, jobs.c.state == "running",
             ).values(**values))
         return bool(done.rowcount)
 

@@ -148,6 +148,32 @@ def test_a_celery_worker_killed_mid_job_resumes_on_another(celery: Celery,
         runner.close(timeout=HANG)
 
 
+def test_a_celery_worker_stopped_gracefully_parks_a_resumable_job(celery: Celery,
+                                                                   tmp_path: Path) -> None:
+    from cerebra.jobs.celery_runner import CeleryRunner
+
+    queue = f"term-{uuid.uuid4().hex[:8]}"
+    stopping = celery.start_worker(queue)
+    runner = CeleryRunner(celery.engine, celery.broker, queue=queue, scheduler=False,
+                          poll_s=0.02)
+    try:
+        runner.register("train", kinds.trainer, resumable=True)
+        release = tmp_path / "release"
+        train = runner.submit("train", "train", (str(tmp_path), STEPS, str(release)))
+        until(lambda: runner.status(train).message == "at the halfway checkpoint", "halfway")
+        stopping.terminate()  # SIGTERM: Celery's warm shutdown
+        assert stopping.wait(HANG) == 0
+        parked = runner.status(train)
+        assert (parked.state, parked.attempt) == ("queued", 1)
+        celery.start_worker(queue)
+        done = runner.join(train, timeout=HANG)
+        # the job finished its step when asked to stop, then the next worker went on
+        assert done.result == {"start": STEPS // 2 + 1, "steps": STEPS, "attempt": 1,
+                               "resumed": True}
+    finally:
+        runner.close(timeout=HANG)
+
+
 def test_celery_jobs_must_be_importable_functions(celery: Celery) -> None:
     from cerebra.errors import InvalidInput
     from cerebra.jobs.celery_runner import CeleryRunner
