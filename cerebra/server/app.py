@@ -155,6 +155,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
     app.include_router(missions_api.router)  # /api/missions, /api/teams
+    from cerebra.server.routes import signals_api  # issue 11 (A1)
+    app.include_router(signals_api.router)  # /api/v1/traces/{id}/signals, /api/v1/signals
     from cerebra.server.routes import workflows_api  # issue 11 (B)
     app.include_router(workflows_api.router)  # /api/v1/workflows, /api/llm/train, runs
     from cerebra.server.routes import datasets_api  # issue 11 (A2)
