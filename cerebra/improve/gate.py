@@ -248,8 +248,15 @@ class _Run:
 
 
 def _ppl(ppl: tuple[Perplexity, Perplexity], text: str) -> dict[str, Any]:
+    """Both sides' perplexity; a side that cannot be measured (its model or adapter does
+    not load, its child process dies) is an error in the result, which refuses."""
     started = time.perf_counter()
-    base, cand = float(ppl[0](text)), float(ppl[1](text))
+    try:
+        base, cand = float(ppl[0](text)), float(ppl[1](text))
+    except (CerebraError, RuntimeError, OSError) as exc:
+        return {"baseline": None, "candidate": None, "relative_change": None,
+                "error": f"{type(exc).__name__}: {exc}"[:500],
+                "seconds": round(time.perf_counter() - started, 3)}
     change = (cand - base) / base if base > 0 and math.isfinite(base) else math.inf
     return {"baseline": base, "candidate": cand, "relative_change": change,
             "seconds": round(time.perf_counter() - started, 3)}
@@ -272,7 +279,9 @@ def decide(rule: PromotionRule, task: SuiteResult, guards: Sequence[SuiteResult]
             reasons.append(f"guard {guard.kit!r} dropped {-guard.gain:.2f} points "
                            f"(tolerance {rule.guard_tolerance:g}; p worse = "
                            f"{guard.p_worse:.3g})")
-    if ppl is not None:
+    if ppl is not None and ppl.get("error"):
+        reasons.append(f"perplexity could not be measured: {ppl['error']}")
+    elif ppl is not None:
         change = float(ppl["relative_change"])
         if not change <= rule.ppl_tolerance:
             reasons.append(f"perplexity of general text rose {100 * change:.1f} % "

@@ -147,6 +147,14 @@ def test_perplexity_rise_is_refused() -> None:
     assert worse.decision == "refuse" and "perplexity" in worse.reasons[0]
     assert texts[0] == "some held-out text" and len(texts[-1]) > 1000  # shipped text
 
+    def broken(_text: str) -> float:
+        raise RuntimeError("the adapter does not load")
+
+    unmeasured = evaluate_gate(TASK, [GUARD], BASE, cand, ppl=(side(20.0), broken))
+    assert unmeasured.decision == "refuse" and unmeasured.ppl is not None
+    assert unmeasured.reasons == ["perplexity could not be measured: RuntimeError: the "
+                                  "adapter does not load"]
+
 
 class PrefersCorrect:
     """A judge double: the answer equal to the reference wins; with `biased`, the first
