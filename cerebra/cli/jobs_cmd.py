@@ -86,14 +86,26 @@ def cancel(job_id: str, tenant: str = _TENANT) -> None:
 
 @app.command()
 def follow(job_id: str, tenant: str = _TENANT,
-           poll_s: float = typer.Option(0.5, min=0.05, max=60, help="seconds between reads")
-           ) -> None:
+           poll_s: float = typer.Option(0.5, min=0.05, max=60, help="seconds between reads"),
+           server: str = typer.Option(None, "--server",
+                                      help="follow on this server's event stream "
+                                      "(http://host:port; key: CEREBRA_API_KEY) instead of "
+                                      "the local database")) -> None:
     """A progress bar (steps, loss, ETA) until the job ends; exit 1 unless it succeeded."""
-    from cerebra.cli.progress import follow_job
+    from cerebra.cli.progress import follow_job, follow_remote
 
-    store = _store()
-    _job(store, job_id, tenant)
-    info = follow_job(lambda: _job(store, job_id, tenant), poll_s=poll_s, title=job_id[:8])
+    info: Any
+    if server:
+        from cerebra.config import get_settings
+
+        key = get_settings().server.api_key
+        info = follow_remote(server, job_id, title=job_id[:8],
+                             api_key=None if key is None else key.get_secret_value())
+    else:
+        store = _store()
+        _job(store, job_id, tenant)
+        info = follow_job(lambda: _job(store, job_id, tenant), poll_s=poll_s,
+                          title=job_id[:8])
     state = info.state if not isinstance(info, dict) else info.get("state")
     error = info.error if not isinstance(info, dict) else info.get("error")
     print(f"{state}" + (f": {error}" if error else ""))

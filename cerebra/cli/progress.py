@@ -106,6 +106,26 @@ def follow_job(source: Any, job_id: str | None = None, *, poll_s: float = 0.5,
             last = found.to_dict() if isinstance(found, JobInfo) else found
             bar.update(task, completed=float(last.get("progress") or 0.0),
                        line=describe(last))
-            if last.get("state") in TERMINAL:
-                break
-    return found
+    return found  # the updates end with the job (the stream's `end` event: the whole job)
+
+
+def follow_remote(server: str, job_id: str, *, api_key: str | None = None,
+                  title: str = "job", console: Console | None = None) -> dict[str, Any]:
+    """Follow a job on a running server through its event stream; the finished job."""
+    import httpx
+
+    from cerebra.errors import CerebraError
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    url = f"{server.rstrip('/')}/api/v1/jobs/{job_id}/events"
+    with httpx.stream("GET", url, headers=headers,
+                      timeout=httpx.Timeout(None, connect=5.0)) as response:
+        if response.status_code != 200:
+            response.read()
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200].strip()
+            raise CerebraError(f"the server answered {response.status_code}: {message}")
+        found = follow_job(sse_events(response.iter_lines()), title=title, console=console)
+    return found if isinstance(found, dict) else found.to_dict()

@@ -93,3 +93,42 @@ async def test_the_event_stream_follows_a_running_job_to_its_end(world: ApiWorld
     steps = [s["metrics"]["step"] for s in seen if s["metrics"]]
     assert steps == sorted(steps) and steps[-1] == 4
     assert all(s["metrics"]["loss"] > 0 for s in seen if s["metrics"])
+
+
+def test_the_cli_follows_a_job_through_a_servers_event_stream(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from cerebra.cli.progress import follow_remote
+    from cerebra.config import get_settings
+    from cerebra.errors import CerebraError
+    from cerebra.server.app import create_app
+    from tests.helpers import running_server
+
+    for name, value in {"CEREBRA_AUTH__MODE": "off", "CEREBRA_MODEL__FAKE": "true",
+                        "CEREBRA_MEMORY__EMBEDDER": "fake",
+                        "CEREBRA_HEALTH__INTERVAL_S": "0"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    with running_server(app) as base:
+        runner: JobRunner = app.state.brain.jobs
+        job_id = runner.submit("train", kinds.trainer, (str(tmp_path), 4, str(tmp_path / "go")))
+
+        def release() -> None:  # once the stream's job holds at half way
+            until(lambda: runner.status(job_id).message == "at the halfway checkpoint", "half")
+            (tmp_path / "go").write_text("go")
+
+        helper = threading.Thread(target=release)
+        helper.start()
+        screen = io.StringIO()
+        done = follow_remote(base, job_id, console=Console(file=screen, width=200))
+        helper.join(HANG)
+        assert done["state"] == "succeeded" and done["result"]["steps"] == 4
+        assert "step 4/4" in screen.getvalue()
+        with pytest.raises(CerebraError) as missing:
+            follow_remote(base, "f" * 32)
+        assert "404" in missing.value.message
