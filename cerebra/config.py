@@ -41,6 +41,7 @@ from cerebra.config_groups import (
     ServerSettings,
     _Group,
 )
+from cerebra.config_improve import ImproveSettings, JobsSettings
 
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
@@ -59,6 +60,8 @@ GROUPS: dict[str, type[_Group]] = {
     "audit": AuditSettings,
     "plugins": PluginsSettings,
     "agents": AgentsSettings,
+    "jobs": JobsSettings,
+    "improve": ImproveSettings,
 }
 
 
@@ -190,6 +193,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    improve: ImproveSettings = Field(default_factory=ImproveSettings)
 
     def __init__(self, **values: Any) -> None:
         flat = aliases()

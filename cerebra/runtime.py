@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cerebra.config import Settings
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
-from cerebra.jobs.inprocess import InProcessRunner
+from cerebra.jobs.factory import make_runner
 from cerebra.memory.configured import load_embedder, memory_backend
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import ModelRegistry, wrapped_by
@@ -227,7 +227,9 @@ def assemble(
         add_instruct_model(settings, catalog)
     if settings.cache.enabled:
         enable_cache(settings, registry)
-    jobs = InProcessRunner(engine)  # one runner for every background and periodic job
+    # one runner for every background and periodic job: threads here, or Celery workers
+    jobs = make_runner(settings.jobs.runner, engine=engine,
+                       broker_url=settings.jobs.broker_url or settings.redis.url)
     router = (enable_router(settings, registry, engine, jobs) if settings.router.strategy
               else None)
     memory = MemoryStore(

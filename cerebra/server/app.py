@@ -73,6 +73,17 @@ def _start_health(app: FastAPI, brain: Brain, settings: Settings) -> None:
     app.state.health = monitor
 
 
+def _start_improve(app: FastAPI, brain: Brain, settings: Settings) -> None:
+    """The self-improvement layer (issue 11): promoted adapters served again, the loop's
+    jobs named on the Brain's runner, the retraining triggers checked periodically."""
+    app.state.improve = None
+    if not settings.improve.enabled or brain.jobs is None:
+        return
+    from cerebra.improve.setup import attach_improvement
+
+    app.state.improve = attach_improvement(brain, settings)
+
+
 def create_app(settings: Settings | None = None, *, brain: Brain | None = None) -> FastAPI:
     """Build the app. The Brain (and so the model) loads once at start-up, not per request."""
     settings = settings or get_settings()
@@ -89,6 +100,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             metrics.registry.register(AdmissionCollector(app.state.brain.models))
             app.state.queue_metrics = True
         _start_health(app, app.state.brain, settings)
+        _start_improve(app, app.state.brain, settings)
         if settings.auth.mode == "off":
             log.warning("AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller is an admin")
         authenticator_of(app)
@@ -99,6 +111,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
+            if app.state.improve is not None:
+                app.state.improve.close()
             await _close_async_clients(app.state.brain)
             if owned:
                 app.state.brain.close()
@@ -155,6 +169,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(agents_api.router)
     app.include_router(prompts_api.router)
     app.include_router(missions_api.router)  # /api/missions, /api/teams
+    from cerebra.server.routes import improve_api  # issue 11 (H)
+    app.include_router(improve_api.router)  # /api/v1/improve: triggers, cycles
     from cerebra.server.routes import signals_api  # issue 11 (A1)
     app.include_router(signals_api.router)  # /api/v1/traces/{id}/signals, /api/v1/signals
     from cerebra.server.routes import workflows_api  # issue 11 (B)
