@@ -23,7 +23,6 @@ from cerebra.cli import (
     constitution_cmd,
     datasets_cmd,
     identity_cmd,
-    improve_cmd,
     jobs_cmd,
     kits_cmd,
     memory_cmd,
@@ -33,6 +32,7 @@ from cerebra.cli import (
     prompts_cmd,
     ratings_cmd,
     router_cmd,
+    signals_cmd,
     train_cmd,
 )
 from cerebra.config import get_settings
@@ -58,7 +58,7 @@ app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(prompts_cmd.app, name="prompts")
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
-app.add_typer(improve_cmd.app, name="improve")  # issue 11 (H): cycles and triggers
+app.add_typer(signals_cmd.app, name="signals")  # issue 11 (A1): list, examples, rlaif
 ops_cmd.register(app)
 identity_cmd.register(app)
 ratings_cmd.register(app)
