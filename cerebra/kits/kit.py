@@ -162,7 +162,8 @@ class Kit:
                        task=self.task) for i in items if i.reference is not None]
 
     def clean(self, answer: str) -> str:
-        """A raw generation cut at the first stop sequence and stripped."""
+        """A raw generation, leading blanks off, cut at the first stop sequence, stripped."""
+        answer = answer.lstrip()
         cut = len(answer)
         for stop in self.spec.stop:
             at = answer.find(stop) if stop else -1

@@ -93,6 +93,7 @@ def test_answers_are_cut_at_the_stop_sequence_and_checked(tmp_path: Path) -> Non
     kit = load_kit(write_kit(tmp_path / "k"))
     item = kit.eval[1]
     assert kit.check(item, " B1.\nQ: next question").passed
+    assert kit.check(item, "\n\n b1\nQ: next question").passed  # the first line with text
     wrong = kit.check(item, " b2\nb1")
     assert not wrong.passed and wrong.score == 0 and "expected 'b1'" in wrong.reason
 
