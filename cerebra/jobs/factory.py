@@ -18,7 +18,9 @@ def make_runner(kind: str, *, engine: Engine | None, broker_url: str | None = No
                 queue: str | None = None, **options: Any) -> JobRunner:
     """An InProcessRunner or a CeleryRunner (which needs `engine` and `broker_url`, and
     workers started with `python -m cerebra.jobs.celery_worker`); `options` go to its
-    constructor."""
+    constructor. The Celery runner made here leaves its jobs running when it closes
+    (`cancel_on_close=False` unless given): they run on workers, and a server restart
+    must not stop them."""
     if kind == "inprocess":
         from cerebra.jobs.inprocess import InProcessRunner
 
@@ -30,6 +32,7 @@ def make_runner(kind: str, *, engine: Engine | None, broker_url: str | None = No
         from cerebra.jobs.celery_runner import CeleryRunner
         from cerebra.jobs.celery_worker import DEFAULT_QUEUE
 
+        options.setdefault("cancel_on_close", False)
         return CeleryRunner(engine, broker_url, queue=queue or DEFAULT_QUEUE, **options)
     raise InvalidInput(f"unknown job runner {kind!r}; one of {', '.join(RUNNERS)}",
                        field="runner")

@@ -204,8 +204,13 @@ def test_make_runner_builds_the_chosen_runner(celery: Celery) -> None:
     try:
         assert isinstance(remote, CeleryRunner)
         assert remote.join(remote.submit("one", kinds.constant, (1,)), timeout=HANG).result == 1
+        held = remote.submit("held", kinds.gated, (str(celery.folder / "go-factory"),))
+        until(lambda: remote.status(held).message == "half way", "the job runs")
     finally:
         remote.close()
+    assert remote.status(held).state == "running"  # a server's runner closing stops no job
+    (celery.folder / "go-factory").write_text("go")
+    assert remote.join(held, timeout=HANG).state == "succeeded"
     for kind, options in (("celery", {"engine": None, "broker_url": celery.broker}),
                           ("threads", {"engine": None})):
         with pytest.raises(InvalidInput):
