@@ -138,6 +138,11 @@ class Kit:
     name = property(lambda self: self.spec.name)
     task = property(lambda self: self.spec.task)
     description = property(lambda self: self.spec.description)
+    prompt_template = property(lambda self: self.spec.prompt_template)
+    checker = property(lambda self: self.spec.checker)  # the CheckerSpec
+    workflow = property(lambda self: dict(self.spec.workflow))  # workflow key defaults
+    max_tokens = property(lambda self: self.spec.max_tokens)
+    stop = property(lambda self: list(self.spec.stop))
 
     def prompt(self, item: KitItem) -> str:
         try:
