@@ -22,6 +22,7 @@ from cerebra.cli import (
     bench_cmd,
     constitution_cmd,
     datasets_cmd,
+    deploy_cmd,
     identity_cmd,
     jobs_cmd,
     kits_cmd,
@@ -60,6 +61,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
 app.add_typer(signals_cmd.app, name="signals")  # issue 11 (A1): list, examples, rlaif
 ops_cmd.register(app)
+deploy_cmd.register(ops_cmd.models_app)  # issue 11 (E): models promote|rollback|versions
 identity_cmd.register(app)
 ratings_cmd.register(app)
 missions_cmd.register(app)  # missions, teams

@@ -37,6 +37,7 @@ from cerebra.errors import CerebraError, Conflict, InvalidInput, ModelVerificati
 from cerebra.ids import new_id
 from cerebra.models.adapters import AdapterBackend
 from cerebra.models.registry import ModelRegistry as ModelsRegistry
+from cerebra.models.registry import wrapped_by
 from cerebra.models.weights import sha256_file
 
 __all__ = ["ModelRegistry", "ModelVersion", "Promotion", "PromotionRefused", "served_name"]
@@ -325,7 +326,7 @@ class ModelRegistry:
                 model_versions.c.tenant_id != context.tenant_id)).first()
         if other is not None:
             raise Conflict(f"model name {name!r} is served by another tenant", field="name")
-        if name in self.models and not isinstance(self._backend(name), AdapterBackend):
+        if name in self.models and not wrapped_by(self._backend(name), AdapterBackend):
             raise Conflict(f"model name {name!r} is a catalog model, not an adapter",
                            field="name")
 

@@ -200,6 +200,8 @@ class AdapterBackend:
         self.key = key
         self.path = path
         self.scale = scale
+        # what a response cache keys on (cerebra.models.cache): the version, not just the name
+        self.cache_identity = f"{name}@{key or 'base'}"
 
     def _leased(self) -> Any:
         return self.models.lease(self.base, in_rotation=False)

@@ -146,7 +146,9 @@ class CachedBackend(WrapperBackend):
     def _key(self, request: GenerationRequest) -> str | None:
         if self.deterministic_only and request.temperature > 0 and request.seed is None:
             return None
-        return request_key(self.inner.name, request)
+        # a served adapter names its version (cerebra.models.adapters): a swap or rollback
+        # behind the same name never answers from the replaced version's entries
+        return request_key(str(getattr(self.inner, "cache_identity", self.inner.name)), request)
 
     def _count(self, hit: bool) -> None:
         with self._count_lock:

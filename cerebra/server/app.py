@@ -179,5 +179,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(datasets_api.router)  # /api/v1/datasets: upload, export, curate
     from cerebra.server.routes import jobs_api  # issue 11 (C)
     app.include_router(jobs_api.router)  # /api/v1/jobs, /{id}, /{id}/events (SSE), /{id}/cancel
+    from cerebra.server.routes import deploy_api  # issue 11 (E)
+    app.include_router(deploy_api.router)  # /api/v1/models/deploy, /{name}/rollback, /versions
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
