@@ -38,6 +38,8 @@ class TrainConfig(BaseModel):
     save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps")
     save_total_limit: int = Field(3, ge=1, le=100, description="checkpoints kept")
     logging_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = Field(
+        False, description="recompute activations in backward: less memory, ~30% more compute")
 
     @model_validator(mode="after")
     def _targets_named(self) -> TrainConfig:

@@ -149,6 +149,7 @@ def _trainer(config: TrainConfig, model: Any, tokenizer: Any, rows: list[dict[st
         save_total_limit=config.save_total_limit, seed=config.seed, data_seed=config.seed,
         report_to=[], disable_tqdm=True, use_cpu=device == "cpu", bf16=False, fp16=False,
         dataloader_num_workers=0, max_length=config.max_seq_len, dataset_num_proc=None,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                              lora_dropout=config.lora_dropout, bias="none",
