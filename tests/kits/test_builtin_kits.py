@@ -58,3 +58,15 @@ def test_the_templated_kits_rebuild_identically(tmp_path: Path) -> None:
         for split in ("train.jsonl", "eval.jsonl"):
             assert (tmp_path / name / split).read_bytes() == \
                 (BUILTIN_DIR / name / split).read_bytes(), (name, split)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_kits_workflow_defaults_are_workflow_keys(name: str) -> None:
+    import yaml
+
+    from cerebra.improve.workflow import load_workflow
+
+    kit = get_kit(name)
+    text = f"extends: sft-lora-cpu\nname: {name}\ndatasets: [d]\n" + yaml.safe_dump(kit.workflow)
+    workflow = load_workflow(text)
+    assert workflow.max_steps == kit.workflow["max_steps"] and workflow.stage == "sft"
