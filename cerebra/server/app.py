@@ -171,10 +171,14 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(missions_api.router)  # /api/missions, /api/teams
     from cerebra.server.routes import improve_api  # issue 11 (H)
     app.include_router(improve_api.router)  # /api/v1/improve: triggers, cycles
+    from cerebra.server.routes import kits_api  # issue 11 (F)
+    app.include_router(kits_api.router)  # /api/v1/kits/browse, /api/v1/kits/{name}, install
     from cerebra.server.routes import signals_api  # issue 11 (A1)
     app.include_router(signals_api.router)  # /api/v1/traces/{id}/signals, /api/v1/signals
     from cerebra.server.routes import workflows_api  # issue 11 (B)
     app.include_router(workflows_api.router)  # /api/v1/workflows, /api/llm/train, runs
+    from cerebra.server.routes import gate_api  # issue 11 (G)
+    app.include_router(gate_api.router)  # /api/v1/gate/reports, /api/v1/gate/evaluate
     from cerebra.server.routes import datasets_api  # issue 11 (A2)
     app.include_router(datasets_api.router)  # /api/v1/datasets: upload, export, curate
     from cerebra.server.routes import jobs_api  # issue 11 (C)
