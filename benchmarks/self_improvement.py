@@ -71,7 +71,6 @@ def sizes(args: argparse.Namespace) -> dict[str, int]:
 def serve_and_rate(brain: Any, kit: Any, n: int) -> dict[str, Any]:
     """Serve `n` training prompts through Brain; the checker rates each as the user would."""
     from cerebra.context import RequestContext
-    from cerebra.feedback import apply_feedback
 
     context = RequestContext()
     stop = tuple(s for s in kit.spec.stop if s)
@@ -83,9 +82,8 @@ def serve_and_rate(brain: Any, kit: Any, n: int) -> dict[str, Any]:
         ok = kit.check(item, answer.answer).passed
         passed += ok
         correction = None if ok or item.reference is None else kit.completion(item)
-        apply_feedback(brain.ledger, brain.memory, brain.router, answer.trace_id, None,
-                       context=context, thumbs=ok, correction=correction, label=kit.name,
-                       source="user:bench")
+        brain.feedback(answer.trace_id, context=context, thumbs=ok, correction=correction,
+                       label=kit.name)
     brain.ledger.flush()
     served = min(n, len(kit.train))
     return {"served": served, "base_train_accuracy": passed / served if served else 0.0,

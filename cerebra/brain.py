@@ -459,18 +459,24 @@ class Brain:
     def feedback(
         self,
         trace_id: str,
-        quality: float,
+        quality: float | None = None,
         comment: str | None = None,
         *,
         context: RequestContext | None = None,
+        thumbs: bool | None = None,
+        correction: str | None = None,
+        label: str | None = None,
     ) -> dict[str, Any]:
-        """Rate an answer (quality 0..1, higher is better), once. The rating reaches the router
-        that chose its model (the bandit learns) and the memories recalled for it (salience
-        rises for good answers and falls for bad ones): cerebra/feedback.py."""
+        """Rate an answer (quality 0..1, higher is better; or thumbs up/down), once. The rating
+        reaches the router that chose its model (the bandit learns) and the memories recalled
+        for it (salience rises for good answers and falls for bad ones); it, a correction (the
+        preferred answer) and a label (the answer's task) are also signals the
+        self-improvement loop trains from: cerebra/feedback.py."""
         from cerebra.feedback import apply_feedback
 
         return apply_feedback(self.ledger, self.memory, self.router, trace_id, quality,
-                              comment, context=context or RequestContext())
+                              comment, context=context or RequestContext(), thumbs=thumbs,
+                              correction=correction, label=label)
 
     def close(self) -> None:
         """Close the router, the sinks (the ledger flushes), the guards, the memory backend

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from cerebra.brain import Brain
 from cerebra.config import Settings
+from cerebra.context import RequestContext
 from cerebra.db.schema import interactions, memories
 from cerebra.errors import InvalidInput, PromptTooLong, UnknownModel
 from cerebra.exchange import Answer
@@ -135,6 +136,24 @@ def test_feedback_reaches_memories_once(brain: Brain) -> None:
     assert lowered is not None and lowered.salience < after.salience
     with pytest.raises(InvalidInput):
         brain.feedback(bad.trace_id, 1.5)
+
+
+def test_feedback_thumbs_correction_and_label_become_signals(brain: Brain) -> None:
+    from cerebra.improve.signals import SignalStore, training_examples
+
+    answer = brain.ask("Date: 8 May, 2023\nISO date:", raw=True, memory=False)
+    brain.feedback(answer.trace_id, thumbs=False, correction=" 2023-05-08",
+                   label="date-iso")
+    found = {s.kind: s for s in SignalStore(brain.engine).list(RequestContext())}
+    assert set(found) == {"label", "thumbs", "correction"}
+    assert found["thumbs"].value == 0.0 and found["correction"].text == " 2023-05-08"
+    assert {s.task for s in found.values()} == {"date-iso"}  # the label names the task
+    sft, pairs = training_examples(brain.engine, RequestContext(), task="date-iso")
+    assert [(r.prompt, r.completion) for r in sft] == [
+        ("Date: 8 May, 2023\nISO date:", " 2023-05-08")]
+    assert [(p.chosen, p.rejected) for p in pairs] == [(" 2023-05-08", answer.answer)]
+    row = brain.ledger.get(answer.trace_id)
+    assert row is not None and row["quality"] == 0.0  # thumbs down is a 0 rating
 
 
 def test_feedback_unknown_trace(brain: Brain) -> None:
