@@ -216,7 +216,9 @@ class ModelRegistry:
         docstring); the version it replaces is retired and kept for rollback."""
         with _SWAP:
             version = self.get(context, version_id)
-            if version.state == "serving":
+            if version.state == "serving":  # already: served here too (a fresh process)
+                if version.name not in self.models:
+                    self._serve(version.name, self._verified_view(version))
                 return version
             report_id = report_id or version.gate_report_id
             decision = self.gate_decision(context, report_id) if report_id else None

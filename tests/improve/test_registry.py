@@ -180,3 +180,13 @@ def test_restore_serves_again_after_a_restart(
     assert fresh.restore() == [f"{BASE}:legal", f"{BASE}:other"]
     assert answer(models, NAME) == expected
     assert answer(models, f"{BASE}:other") == answer(models, BASE)
+
+
+def test_promoting_the_serving_version_again_serves_it_here_and_records_nothing(
+        registry: ModelRegistry, models: Models, loras: dict[str, Path]) -> None:
+    v1 = registry.promote(ACME, registry.add_candidate(ACME, BASE, "legal", loras["v1"]).id)
+    expected = answer(models, NAME)
+    models.remove(NAME, close=True)  # as in a process that has not served it yet
+    assert registry.promote(ACME, v1.id).state == "serving"
+    assert answer(models, NAME) == expected
+    assert len(registry.history(ACME, NAME)) == 1
