@@ -24,6 +24,7 @@ from cerebra.cli import (
     datasets_cmd,
     deploy_cmd,
     identity_cmd,
+    improve_cmd,
     jobs_cmd,
     kits_cmd,
     memory_cmd,
@@ -59,6 +60,7 @@ app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(prompts_cmd.app, name="prompts")
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
+app.add_typer(improve_cmd.app, name="improve")  # issue 11 (H): cycles and triggers
 app.add_typer(signals_cmd.app, name="signals")  # issue 11 (A1): list, examples, rlaif
 ops_cmd.register(app)
 deploy_cmd.register(ops_cmd.models_app)  # issue 11 (E): models promote|rollback|versions
