@@ -23,7 +23,7 @@ class TrainConfig(BaseModel):
 
     stage: Literal["sft", "dpo"] = "sft"
     lora_r: int = Field(16, ge=1, le=256, description="LoRA rank")
-    lora_alpha: int = Field(32, ge=1, le=4096, description="LoRA alpha (scale alpha/r)")
+    lora_alpha: float = Field(32.0, gt=0, le=4096, description="LoRA alpha (scale alpha/r)")
     lora_dropout: float = Field(0.05, ge=0.0, le=0.5)
     target_modules: tuple[str, ...] = Field(GEMMA3_TARGETS, min_length=1)
     learning_rate: float | None = Field(None, gt=0, le=1.0)

@@ -151,7 +151,8 @@ def _trainer(config: TrainConfig, model: Any, tokenizer: Any, rows: list[dict[st
         dataloader_num_workers=0, max_length=config.max_seq_len, dataset_num_proc=None,
         gradient_checkpointing=config.gradient_checkpointing,
     )
-    peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+    alpha: Any = config.lora_alpha  # PEFT types it int; a float scales as well
+    peft_config = LoraConfig(r=config.lora_r, lora_alpha=alpha,
                              lora_dropout=config.lora_dropout, bias="none",
                              target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     dataset = Dataset.from_list(rows)
@@ -176,7 +177,10 @@ def train(config: TrainConfig, rows_path: Path, out_dir: Path, *,
           resume: bool = True) -> TrainResult:
     """Train a LoRA adapter on `rows_path` into `out_dir` (see the module docstring).
 
-    `base_dir` is an HF folder to train from (default: `hf_base(base_gguf)`). Raises
+    `base_dir` is an HF folder to train from (default: `hf_base(base_gguf)`).
+    `progress(step, total, loss, eta_s)` is called after every optimizer step; `loss` is the
+    latest logged one (the step's own loss is logged just after, so it lags a step; None
+    before the first log) and eta_s extrapolates this run's time per step. Raises
     TrainingCancelled (with the checkpoint it saved) when `should_stop()` turned true."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
