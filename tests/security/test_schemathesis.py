@@ -38,6 +38,12 @@ KNOWN: set[tuple[str, str]] = {
     # a schema-valid string is almost never that, and the server refuses it (422 naming
     # the line) as the issue asks; JSON Schema cannot state "JSON lines of this shape"
     ("POST /api/v1/datasets/upload", "positive_data_acceptance"),
+    # a workflow must validate (its YAML: a schema-valid string is almost never a workflow,
+    # refused with 422 naming key and line; its keys: bounds that depend on one another) and
+    # training needs datasets (the request's or the workflow's own: a template names none);
+    # JSON Schema cannot state "YAML that is a valid workflow"
+    ("POST /api/v1/workflows/create", "positive_data_acceptance"),
+    ("POST /api/llm/train", "positive_data_acceptance"),
 }
 
 

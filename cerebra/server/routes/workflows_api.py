@@ -36,6 +36,15 @@ _INVALID: dict[int | str, dict[str, Any]] = {422: error_response(
     "and `line` its line")}
 
 
+def _one_of(**kinds: dict[str, Any]) -> Any:
+    """A body's rule: exactly one of these keys, not null (the others absent or null)."""
+    def extra(schema: dict[str, Any]) -> None:
+        schema["oneOf"] = [{"required": [name], "properties": {name: rule}}
+                           for name, rule in kinds.items()]
+
+    return extra
+
+
 class NoRunner(CerebraError):
     status_code = 503
     code = "no_job_runner"
@@ -57,7 +66,8 @@ class TrainIn(BaseModel):
     """What to train: a stored workflow or a template by name, or inline YAML; `datasets`
     replace the workflow's own."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of(
+        workflow={"type": "string"}, yaml={"type": "string"}))
 
     workflow: Name | None = Field(default=None, description="a stored workflow or a template")
     yaml: str | None = Field(default=None, min_length=1, max_length=MAX_YAML_CHARS)
