@@ -191,18 +191,19 @@ def main() -> None:
                            "sizes": size, "kits": {}, "home": str(home)}
     try:
         for kit in kits:
-            served = serve_and_rate(brain, kit, size["train_items"])
+            # the operator's set-up first: a workflow for the task and its trigger (signals
+            # from before a policy exists are not new to it), then the traffic
             workflow = f"bench-{kit.name}"
             from cerebra.improve.training_runs import WorkflowStore
 
             store = WorkflowStore(brain.engine)
-            wf = store.parse(context, yaml=json.dumps(
-                {"extends": "sft-lora-cpu", "name": workflow, **kit.spec.workflow,
-                 **overrides}))
-            store.save(context, wf, json.dumps({"extends": "sft-lora-cpu", "name": workflow,
-                                                **kit.spec.workflow, **overrides}))
+            text = json.dumps({"extends": "sft-lora-cpu", "name": workflow,
+                               **kit.spec.workflow, **overrides})
+            store.save(context, store.parse(context, yaml=text), text)
+            n = min(size["train_items"], len(kit.train))
             improvement.triggers.store.set(context, TriggerPolicy(
-                task=kit.name, workflow=workflow, min_new_examples=served["served"]))
+                task=kit.name, workflow=workflow, min_new_examples=n))
+            served = serve_and_rate(brain, kit, n)
             events = improvement.triggers.check(context)
             fired = [e for e in events if e.task == kit.name and e.action == "fired"]
             if not fired:

@@ -28,10 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cerebra.errors import CerebraError, InvalidInput
 from cerebra.improve.gate_store import GateStore  # stored reports; re-exported here
+from cerebra.improve.rule import PromotionRule  # re-exported here
 from cerebra.improve.stats import mcnemar, paired_bootstrap, win_rate
 
 Answerer = Callable[[list[str]], list[str]]  # a batch of prompts -> their answers
@@ -47,21 +46,6 @@ class GateError(CerebraError):
 
     status_code = 502
     code = "gate_error"
-
-
-class PromotionRule(BaseModel):
-    """When the gate promotes. Defaults: alpha 0.05 (one-sided, candidate better), a gain
-    of at least 2 points of accuracy (or of net judged wins), no guard losing more than 2
-    points, perplexity of general text up by at most 10 %."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance, one-sided")
-    min_gain: float = Field(default=2.0, ge=0, le=100, description="points of accuracy")
-    guard_tolerance: float = Field(default=2.0, ge=0, le=100,
-                                   description="largest allowed drop of a guard, points")
-    ppl_tolerance: float = Field(default=0.10, ge=0, le=100,
-                                 description="largest allowed relative perplexity rise")
 
 
 class KitItemLike(Protocol):

@@ -17,7 +17,10 @@ version, the gate report, the promotion history); the cycle's own report ties th
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,6 +98,7 @@ class ImprovementLoop:
         self.policy = policy
         self.trainer = trainer  # None: cerebra.training's run_in_subprocess
         self.kits_home = kits_home
+        self.answers = AnswerCache()  # greedy answers of served models, per loaded backend
 
     def register(self, runner: JobRunner) -> None:
         """Name the cycle job on `runner` (in process: it needs this loop's models)."""
@@ -199,10 +203,12 @@ class ImprovementLoop:
     def _workflow(self, context: RequestContext, kit: Any, options: CycleOptions,
                   dataset: str) -> Any:
         from cerebra.improve.training_runs import WorkflowStore
+        from cerebra.improve.workflow import templates
 
         data: dict[str, Any] = {"extends": options.workflow,
                                 "name": f"improve-{_adapter_name(kit.name)}"}
-        data.update(kit.spec.workflow)  # the kit's defaults, then this run's overrides
+        if options.workflow in templates():  # a generic recipe: the kit's defaults refine it
+            data.update(kit.spec.workflow)  # (a stored workflow is used as written)
         data.update(options.overrides)
         data.update({"task": kit.name, "datasets": [dataset]})
         return WorkflowStore(self.engine).parse(context, yaml=yaml.safe_dump(data))
@@ -231,8 +237,8 @@ class ImprovementLoop:
     def _serving(self, base: str, name: str) -> tuple[str, Any]:
         """What serves the task now: its promoted adapter, else the base model."""
         if name in self.models:
-            return name, _Leased(self.models, name)
-        return base, _Leased(self.models, base)
+            return name, _Leased(self.models, name, self.answers)
+        return base, _Leased(self.models, base, self.answers)
 
     def _candidate(self, base: str, version_id: str, path: Path) -> Any:
         from cerebra.models.adapters import AdapterBackend
@@ -254,17 +260,47 @@ class ImprovementLoop:
 
 
 class _Leased:
-    """A served model by name, leased per call (survives hot swaps during the gate)."""
+    """A served model by name, leased per call (survives hot swaps during the gate). Its
+    greedy answers are cached per loaded backend (`answers`, shared by the loop's cycles):
+    the baseline of one task's gate is usually the base model every other gate measures
+    too; a hot swap loads a new backend, which starts with no answers."""
 
-    def __init__(self, models: Any, name: str) -> None:
-        self.models, self.name = models, name
+    def __init__(self, models: Any, name: str, answers: AnswerCache) -> None:
+        self.models, self.name, self.answers = models, name, answers
 
     def generate(self, request: GenerationRequest) -> Any:
         with self.models.lease(self.name, in_rotation=False) as backend:
-            return backend.generate(request)
+            try:
+                key = (weakref.ref(backend), request.prompt, request.max_tokens, request.stop)
+            except TypeError:  # a backend that takes no weak references: never cached
+                return backend.generate(request)
+            found = self.answers.get(key)
+            if found is None:
+                found = backend.generate(request)
+                self.answers.put(key, found)
+            return found
 
     def close(self) -> None:
         pass
+
+
+class AnswerCache:
+    """A bounded map of greedy answers (oldest dropped first); thread-safe."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _answerer(backend: Any, kits: Sequence[Any]) -> Answerer:

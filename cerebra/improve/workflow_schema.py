@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from cerebra.errors import InvalidInput
+from cerebra.improve.rule import PromotionRule
 
 if TYPE_CHECKING:
     from cerebra.training.config import TrainConfig
@@ -45,19 +46,6 @@ class EvalSuite(BaseModel):
                                   description="kits that must not regress")
     limit: int | None = Field(None, ge=1, le=100_000, description="held-out items per kit")
     perplexity: bool = Field(True, description="also compare perplexity on general text")
-
-
-class PromotionRule(BaseModel):
-    """When the gate promotes: a significant gain, no guard regression past tolerance."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    alpha: float = Field(0.05, gt=0, lt=0.5, description="significance level of the paired test")
-    min_gain: float = Field(2.0, ge=0, le=100, description="accuracy gain needed, in points")
-    guard_tolerance: float = Field(2.0, ge=0, le=100,
-                                   description="largest guard-suite drop allowed, in points")
-    ppl_tolerance: float = Field(0.05, ge=0, le=10,
-                                 description="largest relative perplexity rise allowed")
 
 
 def _qlora_available() -> bool:
