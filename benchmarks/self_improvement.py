@@ -57,9 +57,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
-    quick = {"train_items": 160, "steps": 60, "eval_limit": 200, "guard_limit": 40,
-             "served_check": 40}
-    full = {"train_items": 400, "steps": 200, "eval_limit": 0, "guard_limit": 100,
+    quick = {"train_items": 120, "steps": 24, "eval_limit": 100, "guard_limit": 25,
+             "served_check": 25}
+    full = {"train_items": 400, "steps": 120, "eval_limit": 0, "guard_limit": 100,
             "served_check": 100}
     out = dict(quick if args.quick else full)
     for key in out:
