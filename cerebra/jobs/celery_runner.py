@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from cerebra.db.schema import DEFAULT_TENANT
 from cerebra.errors import CerebraError, InvalidInput, NotFound
-from cerebra.jobs.base import TERMINAL, JobFn, JobInfo, JobState, ScheduleInfo
+from cerebra.jobs.base import TERMINAL, JobFn, JobInfo, JobState
 from cerebra.jobs.celery_worker import DEFAULT_QUEUE, TASK, make_app, target_of
 from cerebra.jobs.context import celery_owned, check_name, owner_gone, owner_name
-from cerebra.jobs.periodic import Periodic
+from cerebra.jobs.periodic import Periodic, PeriodicJobs
 from cerebra.jobs.store import BROKER, SQLJobStore
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cerebra.jobs")
 
 
-class CeleryRunner:
+class CeleryRunner(PeriodicJobs):
     """A JobRunner on Celery workers (see the module docstring)."""
 
     def __init__(self, engine: Engine, broker_url: str, *, queue: str = DEFAULT_QUEUE,
@@ -164,24 +164,6 @@ class CeleryRunner:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput("limit must be a positive integer", field="limit")
         return self.store.list(state=state, name=name, tenant_id=tenant_id, limit=limit)
-
-    # -- periodic jobs: in this process (cerebra.jobs.periodic) --------------------------
-    def schedule(self, name: str, fn: JobFn, every_s: float, *, run_now: bool = False) -> None:
-        self._periodic.add(name, fn, every_s, run_now)
-
-    def unschedule(self, name: str, timeout: float = 10.0) -> bool:
-        return self._periodic.remove(name, timeout)
-
-    def schedules(self) -> builtins.list[ScheduleInfo]:
-        return self._periodic.infos()
-
-    def run_due(self) -> builtins.list[str]:
-        from concurrent.futures import wait as wait_futures
-
-        started = self._periodic.launch_due()
-        wait_futures([f for _, f in started])
-        self._maintain()
-        return [name for name, _ in started]
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> int:

@@ -36,15 +36,21 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cerebra.db.schema import DEFAULT_TENANT
 from cerebra.errors import CerebraError, InvalidInput, NotFound
-from cerebra.jobs.base import JobCancelled, JobFn, JobInfo, JobState, ScheduleInfo
-from cerebra.jobs.context import Context, celery_owned, check_name, describe, stored_result
-from cerebra.jobs.periodic import Periodic
+from cerebra.jobs.base import JobCancelled, JobFn, JobInfo, JobState
+from cerebra.jobs.context import (
+    Context,
+    celery_owned,
+    check_name,
+    describe,
+    pid_alive,
+    stored_result,
+)
+from cerebra.jobs.periodic import Periodic, PeriodicJobs
 from cerebra.jobs.store import JobStore, MemoryJobStore, Orphan, SQLJobStore, jsonable
 
 if TYPE_CHECKING:
@@ -67,19 +73,7 @@ class _Live:
     cancelled: bool = False  # cancel() asked it to stop: never parked
 
 
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill would terminate it: leave it to the heartbeat
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-class InProcessRunner:
+class InProcessRunner(PeriodicJobs):
     """A JobRunner in this process (see the module docstring)."""
 
     def __init__(self, engine: Engine | None = None, *, workers: int = 4,
@@ -323,29 +317,13 @@ class InProcessRunner:
         with self._cond:  # a live job's progress is newer here than in its row
             return [self._live[j.id].info if j.id in self._live else j for j in found]
 
-    # -- periodic jobs (cerebra.jobs.periodic) -------------------------------------------
-    def schedule(self, name: str, fn: JobFn, every_s: float, *, run_now: bool = False) -> None:
-        self._periodic.add(name, fn, every_s, run_now)
-
-    def unschedule(self, name: str, timeout: float = 10.0) -> bool:
-        return self._periodic.remove(name, timeout)
-
-    def schedules(self) -> builtins.list[ScheduleInfo]:
-        return self._periodic.infos()
-
-    def run_due(self) -> builtins.list[str]:
-        started = self._periodic.launch_due()
-        wait_futures([f for _, f in started])
-        self._maintain()
-        return [name for name, _ in started]
-
     # -- upkeep ---------------------------------------------------------------------------
     def _gone(self, owner: str) -> bool:
         parts = owner.rsplit(":", 2)  # host:pid:runner
         if len(parts) != 3 or not parts[1].isdigit():
             return False
         host, pid = parts[0], int(parts[1])
-        return host == self.host and pid != self.pid and not _pid_alive(pid)
+        return host == self.host and pid != self.pid and not pid_alive(pid)
 
     def _recover(self, initial: bool = False) -> int:
         """Resume the interrupted jobs of kinds registered resumable here, fail the others

@@ -11,12 +11,14 @@ second. The runner's scheduler thread calls `launch_due`; tests call the runner'
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,3 +188,28 @@ class Periodic:
             self._record(s, force=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
         return stopped
+
+
+class PeriodicJobs:
+    """The JobRunner's periodic half for a runner holding a `Periodic` (`_periodic`) and an
+    upkeep step (`_maintain`): both runners run their schedules in their own process."""
+
+    _periodic: Periodic
+
+    def _maintain(self) -> None:  # the runner's own upkeep, after the due runs
+        raise NotImplementedError
+
+    def schedule(self, name: str, fn: JobFn, every_s: float, *, run_now: bool = False) -> None:
+        self._periodic.add(name, fn, every_s, run_now)
+
+    def unschedule(self, name: str, timeout: float = 10.0) -> bool:
+        return self._periodic.remove(name, timeout)
+
+    def schedules(self) -> builtins.list[ScheduleInfo]:
+        return self._periodic.infos()
+
+    def run_due(self) -> builtins.list[str]:
+        started = self._periodic.launch_due()
+        wait_futures([f for _, f in started])
+        self._maintain()
+        return [name for name, _ in started]

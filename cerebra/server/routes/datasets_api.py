@@ -265,12 +265,9 @@ def _embedder(request: Request) -> Any:
 
 
 def _policy(request: Request) -> Any:
-    from cerebra.governance.guard import PolicyGuard
+    from cerebra.improve.setup import policy_engine_of
 
-    for guard in getattr(request.app.state.brain, "guards", ()) or ():
-        if isinstance(guard, PolicyGuard):
-            return guard.engine
-    return None
+    return policy_engine_of(request.app.state.brain)
 
 
 @router.post("/{dataset}/curate", response_model=VersionOut, status_code=201,
