@@ -46,6 +46,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--kits-dir", default="", help="a folder of kit folders to install first")
     p.add_argument("--train-items", type=int, default=None, help="training prompts served")
     p.add_argument("--steps", type=int, default=None, help="training steps per cycle")
+    p.add_argument("--batch", type=int, default=None, help="training batch size")
     p.add_argument("--eval-limit", type=int, default=None, help="held-out items per kit")
     p.add_argument("--guard-limit", type=int, default=None, help="held-out items per guard")
     p.add_argument("--served-check", type=int, default=None,
@@ -57,10 +58,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def sizes(args: argparse.Namespace) -> dict[str, int]:
-    quick = {"train_items": 120, "steps": 24, "eval_limit": 100, "guard_limit": 25,
-             "served_check": 25}
-    full = {"train_items": 400, "steps": 120, "eval_limit": 0, "guard_limit": 100,
-            "served_check": 100}
+    quick = {"train_items": 120, "steps": 16, "batch": 4, "eval_limit": 100,
+             "guard_limit": 25, "served_check": 25}
+    full = {"train_items": 400, "steps": 120, "batch": 8, "eval_limit": 0,
+            "guard_limit": 100, "served_check": 100}
     out = dict(quick if args.quick else full)
     for key in out:
         if getattr(args, key) is not None:
@@ -184,7 +185,8 @@ def main() -> None:
     improvement = attach_improvement(brain, settings, cycle_defaults={
         "guard_limit": size["guard_limit"], "eval_limit": size["eval_limit"] or None})
     context = RequestContext()
-    overrides: dict[str, Any] = {"max_steps": size["steps"], "device": args.device}
+    overrides: dict[str, Any] = {"max_steps": size["steps"], "micro_batch_size": size["batch"],
+                                 "device": args.device}
     guard_limit = size["guard_limit"]
     eval_limit = size["eval_limit"] or None
     out: dict[str, Any] = {"benchmark": "self_improvement", "quick": args.quick,
