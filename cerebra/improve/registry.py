@@ -293,6 +293,9 @@ class ModelRegistry:
                 model_promotions.c.id)).all()
         for row in rows:
             version = _version(row)
+            if self._served_key(version.name) == version.id:
+                served.append(version.name)  # already what serves (sync: nothing to do)
+                continue
             try:
                 self._serve(version.name, self._verified_view(version))
             except CerebraError:
@@ -303,9 +306,31 @@ class ModelRegistry:
             if promo["to_version"] is None and name not in served:
                 base = name.split(":", 1)[0]
                 if base in self.models:
-                    self._serve(name, AdapterBackend(self.models, base, name, None, None))
+                    if name not in self.models or self._served_key(name) is not None:
+                        self._serve(name, AdapterBackend(self.models, base, name, None,
+                                                         None))
                     served.append(name)
         return sorted(served)
+
+    def sync(self) -> list[str]:
+        """Serve what the database says serves wherever this process serves something else
+        — a promotion or rollback made by another process (a Celery worker's cycle, another
+        server, the CLI) — and leave the rest untouched; the names served. Called
+        periodically by the server (cerebra.improve.setup)."""
+        with _SWAP:
+            return self.restore()
+
+    def _served_key(self, name: str) -> str | bool | None:
+        """The version id this process serves under `name` (None: the plain base under the
+        adapter's name; False: nothing, or not an adapter view)."""
+        if name not in self.models:
+            return False
+        backend: Any = self.models.get(name)
+        for _ in range(16):
+            if isinstance(backend, AdapterBackend):
+                return backend.key
+            backend = getattr(backend, "inner", None)
+        return False
 
     # -- internals -----------------------------------------------------------------------
 

@@ -86,8 +86,12 @@ def attach_improvement(brain: Brain, settings: Settings, *,
     triggers = Triggers(brain.engine, runner, start)
     improvement = Improvement(runner, loop, versions, triggers, restored)
     if settings.improve.trigger_check_s > 0:
-        def check(ctx: JobContext) -> list[dict[str, Any]]:
-            return [e.to_dict() for e in triggers.check() if e.action == "fired"]
+        def check(ctx: JobContext) -> dict[str, Any]:
+            # promotions and rollbacks another process made (a Celery worker's cycle, the
+            # CLI, another server) are served here too, then the triggers are checked
+            served = versions.sync()
+            return {"served": served,
+                    "fired": [e.to_dict() for e in triggers.check() if e.action == "fired"]}
 
         improvement.schedule = ScheduledJob(runner, lambda: runner)
         improvement.schedule.start(TRIGGERS_JOB, check, settings.improve.trigger_check_s)

@@ -190,3 +190,34 @@ def test_promoting_the_serving_version_again_serves_it_here_and_records_nothing(
     assert registry.promote(ACME, v1.id).state == "serving"
     assert answer(models, NAME) == expected
     assert len(registry.history(ACME, NAME)) == 1
+
+
+def test_sync_serves_what_another_process_promoted_and_rolled_back(
+        registry: ModelRegistry, models: Models, loras: dict[str, Path], gemma: Path) -> None:
+    from cerebra.models.llamacpp import LlamaCppBackend
+
+    server_models = Models()  # a second process: its own models, the same database
+    backend = LlamaCppBackend(gemma, name=BASE, n_ctx=512)
+    server_models.add(backend)
+    server = ModelRegistry(registry.engine, server_models, gate_decision=lambda _c, _r: None)
+    try:
+        assert server.sync() == [] and NAME not in server_models
+        v1 = registry.promote(ACME, registry.add_candidate(ACME, BASE, "legal", loras["v1"]).id)
+        assert server.sync() == [NAME]  # the worker's promotion, served here too
+        assert answer(server_models, NAME) == answer(models, NAME) != answer(models, BASE)
+        view = server_models.get(NAME)
+        assert server.sync() == [NAME] and server_models.get(NAME) is view  # nothing to do
+        v2 = registry.promote(ACME, registry.add_candidate(ACME, BASE, "legal", loras["v2"]).id)
+        server.sync()
+        assert answer(server_models, NAME) == answer(models, NAME)
+        registry.rollback(ACME, NAME)  # back to v1
+        server.sync()
+        assert registry.serving(ACME, NAME).id == v1.id != v2.id
+        assert answer(server_models, NAME) == answer(models, NAME)
+        registry.rollback(ACME, NAME)  # back to the plain base
+        server.sync()
+        assert answer(server_models, NAME) == answer(server_models, BASE)
+    finally:
+        for name in [n for n in server_models.names() if n != BASE]:
+            server_models.remove(name, close=True)
+        backend.close()
