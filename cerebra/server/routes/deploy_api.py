@@ -38,11 +38,25 @@ _SWAPS: dict[int | str, dict[str, Any]] = {
     502: error_response(502, "the base model failed while loading the adapter")}
 
 
+def _one_way_schema(schema: dict[str, Any]) -> None:
+    """The body's rule in its schema: version_id alone, or path with base and name."""
+    absent = {"type": "null"}
+    schema["oneOf"] = [
+        {"required": ["version_id"], "properties": {
+            "version_id": {"type": "string", "pattern": VERSION_ID},
+            "path": absent, "base": absent, "name": absent}},
+        {"required": ["path", "base", "name"], "properties": {
+            "version_id": absent, "path": {"type": "string", "minLength": 1},
+            "base": {"type": "string", "pattern": BASE},
+            "name": {"type": "string", "pattern": ADAPTER}}},
+    ]
+
+
 class DeployIn(BaseModel):
     """Promote `version_id`, or add the adapter at `path` for `base` as `name` and promote
     it. `force` overrides a gate that refused (recorded)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_way_schema)
 
     version_id: str | None = Field(default=None, pattern=VERSION_ID)
     path: str | None = Field(default=None, min_length=1, max_length=4096,
