@@ -13,11 +13,14 @@ For each kit (default: every shipped kit; `--kits-dir` adds kits written by some
 4. measure: the gate's held-out accuracies of base and candidate, its decision and p-value,
    the guard changes, training time and steps; and, after a promotion, the promoted name
    answering held-out items through Brain (the served model, not the gate's view of it).
-Then a deliberately bad dataset — the first kit's training rows with their answers shuffled
-among the prompts — goes through the same cycle; the gate must refuse it.
+First, a control: a deliberately bad dataset — the training rows of the kit with the shortest
+prompts, their answers shuffled among the prompts — goes through the same cycle while the
+base model still serves every task; the gate must refuse it.
 
-Targets (issue 11): +20 points average held-out accuracy over the base; no kit promoted with
-a guard regression; the shuffled dataset refused; `--quick` under 30 minutes on 2 CPU cores.
+Targets (issue 11): +20 points average held-out accuracy over the base of what serves each
+task afterwards (a refused kit counts 0; the candidates' average gain is reported too); no
+kit promoted with a guard regression; the shuffled dataset refused; `--quick` under 30
+minutes on 2 CPU cores.
 
 Usage: python benchmarks/self_improvement.py [--quick] [--kits a,b] [--kits-dir DIR]
          [--train-items N] [--steps N] [--eval-limit N] [--guard-limit N] [--home DIR]
@@ -156,6 +159,40 @@ def shuffled_dataset(brain: Any, kit: Any, n: int, seed: int = 0) -> str:
     return name
 
 
+def _mean_prompt_chars(kit: Any) -> float:
+    items = kit.train[:50]
+    return sum(len(kit.prompt(i)) for i in items) / max(1, len(items))
+
+
+def save_workflow(brain: Any, context: Any, kit: Any, overrides: dict[str, Any]) -> str:
+    """The operator's workflow for the task: the CPU template, the kit's defaults, the run's
+    sizes; its name."""
+    from cerebra.improve.training_runs import WorkflowStore
+
+    workflow = f"bench-{kit.name}"
+    store = WorkflowStore(brain.engine)
+    text = json.dumps({"extends": "sft-lora-cpu", "name": workflow, **kit.spec.workflow,
+                       **overrides})
+    store.save(context, store.parse(context, yaml=text), text)
+    return workflow
+
+
+def shuffled_cycle(brain: Any, improvement: Any, context: Any, kit: Any, size: dict[str, int],
+                   overrides: dict[str, Any], eval_limit: int | None,
+                   guard_limit: int) -> dict[str, Any]:
+    """One cycle on the kit's training rows with their answers shuffled; its figures."""
+    from cerebra.improve.loop import CycleOptions
+
+    workflow = save_workflow(brain, context, kit, overrides)
+    dataset = shuffled_dataset(brain, kit, size["train_items"])
+    job_id = improvement.start_cycle(context, kit.name, CycleOptions(
+        workflow=workflow, dataset=dataset, eval_limit=eval_limit,
+        guard_limit=guard_limit, reason="benchmark: shuffled labels"))
+    job = improvement.runner.join(job_id)
+    return ({"kit": kit.name, **cycle_figures(job.result, job)} if job.state == "succeeded"
+            else {"kit": kit.name, "error": job.error})
+
+
 def main() -> None:
     args = parse_args()
     size = sizes(args)
@@ -169,7 +206,6 @@ def main() -> None:
     from cerebra.brain import Brain
     from cerebra.config import get_settings
     from cerebra.context import RequestContext
-    from cerebra.improve.loop import CycleOptions
     from cerebra.improve.setup import attach_improvement
     from cerebra.improve.triggers import TriggerPolicy
     from cerebra.kits.registry import get_kit, install, known_kits
@@ -192,16 +228,19 @@ def main() -> None:
     out: dict[str, Any] = {"benchmark": "self_improvement", "quick": args.quick,
                            "sizes": size, "kits": {}, "home": str(home)}
     try:
+        if not args.no_bad and kits:
+            # the control first, while the base model serves every task: an adapter trained
+            # on the same prompts with their answers shuffled, against the same baseline a
+            # real cycle meets; the kit with the shortest prompts (the cheapest to train)
+            kit = min(kits, key=lambda k: (_mean_prompt_chars(k), k.name))
+            out["shuffled_labels"] = shuffled_cycle(brain, improvement, context, kit, size,
+                                                    overrides, eval_limit, guard_limit)
+            print(json.dumps({"shuffled_labels": out["shuffled_labels"]}), file=sys.stderr,
+                  flush=True)
         for kit in kits:
             # the operator's set-up first: a workflow for the task and its trigger (signals
             # from before a policy exists are not new to it), then the traffic
-            workflow = f"bench-{kit.name}"
-            from cerebra.improve.training_runs import WorkflowStore
-
-            store = WorkflowStore(brain.engine)
-            text = json.dumps({"extends": "sft-lora-cpu", "name": workflow,
-                               **kit.spec.workflow, **overrides})
-            store.save(context, store.parse(context, yaml=text), text)
+            workflow = save_workflow(brain, context, kit, overrides)
             n = min(size["train_items"], len(kit.train))
             improvement.triggers.store.set(context, TriggerPolicy(
                 task=kit.name, workflow=workflow, min_new_examples=n))
@@ -212,6 +251,7 @@ def main() -> None:
                 out["kits"][kit.name] = {"serve": served, "error": "the trigger did not fire",
                                          "events": [e.to_dict() for e in events]}
                 continue
+            assert fired[0].job_id is not None  # a fired trigger names its job
             job = improvement.runner.join(fired[0].job_id)
             entry: dict[str, Any] = {"serve": served, "trigger": fired[0].reason}
             if job.state != "succeeded":
@@ -228,16 +268,6 @@ def main() -> None:
                     brain, kit, settings.model.name, size["served_check"])
             out["kits"][kit.name] = entry
             print(json.dumps({kit.name: entry}), file=sys.stderr, flush=True)
-        if not args.no_bad and kits:
-            kit = kits[0]
-            dataset = shuffled_dataset(brain, kit, size["train_items"])
-            job_id = improvement.start_cycle(context, kit.name, CycleOptions(
-                workflow=f"bench-{kit.name}", dataset=dataset, eval_limit=eval_limit,
-                guard_limit=guard_limit, reason="benchmark: shuffled labels"))
-            job = improvement.runner.join(job_id)
-            out["shuffled_labels"] = ({"kit": kit.name, **cycle_figures(job.result, job)}
-                                      if job.state == "succeeded"
-                                      else {"kit": kit.name, "error": job.error})
     finally:
         improvement.close()
         brain.close()
@@ -249,6 +279,10 @@ def main() -> None:
         "average_gain_points": round(sum(gains) / len(gains), 2) if gains else None,
         "average_base_accuracy": _avg([v["base_accuracy"] for v in done]),
         "average_candidate_accuracy": _avg([v["candidate_accuracy"] for v in done]),
+        # what serves each task afterwards: the promoted adapter's gain, 0 where refused
+        "average_served_gain_points": round(sum(
+            v["gain_points"] if v.get("outcome") == "promoted" else 0.0 for v in done)
+            / len(done), 2) if done else None,
         "promoted": len(promoted),
         "promoted_with_guard_regression": sum(
             1 for v in promoted if (v.get("worst_guard_change") or 0.0) < -2.0),
@@ -256,7 +290,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
     }
     s = out["summary"]
-    s["targets"] = {"gain_ge_20_points": (s["average_gain_points"] or 0) >= 20,
+    s["targets"] = {"served_gain_ge_20_points": (s["average_served_gain_points"] or 0) >= 20,
                     "no_guard_regression_promoted": s["promoted_with_guard_regression"] == 0,
                     "shuffled_refused": s["shuffled_refused"],
                     "quick_under_30_min": (s["seconds"] < 1800) if args.quick else None}
