@@ -76,7 +76,7 @@ def test_a_child_overrides_its_template_key_by_key() -> None:
     wf = load_workflow("name: mine\nextends: quick\nlora_r: 4\npromotion:\n  min_gain: 5\n")
     assert (wf.name, wf.lora_r, wf.max_steps) == ("mine", 4, 20)  # quick's max_steps
     assert wf.lora_alpha == 16  # from quick
-    assert wf.learning_rate == pytest.approx(2e-4)  # from sft-lora-cpu, two levels up
+    assert wf.learning_rate == pytest.approx(1e-4)  # from sft-lora-cpu, two levels up
     assert wf.promotion.min_gain == 5 and wf.promotion.alpha == 0.05  # merged, not replaced
     assert wf.eval.limit == 50
 
