@@ -60,12 +60,15 @@ def test_recorded_outcomes_compare(engine: Engine) -> None:
     tests = ABTests(engine, store)
     test = tests.create("greet", 1, 2)
     rng = random.Random(11)
+    cycle = [0.3, 0.4, 0.5, 0.6, 0.7]  # both arms judged alike, whatever the split:
+    seen = {"a": 0, "b": 0}  # each arm's k-th judgement is cycle[k % 5]
     for i in range(300):
         key = f"u{i}"
-        arm, _version = tests.assign(test.id, key)
+        arm, _version = tests.assign(test.id, key)  # the split depends on the test's id
         rate = 0.35 if arm == "a" else 0.6
         tests.record(test.id, 1.0 if rng.random() < rate else 0.0, key=key)
-        tests.record(test.id, rng.gauss(0.5, 0.1), arm=arm, kind="judge")
+        tests.record(test.id, cycle[seen[arm] % 5], arm=arm, kind="judge")
+        seen[arm] += 1
     feedback = tests.compare(test.id, kind="feedback")
     assert feedback.winner == "b" and feedback.n_a + feedback.n_b == 300
     judged = tests.compare(test.id, kind="judge")
