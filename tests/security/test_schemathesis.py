@@ -65,12 +65,18 @@ def run(home: Path) -> tuple[int, dict[tuple[str | None, str], list[str]]]:
         for event in schemathesis.engine.from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 cases += len(event.recorder.cases)
-                for nodes in event.recorder.checks.values():
+                for case_id, nodes in event.recorder.checks.items():
+                    # a stateful scenario has no label: name the operation of its case
+                    case = event.recorder.cases.get(case_id)
+                    label = event.label or (case.value.operation.label if case else None)
                     for node in nodes:
                         if node.status == Status.FAILURE:
                             info = node.failure_info
                             text = str(info.failure) if info is not None else node.name
-                            failures[(event.label, node.name)].append(text[:300])
+                            response = event.recorder.find_response(case_id=case_id)
+                            if response is not None:
+                                text += f" [{response.status_code}] {response.text[:200]}"
+                            failures[(label, node.name)].append(text[:600])
             elif isinstance(event, events.NonFatalError | events.FatalError):
                 detail = getattr(event, "info", None) or getattr(event, "exception", event)
                 failures[(None, "engine error")].append(str(detail)[:300])
