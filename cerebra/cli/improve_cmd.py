@@ -61,6 +61,10 @@ def run(task: str = typer.Argument(..., help="the task: a kit's name"),
         eval_limit: int | None = typer.Option(None, min=1, help="held-out items of the task"),
         guard_limit: int = typer.Option(100, min=1, help="held-out items per guard kit"),
         promote: bool = typer.Option(True, "--promote/--measure-only"),
+        augment: int = typer.Option(0, min=0, max=8, help="checked paraphrases added per "
+                                    "curated prompt (by --augment-model)"),
+        augment_model: str | None = typer.Option(None, help="the paraphrasing model "
+                                                 "(default: the default model)"),
         tenant: str = _TENANT, as_json: bool = _JSON) -> None:
     """One cycle of TASK: curate → train → gate → promote (or refuse), as a job."""
     from cerebra.improve.loop import CycleOptions
@@ -70,6 +74,7 @@ def run(task: str = typer.Argument(..., help="the task: a kit's name"),
     overrides = {} if max_steps is None else {"max_steps": max_steps}
     options = CycleOptions(workflow=workflow, overrides=overrides, dataset=dataset,
                            eval_limit=eval_limit, guard_limit=guard_limit, promote=promote,
+                           augment=augment, augment_model=augment_model,
                            reason="started from the CLI")
     brain, improvement = _improvement()
     try:

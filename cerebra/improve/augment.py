@@ -1,13 +1,15 @@
 """Synthetic augmentation: paraphrases of SFT prompts made by a local model, each kept only
 when the task's checker still passes the paraphrased prompt with the original answer.
 
-`augment(rows, paraphrase, check, n_per_row)` is the step; `model_paraphraser(models)` is
+`augment(rows, paraphrase, check, n_per_row)` is the step; `keeps_answer_facts` the check the
+loop uses (cerebra.improve.loop, `CycleOptions.augment`); `model_paraphraser(models)` is
 the default paraphraser: a model from the models registry (a local one, by name) asked to
 rewrite the prompt, with a fixed seed per attempt so a run is repeatable.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +33,23 @@ class AugmentReport:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def add(self, other: AugmentReport) -> None:
+        for key, value in other.__dict__.items():
+            setattr(self, key, getattr(self, key) + value)
+
+
+def keeps_answer_facts(original: str, paraphrase: str, answer: str) -> bool:
+    """Whether `paraphrase` still states every fact of the `original` prompt that the
+    answer repeats: each number and each word of the answer (3+ characters, compared
+    normalised) found in the original must be found in the paraphrase too. A paraphrase
+    that drops a name, a date part or an amount the answer depends on would teach the model
+    to invent it."""
+    def tokens(text: str) -> set[str]:
+        return {t for t in re.findall(r"[0-9]+|[^\W\d_]{3,}", normalise(text))}
+
+    needed = tokens(answer) & tokens(original)
+    return needed <= tokens(paraphrase)
 
 
 def augment(rows: Sequence[Row], paraphrase: Callable[[str], str],

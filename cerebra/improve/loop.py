@@ -51,6 +51,8 @@ class CycleOptions:
     perplexity: bool = True  # compare perplexity of general text too
     promote: bool = True  # promote when the gate says so (False: measure only)
     reason: str = ""  # why the cycle started (a trigger's reason, "manual", …)
+    augment: int = 0  # checked paraphrases of each curated SFT prompt added (0: none)
+    augment_model: str | None = None  # the paraphrasing model (None: the default model)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,7 +200,43 @@ class ImprovementLoop:
         if version.row_count == 0:
             raise InvalidInput(f"task {task!r} has no usable training rows in its signals "
                                "(ratings, corrections, verdicts)", field="task")
+        if options.augment > 0 and kind == "sft":
+            version = self._augmented(context, store, version, options)
         return version
+
+    def _augmented(self, context: RequestContext, store: Any, version: Any,
+                   options: CycleOptions) -> Any:
+        """A further version of the curated dataset with checked paraphrases of its prompts
+        (cerebra.improve.augment): a paraphrase is kept when it still states every fact of
+        the prompt that the answer repeats; the result is curated again (exact duplicates,
+        PII, decontamination against every eval set; paraphrases of one prompt share its
+        answer, so the near-duplicate step is off)."""
+        from cerebra.improve.augment import (
+            AugmentReport,
+            augment,
+            keeps_answer_facts,
+            model_paraphraser,
+        )
+        from cerebra.improve.curation import CurationOptions, curate
+
+        paraphrase = model_paraphraser(self.models, options.augment_model)
+        grown: list[Any] = []
+        grown_report = AugmentReport()
+        for row in store.rows(context, version.id):
+            def check(new: Any, old: Any = row) -> bool:
+                return keeps_answer_facts(old.prompt, new.prompt, new.completion)
+
+            out, part = augment([row], paraphrase, check, options.augment)
+            grown += out
+            grown_report.add(part)
+        kept, report = curate(grown, policy=self.policy,
+                              options=CurationOptions(near_dup_threshold=None))
+        lineage = {"versions": [version.id],
+                   "trace_ids": sorted({r.trace_id for r in kept if r.trace_id})}
+        return store.create_version(context, version.name, "sft", kept, parent=version,
+                                    lineage=lineage, task=version.task,
+                                    report={"augment": grown_report.to_dict(),
+                                            "curation": report.to_dict()})
 
     def _workflow(self, context: RequestContext, kit: Any, options: CycleOptions,
                   dataset: str) -> Any:

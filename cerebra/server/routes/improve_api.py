@@ -71,6 +71,11 @@ class CycleIn(BaseModel):
     guard_limit: int = Field(default=100, ge=1, le=100_000)
     perplexity: bool = True
     promote: bool = Field(default=True, description="false: measure, never promote")
+    augment: int = Field(default=0, ge=0, le=8,
+                         description="checked paraphrases added per curated SFT prompt")
+    augment_model: str | None = Field(default=None, min_length=1, max_length=200,
+                                      description="the paraphrasing model (default: the "
+                                                  "default model)")
 
 
 class JobOut(BaseModel):
