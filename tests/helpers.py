@@ -191,3 +191,22 @@ def api_world(monkeypatch: Any) -> Iterator[ApiWorld]:
         other, _ = identity.create_key("other", role="admin")
         yield ApiWorld(client, bearer(keys["admin"]), bearer(keys["user"]),
                        bearer(keys["read-only"]), bearer(other), identity)
+
+
+@contextmanager
+def live_gemma_server(monkeypatch: Any, gguf_path: Path, gguf_sha256: str,
+                      **env: str) -> Iterator[tuple[str, Any]]:
+    """A running server (auth on) on the real packaged Gemma, on the settings of a fresh
+    test home plus `env`; yields (base URL, app)."""
+    from cerebra.config import get_settings
+    from cerebra.server.app import create_app
+
+    for name, value in {"CEREBRA_AUTH__MODE": "on", "CEREBRA_MEMORY__EMBEDDER": "fake",
+                        "CEREBRA_HEALTH__INTERVAL_S": "0", "CEREBRA_MODEL_PATH": str(gguf_path),
+                        "CEREBRA_MODEL_SHA256": gguf_sha256, "CEREBRA_N_CTX": "512",
+                        **env}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    with running_server(app) as url:
+        yield url, app

@@ -213,6 +213,9 @@ def text_completion(answer: Answer, completion_id: str, created: int, echo: str)
             }
         ],
         "usage": answer.usage.to_dict(),
+        # the trace to send feedback on (a rating, a correction): what the loop learns from
+        "cerebra": {"trace_id": answer.trace_id,
+                    "memories": [h.memory.uid for h in answer.memories]},
     }
 
 

@@ -5,14 +5,9 @@ version; augment=0 adds nothing. keeps_answer_facts is the check."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine
 
-from cerebra.db.engine import make_engine
-from cerebra.db.migrate import upgrade
 from cerebra.improve.augment import keeps_answer_facts
 from cerebra.improve.datasets import DatasetStore
 from cerebra.improve.loop import CycleOptions, ImprovementLoop
@@ -31,11 +26,8 @@ PARAPHRASES = {  # prompt → what the paraphrasing model answers
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    made = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(made)
-    yield made
-    made.dispose()
+def engine(sql_engine: Engine) -> Engine:  # SQLite, then PostgreSQL
+    return sql_engine
 
 
 def paraphraser(prompt: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import bearer, running_server
+from tests.helpers import bearer, live_gemma_server
 from tests.models.gguf_lora import make_gguf_lora
 
 pytestmark = [pytest.mark.slow, pytest.mark.engine_in_process]  # a live server, real model
@@ -25,23 +25,14 @@ PROMPT = "The capital of France is"
 @pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch, gguf_path: Path, gguf_sha256: str) -> Any:
     from cerebra.auth.identity import IdentityStore
-    from cerebra.config import get_settings
-    from cerebra.server.app import create_app
 
-    for name, value in {"CEREBRA_AUTH__MODE": "on", "CEREBRA_MEMORY__EMBEDDER": "fake",
-                        "CEREBRA_HEALTH__INTERVAL_S": "0", "CEREBRA_MODEL_PATH": str(gguf_path),
-                        "CEREBRA_MODEL_SHA256": gguf_sha256, "CEREBRA_N_CTX": "512"}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    settings = get_settings()
-    app = create_app(settings)
-    with running_server(app) as url:
+    with live_gemma_server(monkeypatch, gguf_path, gguf_sha256) as (url, app):
         identity = IdentityStore(app.state.brain.engine)
         identity.create_tenant("other")
         keys = {role: bearer(identity.create_key("default", role=role)[0])
                 for role in ("admin", "read-only")}
         keys["other"] = bearer(identity.create_key("other", role="admin")[0])
-        folder = Path(settings.home) / "adapters"
+        folder = Path(app.state.brain.settings.home) / "adapters"
         folder.mkdir(parents=True, exist_ok=True)
         yield url, keys, folder
 

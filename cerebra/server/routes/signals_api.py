@@ -88,13 +88,20 @@ class SignalListOut(BaseModel):
              responses={404: error_response(
                  404, "no interaction of the caller's tenant has this trace id")})
 async def add_signal(
+    request: Request,
     body: SignalIn,
     trace_id: str = Path(min_length=1, max_length=64),
     store: SignalStore = Depends(get_signal_store),
     ctx: RequestContext = Depends(requires(Scope.FEEDBACK)),
 ) -> dict[str, Any]:
     """Add the caller's signal to a trace of its tenant (many per trace)."""
-    if not await asyncio.to_thread(store.visible, ctx, trace_id):  # before the body's checks
+    ledger = request.app.state.brain.ledger
+
+    def known() -> bool:  # a trace answered a moment ago may still be in the ledger's batch
+        return store.visible(ctx, trace_id) or (ledger.flush() and
+                                                store.visible(ctx, trace_id))
+
+    if not await asyncio.to_thread(known):  # before the body's checks
         raise NotFound(f"no interaction with trace id {trace_id!r}", field="trace_id")
     source = source_of(ctx)
     if body.trust is not None and body.trust > default_trust(source):
