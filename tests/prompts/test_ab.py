@@ -59,15 +59,18 @@ def test_recorded_outcomes_compare(engine: Engine) -> None:
     store.add("greet", "B {{ name }}")
     tests = ABTests(engine, store)
     test = tests.create("greet", 1, 2)
-    rng = random.Random(11)
-    cycle = [0.3, 0.4, 0.5, 0.6, 0.7]  # both arms judged alike, whatever the split:
-    seen = {"a": 0, "b": 0}  # each arm's k-th judgement is cycle[k % 5]
+    # the split depends on the test's random id, so each arm's outcomes are fixed by their
+    # order within the arm, not drawn: whatever the split, arm a succeeds 7 times in 20
+    # (0.35) and arm b 3 in 5 (0.6), and both are judged alike
+    cycle = [0.3, 0.4, 0.5, 0.6, 0.7]
+    seen = {"a": 0, "b": 0}
     for i in range(300):
         key = f"u{i}"
-        arm, _version = tests.assign(test.id, key)  # the split depends on the test's id
-        rate = 0.35 if arm == "a" else 0.6
-        tests.record(test.id, 1.0 if rng.random() < rate else 0.0, key=key)
-        tests.record(test.id, cycle[seen[arm] % 5], arm=arm, kind="judge")
+        arm, _version = tests.assign(test.id, key)
+        k = seen[arm]
+        success = k % 20 < 7 if arm == "a" else k % 5 < 3
+        tests.record(test.id, 1.0 if success else 0.0, key=key)
+        tests.record(test.id, cycle[k % 5], arm=arm, kind="judge")
         seen[arm] += 1
     feedback = tests.compare(test.id, kind="feedback")
     assert feedback.winner == "b" and feedback.n_a + feedback.n_b == 300
