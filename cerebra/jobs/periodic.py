@@ -196,8 +196,9 @@ class PeriodicJobs:
 
     _periodic: Periodic
 
-    def _maintain(self) -> None:  # the runner's own upkeep, after the due runs
-        raise NotImplementedError
+    def _maintain(self) -> None:
+        """The runner's own upkeep after the due runs (each runner overrides it; none
+        here)."""
 
     def schedule(self, name: str, fn: JobFn, every_s: float, *, run_now: bool = False) -> None:
         self._periodic.add(name, fn, every_s, run_now)
