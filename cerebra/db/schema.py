@@ -21,6 +21,15 @@ from sqlalchemy import (
     Text,
 )
 
+# context bundles handed to outside agents and their feedback (cerebra/db/bundle_tables.py)
+from cerebra.db import bundle_tables as _bundle_tables  # noqa: F401
+
+# facts in time: the statements of each memory and their validity (cerebra/db/fact_tables.py)
+from cerebra.db import fact_tables as _fact_tables  # noqa: F401
+
+# the memory knowledge graph's tables (cerebra/db/graph_tables.py), on the same metadata
+from cerebra.db import graph_tables as _graph_tables  # noqa: F401
+
 # the self-improvement loop's tables (cerebra/db/improve_tables.py), on the same metadata;
 # the loop's modules import them from there
 from cerebra.db import improve_tables as _improve_tables  # noqa: F401
