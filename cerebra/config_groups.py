@@ -373,6 +373,22 @@ class MemorySettings(_Group):
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
     )
+    backend: Literal["database", "tinydb"] = _field(
+        "database",
+        description="where memories are stored: the configured database (SQLite or "
+        "PostgreSQL), or a TinyDB JSON file (memory.tinydb_path; small stores, one process)",
+    )
+    tinydb_path: Path | None = _field(
+        None,
+        description="the TinyDB memory file when memory.backend is tinydb; default: "
+        "home/memory.json",
+    )
+    vector_index: Literal["usearch", "faiss"] = _field(
+        "usearch",
+        description="vector search of the SQLite and TinyDB backends: usearch HNSW "
+        "(approximate; on TinyDB, exact numpy) or a FAISS flat index (exact, f32); "
+        "PostgreSQL uses pgvector",
+    )
 
 
 class PolicySettings(_Group):

@@ -233,7 +233,7 @@ def assemble(
     router = (enable_router(settings, registry, engine, jobs) if settings.router.strategy
               else None)
     memory = MemoryStore(
-        memory_backend(engine),
+        memory_backend(engine, settings),
         embedder or load_embedder(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
@@ -273,7 +273,7 @@ def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
     engine = make_engine(settings.db_url)
     upgrade(engine)
     return MemoryStore(
-        memory_backend(engine),
+        memory_backend(engine, settings),
         embedder or load_embedder(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,

@@ -15,15 +15,23 @@ if TYPE_CHECKING:
     from cerebra.memory.embedders import Embedder
 
 
-def memory_backend(engine: Engine) -> MemoryBackend:
-    """The MemoryBackend for the database of `engine`: PostgreSQL (pgvector) or SQLite."""
+def memory_backend(engine: Engine, settings: Settings | None = None) -> MemoryBackend:
+    """The MemoryBackend `memory.backend` names: a TinyDB file, or the database of `engine`
+    (PostgreSQL with pgvector, or SQLite with the `memory.vector_index` graph)."""
+    settings = settings or get_settings()
+    memory = settings.memory
+    if memory.backend == "tinydb":
+        from cerebra.memory.tinydb_backend import TinyDBBackend
+
+        path = memory.tinydb_path or settings.home / "memory.json"
+        return TinyDBBackend(path, index="faiss" if memory.vector_index == "faiss" else "numpy")
     if engine.dialect.name == "postgresql":
         from cerebra.memory.postgres import PostgresBackend
 
         return PostgresBackend(engine)
     from cerebra.memory.sqlite import SQLiteBackend
 
-    return SQLiteBackend(engine)
+    return SQLiteBackend(engine, index=memory.vector_index)
 
 
 def configured_backend() -> MemoryBackend:

@@ -65,6 +65,7 @@ from cerebra.memory.filters import Node
 from cerebra.memory.sqlbase import SQLMemoryBackend
 from cerebra.memory.sqlvocab import COLUMNS, memory_from_row, scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import scope_counts
+from cerebra.memory.vector_graphs import KINDS
 from cerebra.memory.vector_index import VectorIndex
 
 MMAP_BYTES = 2**31  # SQLite's default ceiling on Linux
@@ -89,7 +90,10 @@ class SQLiteBackend(SQLMemoryBackend):
 
     name = "sqlite"
 
-    def __init__(self, path_or_url: str | Engine = ".cerebra/cerebra.db") -> None:
+    def __init__(
+        self, path_or_url: str | Engine = ".cerebra/cerebra.db", *, index: str = "usearch"
+    ) -> None:
+        """`index`: the vector index's graph, "usearch" (HNSW) or "faiss" (exact flat)."""
         if isinstance(path_or_url, Engine):
             self.engine = path_or_url
         else:
@@ -101,6 +105,9 @@ class SQLiteBackend(SQLMemoryBackend):
             None if database in ("", ":memory:") else Path(database + ".vectors").resolve()
         )
         self._indexes: dict[int, VectorIndex] = {}
+        if index not in KINDS:
+            raise ValueError(f"unknown vector index {index!r}; use one of {', '.join(KINDS)}")
+        self.index_kind = index
         self._lock = threading.Lock()
         if self._folder is not None:
             event.listen(self.engine, "connect", _memory_mapped)
@@ -249,7 +256,7 @@ class SQLiteBackend(SQLMemoryBackend):
         with self._lock:
             index = self._indexes.get(dim)
             if index is None:
-                index = self._indexes[dim] = VectorIndex(dim, self._folder)
+                index = self._indexes[dim] = VectorIndex(dim, self._folder, self.index_kind)
         index.catch_up(conn)
         index.maybe_save()
         return index

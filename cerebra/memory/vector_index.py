@@ -1,4 +1,4 @@
-"""The SQLite backend's vector index: a usearch HNSW graph kept in step with the database.
+"""The SQLite backend's vector index: a search graph kept in step with the database.
 
 The database is the source of truth: every memory's embedding is a BLOB in its row, and
 every vector change is appended to `memory_vec_log` in the same transaction. This index
@@ -8,6 +8,9 @@ another process) the index loads the newest file and replays only what came afte
 rebuilds from the rows when the log no longer reaches back that far. An acknowledged write
 is therefore always searchable, and a rolled-back one never is.
 
+The graph is usearch HNSW (f16) by default, or an exact FAISS flat index when
+`memory.vector_index` is "faiss" (cerebra.memory.vector_graphs); files of one kind are
+never loaded as the other, so switching kinds rebuilds from the rows once.
 Why usearch (HNSW, f16): see the measurements in cerebra.memory.sqlite. Exact scans
 (numpy 7 ms, sqlite-vec 41 ms at 100k) grow linearly with the scope; HNSW answers in well
 under a millisecond, and usearch's f16 storage halves the memory of hnswlib's f32.
@@ -21,27 +24,15 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, text
 
+from cerebra.memory.vector_graphs import new_graph
+
 SAVE_EVERY = 50_000  # changes applied since the last save that trigger a save
 KEEP_LOG = 200_000  # log entries kept behind a saved position, for other readers to catch up
-_FILE = re.compile(r"^vectors-(\d+)-s(\d+)\.usearch$")
-
-
-def _new_index(dim: int) -> Any:
-    from usearch.index import Index
-
-    return Index(
-        ndim=dim,
-        metric="ip",
-        dtype="f16",
-        connectivity=16,
-        expansion_add=128,
-        expansion_search=128,
-    )
+_FILE = re.compile(r"^vectors-(\d+)-s(\d+)(\.usearch|\.faiss)$")
 
 
 class _Mirror:
@@ -116,12 +107,13 @@ class _Mirror:
 
 
 class VectorIndex:
-    """HNSW over the embeddings of one dimension, replayed from the change log."""
+    """A graph over the embeddings of one dimension, replayed from the change log."""
 
-    def __init__(self, dim: int, folder: Path | None) -> None:
+    def __init__(self, dim: int, folder: Path | None, kind: str = "usearch") -> None:
         self.dim = dim
         self.folder = folder
-        self.index = _new_index(dim)
+        self.kind = kind
+        self.index = new_graph(kind, dim)
         self.mirror = _Mirror(dim)
         self.seq = 0
         self.saved_seq = 0
@@ -135,7 +127,7 @@ class VectorIndex:
         found = []
         for path in self.folder.iterdir():
             match = _FILE.match(path.name)
-            if match and int(match.group(1)) == self.dim:
+            if match and int(match.group(1)) == self.dim and match.group(3) == self.index.suffix:
                 found.append((int(match.group(2)), path))
         return sorted(found)
 
@@ -145,7 +137,7 @@ class VectorIndex:
                 self.index.load(str(path))
                 self.mirror.load(path.with_suffix(".npz"))
             except Exception:  # a torn or foreign file: try an older one, else rebuild
-                self.index = _new_index(self.dim)
+                self.index = new_graph(self.kind, self.dim)
                 self.mirror = _Mirror(self.dim)
                 continue
             self.seq = self.saved_seq = seq
@@ -157,8 +149,8 @@ class VectorIndex:
             if self.folder is None or self.seq == self.saved_seq:
                 return
             self.folder.mkdir(parents=True, exist_ok=True)
-            final = self.folder / f"vectors-{self.dim}-s{self.seq}.usearch"
-            # The .npz goes first: a .usearch file is only ever present beside its .npz.
+            final = self.folder / f"vectors-{self.dim}-s{self.seq}{self.index.suffix}"
+            # The .npz goes first: a graph file is only ever present beside its .npz.
             tmp = final.with_suffix(f".tmp{os.getpid()}")
             self.mirror.save(tmp)
             os.replace(tmp, final.with_suffix(".npz"))
@@ -210,11 +202,9 @@ class VectorIndex:
     def _apply(self, final: dict[int, bytes | None]) -> None:
         if not final:
             return
-        keys = np.fromiter(final.keys(), dtype=np.uint64, count=len(final))
-        present = np.asarray(self.index.contains(keys), dtype=bool).reshape(-1)
-        if present.any():
-            self.index.remove(keys[present])
-            self.mirror.remove(keys[present].astype(np.int64))
+        keys = np.fromiter(final.keys(), dtype=np.int64, count=len(final))
+        self.index.remove(keys)
+        self.mirror.remove(keys)
         add_keys = [
             k for k, blob in final.items() if blob is not None and len(blob) == self.dim * 4
         ]
@@ -225,11 +215,11 @@ class VectorIndex:
             self._add(np.asarray(add_keys, dtype=np.int64), vectors)
 
     def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        self.index.add(keys.astype(np.uint64), vectors, threads=2)
+        self.index.add(keys, vectors)
         self.mirror.upsert(keys, vectors.astype(np.float16))
 
     def _rebuild(self, conn: Connection, head: int) -> None:
-        self.index = _new_index(self.dim)
+        self.index = new_graph(self.kind, self.dim)
         self.mirror = _Mirror(self.dim)
         last = 0
         while True:
@@ -257,15 +247,13 @@ class VectorIndex:
         return len(self.index)
 
     def search(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate nearest keys and their inner products, best first."""
+        """Nearest keys (approximate with usearch, exact with faiss) and their inner
+        products, best first."""
         with self.lock:
             count = min(count, len(self.index))
             if count <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            self.index.expansion_search = max(256, count)
-            found = self.index.search(query, count)
-            keys = np.asarray(found.keys, dtype=np.int64)
-            return keys, 1.0 - np.asarray(found.distances, dtype=np.float32)
+            return self.index.search(query, count)
 
     def exact(
         self, query: np.ndarray, keys: np.ndarray, count: int
@@ -285,9 +273,9 @@ class VectorIndex:
         return keys[top], sims[top]
 
     def keys(self) -> tuple[set[int], set[int]]:
-        """(keys in both the HNSW graph and the exact mirror, keys in either)."""
+        """(keys in both the graph and the exact mirror, keys in either)."""
         with self.lock:
-            graph = {int(k) for k in np.asarray(self.index.keys)}
+            graph = {int(k) for k in self.index.ids()}
             size = self.mirror.size
             mirror = {int(k) for k in self.mirror.keys[:size][self.mirror.live[:size]]}
         return graph & mirror, graph | mirror

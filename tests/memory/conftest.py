@@ -1,5 +1,6 @@
-"""Memory test fixtures: a `backend` fixture over SQLite and PostgreSQL (the PostgreSQL server
-and its per-test databases come from tests/pg.py)."""
+"""Memory test fixtures: a `backend` fixture over SQLite (with its usearch or its FAISS vector
+index), TinyDB and PostgreSQL (the PostgreSQL server and its per-test databases come from
+tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,40 @@ _counter = itertools.count()
 
 
 def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> MemoryBackend:
-    if kind == "sqlite":
+    if kind in ("sqlite", "sqlite-faiss"):
         from cerebra.memory.sqlite import SQLiteBackend
 
-        return SQLiteBackend(str(tmp_path / "memory.db"))
+        index = "faiss" if kind == "sqlite-faiss" else "usearch"
+        return SQLiteBackend(str(tmp_path / "memory.db"), index=index)
+    if kind in ("tinydb", "tinydb-faiss"):
+        from cerebra.memory.tinydb_backend import TinyDBBackend
+
+        index = "faiss" if kind == "tinydb-faiss" else "numpy"
+        return TinyDBBackend(tmp_path / "memory.json", index=index)
     from cerebra.memory.postgres import PostgresBackend
 
     return PostgresBackend(request.getfixturevalue("pg_url"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+BACKENDS = [
+    "sqlite",
+    "sqlite-faiss",
+    "tinydb",
+    "tinydb-faiss",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryBackend]:
+    made = make_backend(request.param, tmp_path, request)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryBackend]:
+    """The SQL backends only: for checks of their tables, migrations and query plans."""
     made = make_backend(request.param, tmp_path, request)
     yield made
     made.close()

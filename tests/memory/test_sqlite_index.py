@@ -1,4 +1,5 @@
-"""The SQLite vector index: HNSW path with filters, persistence, catch-up, rebuild, migration."""
+"""The SQLite vector index: HNSW path with filters, persistence, catch-up, rebuild, migration;
+the index tests run with each graph (usearch HNSW, FAISS flat)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ from cerebra.memory import MemoryStore, SQLiteBackend, sqlite_search, vector_ind
 from cerebra.testing import FakeEmbedder
 
 
-def _store(path: Path) -> MemoryStore:
-    return MemoryStore(SQLiteBackend(str(path)), FakeEmbedder())
+def _store(path: Path, kind: str = "usearch") -> MemoryStore:
+    return MemoryStore(SQLiteBackend(str(path), index=kind), FakeEmbedder())
+
+
+@pytest.fixture(params=["usearch", "faiss"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def test_hnsw_path_keeps_filters_before_the_cut(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     monkeypatch.setattr(sqlite_search, "EXACT_MAX", 20)
-    store = _store(tmp_path / "m.db")
+    store = _store(tmp_path / "m.db", kind)
     store.add_many("a", [f"weather report for day {n}" for n in range(200)])
     rare = store.add_many(
         "b", [{"text": f"weather report {n}", "metadata": {"k": n}} for n in range(3)]
@@ -40,18 +46,18 @@ def test_hnsw_path_keeps_filters_before_the_cut(
     } == set(rare)
 
 
-def test_index_persists_and_catches_up_after_other_writers(tmp_path: Path) -> None:
+def test_index_persists_and_catches_up_after_other_writers(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "m.db"
-    first = _store(path)
+    first = _store(path, kind)
     ids = first.add_many("a", [f"note number {n} about apples" for n in range(50)])
     first.similar("a", "apples", k=1)
     first.backend.close()  # saves the index
-    files = sorted((tmp_path / "m.db.vectors").glob("vectors-64-s*.usearch"))
+    files = sorted((tmp_path / "m.db.vectors").glob(f"vectors-64-s*.{kind}"))
     assert len(files) == 1 and files[0].with_suffix(".npz").exists()
-    writer = _store(path)  # another process's view: it writes without searching
+    writer = _store(path, kind)  # another process's view: it writes without searching
     more = writer.add_many("a", [f"fresh fact {n} about pears" for n in range(5)])
     writer.delete(ids[0])
-    reader = _store(path)  # loads the saved file, then replays the log
+    reader = _store(path, kind)  # loads the saved file, then replays the log
     assert reader.similar("a", "fresh fact 3 about pears", k=1)[0].memory.uid == more[3]
     assert all(h.memory.uid != ids[0] for h in reader.similar("a", "note number 0", k=50))
     report = reader.backend.integrity()
@@ -59,24 +65,24 @@ def test_index_persists_and_catches_up_after_other_writers(tmp_path: Path) -> No
 
 
 def test_trimmed_log_or_torn_file_rebuilds_from_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     path = tmp_path / "m.db"
-    store = _store(path)
+    store = _store(path, kind)
     ids = store.add_many("a", [f"line {n} of the manual" for n in range(30)])
     store.similar("a", "manual", k=1)
     store.backend.close()
     folder = tmp_path / "m.db.vectors"
-    for file in folder.glob("*.usearch"):
+    for file in folder.glob(f"*.{kind}"):
         file.write_bytes(b"torn")  # a crash mid-write of a foreign tool: unreadable
     monkeypatch.setattr(vector_index, "KEEP_LOG", 0)
-    again = _store(path)
+    again = _store(path, kind)
     again.add("a", "one more line of the manual")
     assert again.similar("a", "line 3 of the manual", k=1)[0].memory.uid == ids[3]  # rebuilt
     again.backend.save_index()  # type: ignore[attr-defined]  # trims the whole log
     with again.backend.engine.connect() as conn:  # type: ignore[attr-defined]
         assert conn.execute(text("SELECT count(*) FROM memory_vec_log")).scalar() == 0
-    late = _store(path)
+    late = _store(path, kind)
     late.backend._indexes.clear()  # type: ignore[attr-defined]
     for file in folder.glob("*"):
         file.unlink()  # no file and no log to replay: only a rebuild from rows can answer

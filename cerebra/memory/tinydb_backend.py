@@ -1,0 +1,488 @@
+"""TinyDB memory backend: every memory of a small store in one JSON file, no database needed.
+
+Rows live in TinyDB tables (`memories`, keyed by row id, and `history`) on
+AtomicJSONStorage (cerebra.memory.tinydb_storage): each public write is one transaction
+that replaces the file atomically, or leaves it untouched. A row holds everything the SQL
+backends spread over tables: tags, metadata, the indexed full-text terms (the output of
+cerebra.memory.text.terms, as FTS5 and PostgreSQL index them) and the embedding (f32,
+base64).
+
+Queries scan the scope's rows in memory: full text is BM25 over the stored terms with the
+scope's own statistics (`term_stats`, so ranking matches the SQL backends through
+MemoryStore), vectors are searched exactly among the rows the scope, tags and filter allow
+(numpy, or a FAISS flat index with `index="faiss"`: cerebra.memory.exact_vectors), and
+filters are evaluated by cerebra.memory.filter_match before any top-k cut. The decoded rows
+and vectors are cached until the next commit.
+
+Sized for small stores (thousands of memories): every commit rewrites the whole file and
+every query scans the scope. One process owns the file (a lock file refuses a second);
+threads share the backend under one lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tinydb import Query, TinyDB
+
+from cerebra.errors import InvalidInput
+from cerebra.memory.base import (
+    Candidate,
+    Memory,
+    MemoryChange,
+    MemoryVersion,
+    NewMemory,
+    Scope,
+)
+from cerebra.memory.exact_vectors import ExactVectors
+from cerebra.memory.filter_match import matches
+from cerebra.memory.filters import Node
+from cerebra.memory.sqlvocab import stored_scope
+from cerebra.memory.text import TermStats, bm25
+
+_SCOPE = ("tenant_id", "user_id", "agent_id", "session_id")
+
+
+@dataclass(frozen=True)
+class _Row:
+    memory: Memory
+    terms: list[str]
+    content_hash: str
+    vector: np.ndarray | None
+
+
+def _encode(vector: np.ndarray | None) -> str | None:
+    if vector is None:
+        return None
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def _decode(blob: str | None) -> np.ndarray | None:
+    return None if not blob else np.frombuffer(base64.b64decode(blob), dtype=np.float32)
+
+
+def _row(doc_id: int, doc: dict[str, Any]) -> _Row:
+    memory = Memory(
+        uid=doc["uid"],
+        text=doc["text"],
+        tenant_id=doc["tenant_id"],
+        user_id=doc["user_id"],
+        agent_id=doc["agent_id"],
+        session_id=doc["session_id"],
+        tags=tuple(doc["tags"]),
+        metadata=doc["metadata"],
+        importance=float(doc["importance"]),
+        salience=float(doc["salience"]),
+        source=doc["source"],
+        created_at=float(doc["created_at"]),
+        updated_at=float(doc["updated_at"]),
+        expires_at=None if doc["expires_at"] is None else float(doc["expires_at"]),
+        row_id=doc_id,
+        version=int(doc["version"]),
+    )
+    terms = doc["terms"].split() if isinstance(doc.get("terms"), str) else []
+    return _Row(memory, terms, doc["content_hash"], _decode(doc.get("embedding")))
+
+
+def _in_scope(memory: Memory, scope: Scope) -> bool:
+    return all(getattr(memory, name) == value for name, value in scope.as_filters().items())
+
+
+def _live(memory: Memory, now: float) -> bool:
+    return memory.expires_at is None or memory.expires_at > now
+
+
+class TinyDBBackend:
+    """MemoryBackend on a TinyDB JSON file (`index`: "numpy" or "faiss" exact search)."""
+
+    name = "tinydb"
+
+    def __init__(self, path: str | Path = ".cerebra/memory.json", *, index: str = "numpy") -> None:
+        from cerebra.memory.tinydb_storage import AtomicJSONStorage
+
+        self.path = Path(path)
+        self.db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self.storage: AtomicJSONStorage = self.db.storage  # type: ignore[assignment]
+        self.memories = self.db.table("memories", cache_size=0)
+        self.versions = self.db.table("history", cache_size=0)
+        self.vectors = ExactVectors(index)
+        self._lock = threading.RLock()
+        self._cache: tuple[int, dict[int, _Row]] | None = None
+        self._vectors_at = -1
+
+    # -- cached view of the rows -----------------------------------------------------------
+    def _rows(self) -> dict[int, _Row]:
+        if self._cache is None or self._cache[0] != self.storage.commits:
+            rows = {int(d.doc_id): _row(int(d.doc_id), d) for d in self.memories.all()}
+            self._cache = (self.storage.commits, rows)
+        return self._cache[1]
+
+    def _select(
+        self,
+        scope: Scope,
+        *,
+        live: bool = True,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+        test: Callable[[_Row], bool] | None = None,
+    ) -> list[_Row]:
+        now = time.time()
+        wanted = set(tags)
+        return [
+            r
+            for r in self._rows().values()
+            if _in_scope(r.memory, scope)
+            and (not live or _live(r.memory, now))
+            and (not wanted or not wanted.isdisjoint(r.memory.tags))
+            and matches(where, r.memory)
+            and (test is None or test(r))
+        ]
+
+    def _write(self) -> Any:
+        """One transaction: every TinyDB operation inside is committed once, or not at all."""
+        return self.storage.transaction()
+
+    def _touch(self) -> None:
+        """Forget the cached views after a write inside the current transaction."""
+        self._cache = None
+        self._vectors_at = -1
+
+    # -- writes ---------------------------------------------------------------------------
+    def put(self, items: Sequence[NewMemory]) -> list[str]:
+        now = time.time()
+        uids: list[str] = []
+        with self._lock, self._write():
+            known = {
+                (*(getattr(r.memory, n) for n in _SCOPE), r.content_hash): r.memory.uid
+                for r in self._rows().values()
+            }
+            for item in items:
+                key = (*stored_scope(item.scope).values(), item.content_hash)
+                if key in known:
+                    uids.append(known[key])
+                    continue
+                if item.merge_into is not None:
+                    if item.merge_into.startswith("#"):  # an earlier item of this batch
+                        item = replace(item, merge_into=uids[int(item.merge_into[1:])])
+                    merged = self._merge(item, now)
+                    if merged is not None:
+                        known[key] = merged
+                        uids.append(merged)
+                        continue
+                uid = uuid.uuid4().hex
+                self.memories.insert(self._document(uid, item, now))
+                self._touch()
+                known[key] = uid
+                uids.append(uid)
+        return uids
+
+    @staticmethod
+    def _document(uid: str, item: NewMemory, now: float) -> dict[str, Any]:
+        return {
+            **stored_scope(item.scope),
+            "uid": uid,
+            "text": item.text,
+            "terms": item.terms,
+            "content_hash": item.content_hash,
+            "tags": list(dict.fromkeys(item.tags)),
+            "metadata": item.metadata,
+            "source": item.source,
+            "importance": item.importance,
+            "salience": 0.0,
+            "created_at": item.created_at if item.created_at is not None else now,
+            "updated_at": now,
+            "expires_at": item.expires_at,
+            "embedding": _encode(item.embedding),
+            "embedding_model": item.embedding_model,
+            "version": 1,
+        }
+
+    def _find(self, scope: Scope, uid: str, *, live: bool) -> _Row | None:
+        found = self._select(scope, live=live, test=lambda r: r.memory.uid == uid)
+        return found[0] if found else None
+
+    def _merge(self, item: NewMemory, now: float) -> str | None:
+        """Fold a near-duplicate into memory `item.merge_into`: newer text, union of tags."""
+        assert item.merge_into is not None
+        old = self._find(Scope(**stored_scope(item.scope)), item.merge_into, live=True)
+        if old is None:
+            return None
+        change = MemoryChange(
+            text=item.text,
+            terms=item.terms,
+            content_hash=item.content_hash,
+            embedding=item.embedding,
+            embedding_model=item.embedding_model,
+            tags=tuple(dict.fromkeys((*old.memory.tags, *item.tags))),
+            metadata={**old.memory.metadata, **item.metadata},
+            importance=max(old.memory.importance, item.importance),
+        )
+        self._apply(old, change, now, event="merge")
+        return old.memory.uid
+
+    def update(self, scope: Scope, uid: str, change: MemoryChange) -> Memory | None:
+        now = time.time()
+        with self._lock:
+            with self._write():
+                old = self._find(scope, uid, live=False)
+                if old is None:
+                    return None
+                self._refuse_twin(old, change)
+                self._apply(old, change, now, event="update")
+            found = self._find(scope, uid, live=False)
+        return None if found is None else found.memory
+
+    def _refuse_twin(self, old: _Row, change: MemoryChange) -> None:
+        """InvalidInput if the new text duplicates another memory of the same scope."""
+        if change.content_hash is None or change.content_hash == old.content_hash:
+            return
+        m = old.memory
+        twins = self._select(
+            Scope(m.tenant_id, m.user_id, m.agent_id, m.session_id),
+            live=False,
+            test=lambda r: r.content_hash == change.content_hash and r.memory.uid != m.uid,
+        )
+        if twins:
+            raise InvalidInput(
+                f"the new text duplicates memory {twins[0].memory.uid} in the same scope",
+                field="text",
+            )
+
+    def _apply(self, old: _Row, change: MemoryChange, now: float, *, event: str) -> None:
+        """Copy the current version to history, then write `change`."""
+        m = old.memory
+        self.versions.insert(
+            {
+                "memory_uid": m.uid,
+                "tenant_id": m.tenant_id,
+                "version": m.version,
+                "text": m.text,
+                "tags": list(m.tags),
+                "metadata": m.metadata,
+                "importance": m.importance,
+                "event": event,
+                "valid_from": m.updated_at,
+                "valid_to": now,
+            }
+        )
+        fields: dict[str, Any] = {"version": m.version + 1, "updated_at": now}
+        if change.text is not None:
+            fields.update(
+                text=change.text,
+                content_hash=change.content_hash,
+                terms=change.terms or "",
+                embedding=_encode(change.embedding),
+                embedding_model=change.embedding_model,
+            )
+        if change.tags is not None:
+            fields["tags"] = list(dict.fromkeys(change.tags))
+        if change.metadata is not None:
+            fields["metadata"] = change.metadata
+        if change.importance is not None:
+            fields["importance"] = change.importance
+        if change.clear_expiry or change.expires_at is not None:
+            fields["expires_at"] = None if change.clear_expiry else change.expires_at
+        self.memories.update(fields, doc_ids=[m.row_id])
+        self._touch()  # later reads in this transaction see the change
+
+    def _remove(self, rows: Sequence[_Row]) -> int:
+        if rows:
+            gone = {(r.memory.tenant_id, r.memory.uid) for r in rows}
+            self.versions.remove(lambda d: (d["tenant_id"], d["memory_uid"]) in gone)
+            self.memories.remove(doc_ids=[r.memory.row_id for r in rows])
+            self._touch()
+        return len(rows)
+
+    def delete(self, scope: Scope, uids: Sequence[str]) -> int:
+        wanted = set(uids)
+        with self._lock, self._write():
+            return self._remove(
+                self._select(scope, live=False, test=lambda r: r.memory.uid in wanted)
+            )
+
+    def delete_scope(self, scope: Scope) -> int:
+        with self._lock, self._write():
+            return self._remove(self._select(scope, live=False))
+
+    def prune(self, scope: Scope, *, threshold: float, older_than: float | None, now: float) -> int:
+        def doomed(r: _Row) -> bool:
+            m = r.memory
+            if m.expires_at is not None and m.expires_at <= now:
+                return True
+            value = max(0.0, min(1.0, m.importance + m.salience / 2.0))
+            return value < threshold and (older_than is None or m.created_at < older_than)
+
+        with self._lock, self._write():
+            return self._remove(self._select(scope, live=False, test=doomed))
+
+    def adjust_salience(self, scope: Scope, uids: Sequence[str], delta: float) -> int:
+        wanted = set(uids)
+        with self._lock, self._write():
+            rows = self._select(scope, live=False, test=lambda r: r.memory.uid in wanted)
+            for r in rows:
+                value = max(-1.0, min(1.0, r.memory.salience + delta))
+                self.memories.update({"salience": value}, doc_ids=[r.memory.row_id])
+            self._touch()
+            return len(rows)
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, scope: Scope, uid: str) -> Memory | None:
+        with self._lock:
+            found = self._find(scope, uid, live=True)
+        return None if found is None else found.memory
+
+    def fetch(self, row_ids: Sequence[int]) -> list[Memory]:
+        with self._lock:
+            rows = self._rows()
+            return [rows[int(i)].memory for i in row_ids if int(i) in rows]
+
+    def history(self, scope: Scope, uid: str) -> list[MemoryVersion]:
+        with self._lock:
+            current = self._find(scope, uid, live=False)
+            if current is None:
+                return []
+            m = current.memory
+            version = Query()
+            docs = self.versions.search(
+                (version.memory_uid == uid) & (version.tenant_id == m.tenant_id)
+            )
+        versions = [
+            MemoryVersion(
+                uid,
+                int(d["version"]),
+                d["text"],
+                tuple(d["tags"]),
+                d["metadata"],
+                float(d["importance"]),
+                d["event"],
+                float(d["valid_from"]),
+                float(d["valid_to"]),
+            )
+            for d in sorted(docs, key=lambda d: int(d["version"]))
+        ]
+        versions.append(
+            MemoryVersion(
+                uid,
+                m.version,
+                m.text,
+                m.tags,
+                m.metadata,
+                m.importance,
+                "current",
+                m.updated_at,
+                None,
+            )
+        )
+        return versions
+
+    def _listing(
+        self, scope: Scope, limit: int, tags: Sequence[str], where_: Node | None
+    ) -> list[Memory]:
+        with self._lock:
+            rows = self._select(scope, tags=tags, where=where_)
+        rows.sort(key=lambda r: (-r.memory.created_at, -r.memory.row_id))
+        return [r.memory for r in rows[: max(limit, 0)]]
+
+    def by_tag(self, scope: Scope, tag: str, limit: int, where: Node | None = None) -> list[Memory]:
+        return self._listing(scope, limit, [tag], where)
+
+    def recent(self, scope: Scope, limit: int, where: Node | None = None) -> list[Memory]:
+        return self._listing(scope, limit, (), where)
+
+    def count(self, scope: Scope) -> int:
+        with self._lock:
+            return len(self._select(scope))
+
+    # -- candidates -----------------------------------------------------------------------
+    def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
+        """BM25 statistics of the live memories in `scope`, counted from their rows."""
+        with self._lock:
+            rows = {r.memory.row_id: r.terms for r in self._select(scope)}
+        wanted = [t for t in dict.fromkeys(terms) if t]
+        df = dict.fromkeys(wanted, 0)
+        for doc in rows.values():
+            for t in df.keys() & set(doc):
+                df[t] += 1
+        total = sum(len(doc) for doc in rows.values())
+        return TermStats(
+            docs=len(rows),
+            avg_len=total / len(rows) if rows else 0.0,
+            df=df,
+            doc_terms={int(i): rows[int(i)] for i in row_ids if int(i) in rows},
+        )
+
+    def text_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> list[Candidate]:
+        """BM25 (with the scope's statistics) of the rows that scope, tags and filter allow."""
+        unique = [t for t in dict.fromkeys(terms) if t]
+        if not unique or limit <= 0:
+            return []
+        with self._lock:
+            allowed = [r.memory.row_id for r in self._select(scope, tags=tags, where=where)]
+        stats = self.term_stats(scope, unique, allowed)
+        scores = bm25(unique, stats)
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [Candidate(row_id, score) for row_id, score in best]
+
+    def _synced_vectors(self) -> ExactVectors:
+        rows = self._rows()
+        if self._vectors_at != self.storage.commits:
+            self.vectors.replace({i: r.vector for i, r in rows.items() if r.vector is not None})
+            self._vectors_at = self.storage.commits
+        return self.vectors
+
+    def vector_candidates(
+        self,
+        scope: Scope,
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> list[Candidate]:
+        """Exact inner products among the rows that scope, tags and filter allow."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            allowed = [r.memory.row_id for r in self._select(scope, tags=tags, where=where)]
+            vectors = self._synced_vectors()
+            keys, sims = vectors.search(
+                np.asarray(vector, dtype=np.float32), np.asarray(sorted(allowed), np.int64), limit
+            )
+        return [Candidate(int(k), float(s)) for k, s in zip(keys, sims, strict=True)]
+
+    # -- upkeep ---------------------------------------------------------------------------
+    def integrity(self) -> dict[str, int]:
+        """Rows; rows without indexed terms; rows whose vector is missing from the search
+        structure, and keys in it without a row (after it is brought up to date)."""
+        with self._lock:
+            rows = self._rows()
+            indexed = self._synced_vectors().ids()
+        with_vec = {i for i, r in rows.items() if r.vector is not None}
+        return {
+            "rows": len(rows),
+            "missing_text": sum(1 for r in rows.values() if not r.terms and r.memory.text),
+            "orphan_text": 0,  # the terms live in the row: none can outlive it
+            "missing_vector": len(with_vec - indexed),
+            "orphan_vector": len(indexed - set(rows)),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __getstate__(self) -> dict[str, Any]:  # pragma: no cover - not picklable by design
+        raise TypeError("TinyDBBackend cannot be pickled")
