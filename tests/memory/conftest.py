@@ -42,6 +42,10 @@ BACKENDS = [
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryBackend]:
+    if request.param == "sqlite-faiss":  # search the FAISS graph even in small stores
+        from cerebra.memory import sqlite_search
+
+        request.getfixturevalue("monkeypatch").setattr(sqlite_search, "EXACT_MAX", 0)
     made = make_backend(request.param, tmp_path, request)
     yield made
     made.close()

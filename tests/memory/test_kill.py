@@ -31,6 +31,8 @@ vector_index.SAVE_EVERY = 40  # save the index file often, so kills land mid-sav
 kind, target, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if kind == "sqlite":
     from cerebra.memory.sqlite import SQLiteBackend as Backend
+elif kind == "tinydb":
+    from cerebra.memory.tinydb_backend import TinyDBBackend as Backend
 else:
     from cerebra.memory.postgres import PostgresBackend as Backend
 store = MemoryStore(Backend(target), FakeEmbedder())
@@ -73,11 +75,14 @@ def _run_and_kill(kind: str, target: str, start: int, rng: random.Random) -> lis
     return acked
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "kind", ["sqlite", "tinydb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_sigkill_loses_nothing_acknowledged(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    target = str(tmp_path / "memory.db") if kind == "sqlite" else request.getfixturevalue("pg_url")
+    files = {"sqlite": "memory.db", "tinydb": "memory.json"}
+    target = str(tmp_path / files[kind]) if kind in files else request.getfixturevalue("pg_url")
     rng = random.Random(int(time.time()))
     acked: list[str] = []
     for round_ in range(3):
@@ -85,6 +90,8 @@ def test_sigkill_loses_nothing_acknowledged(
     assert len(acked) >= 3 * 2 * 25
     if kind == "sqlite":
         assert list(Path(target + ".vectors").glob("vectors-*.usearch")), "no index was saved"
+        backend = make_backend(kind, tmp_path, request)
+    elif kind == "tinydb":  # the file parses: every kill left a whole committed state
         backend = make_backend(kind, tmp_path, request)
     else:
         from cerebra.memory.postgres import PostgresBackend
