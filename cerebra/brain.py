@@ -38,6 +38,7 @@ from cerebra.ids import new_id
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.memory.turns import TurnCounter
+from cerebra.memory.working_session import Workspace, build_workspace
 from cerebra.models.base import (
     GenerationRequest,
     Message,
@@ -52,7 +53,6 @@ from cerebra.models.pricing import Price
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import InteractionRecord, Ledger
-from cerebra.prompts.renderer import render_conversation
 from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class Brain:
         sinks: Sequence[Sink] = (),
         jobs: JobRunner | None = None,
         plugins: PluginManager | None = None,
+        working: Workspace | None = None,
     ) -> None:
         """`guards` run in order before generation and on its output; `sinks` receive every
         finished interaction after the ledger (which is always the first sink). `jobs`, the
@@ -107,6 +108,8 @@ class Brain:
         self.plugins = plugins  # the loaded plugins, when settings enable them
         self.guards: list[Guard] = list(guards)
         self.turns = TurnCounter(memory)  # conversation positions of stored exchanges
+        # each session's recent turns and scratch notes (cerebra/memory/working_session.py)
+        self.working = working or build_workspace(self.settings, memory)
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
         # the audit log, when a sink keeps one: routes and the CLI record actions through it
         self.audit: AuditLog | None = next(
@@ -214,18 +217,10 @@ class Brain:
             if query.messages is not None
             else (*query.history, Message("user", prompt))
         )
-        injected: tuple[MemoryHit, ...] = ()
-        if query.raw or (query.persona is None and not hits):
-            messages = conversation  # pure pass-through
-        else:
-            rendered = render_conversation(
-                conversation,
-                hits,
-                count_tokens=backend.count_tokens,
-                token_budget=self.settings.memory.token_budget,
-                persona=query.persona,
-            )
-            messages, injected = rendered.messages, rendered.injected
+        # recalled memories and the session's working memory, within the token budget
+        messages, injected = self.working.render(
+            query, conversation, hits, backend, token_budget=self.settings.memory.token_budget,
+            max_tokens=query.max_tokens or self.settings.generation.max_tokens)
         request = GenerationRequest(
             messages=() if query.raw else messages,
             prompt=prompt if query.raw else None,
@@ -282,6 +277,8 @@ class Brain:
                     "speaker": query.user_id or "user",
                 },
             )
+            self.working.remember(query.context, query.prompt, text, memory_id=stored,
+                                  trace_id=trace_id)
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
         record = InteractionRecord(
@@ -492,6 +489,7 @@ class Brain:
             self.router.close()
         close_all(self.sinks)  # the ledger flushes here
         close_guards(self.guards)  # e.g. the limits guard's Redis connection
+        self.working.close()
         self.memory.backend.close()
         self.engine.dispose()
 

@@ -373,6 +373,31 @@ class MemorySettings(_Group):
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
     )
+    working_turns: int = _field(
+        8, ge=0, le=1000,
+        description="working memory: recent turns kept per session (tenant, user, agent, "
+        "session id) and injected beside long-term memories (0: none)",
+    )
+    working_notes: int = _field(
+        20, ge=0, le=1000,
+        description="working memory: scratch notes kept per session; one that rolls over is "
+        "stored as a long-term memory (0: every note goes straight there)",
+    )
+    working_ttl_s: float = _field(
+        3600.0, ge=0,
+        description="working memory: a session is forgotten this long after its last write "
+        "(0: never)",
+    )
+    working_backend: Literal["auto", "process", "redis"] = _field(
+        "auto",
+        description="where working memory lives: this process, or Redis (redis.url) shared "
+        "by replicas; auto: Redis when redis.url is set",
+    )
+    working_share: float = _field(
+        0.5, ge=0, le=1,
+        description="share of memory.token_budget working memory may fill; long-term "
+        "memories get the rest and what it leaves unused",
+    )
     backend: Literal["database", "tinydb"] = _field(
         "database",
         description="where memories are stored: the configured database (SQLite or "

@@ -36,6 +36,7 @@ from cerebra.cli import (
     router_cmd,
     signals_cmd,
     train_cmd,
+    working_cmd,
 )
 from cerebra.config import get_settings
 from cerebra.errors import CerebraError
@@ -62,6 +63,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
 app.add_typer(improve_cmd.app, name="improve")  # issue 11 (H): cycles and triggers
 app.add_typer(signals_cmd.app, name="signals")  # issue 11 (A1): list, examples, rlaif
+app.add_typer(working_cmd.app, name="working")  # issue 12 (3): session notes, turns
 ops_cmd.register(app)
 deploy_cmd.register(ops_cmd.models_app)  # issue 11 (E): models promote|rollback|versions
 identity_cmd.register(app)

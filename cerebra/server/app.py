@@ -185,5 +185,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(jobs_api.router)  # /api/v1/jobs, /{id}, /{id}/events (SSE), /{id}/cancel
     from cerebra.server.routes import deploy_api  # issue 11 (E)
     app.include_router(deploy_api.router)  # /api/v1/models/deploy, /{name}/rollback, /versions
+    from cerebra.server.routes import working_api  # issue 12 (3)
+    app.include_router(working_api.router)  # /api/working: session notes, turns
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
