@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--pg-url", default=None, help="an existing PostgreSQL (else embedded)")
     parser.add_argument(
-        "--compare-indexes", action="store_true", help="numpy/usearch/hnswlib/sqlite-vec"
+        "--compare-indexes", action="store_true", help="numpy/usearch/faiss/hnswlib/sqlite-vec"
     )
     args = parser.parse_args()
     # As `cerebra` does: OpenMP / BLAS workers (torch, numpy) sleep instead of spinning after

@@ -1,4 +1,5 @@
-"""The measurement behind the SQLite vector index choice: numpy vs sqlite-vec vs usearch vs hnswlib.
+"""The measurement behind the SQLite vector index choice: numpy vs sqlite-vec vs usearch vs hnswlib
+vs FAISS flat (the `memory.vector_index=faiss` option).
 
 Same data for all: n perturbed copies of real MiniLM embeddings (cerebra.bench.memory_scale),
 queried with real embedded questions for the top 200 (retrieval's candidate pool) and the
@@ -78,6 +79,13 @@ def compare_vector_indexes(
 
     measure("usearch_hnsw_f16", usearch_search, built)
     out["methods"]["usearch_hnsw_f16"]["memory_mb"] = round(usearch.memory_usage / 2**20, 0)
+
+    from cerebra.memory.vector_graphs import FaissFlatGraph  # memory.vector_index=faiss
+
+    t = time.perf_counter()
+    flat = FaissFlatGraph(dim)
+    flat.add(np.arange(n, dtype=np.int64), data)
+    measure("faiss_flat_f32", lambda v, k: flat.search(v, k)[0], time.perf_counter() - t)
 
     try:
         import hnswlib

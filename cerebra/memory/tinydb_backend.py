@@ -21,12 +21,11 @@ threads share the backend under one lock.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,57 +46,17 @@ from cerebra.memory.filter_match import matches
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import TermStats, bm25
-
-_SCOPE = ("tenant_id", "user_id", "agent_id", "session_id")
-
-
-@dataclass(frozen=True)
-class _Row:
-    memory: Memory
-    terms: list[str]
-    content_hash: str
-    vector: np.ndarray | None
-
-
-def _encode(vector: np.ndarray | None) -> str | None:
-    if vector is None:
-        return None
-    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
-
-
-def _decode(blob: str | None) -> np.ndarray | None:
-    return None if not blob else np.frombuffer(base64.b64decode(blob), dtype=np.float32)
-
-
-def _row(doc_id: int, doc: dict[str, Any]) -> _Row:
-    memory = Memory(
-        uid=doc["uid"],
-        text=doc["text"],
-        tenant_id=doc["tenant_id"],
-        user_id=doc["user_id"],
-        agent_id=doc["agent_id"],
-        session_id=doc["session_id"],
-        tags=tuple(doc["tags"]),
-        metadata=doc["metadata"],
-        importance=float(doc["importance"]),
-        salience=float(doc["salience"]),
-        source=doc["source"],
-        created_at=float(doc["created_at"]),
-        updated_at=float(doc["updated_at"]),
-        expires_at=None if doc["expires_at"] is None else float(doc["expires_at"]),
-        row_id=doc_id,
-        version=int(doc["version"]),
-    )
-    terms = doc["terms"].split() if isinstance(doc.get("terms"), str) else []
-    return _Row(memory, terms, doc["content_hash"], _decode(doc.get("embedding")))
-
-
-def _in_scope(memory: Memory, scope: Scope) -> bool:
-    return all(getattr(memory, name) == value for name, value in scope.as_filters().items())
-
-
-def _live(memory: Memory, now: float) -> bool:
-    return memory.expires_at is None or memory.expires_at > now
+from cerebra.memory.tinydb_rows import (
+    SCOPE_FIELDS,
+    Row,
+    encode_vector,
+    in_scope,
+    is_live,
+    new_document,
+    row_from_doc,
+    version_document,
+    version_from_doc,
+)
 
 
 class TinyDBBackend:
@@ -115,13 +74,13 @@ class TinyDBBackend:
         self.versions = self.db.table("history", cache_size=0)
         self.vectors = ExactVectors(index)
         self._lock = threading.RLock()
-        self._cache: tuple[int, dict[int, _Row]] | None = None
+        self._cache: tuple[int, dict[int, Row]] | None = None
         self._vectors_at = -1
 
     # -- cached view of the rows -----------------------------------------------------------
-    def _rows(self) -> dict[int, _Row]:
+    def _rows(self) -> dict[int, Row]:
         if self._cache is None or self._cache[0] != self.storage.commits:
-            rows = {int(d.doc_id): _row(int(d.doc_id), d) for d in self.memories.all()}
+            rows = {int(d.doc_id): row_from_doc(int(d.doc_id), d) for d in self.memories.all()}
             self._cache = (self.storage.commits, rows)
         return self._cache[1]
 
@@ -132,15 +91,15 @@ class TinyDBBackend:
         live: bool = True,
         tags: Sequence[str] = (),
         where: Node | None = None,
-        test: Callable[[_Row], bool] | None = None,
-    ) -> list[_Row]:
+        test: Callable[[Row], bool] | None = None,
+    ) -> list[Row]:
         now = time.time()
         wanted = set(tags)
         return [
             r
             for r in self._rows().values()
-            if _in_scope(r.memory, scope)
-            and (not live or _live(r.memory, now))
+            if in_scope(r.memory, scope)
+            and (not live or is_live(r.memory, now))
             and (not wanted or not wanted.isdisjoint(r.memory.tags))
             and matches(where, r.memory)
             and (test is None or test(r))
@@ -161,7 +120,7 @@ class TinyDBBackend:
         uids: list[str] = []
         with self._lock, self._write():
             known = {
-                (*(getattr(r.memory, n) for n in _SCOPE), r.content_hash): r.memory.uid
+                (*(getattr(r.memory, n) for n in SCOPE_FIELDS), r.content_hash): r.memory.uid
                 for r in self._rows().values()
             }
             for item in items:
@@ -178,34 +137,13 @@ class TinyDBBackend:
                         uids.append(merged)
                         continue
                 uid = uuid.uuid4().hex
-                self.memories.insert(self._document(uid, item, now))
+                self.memories.insert(new_document(uid, item, now))
                 self._touch()
                 known[key] = uid
                 uids.append(uid)
         return uids
 
-    @staticmethod
-    def _document(uid: str, item: NewMemory, now: float) -> dict[str, Any]:
-        return {
-            **stored_scope(item.scope),
-            "uid": uid,
-            "text": item.text,
-            "terms": item.terms,
-            "content_hash": item.content_hash,
-            "tags": list(dict.fromkeys(item.tags)),
-            "metadata": item.metadata,
-            "source": item.source,
-            "importance": item.importance,
-            "salience": 0.0,
-            "created_at": item.created_at if item.created_at is not None else now,
-            "updated_at": now,
-            "expires_at": item.expires_at,
-            "embedding": _encode(item.embedding),
-            "embedding_model": item.embedding_model,
-            "version": 1,
-        }
-
-    def _find(self, scope: Scope, uid: str, *, live: bool) -> _Row | None:
+    def _find(self, scope: Scope, uid: str, *, live: bool) -> Row | None:
         found = self._select(scope, live=live, test=lambda r: r.memory.uid == uid)
         return found[0] if found else None
 
@@ -240,7 +178,7 @@ class TinyDBBackend:
             found = self._find(scope, uid, live=False)
         return None if found is None else found.memory
 
-    def _refuse_twin(self, old: _Row, change: MemoryChange) -> None:
+    def _refuse_twin(self, old: Row, change: MemoryChange) -> None:
         """InvalidInput if the new text duplicates another memory of the same scope."""
         if change.content_hash is None or change.content_hash == old.content_hash:
             return
@@ -256,30 +194,17 @@ class TinyDBBackend:
                 field="text",
             )
 
-    def _apply(self, old: _Row, change: MemoryChange, now: float, *, event: str) -> None:
+    def _apply(self, old: Row, change: MemoryChange, now: float, *, event: str) -> None:
         """Copy the current version to history, then write `change`."""
         m = old.memory
-        self.versions.insert(
-            {
-                "memory_uid": m.uid,
-                "tenant_id": m.tenant_id,
-                "version": m.version,
-                "text": m.text,
-                "tags": list(m.tags),
-                "metadata": m.metadata,
-                "importance": m.importance,
-                "event": event,
-                "valid_from": m.updated_at,
-                "valid_to": now,
-            }
-        )
+        self.versions.insert(version_document(m, event, now))
         fields: dict[str, Any] = {"version": m.version + 1, "updated_at": now}
         if change.text is not None:
             fields.update(
                 text=change.text,
                 content_hash=change.content_hash,
                 terms=change.terms or "",
-                embedding=_encode(change.embedding),
+                embedding=encode_vector(change.embedding),
                 embedding_model=change.embedding_model,
             )
         if change.tags is not None:
@@ -293,7 +218,7 @@ class TinyDBBackend:
         self.memories.update(fields, doc_ids=[m.row_id])
         self._touch()  # later reads in this transaction see the change
 
-    def _remove(self, rows: Sequence[_Row]) -> int:
+    def _remove(self, rows: Sequence[Row]) -> int:
         if rows:
             gone = {(r.memory.tenant_id, r.memory.uid) for r in rows}
             self.versions.remove(lambda d: (d["tenant_id"], d["memory_uid"]) in gone)
@@ -313,7 +238,7 @@ class TinyDBBackend:
             return self._remove(self._select(scope, live=False))
 
     def prune(self, scope: Scope, *, threshold: float, older_than: float | None, now: float) -> int:
-        def doomed(r: _Row) -> bool:
+        def doomed(r: Row) -> bool:
             m = r.memory
             if m.expires_at is not None and m.expires_at <= now:
                 return True
@@ -354,20 +279,7 @@ class TinyDBBackend:
             docs = self.versions.search(
                 (version.memory_uid == uid) & (version.tenant_id == m.tenant_id)
             )
-        versions = [
-            MemoryVersion(
-                uid,
-                int(d["version"]),
-                d["text"],
-                tuple(d["tags"]),
-                d["metadata"],
-                float(d["importance"]),
-                d["event"],
-                float(d["valid_from"]),
-                float(d["valid_to"]),
-            )
-            for d in sorted(docs, key=lambda d: int(d["version"]))
-        ]
+        versions = [version_from_doc(uid, d) for d in sorted(docs, key=lambda d: int(d["version"]))]
         versions.append(
             MemoryVersion(
                 uid,
