@@ -21,6 +21,7 @@ threads share the backend under one lock.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 import uuid
@@ -210,7 +211,7 @@ class TinyDBBackend:
         if change.tags is not None:
             fields["tags"] = list(dict.fromkeys(change.tags))
         if change.metadata is not None:
-            fields["metadata"] = change.metadata
+            fields["metadata"] = copy.deepcopy(change.metadata)
         if change.importance is not None:
             fields["importance"] = change.importance
         if change.clear_expiry or change.expires_at is not None:

@@ -10,6 +10,7 @@ hash and its vector.
 from __future__ import annotations
 
 import base64
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ def row_from_doc(doc_id: int, doc: dict[str, Any]) -> Row:
         agent_id=doc["agent_id"],
         session_id=doc["session_id"],
         tags=tuple(doc["tags"]),
-        metadata=doc["metadata"],
+        metadata=copy.deepcopy(doc["metadata"]),  # callers may change theirs, not the store's
         importance=float(doc["importance"]),
         salience=float(doc["salience"]),
         source=doc["source"],
@@ -71,7 +72,7 @@ def new_document(uid: str, item: NewMemory, now: float) -> dict[str, Any]:
         "terms": item.terms,
         "content_hash": item.content_hash,
         "tags": list(dict.fromkeys(item.tags)),
-        "metadata": item.metadata,
+        "metadata": copy.deepcopy(item.metadata),
         "source": item.source,
         "importance": item.importance,
         "salience": 0.0,
@@ -106,7 +107,7 @@ def version_from_doc(uid: str, d: dict[str, Any]) -> MemoryVersion:
         int(d["version"]),
         d["text"],
         tuple(d["tags"]),
-        d["metadata"],
+        copy.deepcopy(d["metadata"]),
         float(d["importance"]),
         d["event"],
         float(d["valid_from"]),

@@ -60,10 +60,9 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         self._data = data
         self._loaded = True
-        if self._depth:
-            self._dirty = True
-        else:
-            self._flush()
+        self._dirty = True
+        if not self._depth:
+            self._commit()
 
     def close(self) -> None:
         if not self._lock_handle.closed:
@@ -78,16 +77,28 @@ class AtomicJSONStorage(Storage):
         try:
             yield
         except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self._dirty = False
-                self._loaded = False  # read the committed state back from the file
-                self._data = None
-                self.commits += 1
+            if self._depth == 1:
+                self._discard()
             raise
-        self._depth -= 1
+        finally:
+            self._depth -= 1
         if self._depth == 0 and self._dirty:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Write the data; if that fails, fall back to what the file holds."""
+        try:
             self._flush()
+        except BaseException:
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        """Drop uncommitted changes: the next read loads the committed file."""
+        self._dirty = False
+        self._loaded = False
+        self._data = None
+        self.commits += 1
 
     # -- the file ----------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]] | None:
@@ -98,11 +109,15 @@ class AtomicJSONStorage(Storage):
 
     def _flush(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self._data or {}, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(self._data or {}, handle, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         folder = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)

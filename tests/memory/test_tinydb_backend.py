@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,12 @@ def test_failed_batch_leaves_nothing(tmp_path: Path) -> None:
             ]
         )
     assert path.read_bytes() == on_disk  # the file was never written
+    with pytest.raises(TypeError):  # the commit itself fails: metadata JSON cannot hold
+        backend.put([item("a third fact"), replace(item("odd"), metadata={"x": object()})])
+    assert path.read_bytes() == on_disk and sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.json",
+        "m.json.lock",
+    ]
     assert [m.uid for m in store.recent("a")] == [kept]  # nor is the memory view changed
     assert store.count("a") == 1 and backend.integrity()["rows"] == 1
     backend.close()
