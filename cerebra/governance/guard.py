@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cerebra.context import RequestContext
 from cerebra.exchange import Query
-from cerebra.governance.constitution import Loaded, Permissions, Stage
+from cerebra.governance.constitution import Loaded, Permissions, PermissionTable, Stage
 from cerebra.governance.policy import Action, Decision, PolicyContext, PolicyEngine
 from cerebra.governance.versions import set_active_hash
 from cerebra.guards import BaseGuard, Refused
@@ -75,14 +75,9 @@ class PolicyGuard(BaseGuard):
         tools = _tool_names(query.extra.get("tools"))
         principal = query.context.principal
         roles = sorted(r.value for r in principal.roles) if principal else []
-        listed = [r for r in roles if r in table.roles]
-        if listed and len(listed) == len(roles):  # every role restricted: one must allow
-            perms = [table.roles[r] for r in listed]
-            self._require(query, model, tools, perms, f"role:{'+'.join(listed)}")
         agents = {a for a in (principal.agent_id if principal else "", query.agent_id) if a}
-        for agent in sorted(agents):
-            if agent in table.agents:
-                self._require(query, model, tools, [table.agents[agent]], f"agent:{agent}")
+        for who, perms in permission_checks(table, roles, agents):
+            self._require(query, model, tools, perms, who)
         return query
 
     def _require(self, query: Query, model: str | None, tools: list[str],
@@ -181,6 +176,22 @@ class PolicyGuard(BaseGuard):
                 self.audit("policy.decision", details, query.context)
             except Exception:  # the audit log's failure must not change the decision
                 log.exception("handing the policy decision to the audit log failed")
+
+
+def permission_checks(table: PermissionTable, roles: Iterable[str],
+                      agents: Iterable[str]) -> list[tuple[str, list[Permissions]]]:
+    """The permission checks a caller with `roles` acting as `agents` must pass, each as
+    (who, entries of which one must allow): its roles when every one of them is restricted
+    (one must allow), then each restricted agent."""
+    out: list[tuple[str, list[Permissions]]] = []
+    roles = sorted(roles)
+    listed = [r for r in roles if r in table.roles]
+    if listed and len(listed) == len(roles):  # every role restricted: one must allow
+        out.append((f"role:{'+'.join(listed)}", [table.roles[r] for r in listed]))
+    for agent in sorted(set(agents)):
+        if agent in table.agents:
+            out.append((f"agent:{agent}", [table.agents[agent]]))
+    return out
 
 
 def _allows(patterns: list[str] | None, name: str) -> bool:

@@ -187,5 +187,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(deploy_api.router)  # /api/v1/models/deploy, /{name}/rollback, /versions
     from cerebra.server.routes import working_api  # issue 12 (3)
     app.include_router(working_api.router)  # /api/working: session notes, turns
+    from cerebra.server.routes import context_api  # issue 12 (5)
+    app.include_router(context_api.router)  # /context/evaluate, /context/feedback (bundles)
     install_openapi(app)  # last: documents the error answers of every route included above
     return app

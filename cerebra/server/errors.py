@@ -22,9 +22,9 @@ log = logging.getLogger("cerebra.server")
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     """pydantic's location as a path: items[1].text (list positions in brackets)."""
     out = ""
-    for part in loc:
-        if part in ("body", "query", "path", "header"):
-            continue
+    for n, part in enumerate(loc):
+        if n == 0 and part in ("body", "query", "path", "header"):
+            continue  # where it was (a body field may itself be named "query")
         if isinstance(part, int):
             out += f"[{part}]"
         else:

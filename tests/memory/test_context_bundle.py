@@ -1,0 +1,195 @@
+"""Context bundles (POST /context/evaluate, /context/feedback): an agent that runs its own
+model answers from a bundle and reports back; scope, tenancy and bad input; directives."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from cerebra.auth.identity import IdentityStore
+from cerebra.brain import Brain
+from cerebra.config import Settings
+from cerebra.memory.bundle_store import BundleStore
+from cerebra.memory.residual import ConversationResidual, from_base64
+from cerebra.models.base import GenerationRequest, Message
+from cerebra.server.app import create_app
+from cerebra.testing import FakeEmbedder, FakeModel
+
+FACTS = [
+    "Alice drinks green tea every morning",
+    "Alice moved to Lisbon for a job at a bakery",
+    "The office printer jams on Mondays",
+]
+
+
+@dataclass
+class World:
+    client: TestClient
+    brain: Brain
+    alice: dict[str, str]
+    bob: dict[str, str]
+    other: dict[str, str]  # an admin of another tenant
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    config = Settings(auth={"mode": "on"}, health={"interval_s": 0})
+    brain = Brain.from_settings(config, model=FakeModel("unused"), embedder=FakeEmbedder())
+    identity = IdentityStore(brain.engine)
+    for tenant in ("t1", "t2"):
+        identity.create_tenant(tenant)
+    key = {u: identity.create_key("t1", role="user", user_id=u)[0] for u in ("alice", "bob")}
+    other = identity.create_key("t2", role="admin")[0]
+    with TestClient(create_app(config, brain=brain)) as client:
+        yield World(client, brain, {"Authorization": f"Bearer {key['alice']}"},
+                    {"Authorization": f"Bearer {key['bob']}"},
+                    {"Authorization": f"Bearer {other}"})
+
+
+def _store(world: World) -> list[str]:
+    made = world.client.post("/api/memory/batch", headers=world.alice,
+                             json={"agent_id": "helper", "items": [{"text": t} for t in FACTS]})
+    assert made.status_code == 201, made.text
+    ids: list[str] = made.json()["ids"]
+    return ids
+
+
+def _agent_answer(bundle: dict[str, Any]) -> str:
+    """The agent's own model answers from the bundle's recommended prompt: it repeats the
+    remembered line that shares the most words with the question."""
+
+    def reply(prompt: str) -> str:
+        lines = re.findall(r"^- \[[^\]]*\] (.+)$", prompt, flags=re.M)
+        words = set(re.findall(r"\w+", bundle["query"].lower()))
+        return max(lines, key=lambda line: len(words & set(re.findall(r"\w+", line.lower()))))
+
+    model = FakeModel(reply, name="agents-own-model")
+    messages = tuple(Message(m["role"], m["content"]) for m in bundle["prompt"]["messages"])
+    return model.generate(GenerationRequest(messages=messages, max_tokens=64)).text
+
+
+def test_an_agent_answers_from_the_bundle_and_its_feedback_takes_effect(world: World) -> None:
+    tea, lisbon, printer = _store(world)
+    history = [{"role": "user", "content": "I am planning my morning"},
+               {"role": "assistant", "content": "Happy to help with your morning routine"}]
+    got = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "What does Alice drink in the morning?", "agent_id": "helper",
+        "session_id": "s1", "history": history, "k": 3})
+    assert got.status_code == 200, got.text
+    bundle = got.json()
+    memories = {m["id"]: m for m in bundle["memories"]}
+    assert bundle["memories"][0]["id"] == tea and set(memories) == {tea, lisbon, printer}
+    assert sum(m["weight"] for m in bundle["memories"]) == pytest.approx(1.0, abs=1e-4)
+    for m in bundle["memories"]:  # each signal's share of the score
+        assert sum(m["signals"].values()) == pytest.approx(m["score"], abs=1e-4)
+        assert sum(m["shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert (bundle["user_id"], bundle["agent_id"]) == ("alice", "helper")
+    assert bundle["directives"]["enforced"] is False
+    # the recommended prompt: Cerebra's system block with the memories, history, the query
+    messages = bundle["prompt"]["messages"]
+    assert messages[0]["role"] == "system" and FACTS[0] in messages[0]["content"]
+    assert [m["content"] for m in messages[1:]] == [
+        *(h["content"] for h in history), bundle["query"]]
+    assert bundle["prompt"]["injected"][0] == tea
+    # the residual: the three turns, decodable with the roles the bundle names
+    residual = bundle["residual"]
+    vector = from_base64(residual["vector"])
+    assert residual["turns"] == 3 and vector.shape == (residual["dim"],)
+    decoder = ConversationResidual(residual["embed_dim"], dim=residual["dim"],
+                                   decay=residual["decay"], window=residual["window"],
+                                   seed=residual["seed"])
+    assert decoder.speaker_at(vector, 0, ["user", "assistant"]) == "user"
+    assert decoder.speaker_at(vector, 1, ["user", "assistant"]) == "assistant"
+    turns = FakeEmbedder().embed([bundle["query"], history[1]["content"], history[0]["content"]])
+    decoded = decoder.content_at(vector, 0)
+    assert int(np.argmax(turns @ decoded)) == 0  # the latest turn is the query
+
+    answer = _agent_answer(bundle)
+    assert answer == FACTS[0]
+    used = [m["id"] for m in bundle["memories"] if m["text"] == answer]
+    fed = world.client.post("/context/feedback", headers=world.alice, json={
+        "bundle_id": bundle["id"], "score": 1.0, "helpful": used, "unhelpful": [printer]})
+    assert fed.status_code == 200, fed.text
+    assert fed.json() == {"bundle_id": bundle["id"], "score": 1.0, "helpful": [tea],
+                          "unhelpful": [printer], "reinforced": 2}
+    salience = {i: world.client.get(f"/api/memory/{i}", headers=world.alice).json()["salience"]
+                for i in (tea, lisbon, printer)}
+    assert salience[tea] > 0 and salience[lisbon] == 0 and salience[printer] < 0
+    again = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "What does Alice drink in the morning?", "agent_id": "helper"}).json()
+    after = {m["id"]: m["signals"]["salience"] for m in again["memories"]}
+    assert after[tea] > memories[tea]["signals"]["salience"]
+    assert after[printer] < memories[printer]["signals"]["salience"]
+    # kept for weight learning: the bundle's signals with the outcome
+    rated = BundleStore(world.brain.engine).rated("t1")
+    assert [r.id for r in rated] == [bundle["id"]]
+    assert rated[0].score == 1.0 and rated[0].helpful == [tea]
+    assert {m["id"] for m in rated[0].memories} == set(memories)
+    assert rated[0].memories[0]["signals"] == bundle["memories"][0]["signals"]
+    twice = world.client.post("/context/feedback", headers=world.alice,
+                              json={"bundle_id": bundle["id"], "score": 0.0})
+    assert twice.status_code == 422 and twice.json()["error"]["field"] == "bundle_id"
+
+
+def test_a_score_alone_moves_every_memory_of_the_bundle(world: World) -> None:
+    ids = _store(world)
+    bundle = world.client.post("/context/evaluate", headers=world.alice,
+                               json={"query": "Lisbon bakery job", "k": 3}).json()
+    fed = world.client.post("/context/feedback", headers=world.alice,
+                            json={"bundle_id": bundle["id"], "score": 0.0})
+    assert fed.json()["reinforced"] == 3
+    for i in ids:
+        assert world.client.get(f"/api/memory/{i}", headers=world.alice).json()["salience"] < 0
+
+
+def test_scopes_the_caller_does_not_own_are_not_found(world: World) -> None:
+    _store(world)
+    refused = world.client.post("/context/evaluate", headers=world.alice,
+                                json={"query": "tea", "user_id": "bob"})
+    assert refused.status_code == 404 and refused.json()["error"]["field"] == "user_id"
+    bundle = world.client.post("/context/evaluate", headers=world.alice,
+                               json={"query": "tea"}).json()
+    for caller in (world.bob, world.other):  # another user; another tenant
+        stranger = world.client.post("/context/feedback", headers=caller,
+                                     json={"bundle_id": bundle["id"], "score": 1.0})
+        assert stranger.status_code == 404, stranger.text
+        assert stranger.json()["error"]["field"] == "bundle_id"
+    # bob sees none of alice's memories in his own bundle
+    assert world.client.post("/context/evaluate", headers=world.bob,
+                             json={"query": "tea"}).json()["memories"] == []
+    assert world.client.post("/context/evaluate", json={"query": "tea"}).status_code == 401
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/context/evaluate", {"query": " "}, "query"),
+    ("/context/evaluate", {"query": "tea", "k": 0}, "k"),
+    ("/context/evaluate", {"query": "tea", "history": [{"role": "robot", "content": "x"}]},
+     "history"),
+    ("/context/evaluate", {"query": "tea", "history": [{"role": "user", "content": ""}]},
+     "history"),
+    ("/context/feedback", {"bundle_id": "b", "score": 2}, "score"),
+    ("/context/feedback", {"bundle_id": "b", "helpful": "x"}, "helpful"),
+])
+def test_bad_input_is_422_naming_the_field(world: World, path: str, body: dict[str, Any],
+                                           field: str) -> None:
+    got = world.client.post(path, headers=world.alice, json=body)
+    assert got.status_code == 422, got.text
+    assert got.json()["error"]["field"].startswith(field)
+
+
+def test_feedback_must_name_the_bundles_own_memories(world: World) -> None:
+    tea, *_ = _store(world)
+    bundle = world.client.post("/context/evaluate", headers=world.alice,
+                               json={"query": "tea", "k": 1}).json()
+    cases = [({}, "score"), ({"helpful": ["not-a-memory"]}, "helpful"),
+             ({"helpful": [tea], "unhelpful": [tea]}, "unhelpful")]
+    for extra, field in cases:
+        got = world.client.post("/context/feedback", headers=world.alice,
+                                json={"bundle_id": bundle["id"], **extra})
+        assert got.status_code == 422 and got.json()["error"]["field"] == field, got.text
