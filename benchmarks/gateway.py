@@ -82,8 +82,14 @@ def sequential(targets: list[Target], requests: int, block: int = 25) -> None:
             if r.status_code != 200:
                 raise SystemExit(f"{t.name} answered {r.status_code}: {r.text[:300]}")
     done = 0
+    turn = 0
     while done < requests:
-        for t in targets:
+        # Each block starts with the next target: whoever runs right after another target
+        # meets its leftovers (writer threads flushing, caches cooled), measured at ~0.1 ms
+        # of p50 on this machine; rotating spreads that over every target alike.
+        order = targets[turn % len(targets):] + targets[:turn % len(targets)]
+        turn += 1
+        for t in order:
             client = clients[t.name]
             for _ in range(block):
                 elapsed, r = _post(client, t)
