@@ -157,10 +157,14 @@ class Brain:
         from cerebra.runtime import build_memory_store
 
         settings = settings or get_settings()
-        store = build_memory_store(settings)
-        return cls(
-            models=ModelRegistry(), memory=store, engine=store.backend.engine, settings=settings
-        )
+        from cerebra.db.engine import make_engine
+        from cerebra.db.migrate import upgrade
+
+        settings.ensure_home()
+        engine = make_engine(settings.db_url)  # the database, also when memories live in TinyDB
+        upgrade(engine)
+        store = build_memory_store(settings, engine=engine)
+        return cls(models=ModelRegistry(), memory=store, engine=engine, settings=settings)
 
     def new_cancellation(self) -> Cancellation:
         """A token with the configured wall-clock limit (CEREBRA_GENERATION_TIMEOUT_S)."""

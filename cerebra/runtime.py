@@ -265,13 +265,17 @@ def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,
     Pruner(prune_expired, interval=interval_s, runner=jobs, name="memory-prune").start()
 
 
-def build_memory_store(settings: Settings, *, embedder: Any = None) -> Any:
-    """A MemoryStore on the configured database, without loading any model."""
+def build_memory_store(
+    settings: Settings, *, embedder: Any = None, engine: Engine | None = None
+) -> Any:
+    """A MemoryStore on the configured database (`engine`, else one made and migrated
+    here), without loading any model."""
     from cerebra.memory.store import MemoryStore
 
     settings.ensure_home()
-    engine = make_engine(settings.db_url)
-    upgrade(engine)
+    if engine is None:
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
     return MemoryStore(
         memory_backend(engine, settings),
         embedder or load_embedder(settings),

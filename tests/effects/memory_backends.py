@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cerebra.brain import Brain
+from cerebra.config import get_settings
 from tests.effects.base import Env, effect
 
 NOTE = "Alice keeps her green tea in the blue tin"
@@ -27,6 +29,12 @@ def _memory_backend(env: Env) -> None:
     assert _stored_uids(env.tmp / "tiny" / "memory.json") == {uid}  # the memory is in the file
     answer = tiny.ask("where is the green tea?", user_id="u")
     assert [h.memory.uid for h in answer.memories][:1] == [uid]  # and recalled from it
+    tiny.close()  # one process (store) owns the file at a time
+    feedback = Brain.for_feedback(get_settings())  # the CLI's: database and memory, no model
+    try:
+        assert feedback.memory.get(uid) is not None
+    finally:
+        feedback.close()
 
 
 @effect("CEREBRA_MEMORY__TINYDB_PATH")
