@@ -34,6 +34,9 @@ from cerebra.db import graph_tables as _graph_tables  # noqa: F401
 # the loop's modules import them from there
 from cerebra.db import improve_tables as _improve_tables  # noqa: F401
 
+# learned retrieval weights, every version (cerebra/db/weight_tables.py)
+from cerebra.db import weight_tables as _weight_tables  # noqa: F401
+
 # the agents layer's tables (cerebra/db/agent_tables.py), re-exported for the code's imports
 from cerebra.db.agent_tables import (  # noqa: F401
     ab_outcomes,
