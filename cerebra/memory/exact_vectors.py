@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from cerebra.memory.vector_graphs import load_faiss
+
 KINDS = ("numpy", "faiss")
 
 
@@ -40,8 +42,7 @@ class ExactVectors:
             self._keys[dim] = np.asarray(keys, dtype=np.int64)
             self._mats[dim] = np.stack([vectors[k] for k in keys]).astype(np.float32)
             if self.kind == "faiss":
-                import faiss
-
+                faiss = load_faiss()
                 index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
                 index.add_with_ids(self._mats[dim], self._keys[dim])
                 self._faiss[dim] = index
@@ -76,8 +77,7 @@ class ExactVectors:
     def _faiss_search(
         self, q: np.ndarray, allowed: np.ndarray, count: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
+        faiss = load_faiss()
         index = self._faiss[int(q.shape[0])]
         k = min(count, len(allowed))
         if len(allowed) == index.ntotal:
