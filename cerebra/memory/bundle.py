@@ -161,7 +161,7 @@ class ContextBundler:
                 messages=[PromptMessage(role=m.role, content=str(m.content)) for m in messages],
                 injected=[h.memory.uid for h in rendered.injected], token_budget=budget),
             directives=self._directives(scope, context),
-            weights={k: float(v) for k, v in asdict(self.memory.weights).items()
+            weights={k: float(v) for k, v in asdict(self.memory.weights_for(scope)).items()
                      if isinstance(v, int | float)},
         )
         self.store.add(BundleRecord(
@@ -258,14 +258,14 @@ class ContextBundler:
         good, bad = _ids(helpful, "helpful"), _ids(unhelpful, "unhelpful")
         if score is None and not good and not bad:
             raise InvalidInput("give a score, helpful or unhelpful memory ids", field="score")
-        if set(good) & set(bad):
-            raise InvalidInput("a memory cannot be both helpful and unhelpful",
-                               field="unhelpful")
         user_pin, agent_pin = context.confinement()
         record = self.store.get(tenant_of(context), str(bundle_id), user_id=user_pin,
                                 agent_id=agent_pin)
         if record is None:
             raise NotFound(f"no context bundle {bundle_id!r}", field="bundle_id")
+        if set(good) & set(bad):
+            raise InvalidInput("a memory cannot be both helpful and unhelpful",
+                               field="unhelpful")
         given = set(record.memory_ids())
         for name, ids in (("helpful", good), ("unhelpful", bad)):
             stray = [i for i in ids if i not in given]
@@ -283,6 +283,8 @@ class ContextBundler:
         if not good and not bad and score is not None and given:
             moved += self.memory.reinforce(sorted(given), 2.0 * float(score) - 1.0,
                                            context=owner)
+        if self.memory.learned is not None and good:  # weights that learn (item 6)
+            self.memory.learned.learn_bundle(record, good, bad)
         return FeedbackOutcome(bundle_id=record.id, score=score, helpful=good, unhelpful=bad,
                                reinforced=moved)
 

@@ -9,10 +9,10 @@ is 404, bad input 422 naming the field.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
@@ -23,6 +23,7 @@ from cerebra.models.base import Message
 from cerebra.prompts.renderer import DEFAULT_PERSONA
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
+from cerebra.server.request_schemas import WHOLE
 
 router = APIRouter(prefix="/context", tags=["context"])
 
@@ -45,15 +46,25 @@ class EvaluateIn(BaseModel):
     session_id: Name = Field(default="", description="the conversation (working memory)")
     history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY,
                                 description="the conversation so far, oldest first")
-    k: int = Field(default=8, ge=1, le=MAX_K)
-    token_budget: int | None = Field(default=None, ge=0, le=100_000,
-                                     description="tokens for memories in the prompt; "
-                                     "null: memory.token_budget")
+    k: Annotated[int, Field(ge=1, le=MAX_K, strict=True), WHOLE] = 8
+    token_budget: Annotated[int, Field(ge=0, le=100_000, strict=True), WHOLE] | None = Field(
+        default=None, description="tokens for memories in the prompt; null: memory.token_budget")
     persona: str | None = Field(default=None, max_length=20_000,
                                 description="the system prompt's persona; null: Cerebra's")
 
 
+def _something_to_say(schema: dict[str, Any]) -> None:
+    """A score, or at least one helpful or unhelpful memory id."""
+    schema["anyOf"] = [
+        {"required": ["score"], "properties": {"score": {"type": "number"}}},
+        *({"required": [name], "properties": {name: {"type": "array", "minItems": 1}}}
+          for name in ("helpful", "unhelpful")),
+    ]
+
+
 class FeedbackIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_something_to_say)
+
     bundle_id: Annotated[str, Field(min_length=1, max_length=64)]
     score: float | None = Field(default=None, ge=0.0, le=1.0, strict=True,
                                 description="the outcome, 0 (bad) to 1 (good)")
