@@ -25,7 +25,7 @@ import copy
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,13 @@ from cerebra.memory.base import (
     MemoryVersion,
     NewMemory,
     Scope,
+    SearchCandidates,
 )
 from cerebra.memory.exact_vectors import ExactVectors
 from cerebra.memory.filter_match import matches
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlvocab import stored_scope
-from cerebra.memory.text import TermStats, bm25
+from cerebra.memory.text import TermStats
 from cerebra.memory.tinydb_rows import (
     SCOPE_FIELDS,
     Row,
@@ -55,9 +56,11 @@ from cerebra.memory.tinydb_rows import (
     is_live,
     new_document,
     row_from_doc,
+    scope_test,
     version_document,
     version_from_doc,
 )
+from cerebra.memory.tinydb_search import scope_stats, text_pool, unique_terms
 
 
 class TinyDBBackend:
@@ -75,15 +78,41 @@ class TinyDBBackend:
         self.versions = self.db.table("history", cache_size=0)
         self.vectors = ExactVectors(index)
         self._lock = threading.RLock()
-        self._cache: tuple[int, dict[int, Row]] | None = None
-        self._vectors_at = -1
+        self._by_id: dict[int, Row] | None = None
+        self._by_tenant: dict[str, list[Row]] | None = None
+        self._dirty: set[int] = set()  # rows written since they were decoded
+        self._discards = self.storage.discards
+        self._vectors_stale = True
 
     # -- cached view of the rows -----------------------------------------------------------
+    def _view(self) -> tuple[dict[int, Row], dict[str, list[Row]]]:
+        """The decoded rows by id and by tenant, as of the last write: all of them decoded
+        at first and after a dropped transaction, only the rows written otherwise."""
+        if self._by_id is None or self._discards != self.storage.discards:
+            self._by_id = {
+                int(d.doc_id): row_from_doc(int(d.doc_id), d) for d in self.memories.all()
+            }
+            self._discards = self.storage.discards
+            self._dirty.clear()
+            self._by_tenant = None
+            self._vectors_stale = True
+        elif self._dirty:
+            for row_id in self._dirty:
+                doc = self.memories.get(doc_id=row_id)
+                if doc is None:
+                    self._by_id.pop(row_id, None)
+                else:
+                    self._by_id[row_id] = row_from_doc(row_id, doc)
+            self._dirty.clear()
+            self._by_tenant = None
+        if self._by_tenant is None:
+            self._by_tenant = {}
+            for r in self._by_id.values():
+                self._by_tenant.setdefault(r.memory.tenant_id, []).append(r)
+        return self._by_id, self._by_tenant
+
     def _rows(self) -> dict[int, Row]:
-        if self._cache is None or self._cache[0] != self.storage.commits:
-            rows = {int(d.doc_id): row_from_doc(int(d.doc_id), d) for d in self.memories.all()}
-            self._cache = (self.storage.commits, rows)
-        return self._cache[1]
+        return self._view()[0]
 
     def _select(
         self,
@@ -96,10 +125,11 @@ class TinyDBBackend:
     ) -> list[Row]:
         now = time.time()
         wanted = set(tags)
+        pairs = scope_test(scope)
         return [
             r
-            for r in self._rows().values()
-            if in_scope(r.memory, scope)
+            for r in self._view()[1].get(scope.tenant_id, ())
+            if in_scope(r.memory, pairs)
             and (not live or is_live(r.memory, now))
             and (not wanted or not wanted.isdisjoint(r.memory.tags))
             and matches(where, r.memory)
@@ -110,10 +140,10 @@ class TinyDBBackend:
         """One transaction: every TinyDB operation inside is committed once, or not at all."""
         return self.storage.transaction()
 
-    def _touch(self) -> None:
-        """Forget the cached views after a write inside the current transaction."""
-        self._cache = None
-        self._vectors_at = -1
+    def _touch(self, row_ids: Iterable[int]) -> None:
+        """Mark rows written (inside the current transaction) for decoding again."""
+        self._dirty.update(row_ids)
+        self._vectors_stale = True
 
     # -- writes ---------------------------------------------------------------------------
     def put(self, items: Sequence[NewMemory]) -> list[str]:
@@ -138,8 +168,7 @@ class TinyDBBackend:
                         uids.append(merged)
                         continue
                 uid = uuid.uuid4().hex
-                self.memories.insert(new_document(uid, item, now))
-                self._touch()
+                self._touch([self.memories.insert(new_document(uid, item, now))])
                 known[key] = uid
                 uids.append(uid)
         return uids
@@ -217,14 +246,15 @@ class TinyDBBackend:
         if change.clear_expiry or change.expires_at is not None:
             fields["expires_at"] = None if change.clear_expiry else change.expires_at
         self.memories.update(fields, doc_ids=[m.row_id])
-        self._touch()  # later reads in this transaction see the change
+        self._touch([m.row_id])  # later reads in this transaction see the change
 
     def _remove(self, rows: Sequence[Row]) -> int:
         if rows:
             gone = {(r.memory.tenant_id, r.memory.uid) for r in rows}
             self.versions.remove(lambda d: (d["tenant_id"], d["memory_uid"]) in gone)
-            self.memories.remove(doc_ids=[r.memory.row_id for r in rows])
-            self._touch()
+            ids = [r.memory.row_id for r in rows]
+            self.memories.remove(doc_ids=ids)
+            self._touch(ids)
         return len(rows)
 
     def delete(self, scope: Scope, uids: Sequence[str]) -> int:
@@ -256,7 +286,7 @@ class TinyDBBackend:
             for r in rows:
                 value = max(-1.0, min(1.0, r.memory.salience + delta))
                 self.memories.update({"salience": value}, doc_ids=[r.memory.row_id])
-            self._touch()
+            self._touch(r.memory.row_id for r in rows)
             return len(rows)
 
     # -- reads ----------------------------------------------------------------------------
@@ -318,19 +348,7 @@ class TinyDBBackend:
     def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
         """BM25 statistics of the live memories in `scope`, counted from their rows."""
         with self._lock:
-            rows = {r.memory.row_id: r.terms for r in self._select(scope)}
-        wanted = [t for t in dict.fromkeys(terms) if t]
-        df = dict.fromkeys(wanted, 0)
-        for doc in rows.values():
-            for t in df.keys() & set(doc):
-                df[t] += 1
-        total = sum(len(doc) for doc in rows.values())
-        return TermStats(
-            docs=len(rows),
-            avg_len=total / len(rows) if rows else 0.0,
-            df=df,
-            doc_terms={int(i): rows[int(i)] for i in row_ids if int(i) in rows},
-        )
+            return scope_stats(self._select(scope), terms, row_ids)
 
     def text_candidates(
         self,
@@ -341,21 +359,59 @@ class TinyDBBackend:
         where: Node | None = None,
     ) -> list[Candidate]:
         """BM25 (with the scope's statistics) of the rows that scope, tags and filter allow."""
-        unique = [t for t in dict.fromkeys(terms) if t]
-        if not unique or limit <= 0:
-            return []
         with self._lock:
-            allowed = [r.memory.row_id for r in self._select(scope, tags=tags, where=where)]
-        stats = self.term_stats(scope, unique, allowed)
-        scores = bm25(unique, stats)
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return [Candidate(row_id, score) for row_id, score in best]
+            rows = self._select(scope)
+            allowed = self._narrow(rows, tags, where)
+        return text_pool(allowed, scope_stats(rows, terms, ()), terms, limit)
+
+    @staticmethod
+    def _narrow(rows: list[Row], tags: Sequence[str], where: Node | None) -> list[Row]:
+        """Those of a scope's `rows` that carry one of `tags` and pass the filter."""
+        if not tags and where is None:
+            return rows
+        wanted = set(tags)
+        return [
+            r
+            for r in rows
+            if (not wanted or not wanted.isdisjoint(r.memory.tags)) and matches(where, r.memory)
+        ]
+
+    def search_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> SearchCandidates:
+        """Both pools, their rows and the scope's statistics from one pass over the scope."""
+        with self._lock:
+            rows = self._select(scope)
+            allowed = self._narrow(rows, tags, where)
+            stats = scope_stats(rows, terms, ())
+            text = text_pool(allowed, stats, terms, limit)
+            near = self._nearest(allowed, vector, limit)
+            ids = list(dict.fromkeys([c.row_id for c in text] + [c.row_id for c in near]))
+            everything = self._rows()
+        found = TermStats(
+            stats.docs, stats.avg_len, stats.df, {i: everything[i].terms for i in ids}
+        )
+        memories = {i: everything[i].memory for i in ids}
+        return SearchCandidates(text, near, memories, found if unique_terms(terms) else None)
+
+    def _nearest(self, allowed: list[Row], vector: np.ndarray, limit: int) -> list[Candidate]:
+        keys = np.asarray(sorted(r.memory.row_id for r in allowed), dtype=np.int64)
+        found, sims = self._synced_vectors().search(
+            np.asarray(vector, dtype=np.float32), keys, limit
+        )
+        return [Candidate(int(k), float(s)) for k, s in zip(found, sims, strict=True)]
 
     def _synced_vectors(self) -> ExactVectors:
         rows = self._rows()
-        if self._vectors_at != self.storage.commits:
+        if self._vectors_stale:
             self.vectors.replace({i: r.vector for i, r in rows.items() if r.vector is not None})
-            self._vectors_at = self.storage.commits
+            self._vectors_stale = False
         return self.vectors
 
     def vector_candidates(
@@ -370,12 +426,7 @@ class TinyDBBackend:
         if limit <= 0:
             return []
         with self._lock:
-            allowed = [r.memory.row_id for r in self._select(scope, tags=tags, where=where)]
-            vectors = self._synced_vectors()
-            keys, sims = vectors.search(
-                np.asarray(vector, dtype=np.float32), np.asarray(sorted(allowed), np.int64), limit
-            )
-        return [Candidate(int(k), float(s)) for k, s in zip(keys, sims, strict=True)]
+            return self._nearest(self._select(scope, tags=tags, where=where), vector, limit)
 
     # -- upkeep ---------------------------------------------------------------------------
     def integrity(self) -> dict[str, int]:

@@ -28,6 +28,7 @@ class Row:
     terms: list[str]
     content_hash: str
     vector: np.ndarray | None
+    term_set: frozenset[str] = frozenset()
 
 
 def encode_vector(vector: np.ndarray | None) -> str | None:
@@ -60,7 +61,8 @@ def row_from_doc(doc_id: int, doc: dict[str, Any]) -> Row:
         version=int(doc["version"]),
     )
     terms = doc["terms"].split() if isinstance(doc.get("terms"), str) else []
-    return Row(memory, terms, doc["content_hash"], decode_vector(doc.get("embedding")))
+    vector = decode_vector(doc.get("embedding"))
+    return Row(memory, terms, doc["content_hash"], vector, frozenset(terms))
 
 
 def new_document(uid: str, item: NewMemory, now: float) -> dict[str, Any]:
@@ -115,8 +117,13 @@ def version_from_doc(uid: str, d: dict[str, Any]) -> MemoryVersion:
     )
 
 
-def in_scope(memory: Memory, scope: Scope) -> bool:
-    return all(getattr(memory, name) == value for name, value in scope.as_filters().items())
+def scope_test(scope: Scope) -> list[tuple[str, str]]:
+    """The (field, value) pairs a memory of `scope` has, beyond its tenant."""
+    return [(k, v) for k, v in scope.as_filters().items() if k != "tenant_id"]
+
+
+def in_scope(memory: Memory, pairs: list[tuple[str, str]]) -> bool:
+    return all(getattr(memory, name) == value for name, value in pairs)
 
 
 def is_live(memory: Memory, now: float) -> bool:

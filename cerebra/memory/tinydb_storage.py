@@ -48,7 +48,7 @@ class AtomicJSONStorage(Storage):
         self._loaded = False
         self._depth = 0
         self._dirty = False
-        self.commits = 0  # committed writes, for caches derived from the data
+        self.discards = 0  # dropped transactions: caches of the data must be rebuilt
 
     # -- TinyDB's Storage interface ----------------------------------------------------
     def read(self) -> dict[str, dict[str, Any]] | None:
@@ -98,7 +98,7 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
         self._loaded = False
         self._data = None
-        self.commits += 1
+        self.discards += 1
 
     # -- the file ----------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]] | None:
@@ -111,7 +111,8 @@ class AtomicJSONStorage(Storage):
         tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
         try:
             with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(self._data or {}, handle, separators=(",", ":"))
+                # dumps, not dump: dump streams through the pure-Python encoder (10x slower)
+                handle.write(json.dumps(self._data or {}, separators=(",", ":")))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
@@ -124,4 +125,3 @@ class AtomicJSONStorage(Storage):
         finally:
             os.close(folder)
         self._dirty = False
-        self.commits += 1
