@@ -12,7 +12,8 @@ noted is lost to the ring's bound. `clear` discards unless asked to flush; a ses
 expires (its TTL) is discarded — scratch is scratch.
 
 Injection. Of the memory token budget, working memory takes at most `share` (notes first,
-then the newest turns the conversation does not already carry, shown oldest first);
+then the newest turns the conversation does not already carry, shown oldest first; an item
+too long for the room left is cut to its first words);
 long-term memories get the rest, plus whatever working memory left unused, and a recalled
 memory that is one of the injected turns is not repeated. `WorkingRecall.fit` then drops
 turns (oldest first), then notes, until the whole prompt plus the answer's max_tokens fits
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cerebra.context import RequestContext
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cerebra.memory.working")
 
 KIND_NAMES: dict[str, tuple[Kind, ...]] = {"all": KINDS, "turns": ("turn",), "notes": ("note",)}
+MIN_CLIP_TOKENS = 24  # a turn too long for the room left is cut to its head, if this fits
 HEADER = "Working memory of this session (most recent last):"
 NOTE_TAG = "note"
 
@@ -62,6 +64,22 @@ NOTE_TAG = "note"
 def _line(item: WorkingItem) -> str:
     text = " ".join(item.text.split())
     return f"- note: {text}" if item.kind == "note" else f"- turn: {text}"
+
+
+def _clip(item: WorkingItem, room: int, count_tokens: Callable[[str], int]
+          ) -> WorkingItem | None:
+    """`item` cut to its first words so that its line costs at most `room` tokens; None
+    when fewer than MIN_CLIP_TOKENS are left (a stub says nothing)."""
+    if room < MIN_CLIP_TOKENS:
+        return None
+    words = item.text.split()
+    keep = len(words) * room // max(1, count_tokens(_line(item)))
+    while keep > 0:
+        cut = replace(item, text=" ".join(words[:keep]) + " …")
+        if count_tokens(_line(cut)) <= room:
+            return cut
+        keep = min(keep - 1, keep * 9 // 10)
+    return None
 
 
 def render_block(items: Sequence[WorkingItem]) -> str:
@@ -215,14 +233,21 @@ class Workspace:
         chosen: list[WorkingItem] = []
         candidates = [*reversed(state.notes),
                       *(t for t in reversed(state.turns) if (t.prompt or "") not in said)]
+        clipped: set[str] = set()
         for item in candidates:  # notes newest first, then turns newest first
             cost = count_tokens(_line(item))
-            if used + cost <= cap:
-                chosen.append(item)
-                used += cost
+            if used + cost > cap:  # too long for what is left: its head, if that says enough
+                cut = _clip(item, cap - used, count_tokens)
+                if cut is None:
+                    continue
+                item, cost = cut, count_tokens(_line(cut))
+                clipped.add(item.id)
+            chosen.append(item)
+            used += cost
         if not chosen:
             return None
-        copies = {i.memory_id for i in chosen if i.memory_id}
+        # a turn shown whole need not be recalled again; a clipped one may (all of it)
+        copies = {i.memory_id for i in chosen if i.memory_id and i.id not in clipped}
         return WorkingRecall(tuple(chosen), [h for h in hits if h.memory.uid not in copies],
                              max(0, token_budget - used))
 

@@ -180,3 +180,21 @@ def test_the_gateway_gets_the_block_in_its_own_system_message(brain: Brain) -> N
     first = model.calls[-1].messages[0]
     assert first.role == "system" and first.content.startswith("You are terse.\n\n" + HEADER)
     assert "Seeblick" in first.content and len(model.calls[-1].messages) == 2
+
+
+def test_a_turn_too_long_for_the_share_is_cut_to_its_head(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "h", model={"fake": True},
+                        memory={"embedder": "fake", "token_budget": 100, "working_share": 0.5})
+    long_answer = " ".join(f"step{n} of the itinerary" for n in range(80))  # ~320 tokens
+    brain = Brain.from_settings(settings, model=FakeModel(long_answer, name="fake"),
+                                embedder=FakeEmbedder())
+    try:
+        brain.ask("plan the whole trip", context=ANA, max_tokens=400)
+        brain.ask("and then?", context=ANA, max_tokens=5)
+        model = brain.models.get()
+        (line,) = block_of(seen(brain))
+        assert line.startswith("- turn: User: plan the whole trip Assistant: step0 of")
+        assert line.endswith(" …") and "step79" not in line
+        assert model.count_tokens(HEADER) + model.count_tokens(line) <= 50
+    finally:
+        brain.close()
