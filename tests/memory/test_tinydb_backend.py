@@ -15,7 +15,8 @@ import pytest
 from cerebra.context import RequestContext
 from cerebra.memory import MemoryStore
 from cerebra.memory.base import NewMemory, Scope
-from cerebra.memory.text import content_hash, terms_text
+from cerebra.memory.retrieval import gather_candidates
+from cerebra.memory.text import content_hash, terms, terms_text
 from cerebra.memory.tinydb_backend import TinyDBBackend
 from cerebra.memory.tinydb_storage import StoreBusy
 from cerebra.testing import FakeEmbedder
@@ -144,3 +145,23 @@ def test_faiss_and_numpy_search_alike(tmp_path: Path) -> None:
     vectors = FakeEmbedder().embed(texts[:50])
     best = float(np.max(vectors @ FakeEmbedder().embed(["note 7 about boats"])[0]))
     assert found[0][0][1] == pytest.approx(best, abs=1e-4)
+
+
+def test_one_pass_search_matches_the_protocol_path(tmp_path: Path) -> None:
+    """search_candidates (one pass) gives what the protocol's methods give one by one."""
+    store = _store(tmp_path / "m.json")
+    for agent in ("a", "b"):
+        store.add_many(agent, [f"{agent} log {n}: the pump {n % 5} ran dry" for n in range(40)])
+    store.add("a", "the pump 3 was replaced", tags=["repair"])
+    backend = store.backend
+    assert isinstance(backend, TinyDBBackend)
+    scope = store.scope("a")
+    words = terms("which pump ran dry")
+    vector = FakeEmbedder().embed(["which pump ran dry"])[0]
+    for tags in ((), ("repair",)):
+        one = backend.search_candidates(scope, words, vector, 15, tags)
+        many = gather_candidates(backend, scope, words, vector, 15, tags)
+        assert one.text == many.text and one.vector == many.vector
+        assert one.memories == many.memories and one.stats == many.stats
+    assert len(one.text) == 1 and one.stats is not None and one.stats.docs == 41
+    backend.close()
