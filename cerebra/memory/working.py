@@ -120,8 +120,9 @@ class _Session:
 
 
 class InProcessWorkingMemory:
-    """Sessions in a dict under one lock; expired ones are dropped as they are met, and at
-    most `max_sessions` are kept (the least recently written goes first)."""
+    """Sessions in a dict under one lock, in order of their last write (so of expiry): each
+    push drops the expired ones from the front, and at most `max_sessions` are kept (the
+    least recently written goes first)."""
 
     def __init__(self, *, turns: int = 8, notes: int = 20, ttl_s: float = 3600.0,
                  max_sessions: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -155,8 +156,9 @@ class InProcessWorkingMemory:
             ring.append(item)
             fallen = [ring.popleft() for _ in range(len(ring) - cap)]
             session.expires = now + self.ttl_s if self.ttl_s > 0 else float("inf")
-            self._sessions.move_to_end(key)
-            while len(self._sessions) > self.max_sessions:
+            self._sessions.move_to_end(key)  # least recently written first: soonest to expire
+            while self._sessions and (len(self._sessions) > self.max_sessions or (
+                    next(iter(self._sessions.values())).expires <= now)):
                 self._sessions.popitem(last=False)
             return fallen
 

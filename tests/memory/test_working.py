@@ -131,6 +131,10 @@ def test_in_process_sessions_expire_after_their_last_write() -> None:
     now[0] = 19.5
     assert not store.state(KEY)
     assert len(store) == 0
+    for n, session in enumerate(("a", "b")):  # expired sessions go as others are written
+        now[0] = 100.0 + 20 * n
+        store.push(SessionKey("t", "u", "", session), item(n))
+    assert len(store) == 1
 
 
 def test_in_process_keeps_at_most_max_sessions() -> None:
