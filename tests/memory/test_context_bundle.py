@@ -196,3 +196,38 @@ def test_feedback_must_name_the_bundles_own_memories(world: World) -> None:
         got = world.client.post("/context/feedback", headers=world.alice,
                                 json={"bundle_id": bundle["id"], **extra})
         assert got.status_code == 422 and got.json()["error"]["field"] == field, got.text
+
+
+@pytest.mark.slow
+def test_an_agent_with_a_real_local_model_answers_from_the_bundle(world: World) -> None:
+    """The agent runs SmolLM2 135M Instruct (llama.cpp, in a child process) on the bundle's
+    prompt, rates as helpful the memories its answer draws on (their words in it) and the
+    rest unhelpful; each rating reaches its memory's salience. The small model's answer is
+    not judged here, only that the loop carries what the agent reported."""
+    from cerebra.isolated import ChildBackend
+    from cerebra.models.llamacpp import LlamaCppBackend
+    from cerebra.models.weights import SMOLLM2
+
+    _store(world)
+    bundle = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "What does Alice drink every morning?", "agent_id": "helper", "k": 3}).json()
+    model = ChildBackend(LlamaCppBackend, SMOLLM2.locate(), name="agent-smollm2",
+                         n_ctx=1024, chat_format="gguf")  # in a child: a crash fails only this
+    try:
+        messages = tuple(Message(m["role"], m["content"]) for m in bundle["prompt"]["messages"])
+        answer = model.generate(GenerationRequest(messages=messages, max_tokens=32,
+                                                  temperature=0.0)).text
+    finally:
+        model.close()
+    assert answer.strip()
+    said = set(re.findall(r"[a-z]{4,}", answer.lower())) - {"alice", "every", "that", "with"}
+    helpful = [m["id"] for m in bundle["memories"]
+               if said & set(re.findall(r"[a-z]{4,}", m["text"].lower()))]
+    unhelpful = [m["id"] for m in bundle["memories"] if m["id"] not in helpful]
+    fed = world.client.post("/context/feedback", headers=world.alice, json={
+        "bundle_id": bundle["id"], "score": 1.0 if helpful else 0.0, "helpful": helpful,
+        "unhelpful": unhelpful})
+    assert fed.status_code == 200 and fed.json()["reinforced"] == 3, fed.text
+    for memory_id in helpful + unhelpful:
+        salience = world.client.get(f"/api/memory/{memory_id}", headers=world.alice).json()
+        assert (salience["salience"] > 0) == (memory_id in helpful), (answer, salience)
