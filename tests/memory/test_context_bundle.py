@@ -198,6 +198,32 @@ def test_feedback_must_name_the_bundles_own_memories(world: World) -> None:
         assert got.status_code == 422 and got.json()["error"]["field"] == field, got.text
 
 
+def test_the_sessions_working_memory_is_in_the_bundle_and_its_prompt(world: World) -> None:
+    from cerebra.memory.working import SessionKey
+    from cerebra.memory.working_session import HEADER
+
+    _store(world)
+    key = SessionKey("t1", "alice", "helper", "s1")
+    world.brain.working.record_turn(key, "Remind me to water the ferns", "Noted: ferns.",
+                                    memory_id=None)
+    world.brain.working.add_note(key, "alice prefers short answers")
+    bundle = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "What does Alice drink?", "agent_id": "helper", "session_id": "s1"}).json()
+    entries = bundle["working_memory"]
+    assert [e["kind"] for e in entries] == ["turn", "note"]
+    assert "ferns" in entries[0]["text"] and entries[1]["text"] == "alice prefers short answers"
+    system = bundle["prompt"]["messages"][0]["content"]
+    assert HEADER in system and "- note: alice prefers short answers" in system
+    assert FACTS[0] in system  # long-term memories share the budget
+    # another session of hers, and bob in the same session id, see none of it
+    for headers, session in ((world.alice, "s2"), (world.bob, "s1")):
+        other = world.client.post("/context/evaluate", headers=headers, json={
+            "query": "What does Alice drink?", "agent_id": "helper",
+            "session_id": session}).json()
+        assert other["working_memory"] == []
+        assert HEADER not in other["prompt"]["messages"][0]["content"]
+
+
 @pytest.mark.slow
 def test_an_agent_with_a_real_local_model_answers_from_the_bundle(world: World) -> None:
     """The agent runs SmolLM2 135M Instruct (llama.cpp, in a child process) on the bundle's
