@@ -20,6 +20,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VENV = ROOT / ".bench" / "litellm-venv"
 LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+CITIES = ["Lisbon", "Oslo", "Nairobi", "Lima", "Osaka", "Tucson", "Ghent"]
 BODY = {"model": "mock", "messages": [{"role": "user", "content": "Say something short."}]}
 
 # Enforced on input and output of every secured request; nothing in BODY or the mock's
@@ -68,6 +69,19 @@ class Target:
     errors: int = 0
     last_error: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    fresh: bool = False  # every request a prompt never sent before (memory-on stores each)
+    sent: int = 0
+
+    def request_body(self) -> dict[str, Any]:
+        """The next request's body: `body` itself, or with `fresh` a new prompt each time,
+        so a memory-on target recalls for and stores every exchange (no duplicate to skip)."""
+        if not self.fresh:
+            return self.body
+        self.sent += 1
+        n = self.sent
+        prompt = (f"Remember that order {n} for {CITIES[n % len(CITIES)]} ships on day "
+                  f"{n % 28 + 1}; what should I check first?")
+        return {**self.body, "messages": [{"role": "user", "content": prompt}]}
 
 
 def spawn(
