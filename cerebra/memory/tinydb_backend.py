@@ -9,10 +9,11 @@ base64).
 
 Queries scan the scope's rows in memory: full text is BM25 over the stored terms with the
 scope's own statistics (`term_stats`, so ranking matches the SQL backends through
-MemoryStore), vectors are searched exactly among the rows the scope, tags and filter allow
-(numpy, or a FAISS flat index with `index="faiss"`: cerebra.memory.exact_vectors), and
-filters are evaluated by cerebra.memory.filter_match before any top-k cut. The decoded rows
-and vectors are cached until the next commit.
+MemoryStore; cerebra.memory.tinydb_search), vectors are searched exactly among the rows the
+scope, tags and filter allow (numpy, or a FAISS flat index with `index="faiss"`:
+cerebra.memory.exact_vectors), and filters are evaluated by cerebra.memory.filter_match
+before any top-k cut. Documents and rows: cerebra.memory.tinydb_rows; the decoded rows and
+vectors are cached between writes (cerebra.memory.tinydb_view).
 
 Sized for small stores (thousands of memories): every commit rewrites the whole file and
 every query scans the scope. One process owns the file (a lock file refuses a second);
@@ -21,11 +22,10 @@ threads share the backend under one lock.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,23 +44,19 @@ from cerebra.memory.base import (
     SearchCandidates,
 )
 from cerebra.memory.exact_vectors import ExactVectors
-from cerebra.memory.filter_match import matches
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import TermStats
 from cerebra.memory.tinydb_rows import (
     SCOPE_FIELDS,
     Row,
-    encode_vector,
-    in_scope,
-    is_live,
+    changed_fields,
     new_document,
-    row_from_doc,
-    scope_test,
     version_document,
     version_from_doc,
 )
-from cerebra.memory.tinydb_search import scope_stats, text_pool, unique_terms
+from cerebra.memory.tinydb_search import narrow, scope_stats, text_pool, unique_terms
+from cerebra.memory.tinydb_view import RowView
 
 
 class TinyDBBackend:
@@ -77,73 +73,12 @@ class TinyDBBackend:
         self.memories = self.db.table("memories", cache_size=0)
         self.versions = self.db.table("history", cache_size=0)
         self.vectors = ExactVectors(index)
+        self.view = RowView(self.memories, self.storage, self.vectors)
         self._lock = threading.RLock()
-        self._by_id: dict[int, Row] | None = None
-        self._by_tenant: dict[str, list[Row]] | None = None
-        self._dirty: set[int] = set()  # rows written since they were decoded
-        self._discards = self.storage.discards
-        self._vectors_stale = True
-
-    # -- cached view of the rows -----------------------------------------------------------
-    def _view(self) -> tuple[dict[int, Row], dict[str, list[Row]]]:
-        """The decoded rows by id and by tenant, as of the last write: all of them decoded
-        at first and after a dropped transaction, only the rows written otherwise."""
-        if self._by_id is None or self._discards != self.storage.discards:
-            self._by_id = {
-                int(d.doc_id): row_from_doc(int(d.doc_id), d) for d in self.memories.all()
-            }
-            self._discards = self.storage.discards
-            self._dirty.clear()
-            self._by_tenant = None
-            self._vectors_stale = True
-        elif self._dirty:
-            for row_id in self._dirty:
-                doc = self.memories.get(doc_id=row_id)
-                if doc is None:
-                    self._by_id.pop(row_id, None)
-                else:
-                    self._by_id[row_id] = row_from_doc(row_id, doc)
-            self._dirty.clear()
-            self._by_tenant = None
-        if self._by_tenant is None:
-            self._by_tenant = {}
-            for r in self._by_id.values():
-                self._by_tenant.setdefault(r.memory.tenant_id, []).append(r)
-        return self._by_id, self._by_tenant
-
-    def _rows(self) -> dict[int, Row]:
-        return self._view()[0]
-
-    def _select(
-        self,
-        scope: Scope,
-        *,
-        live: bool = True,
-        tags: Sequence[str] = (),
-        where: Node | None = None,
-        test: Callable[[Row], bool] | None = None,
-    ) -> list[Row]:
-        now = time.time()
-        wanted = set(tags)
-        pairs = scope_test(scope)
-        return [
-            r
-            for r in self._view()[1].get(scope.tenant_id, ())
-            if in_scope(r.memory, pairs)
-            and (not live or is_live(r.memory, now))
-            and (not wanted or not wanted.isdisjoint(r.memory.tags))
-            and matches(where, r.memory)
-            and (test is None or test(r))
-        ]
 
     def _write(self) -> Any:
         """One transaction: every TinyDB operation inside is committed once, or not at all."""
         return self.storage.transaction()
-
-    def _touch(self, row_ids: Iterable[int]) -> None:
-        """Mark rows written (inside the current transaction) for decoding again."""
-        self._dirty.update(row_ids)
-        self._vectors_stale = True
 
     # -- writes ---------------------------------------------------------------------------
     def put(self, items: Sequence[NewMemory]) -> list[str]:
@@ -152,7 +87,7 @@ class TinyDBBackend:
         with self._lock, self._write():
             known = {
                 (*(getattr(r.memory, n) for n in SCOPE_FIELDS), r.content_hash): r.memory.uid
-                for r in self._rows().values()
+                for r in self.view.rows().values()
             }
             for item in items:
                 key = (*stored_scope(item.scope).values(), item.content_hash)
@@ -168,13 +103,13 @@ class TinyDBBackend:
                         uids.append(merged)
                         continue
                 uid = uuid.uuid4().hex
-                self._touch([self.memories.insert(new_document(uid, item, now))])
+                self.view.touch([self.memories.insert(new_document(uid, item, now))])
                 known[key] = uid
                 uids.append(uid)
         return uids
 
     def _find(self, scope: Scope, uid: str, *, live: bool) -> Row | None:
-        found = self._select(scope, live=live, test=lambda r: r.memory.uid == uid)
+        found = self.view.select(scope, live=live, test=lambda r: r.memory.uid == uid)
         return found[0] if found else None
 
     def _merge(self, item: NewMemory, now: float) -> str | None:
@@ -213,7 +148,7 @@ class TinyDBBackend:
         if change.content_hash is None or change.content_hash == old.content_hash:
             return
         m = old.memory
-        twins = self._select(
+        twins = self.view.select(
             Scope(m.tenant_id, m.user_id, m.agent_id, m.session_id),
             live=False,
             test=lambda r: r.content_hash == change.content_hash and r.memory.uid != m.uid,
@@ -228,25 +163,8 @@ class TinyDBBackend:
         """Copy the current version to history, then write `change`."""
         m = old.memory
         self.versions.insert(version_document(m, event, now))
-        fields: dict[str, Any] = {"version": m.version + 1, "updated_at": now}
-        if change.text is not None:
-            fields.update(
-                text=change.text,
-                content_hash=change.content_hash,
-                terms=change.terms or "",
-                embedding=encode_vector(change.embedding),
-                embedding_model=change.embedding_model,
-            )
-        if change.tags is not None:
-            fields["tags"] = list(dict.fromkeys(change.tags))
-        if change.metadata is not None:
-            fields["metadata"] = copy.deepcopy(change.metadata)
-        if change.importance is not None:
-            fields["importance"] = change.importance
-        if change.clear_expiry or change.expires_at is not None:
-            fields["expires_at"] = None if change.clear_expiry else change.expires_at
-        self.memories.update(fields, doc_ids=[m.row_id])
-        self._touch([m.row_id])  # later reads in this transaction see the change
+        self.memories.update(changed_fields(m, change, now), doc_ids=[m.row_id])
+        self.view.touch([m.row_id])  # later reads in this transaction see the change
 
     def _remove(self, rows: Sequence[Row]) -> int:
         if rows:
@@ -254,19 +172,19 @@ class TinyDBBackend:
             self.versions.remove(lambda d: (d["tenant_id"], d["memory_uid"]) in gone)
             ids = [r.memory.row_id for r in rows]
             self.memories.remove(doc_ids=ids)
-            self._touch(ids)
+            self.view.touch(ids)
         return len(rows)
 
     def delete(self, scope: Scope, uids: Sequence[str]) -> int:
         wanted = set(uids)
         with self._lock, self._write():
             return self._remove(
-                self._select(scope, live=False, test=lambda r: r.memory.uid in wanted)
+                self.view.select(scope, live=False, test=lambda r: r.memory.uid in wanted)
             )
 
     def delete_scope(self, scope: Scope) -> int:
         with self._lock, self._write():
-            return self._remove(self._select(scope, live=False))
+            return self._remove(self.view.select(scope, live=False))
 
     def prune(self, scope: Scope, *, threshold: float, older_than: float | None, now: float) -> int:
         def doomed(r: Row) -> bool:
@@ -277,16 +195,16 @@ class TinyDBBackend:
             return value < threshold and (older_than is None or m.created_at < older_than)
 
         with self._lock, self._write():
-            return self._remove(self._select(scope, live=False, test=doomed))
+            return self._remove(self.view.select(scope, live=False, test=doomed))
 
     def adjust_salience(self, scope: Scope, uids: Sequence[str], delta: float) -> int:
         wanted = set(uids)
         with self._lock, self._write():
-            rows = self._select(scope, live=False, test=lambda r: r.memory.uid in wanted)
+            rows = self.view.select(scope, live=False, test=lambda r: r.memory.uid in wanted)
             for r in rows:
                 value = max(-1.0, min(1.0, r.memory.salience + delta))
                 self.memories.update({"salience": value}, doc_ids=[r.memory.row_id])
-            self._touch(r.memory.row_id for r in rows)
+            self.view.touch(r.memory.row_id for r in rows)
             return len(rows)
 
     # -- reads ----------------------------------------------------------------------------
@@ -297,7 +215,7 @@ class TinyDBBackend:
 
     def fetch(self, row_ids: Sequence[int]) -> list[Memory]:
         with self._lock:
-            rows = self._rows()
+            rows = self.view.rows()
             return [rows[int(i)].memory for i in row_ids if int(i) in rows]
 
     def history(self, scope: Scope, uid: str) -> list[MemoryVersion]:
@@ -330,7 +248,7 @@ class TinyDBBackend:
         self, scope: Scope, limit: int, tags: Sequence[str], where_: Node | None
     ) -> list[Memory]:
         with self._lock:
-            rows = self._select(scope, tags=tags, where=where_)
+            rows = self.view.select(scope, tags=tags, where=where_)
         rows.sort(key=lambda r: (-r.memory.created_at, -r.memory.row_id))
         return [r.memory for r in rows[: max(limit, 0)]]
 
@@ -342,13 +260,13 @@ class TinyDBBackend:
 
     def count(self, scope: Scope) -> int:
         with self._lock:
-            return len(self._select(scope))
+            return len(self.view.select(scope))
 
     # -- candidates -----------------------------------------------------------------------
     def term_stats(self, scope: Scope, terms: Sequence[str], row_ids: Sequence[int]) -> TermStats:
         """BM25 statistics of the live memories in `scope`, counted from their rows."""
         with self._lock:
-            return scope_stats(self._select(scope), terms, row_ids)
+            return scope_stats(self.view.select(scope), terms, row_ids)
 
     def text_candidates(
         self,
@@ -360,21 +278,9 @@ class TinyDBBackend:
     ) -> list[Candidate]:
         """BM25 (with the scope's statistics) of the rows that scope, tags and filter allow."""
         with self._lock:
-            rows = self._select(scope)
-            allowed = self._narrow(rows, tags, where)
+            rows = self.view.select(scope)
+            allowed = narrow(rows, tags, where)
         return text_pool(allowed, scope_stats(rows, terms, ()), terms, limit)
-
-    @staticmethod
-    def _narrow(rows: list[Row], tags: Sequence[str], where: Node | None) -> list[Row]:
-        """Those of a scope's `rows` that carry one of `tags` and pass the filter."""
-        if not tags and where is None:
-            return rows
-        wanted = set(tags)
-        return [
-            r
-            for r in rows
-            if (not wanted or not wanted.isdisjoint(r.memory.tags)) and matches(where, r.memory)
-        ]
 
     def search_candidates(
         self,
@@ -387,13 +293,13 @@ class TinyDBBackend:
     ) -> SearchCandidates:
         """Both pools, their rows and the scope's statistics from one pass over the scope."""
         with self._lock:
-            rows = self._select(scope)
-            allowed = self._narrow(rows, tags, where)
+            rows = self.view.select(scope)
+            allowed = narrow(rows, tags, where)
             stats = scope_stats(rows, terms, ())
             text = text_pool(allowed, stats, terms, limit)
             near = self._nearest(allowed, vector, limit)
             ids = list(dict.fromkeys([c.row_id for c in text] + [c.row_id for c in near]))
-            everything = self._rows()
+            everything = self.view.rows()
         found = TermStats(
             stats.docs, stats.avg_len, stats.df, {i: everything[i].terms for i in ids}
         )
@@ -402,17 +308,10 @@ class TinyDBBackend:
 
     def _nearest(self, allowed: list[Row], vector: np.ndarray, limit: int) -> list[Candidate]:
         keys = np.asarray(sorted(r.memory.row_id for r in allowed), dtype=np.int64)
-        found, sims = self._synced_vectors().search(
+        found, sims = self.view.synced_vectors().search(
             np.asarray(vector, dtype=np.float32), keys, limit
         )
         return [Candidate(int(k), float(s)) for k, s in zip(found, sims, strict=True)]
-
-    def _synced_vectors(self) -> ExactVectors:
-        rows = self._rows()
-        if self._vectors_stale:
-            self.vectors.replace({i: r.vector for i, r in rows.items() if r.vector is not None})
-            self._vectors_stale = False
-        return self.vectors
 
     def vector_candidates(
         self,
@@ -426,15 +325,15 @@ class TinyDBBackend:
         if limit <= 0:
             return []
         with self._lock:
-            return self._nearest(self._select(scope, tags=tags, where=where), vector, limit)
+            return self._nearest(self.view.select(scope, tags=tags, where=where), vector, limit)
 
     # -- upkeep ---------------------------------------------------------------------------
     def integrity(self) -> dict[str, int]:
         """Rows; rows without indexed terms; rows whose vector is missing from the search
         structure, and keys in it without a row (after it is brought up to date)."""
         with self._lock:
-            rows = self._rows()
-            indexed = self._synced_vectors().ids()
+            rows = self.view.rows()
+            indexed = self.view.synced_vectors().ids()
         with_vec = {i for i, r in rows.items() if r.vector is not None}
         return {
             "rows": len(rows),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from cerebra.memory.base import Memory, MemoryVersion, NewMemory, Scope
+from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, Scope
 from cerebra.memory.sqlvocab import stored_scope
 
 SCOPE_FIELDS = ("tenant_id", "user_id", "agent_id", "session_id")
@@ -85,6 +85,28 @@ def new_document(uid: str, item: NewMemory, now: float) -> dict[str, Any]:
         "embedding_model": item.embedding_model,
         "version": 1,
     }
+
+
+def changed_fields(m: Memory, change: MemoryChange, now: float) -> dict[str, Any]:
+    """The document fields an update of `m` by `change` writes (a new version)."""
+    fields: dict[str, Any] = {"version": m.version + 1, "updated_at": now}
+    if change.text is not None:
+        fields.update(
+            text=change.text,
+            content_hash=change.content_hash,
+            terms=change.terms or "",
+            embedding=encode_vector(change.embedding),
+            embedding_model=change.embedding_model,
+        )
+    if change.tags is not None:
+        fields["tags"] = list(dict.fromkeys(change.tags))
+    if change.metadata is not None:
+        fields["metadata"] = copy.deepcopy(change.metadata)
+    if change.importance is not None:
+        fields["importance"] = change.importance
+    if change.clear_expiry or change.expires_at is not None:
+        fields["expires_at"] = None if change.clear_expiry else change.expires_at
+    return fields
 
 
 def version_document(m: Memory, event: str, now: float) -> dict[str, Any]:

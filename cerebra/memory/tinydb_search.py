@@ -1,5 +1,6 @@
-"""The TinyDB backend's full-text side: per-scope BM25 statistics and the text candidate
-pool, computed from decoded rows (cerebra.memory.tinydb_rows) in one pass over a scope.
+"""The TinyDB backend's candidate side: per-scope BM25 statistics, the tag and filter
+narrowing of a scope's rows, and the text candidate pool, from decoded rows
+(cerebra.memory.tinydb_rows) in one pass over a scope.
 
 The statistics describe the live memories of the query's scope, exactly what the SQL
 backends keep in their statistics tables (cerebra.memory.termstats), so MemoryStore ranks
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from cerebra.memory.base import Candidate
+from cerebra.memory.filter_match import matches
+from cerebra.memory.filters import Node
 from cerebra.memory.text import TermStats, bm25
 from cerebra.memory.tinydb_rows import Row
 
@@ -38,6 +41,18 @@ def scope_stats(rows: Sequence[Row], terms: Sequence[str], row_ids: Iterable[int
         df=df,
         doc_terms={int(i): by_id[int(i)] for i in row_ids if int(i) in by_id},
     )
+
+
+def narrow(rows: list[Row], tags: Sequence[str], where: Node | None) -> list[Row]:
+    """Those of a scope's `rows` that carry one of `tags` and pass the filter `where`."""
+    if not tags and where is None:
+        return rows
+    wanted = set(tags)
+    return [
+        r
+        for r in rows
+        if (not wanted or not wanted.isdisjoint(r.memory.tags)) and matches(where, r.memory)
+    ]
 
 
 def text_pool(
