@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cerebra.cli.memory_graph_cmd import graph_cmd
 from cerebra.config import get_settings
 from cerebra.errors import InvalidInput, NotFound
 
@@ -26,6 +27,7 @@ USER = typer.Option(None, "--user", help="user id (scope)")
 SESSION = typer.Option(None, "--session", help="session id (scope)")
 FILTER = typer.Option(None, "--filter", help='metadata filter as JSON, e.g. \'{"speaker": "Ana"}\'')
 JSON_OUT = typer.Option(False, "--json", help="print JSON")
+app.command("graph")(graph_cmd)
 
 
 def _store() -> Any:

@@ -48,6 +48,8 @@ from cerebra.memory.base import (
     Scope,
     SearchCandidates,
 )
+from cerebra.memory.graph_rank import GraphView, graph_for
+from cerebra.memory.graph_rank import signals as graph_signals
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
 SPEAKER_KEY = "speaker"
@@ -83,6 +85,12 @@ class RetrievalWeights:
     date_tau_days: float = 3.0
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    graph_entity: float = 0.0
+    graph_hop: float = 0.0
+    graph_centrality: float = 0.0
+    graph_top: int = 5
+    graph_hub_share: float = 0.1
+    graph_expand: int = 50
 
 
 def turn_position(metadata: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -188,6 +196,7 @@ def fuse(
     query_terms: Sequence[str],
     weights: RetrievalWeights,
     now: float,
+    graph: GraphView | None = None,
 ) -> list[MemoryHit]:
     """Score every fetched candidate from its pools, its neighbours and its own signals."""
     w = weights
@@ -219,6 +228,8 @@ def fuse(
             sig["speaker"] = w.speaker
         if dates:
             sig["date"] = w.date * date_closeness(memory.created_at, dates, w.date_tau_days)
+        if graph is not None:
+            sig.update(graph_signals(graph, row_id, w))
         age_days = max(0.0, now - memory.created_at) / 86400.0
         sig["importance"] = w.importance * memory.importance
         sig["salience"] = w.salience * max(-1.0, min(1.0, memory.salience))
@@ -283,4 +294,5 @@ def hybrid_search(
         scores = bm25(unique, found.stats, k1=weights.bm25_k1, b=weights.bm25_b)
         text_hits = [Candidate(row_id, score) for row_id, score in scores.items()]
     now = time.time() if now is None else now
-    return fuse(found.memories, text_hits, found.vector, query_terms, weights, now)[:k]
+    graph = graph_for(backend, scope, query_terms, text_hits, found, weights, tags)
+    return fuse(found.memories, text_hits, found.vector, query_terms, weights, now, graph)[:k]

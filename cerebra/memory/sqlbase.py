@@ -21,6 +21,8 @@ from sqlalchemy import Connection, Engine, text
 from cerebra.errors import InvalidInput
 from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, Scope
 from cerebra.memory.filters import Node, compile_filter
+from cerebra.memory.graph import MemoryGraph
+from cerebra.memory.graph_store import clear_graph, write_graph
 from cerebra.memory.sqlvocab import (
     COLUMNS,
     loads_json,
@@ -59,6 +61,10 @@ class SQLMemoryBackend(ABC):
     def _json_param(self, name: str) -> str:
         return f":{name}"
 
+    def memory_graph(self) -> MemoryGraph:
+        """The knowledge graph of this backend's memories (written with them)."""
+        return MemoryGraph(self.engine)
+
     def where_sql(self, where: Node | None, alias: str = "m") -> tuple[str, dict[str, Any]]:
         return compile_filter(where, self.engine.dialect.name, alias)
 
@@ -85,6 +91,7 @@ class SQLMemoryBackend(ABC):
                 uid = uuid.uuid4().hex
                 row_id = self._insert_row(conn, uid, item, now)
                 self._write_tags(conn, row_id, item.tags, item.scope.tenant_id)
+                write_graph(conn, row_id, item.scope.tenant_id, item.text)
                 delta.add(scope_key(item.scope), item.terms, 1)
                 known[key] = uid
                 uids.append(uid)
@@ -225,6 +232,8 @@ class SQLMemoryBackend(ABC):
         conn.execute(text(f"UPDATE memories SET {', '.join(sets)} WHERE id = :id"), params)
         if change.text is not None:
             self._reindex(conn, old.row_id, change)
+            clear_graph(conn, [old.row_id])  # the graph follows the text
+            write_graph(conn, old.row_id, old.tenant_id, change.text)
 
     def delete(self, scope: Scope, uids: Sequence[str]) -> int:
         if not uids:
@@ -299,6 +308,7 @@ class SQLMemoryBackend(ABC):
                 {f"u{i}": r.uid for i, r in enumerate(chunk)},
             )
             conn.execute(text(f"DELETE FROM memory_tags WHERE memory_id IN ({marks})"))
+            clear_graph(conn, ids)
             conn.execute(text(f"DELETE FROM memories WHERE id IN ({marks})"))
         delta.flush(conn)
         return len(rows)
