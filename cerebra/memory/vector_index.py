@@ -203,8 +203,10 @@ class VectorIndex:
         if not final:
             return
         keys = np.fromiter(final.keys(), dtype=np.int64, count=len(final))
-        self.index.remove(keys)
-        self.mirror.remove(keys)
+        _, present = self.mirror.lookup(keys)  # the graph holds exactly the mirror's live keys
+        if present.any():  # (FAISS scans every id to remove any: 20 ms at 100k, even for none)
+            self.index.remove(keys[present])
+            self.mirror.remove(keys[present])
         add_keys = [
             k for k, blob in final.items() if blob is not None and len(blob) == self.dim * 4
         ]
