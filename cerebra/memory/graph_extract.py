@@ -170,12 +170,12 @@ def _names(toks: list[str], mid_capitals: set[str]) -> list[_Found]:
     found: list[_Found] = []
     i = 0
     while i < len(toks):
-        date = _date_at(toks, i)
+        tok = toks[i]
+        date = _date_at(toks, i) if tok[0].isdigit() or tok[0].isupper() else None
         if date is not None:
             found.append(_Found(i, date[0], date[1], date[2].rstrip(",."), "date"))
             i = date[0]
             continue
-        tok = toks[i]
         if tok[0].isdigit() or tok.startswith("$"):
             nxt = toks[i + 1].lower() if i + 1 < len(toks) else ""
             if nxt and nxt not in STOP_WORDS and nxt.isalpha():
