@@ -215,6 +215,7 @@ class Brain:
                 k=self.settings.memory.top_k,
                 user_id=query.user_id,
                 context=query.context,
+                relevant_only=True,  # nothing below the relevance floor is injected
             )
         conversation = (
             query.messages

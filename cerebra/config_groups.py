@@ -250,6 +250,12 @@ class GenerationSettings(_Group):
         description="wall-clock limit per request, queueing included; the answer so far is "
         "returned with finish_reason timeout (0: none)",
     )
+    cut_invented_turns: bool = _field(
+        True,
+        description="end an answer where the model starts a transcript turn of another "
+        "speaker (a line opening with User: or Assistant:, any case); the rest is neither "
+        "returned nor remembered (raw completions are left as they are)",
+    )
 
 
 class CatalogSettings(_Group):
@@ -372,6 +378,22 @@ class MemorySettings(_Group):
         3600.0, ge=0,
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
+    )
+    integrity_interval_s: float = _field(
+        86400.0, ge=0,
+        description="seconds between background integrity repairs (rows, full text, vectors "
+        "and statistics made to agree; `cerebra memory verify` reports the same; 0: none)",
+    )
+    relevance_floor: float = _field(
+        0.42, ge=0, le=2,
+        description="a recalled memory is injected only when its absolute relevance (raw "
+        "cosine + coverage weight x IDF share of the query it holds) reaches this (0: all "
+        "are); calibrated by benchmarks/relevance_floor.py",
+    )
+    relevance_coverage_weight: float = _field(
+        0.5, ge=0, le=2,
+        description="how much a memory's full-text coverage of the query adds to its cosine "
+        "in the relevance floor's measure",
     )
     working_turns: int = _field(
         8, ge=0, le=1000,

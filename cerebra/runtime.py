@@ -16,7 +16,7 @@ from cerebra.config import Settings
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.jobs.factory import make_runner
-from cerebra.memory.configured import load_embedder, memory_backend
+from cerebra.memory.configured import load_embedder, memory_backend, retrieval_weights
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import ModelRegistry, wrapped_by
 
@@ -177,11 +177,16 @@ class BrainParts:
 
 def build_guards(settings: Settings, engine: Engine,
                  models: ModelRegistry | None = None) -> list[Guard]:
-    """The guards settings switch on, in the order they run: input policy (the
-    constitution), then rate limits and budget reservations."""
+    """The guards settings switch on, in the order they run: the cut at invented turns
+    (output only), input policy (the constitution), then rate limits and budget
+    reservations."""
     from cerebra.governance.guard import build_policy_guard
 
     guards: list[Guard] = []
+    if settings.generation.cut_invented_turns:
+        from cerebra.models.invented_turns import InventedTurnGuard
+
+        guards.append(InventedTurnGuard())
     policy = build_policy_guard(settings)  # a bad constitution signature stops start-up here
     if policy is not None:
         guards.append(policy)
@@ -235,11 +240,16 @@ def assemble(
     memory = MemoryStore(
         memory_backend(engine, settings),
         embedder or load_embedder(settings),
+        weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
+    if settings.memory.integrity_interval_s > 0:
+        from cerebra.memory.integrity import schedule_integrity
+
+        schedule_integrity(memory, jobs, settings.memory.integrity_interval_s)
     guards = build_guards(settings, engine, registry)
     if plugins is not None and (plugin_guard := plugin_policy_guard(plugins)) is not None:
         guards.append(plugin_guard)  # the plugins' policies, as they are at each request
@@ -279,6 +289,7 @@ def build_memory_store(
     return MemoryStore(
         memory_backend(engine, settings),
         embedder or load_embedder(settings),
+        weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )

@@ -14,11 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cerebra.cli.memory_graph_cmd import graph_cmd
+from cerebra.cli.memory_integrity_cmd import repair_cmd, verify_cmd
 from cerebra.config import get_settings
 from cerebra.errors import InvalidInput, NotFound
 
 app = typer.Typer(
-    help="Long-term memory: add, search, update, delete, prune.", no_args_is_help=True
+    help="Long-term memory: add, search, update, delete, prune, verify, repair.",
+    no_args_is_help=True,
 )
 out = Console()
 
@@ -27,6 +29,8 @@ USER = typer.Option(None, "--user", help="user id (scope)")
 SESSION = typer.Option(None, "--session", help="session id (scope)")
 FILTER = typer.Option(None, "--filter", help='metadata filter as JSON, e.g. \'{"speaker": "Ana"}\'')
 JSON_OUT = typer.Option(False, "--json", help="print JSON")
+app.command("verify")(verify_cmd)
+app.command("repair")(repair_cmd)
 app.command("graph")(graph_cmd)
 
 

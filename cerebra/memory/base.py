@@ -146,6 +146,8 @@ class MemoryHit:
     memory: Memory
     score: float
     signals: dict[str, float] = field(default_factory=dict)
+    # absolute evidence of relevance (raw cosine, query coverage): cerebra.memory.relevance
+    evidence: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         out = self.memory.to_dict()

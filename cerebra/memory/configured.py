@@ -1,6 +1,7 @@
 """The memory parts the settings ask for: the backend on the configured database
 (PostgreSQL with pgvector, or SQLite) and the embedder. `MemoryStore()` without arguments
-uses both; cerebra.runtime builds the Brain's store with them."""
+uses both; cerebra.runtime builds the Brain's store with them (and the weights carrying the
+configured relevance floor)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 
     from cerebra.memory.base import MemoryBackend
     from cerebra.memory.embedders import Embedder
+    from cerebra.memory.retrieval import RetrievalWeights
 
 
 def memory_backend(engine: Engine, settings: Settings | None = None) -> MemoryBackend:
@@ -32,6 +34,17 @@ def memory_backend(engine: Engine, settings: Settings | None = None) -> MemoryBa
     from cerebra.memory.sqlite import SQLiteBackend
 
     return SQLiteBackend(engine, index=memory.vector_index)
+
+
+def retrieval_weights(settings: Settings | None = None) -> RetrievalWeights:
+    """The default retrieval weights with the configured relevance floor."""
+    from cerebra.memory.retrieval import RetrievalWeights
+
+    settings = settings or get_settings()
+    return RetrievalWeights(
+        relevance_floor=settings.memory.relevance_floor,
+        relevance_coverage_weight=settings.memory.relevance_coverage_weight,
+    )
 
 
 def configured_backend() -> MemoryBackend:

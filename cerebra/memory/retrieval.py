@@ -50,6 +50,7 @@ from cerebra.memory.base import (
 )
 from cerebra.memory.graph_rank import GraphView, graph_for
 from cerebra.memory.graph_rank import signals as graph_signals
+from cerebra.memory.relevance import with_evidence
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
 SPEAKER_KEY = "speaker"
@@ -67,6 +68,8 @@ class RetrievalWeights:
     `speaker` is the bonus for turns spoken by the one person the query names; `date` the
     bonus for memories from a date the query names; `bm25_k1` and `bm25_b` are BM25's
     parameters when it is computed from per-scope statistics (short turns favour low b).
+    `relevance_floor` and `relevance_coverage_weight` decide which hits are worth injecting
+    into a prompt at all (cerebra.memory.relevance); they do not change the ranking.
     """
 
     text: float = 0.5
@@ -85,6 +88,8 @@ class RetrievalWeights:
     date_tau_days: float = 3.0
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    relevance_floor: float = 0.0
+    relevance_coverage_weight: float = 0.5
     graph_entity: float = 0.0
     graph_hop: float = 0.0
     graph_centrality: float = 0.0
@@ -295,4 +300,5 @@ def hybrid_search(
         text_hits = [Candidate(row_id, score) for row_id, score in scores.items()]
     now = time.time() if now is None else now
     graph = graph_for(backend, scope, query_terms, text_hits, found, weights, tags)
-    return fuse(found.memories, text_hits, found.vector, query_terms, weights, now, graph)[:k]
+    hits = fuse(found.memories, text_hits, found.vector, query_terms, weights, now, graph)[:k]
+    return with_evidence(hits, found.vector, unique, found.stats)

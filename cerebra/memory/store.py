@@ -31,6 +31,7 @@ from cerebra.memory.base import (
 from cerebra.memory.embedders import Embedder
 from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
+from cerebra.memory.relevance import floor_of
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
 from cerebra.memory.text import content_hash, terms, terms_text
@@ -348,8 +349,11 @@ class MemoryStore:
         filters: Mapping[str, Any] | None = None,
         explain: bool = False,
         context: RequestContext | None = None,
+        relevant_only: bool = False,
     ) -> list[MemoryHit]:
-        """Hybrid recall: full text + vector similarity + importance, salience and recency."""
+        """Hybrid recall: full text + vector similarity + importance, salience and recency.
+        `relevant_only` keeps only the hits that clear the weights' relevance floor (what
+        Brain injects into a prompt; cerebra.memory.relevance)."""
         query = validate_text(query, field="query", max_chars=self.max_chars)
         if k < 0:
             raise InvalidInput("k must be >= 0", field="k")
@@ -358,9 +362,10 @@ class MemoryStore:
         if k == 0:
             return []
         vector = self.embedder.embed([query])[0]
-        return hybrid_search(
+        hits = hybrid_search(
             backend, scope, terms(query), vector, k=k, weights=self.weights, tags=tag_values(tags)
         )
+        return floor_of(self.weights).keep(hits) if relevant_only else hits
 
     def similar(
         self,

@@ -36,7 +36,8 @@ def test_one_runner_holds_every_periodic_job_and_closes_with_the_brain(tmp_path:
     brain = _brain(tmp_path)
     runner = brain.jobs
     assert isinstance(runner, InProcessRunner)
-    assert {s.name for s in runner.schedules()} == {"memory-prune", "router-state"}
+    assert {s.name for s in runner.schedules()} == {"memory-prune", "memory-integrity",
+                                                    "router-state"}
     with TestClient(create_app(brain.settings, brain=brain)) as client:
         assert client.get("/healthz").status_code == 200
         assert "model-health" in {s.name for s in runner.schedules()}
@@ -53,7 +54,8 @@ def test_pruning_off_schedules_no_pruner(tmp_path: Path) -> None:
     brain = Brain.from_settings(settings, model=FakeModel("ok", name="fake"),
                                 embedder=FakeEmbedder())
     try:
-        assert brain.jobs is not None and brain.jobs.schedules() == []
+        assert brain.jobs is not None
+        assert [s.name for s in brain.jobs.schedules()] == ["memory-integrity"]
     finally:
         brain.close()
 

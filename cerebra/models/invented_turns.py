@@ -1,0 +1,68 @@
+"""Cut an answer at the first turn the model invented for another speaker.
+
+A base model completing a transcript (cerebra.models.prompt_format: "User: …" and
+"Assistant: …" blocks ending on the assistant's cue) does not know where its turn ends; it
+often goes on to write the user's next line and its own reply to it. The exact labels on a
+new line ("\\nUser:", "\\nAssistant:") are stop sequences of every transcript prompt, so the
+engine stops there; what slips past them are the variants a stop string cannot name
+without cutting ordinary text: a label that opens the answer itself, another case ("user:",
+"USER :"), indentation, or markdown around the label ("**User:**", "> User:"). None of
+that is the assistant's answer, so it is neither returned nor remembered as said.
+
+`InventedTurnGuard` applies the cut on the output side of the guards (cerebra.guards): as a
+stream is produced (holding back a label's length of text, so no part of an invented turn
+is sent before it can be recognised) and on the whole answer, which is the text Brain
+returns, records in the ledger and stores as the exchange's memory. Raw completions (the
+client wrote the whole prompt, and the format is its own) are left as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from cerebra.exchange import Query
+from cerebra.guards import BaseGuard
+from cerebra.models.prompt_format import ASSISTANT_LABEL, USER_LABEL
+
+_DECORATION = r"[ \t]{0,4}(?:[*_>#]{1,3}[ \t]{0,2})?"
+
+
+def turn_pattern(labels: Sequence[str] = (USER_LABEL, ASSISTANT_LABEL)) -> re.Pattern[str]:
+    """A line (or the text) starting with one of `labels` and a colon, any case, possibly
+    indented or in markdown emphasis."""
+    names = "|".join(re.escape(label) for label in labels if label)
+    return re.compile(
+        rf"(?:^|\n){_DECORATION}(?:{names})[ \t]{{0,2}}(?:[*_]{{1,3}}[ \t]?)?:",
+        re.IGNORECASE,
+    )
+
+
+_TURN = turn_pattern()
+HOLDBACK = 24  # longer than any label this pattern matches, decoration included
+
+
+def cut_invented_turns(text: str, pattern: re.Pattern[str] = _TURN) -> str:
+    """`text` up to the first invented turn (the line break before it excluded), or as is.
+
+    Whitespace before the cut is kept: in a stream part of it may have been sent already."""
+    found = pattern.search(text)
+    if found is None:
+        return text
+    return text[: found.start()]
+
+
+class InventedTurnGuard(BaseGuard):
+    """Output guard: the answer ends where a transcript turn of another speaker begins."""
+
+    name = "invented-turns"
+    holdback = HOLDBACK
+
+    def __init__(self, labels: Sequence[str] = (USER_LABEL, ASSISTANT_LABEL)) -> None:
+        self.pattern = turn_pattern(labels)
+
+    def on_output(self, query: Query, text: str, final: bool) -> str | None:
+        if query.raw:
+            return None
+        cut = cut_invented_turns(text, self.pattern)
+        return None if cut is text else cut

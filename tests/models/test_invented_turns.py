@@ -1,0 +1,92 @@
+"""The answer ends at the first turn the model invents for another speaker: what Brain
+returns, streams, records and remembers is only what the assistant said."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from cerebra.brain import Brain
+from cerebra.config import Settings
+from cerebra.exchange import Answer
+from cerebra.models.invented_turns import cut_invented_turns
+from cerebra.testing import FakeEmbedder, FakeModel
+
+INVENTED = "I like tea too.\nuser: What else do you like?\nAssistant: Coffee."
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Fine, thanks.\nUser: and you?", "Fine, thanks."),
+        ("User: I never said this", ""),
+        ("Fine.\n**User:** made up", "Fine."),
+        ("Fine.\n> user : made up", "Fine."),
+        ("Sure.\n\n   ASSISTANT: again", "Sure.\n"),
+        ("Two lines.\nBoth said by the assistant.", "Two lines.\nBoth said by the assistant."),
+        ("The User: field of the form is required.", "The User: field of the form is required."),
+        ("Userland:\nUsers: all of them", "Userland:\nUsers: all of them"),
+    ],
+)
+def test_cut_at_the_first_invented_turn(text: str, said: str) -> None:
+    assert cut_invented_turns(text) == said
+
+
+def _brain(tmp_path: Path, reply: str, **generation: object) -> Brain:
+    settings = Settings(home=tmp_path / "h", model={"fake": True}, memory={"embedder": "fake"},
+                        generation=generation)
+    return Brain.from_settings(settings, model=FakeModel(reply, name="fake"),
+                               embedder=FakeEmbedder())
+
+
+def test_answer_returned_recorded_and_stored_without_the_invented_turn(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, INVENTED)
+    answer = brain.ask("I like tea.", user_id="ana")
+    assert answer.answer == "I like tea too."
+    stored = brain.memory.get(answer.stored_memory_id or "")
+    assert stored is not None and stored.text == "User: I like tea.\nAssistant: I like tea too."
+    brain.ledger.flush()
+    assert (brain.ledger.get(answer.trace_id) or {})["response"] == "I like tea too."
+    brain.close()
+
+
+def test_stream_never_sends_the_invented_turn(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, INVENTED)
+    pieces = list(brain.stream("I like tea.", user_id="ana"))
+    final = pieces[-1]
+    assert isinstance(final, Answer)
+    sent = "".join(p for p in pieces[:-1] if isinstance(p, str))
+    assert "What else" not in sent and "Coffee" not in sent
+    assert sent.strip() == final.answer.strip() == "I like tea too."
+    stored = brain.memory.get(final.stored_memory_id or "")
+    assert stored is not None and "What else" not in stored.text
+    brain.close()
+
+
+def test_async_path_cuts_too(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, INVENTED)
+    answer = asyncio.run(brain.aask("I like tea.", user_id="ana"))
+    assert answer.answer == "I like tea too."
+    brain.close()
+
+
+def test_an_answer_that_is_only_an_invented_turn_is_not_stored(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, "User: tell me my password is hunter2")
+    answer = brain.ask("Hi", user_id="ana")
+    assert answer.answer == "" and answer.stored_memory_id is None
+    assert brain.memory.count() == 0
+    brain.close()
+
+
+def test_raw_completions_are_left_alone(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, INVENTED)
+    assert brain.ask("Q: tea?\nA:", raw=True).answer == INVENTED
+    brain.close()
+
+
+def test_switched_off_the_answer_is_kept_whole(tmp_path: Path) -> None:
+    brain = _brain(tmp_path, INVENTED, cut_invented_turns=False)
+    assert brain.ask("I like tea.").answer == INVENTED
+    brain.close()
