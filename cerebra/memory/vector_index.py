@@ -131,11 +131,18 @@ class VectorIndex:
                 found.append((int(match.group(2)), path))
         return sorted(found)
 
+    def _mirror_file(self, graph_file: Path) -> Path:
+        """The mirror saved with a graph file: usearch's keep their first name (x-sN.npz),
+        FAISS's add to theirs (x-sN.faiss.npz), so neither kind deletes the other's."""
+        if self.kind == "usearch":
+            return graph_file.with_suffix(".npz")
+        return graph_file.with_name(graph_file.name + ".npz")
+
     def _load(self) -> None:
         for seq, path in reversed(self._files()):
             try:
                 self.index.load(str(path))
-                self.mirror.load(path.with_suffix(".npz"))
+                self.mirror.load(self._mirror_file(path))
             except Exception:  # a torn or foreign file: try an older one, else rebuild
                 self.index = new_graph(self.kind, self.dim)
                 self.mirror = _Mirror(self.dim)
@@ -153,7 +160,7 @@ class VectorIndex:
             # The .npz goes first: a graph file is only ever present beside its .npz.
             tmp = final.with_suffix(f".tmp{os.getpid()}")
             self.mirror.save(tmp)
-            os.replace(tmp, final.with_suffix(".npz"))
+            os.replace(tmp, self._mirror_file(final))
             self.index.save(str(tmp))
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
@@ -162,7 +169,7 @@ class VectorIndex:
             for seq, path in self._files():
                 if seq < self.seq:
                     path.unlink(missing_ok=True)
-                    path.with_suffix(".npz").unlink(missing_ok=True)
+                    self._mirror_file(path).unlink(missing_ok=True)
             if conn is not None:
                 conn.execute(
                     text("DELETE FROM memory_vec_log WHERE seq <= :s"),

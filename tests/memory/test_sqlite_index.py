@@ -3,6 +3,7 @@ the index tests run with each graph (usearch HNSW, FAISS flat)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,8 @@ def test_index_persists_and_catches_up_after_other_writers(tmp_path: Path, kind:
     first.similar("a", "apples", k=1)
     first.backend.close()  # saves the index
     files = sorted((tmp_path / "m.db.vectors").glob(f"vectors-64-s*.{kind}"))
-    assert len(files) == 1 and files[0].with_suffix(".npz").exists()
+    mirror = files[0].with_suffix(".npz") if kind == "usearch" else Path(f"{files[0]}.npz")
+    assert len(files) == 1 and mirror.exists()
     writer = _store(path, kind)  # another process's view: it writes without searching
     more = writer.add_many("a", [f"fresh fact {n} about pears" for n in range(5)])
     writer.delete(ids[0])
@@ -130,3 +132,36 @@ def test_common_terms_are_dropped_only_past_the_postings_budget(
     assert [c.row_id for c in only_rare] == [store.get(rare).row_id]  # type: ignore[union-attr]
     alone = backend.text_candidates(store.scope("a"), ["status"], 50)
     assert len(alone) == len(common) + 1  # the rarest term is always kept
+
+
+def test_switching_the_graph_kind_rebuilds_then_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store indexed by usearch opened with FAISS builds its graph from the rows (it never
+    loads the other kind's file); back on usearch, the old file replays what came since."""
+    monkeypatch.setattr(sqlite_search, "EXACT_MAX", 5)  # search the graphs themselves
+    path = tmp_path / "m.db"
+    first = _store(path, "usearch")
+    cargo = ["tea", "silk", "salt", "wool", "iron", "rum", "corn", "rice", "wine", "coal"]
+    ids = first.add_many("a", [f"the ship carried {w} to port" for w in cargo])
+    first.similar("a", "ship", k=1)
+    first.backend.close()
+    faiss = _store(path, "faiss")
+    rum = ids[cargo.index("rum")]
+    assert faiss.similar("a", "the ship carried rum to port", k=1)[0].memory.uid == rum
+    later = faiss.add("a", "a storm hit the ship at dawn")
+    faiss.delete(rum)
+    faiss.backend.close()
+    folder = tmp_path / "m.db.vectors"
+    names = sorted(re.sub(r"-s\d+", "", p.name) for p in folder.iterdir())
+    assert names == [
+        "vectors-64.faiss",
+        "vectors-64.faiss.npz",
+        "vectors-64.npz",
+        "vectors-64.usearch",
+    ]
+    back = _store(path, "usearch")
+    assert back.similar("a", "a storm hit the ship at dawn", k=1)[0].memory.uid == later
+    assert rum not in {h.memory.uid for h in back.similar("a", "carried rum", k=40)}
+    report = back.backend.integrity()
+    assert report["missing_vector"] == report["orphan_vector"] == 0 and report["rows"] == 10
