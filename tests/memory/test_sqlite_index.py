@@ -162,6 +162,7 @@ def test_switching_the_graph_kind_rebuilds_then_catches_up(
     ]
     back = _store(path, "usearch")
     assert back.similar("a", "a storm hit the ship at dawn", k=1)[0].memory.uid == later
+    assert back.backend._indexes[64].saved_seq > 0  # type: ignore[attr-defined]  # loaded, not rebuilt
     assert rum not in {h.memory.uid for h in back.similar("a", "carried rum", k=40)}
     report = back.backend.integrity()
     assert report["missing_vector"] == report["orphan_vector"] == 0 and report["rows"] == 10
