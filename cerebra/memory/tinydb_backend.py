@@ -85,9 +85,10 @@ class TinyDBBackend:
         now = time.time()
         uids: list[str] = []
         with self._lock, self._write():
-            known = {
+            known = {  # every stored memory (expired ones too) of the batch's tenants
                 (*(getattr(r.memory, n) for n in SCOPE_FIELDS), r.content_hash): r.memory.uid
-                for r in self.view.rows().values()
+                for tenant in {item.scope.tenant_id for item in items}
+                for r in self.view.select(Scope(tenant_id=tenant), live=False)
             }
             for item in items:
                 key = (*stored_scope(item.scope).values(), item.content_hash)
