@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cerebra.memory.vector_graphs import load_faiss
+from cerebra.memory.vector_graphs import load_faiss, one_thread
 
 KINDS = ("numpy", "faiss")
 
@@ -80,12 +80,13 @@ class ExactVectors:
         faiss = load_faiss()
         index = self._faiss[int(q.shape[0])]
         k = min(count, len(allowed))
-        if len(allowed) == index.ntotal:
-            sims, ids = index.search(q.reshape(1, -1), k)
-        else:
-            selector = faiss.IDSelectorBatch(allowed)
-            params = faiss.SearchParameters()
-            params.sel = selector
-            sims, ids = index.search(q.reshape(1, -1), k, params=params)
+        with one_thread(faiss):
+            if len(allowed) == index.ntotal:
+                sims, ids = index.search(q.reshape(1, -1), k)
+            else:
+                selector = faiss.IDSelectorBatch(allowed)
+                params = faiss.SearchParameters()
+                params.sel = selector
+                sims, ids = index.search(q.reshape(1, -1), k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), sims[0][keep].astype(np.float32)

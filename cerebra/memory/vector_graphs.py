@@ -21,6 +21,8 @@ libraries are imported when a graph is built, never at import time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -123,7 +125,8 @@ class FaissFlatGraph:
 
     def search(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        sims, ids = self.index.search(q, count)
+        with one_thread(self._faiss):
+            sims, ids = self.index.search(q, count)
         keep = ids[0] >= 0  # FAISS pads a short result with -1
         return ids[0][keep].astype(np.int64), sims[0][keep].astype(np.float32)
 
@@ -141,14 +144,24 @@ class FaissFlatGraph:
 
 
 def load_faiss() -> Any:
-    """The faiss module, its OpenMP pool at one thread: one query vector is scanned on one
-    core (measured at 100k x 384 on the 2-core machine, busy: 73 ms with 1 thread, 240 ms
-    with 2, numpy 62 ms); concurrent requests already use the other core."""
+    """The faiss module (imported when first needed)."""
     import faiss
 
-    if faiss.omp_get_max_threads() != 1:
-        faiss.omp_set_num_threads(1)
     return faiss
+
+
+@contextmanager
+def one_thread(faiss: Any) -> Iterator[None]:
+    """Run a search on one OpenMP thread: one query vector is scanned on one core (at 100k x
+    384 on the busy 2-core machine: 73 ms on 1 thread, 240 ms on 2; numpy 62 ms), and
+    concurrent requests use the other. OpenMP's thread count is per calling thread and
+    shared with torch (the embedder), so it is restored afterwards."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def new_graph(kind: str, dim: int) -> Graph:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cerebra.memory.vector_graphs import FaissFlatGraph, new_graph
+from cerebra.memory.vector_graphs import FaissFlatGraph, load_faiss, new_graph
 from cerebra.memory.vector_index import VectorIndex
 
 
@@ -54,6 +54,14 @@ def test_faiss_graph_is_exact_and_keeps_ids() -> None:
         assert found.tolist() == (keys[want]).tolist()
         assert np.allclose(sims, scores[want], atol=1e-5)
     assert len(graph.search(x[0], 10_000)[0]) == 498  # no -1 padding comes back
+    faiss = load_faiss()  # a search runs on one OpenMP thread and leaves the count (torch's
+    start = faiss.omp_get_max_threads()  # too: they share the runtime) as it found it
+    faiss.omp_set_num_threads(start + 1)
+    try:
+        graph.search(x[0], 5)
+        assert faiss.omp_get_max_threads() == start + 1
+    finally:
+        faiss.omp_set_num_threads(start)
     with pytest.raises(ValueError):
         new_graph("annoy", 32)
 
