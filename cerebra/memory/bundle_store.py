@@ -80,5 +80,6 @@ class BundleStore:
             where.append(t.c.agent_id == agent_id)
         with self.engine.connect() as conn:
             rows = conn.execute(select(t).where(and_(*where))
-                                .order_by(t.c.feedback_at.desc()).limit(limit)).mappings()
+                                .order_by(t.c.feedback_at.desc(), t.c.id.desc())
+                                .limit(limit)).mappings()
             return [BundleRecord(**dict(r)) for r in rows]
