@@ -15,8 +15,11 @@ hand-edited database or a bug:
   gone or holds no such vector);
 - per-scope BM25 statistics (cerebra.memory.termstats) must count the indexed terms —
   `term_stats`;
-- further checks (the knowledge graph, facts) plug in through `register_check`: any object
-  with `name`, `verify(backend, dimension)` and `repair(backend, problems, embedder)`.
+- the knowledge graph: each memory's mentions and relations are those its text yields, and
+  none is left of a deleted memory (cerebra.memory.integrity_graph);
+- further checks (the facts tables, another backend's) plug in through `register_check`:
+  any object with `name`, `verify(backend, dimension)` and `repair(backend, problems,
+  embedder)` (cerebra.memory.integrity_report.IntegrityCheck).
 
 `verify` reports every problem naming its memory; `repair` re-indexes text, re-embeds
 missing or wrong-dimension vectors, re-queues index entries, drops orphans and rebuilds the
@@ -57,10 +60,13 @@ def register_check(factory: Callable[[Any], IntegrityCheck | None]) -> None:
 
 
 def checks_for(backend: Any) -> list[IntegrityCheck]:
-    """The core check of `backend` (SQLite or PostgreSQL) and every registered one."""
+    """The checks that cover `backend`: rows, text and vectors (SQLite or PostgreSQL), the
+    knowledge graph, and every registered one."""
+    from cerebra.memory.integrity_graph import graph_check
     from cerebra.memory.integrity_sql import core_check
 
-    return [c for c in (core_check(backend), *(f(backend) for f in _EXTRA)) if c is not None]
+    built_in = (core_check(backend), graph_check(backend))
+    return [c for c in (*built_in, *(f(backend) for f in _EXTRA)) if c is not None]
 
 
 def _name(backend: Any) -> str:

@@ -65,7 +65,7 @@ def test_a_healthy_store_verifies(store: MemoryStore) -> None:
     _ids(store)
     report = verify(store.backend, store.embedder)
     assert report.ok and report.rows == 3, report.to_dict()
-    assert report.checks == ["memory"]
+    assert report.checks == ["memory", "graph"]
 
 
 def test_deleted_vector_is_named_and_restored(store: MemoryStore) -> None:
@@ -190,3 +190,47 @@ def test_a_backend_no_check_covers_is_refused(tmp_path: Path,
     with pytest.raises(InvalidInput, match="no integrity checks cover the tinydb"):
         verify(backend, FakeEmbedder())
     backend.close()
+
+
+def _entities(store: MemoryStore, uid: str) -> set[str]:
+    row = store.get(uid)
+    assert row is not None
+    with store.backend.engine.connect() as conn:  # type: ignore[attr-defined]
+        return set(conn.execute(text("SELECT entity FROM memory_mentions WHERE memory_id = :i"),
+                                {"i": row.row_id}).scalars())
+
+
+def test_missing_and_stale_graph_are_rewritten_from_the_text(store: MemoryStore) -> None:
+    uids = _ids(store)
+    before = _entities(store, uids[0])
+    assert "alice" in before
+    for table in ("memory_mentions", "memory_relations"):
+        _sql(store, f"DELETE FROM {table} WHERE memory_id = (SELECT id FROM memories "
+             "WHERE uid = :u)", u=uids[0])
+    _sql(store, "UPDATE memory_mentions SET entity = 'nobody' WHERE memory_id = (SELECT id "
+         "FROM memories WHERE uid = :u) AND entity = 'bob'", u=uids[1])
+    report = verify(store.backend, store.embedder)
+    named = {(p.check, p.kind, p.memory_id) for p in report.problems}
+    assert named == {("graph", "missing_graph", uids[0]), ("graph", "stale_graph", uids[1])}
+    fixed = repair(store.backend, store.embedder)
+    assert fixed.ok and fixed.repaired == {"graph": 2}, fixed.to_dict()
+    assert _entities(store, uids[0]) == before and "bob" in _entities(store, uids[1])
+
+
+def test_graph_rows_of_a_deleted_memory_are_dropped(tmp_path: Path,
+                                                     request: pytest.FixtureRequest) -> None:
+    store = MemoryStore(make_backend("sqlite", tmp_path, request), FakeEmbedder())
+    gone = store.get(_ids(store)[0])
+    assert gone is not None
+    with store.backend.engine.connect() as conn:  # type: ignore[attr-defined]
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # as an old or foreign writer might
+        conn.execute(text("DELETE FROM memories WHERE id = :i"), {"i": gone.row_id})
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    report = verify(store.backend, store.embedder)
+    assert ("orphan_graph", gone.row_id) in {(p.kind, p.row_id) for p in report.problems}
+    assert repair(store.backend, store.embedder).ok
+    with store.backend.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(text("SELECT count(*) FROM memory_mentions WHERE memory_id = :i"),
+                            {"i": gone.row_id}).scalar_one() == 0
+    store.backend.close()
