@@ -379,6 +379,22 @@ class MemorySettings(_Group):
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
     )
+    learn_weights: bool = _field(
+        True,
+        description="weights that learn: each tenant's (and agent's) retrieval fusion weights "
+        "are updated from feedback that marks recalled memories helpful or not (context "
+        "bundle feedback), kept in versions (GET /api/memory/weights; reset, rollback)",
+    )
+    weights_rate: float = _field(
+        0.2, ge=0, le=1,
+        description="learning rate of the weights: the most one feedback event moves a "
+        "weight's logarithm",
+    )
+    weights_bound: float = _field(
+        2.0, ge=1, le=10,
+        description="learned weights stay within this factor of the defaults (1: fixed); "
+        "their total drift, the sum of |log(learned / default)|, within log(bound) times 3",
+    )
     integrity_interval_s: float = _field(
         86400.0, ge=0,
         description="seconds between background integrity repairs (rows, full text, vectors "

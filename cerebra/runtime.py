@@ -244,6 +244,7 @@ def assemble(
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )
+    learn_weights(memory, engine, settings)
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
     if settings.memory.integrity_interval_s > 0:
@@ -255,6 +256,14 @@ def assemble(
         guards.append(plugin_guard)  # the plugins' policies, as they are at each request
     return BrainParts(settings, engine, registry, memory, router, catalog, jobs,
                       guards=guards, sinks=build_sinks(settings, engine), plugins=plugins)
+
+
+def learn_weights(memory: MemoryStore, engine: Engine, settings: Settings) -> None:
+    """Give `memory` the weights each scope learned from feedback (memory.learn_weights)."""
+    if settings.memory.learn_weights:
+        from cerebra.memory.learned_weights import learned_weights
+
+        memory.learned = learned_weights(engine, memory.weights, settings.memory)
 
 
 def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,
@@ -286,11 +295,13 @@ def build_memory_store(
     if engine is None:
         engine = make_engine(settings.db_url)
         upgrade(engine)
-    return MemoryStore(
+    store = MemoryStore(
         memory_backend(engine, settings),
         embedder or load_embedder(settings),
         weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
     )
+    learn_weights(store, engine, settings)
+    return store
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from cerebra.cli.memory_graph_cmd import graph_cmd
 from cerebra.cli.memory_integrity_cmd import repair_cmd, verify_cmd
+from cerebra.cli.memory_weights_cmd import weights_cmd
 from cerebra.config import get_settings
 from cerebra.errors import InvalidInput, NotFound
 
@@ -31,6 +32,7 @@ FILTER = typer.Option(None, "--filter", help='metadata filter as JSON, e.g. \'{"
 JSON_OUT = typer.Option(False, "--json", help="print JSON")
 app.command("verify")(verify_cmd)
 app.command("repair")(repair_cmd)
+app.command("weights")(weights_cmd)
 app.command("graph")(graph_cmd)
 
 

@@ -63,8 +63,9 @@ class RetrievalWeights:
     """How much each signal adds to a hit's score (all signals are scaled to 0..1).
 
     `text` and `vector` split the relevance evidence evenly; `neighbours` is the per-turn
-    decay of score spread along a conversation and `neighbour_window` how many turns it
-    reaches; `session` weighs the session signal over its `session_top` best turns;
+    decay of score spread along a conversation, `neighbour_window` how many turns it
+    reaches and `context` the weight of that spread score; `session` weighs the session
+    signal over its `session_top` best turns;
     `speaker` is the bonus for turns spoken by the one person the query names; `date` the
     bonus for memories from a date the query names; `bm25_k1` and `bm25_b` are BM25's
     parameters when it is computed from per-scope statistics (short turns favour low b).
@@ -80,6 +81,7 @@ class RetrievalWeights:
     recency_half_life_days: float = 30.0
     candidates: int = 200
     neighbours: float = 0.6
+    context: float = 1.0
     neighbour_window: int = 2
     session: float = 0.1
     session_top: int = 3
@@ -226,7 +228,7 @@ def fuse(
             sig["text"] = w.text * text_norm[row_id]
         sig["vector"] = w.vector * vec_norm.get(row_id, vec_floor)
         if row_id in context:
-            sig["context"] = context[row_id]
+            sig["context"] = w.context * context[row_id]
         if row_id in session:
             sig["session"] = w.session * session[row_id]
         if len(named) == 1 and memory.metadata.get(SPEAKER_KEY) in named:

@@ -49,6 +49,7 @@ __all__ = ["MemoryStore", "validate_text"]
 
 if TYPE_CHECKING:
     from cerebra.jobs.base import JobRunner
+    from cerebra.memory.learned_weights import LearnedWeights
     from cerebra.memory.pruner import Pruner
 
 
@@ -59,6 +60,8 @@ class MemoryStore:
     of the same scope that is at least that similar; None (the default) keeps both.
     `salience_rate` is how far one unit of feedback moves a memory's salience (-1..1).
     `MemoryStore()` without a backend uses the configured database (migrated first).
+    `learned` (cerebra.memory.learned_weights), when set, gives each tenant or agent the
+    weights it learned from feedback; `weights` are then the defaults they stay around.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class MemoryStore:
         self.max_chars = max_chars
         self.near_duplicate_threshold = near_duplicate_threshold
         self.salience_rate = salience_rate
+        self.learned: LearnedWeights | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -126,6 +130,12 @@ class MemoryStore:
             return Scope(tenant_of(None))
         user_pin, agent_pin = context.confinement()
         return Scope(context.tenant_id, user_id=user_pin, agent_id=agent_pin)
+
+    def weights_for(self, scope: Scope) -> RetrievalWeights:
+        """The weights a search in `scope` ranks with (learned ones, when there are)."""
+        learned = self.learned
+        return self.weights if learned is None else learned.weights_for(
+            scope.tenant_id, scope.agent_id)
 
     def _backend(self, filters: Any) -> MemoryBackend:
         return filtered(self.backend, parse_filter(filters))
@@ -362,10 +372,11 @@ class MemoryStore:
         if k == 0:
             return []
         vector = self.embedder.embed([query])[0]
+        weights = self.weights_for(scope)
         hits = hybrid_search(
-            backend, scope, terms(query), vector, k=k, weights=self.weights, tags=tag_values(tags)
+            backend, scope, terms(query), vector, k=k, weights=weights, tags=tag_values(tags)
         )
-        return floor_of(self.weights).keep(hits) if relevant_only else hits
+        return floor_of(weights).keep(hits) if relevant_only else hits
 
     def similar(
         self,

@@ -158,6 +158,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(query.router)
     from cerebra.server.routes import memory_graph  # issue 12 (1), before /{memory_id}
     app.include_router(memory_graph.router)  # /api/memory/graph: entities, neighbours, paths
+    from cerebra.server.routes import memory_weights  # issue 12 (6), before /{memory_id}
+    app.include_router(memory_weights.router)  # /api/memory/weights: show, reset, rollback
     app.include_router(memory.router)
     app.include_router(openai_compat.router)
     app.include_router(router_api.router)
