@@ -8,6 +8,13 @@ question of its own conversation and of another one, calibrates the floor on the
 conversations (at --min-recall of the evidence kept) and reports precision / recall without
 a floor, with the calibrated one and with the shipped default (RelevanceFloor in
 MemorySettings) on the odd conversations and the hand-written set. Prints JSON.
+
+Measured (all-MiniLM-L6-v2, LoCoMo dev, k = 5, 2-core machine): calibrated floor 0.427 at
+coverage weight 0.5 (of 0, 0.25, 0.5, 1); shipped 0.42. On the held-out conversations,
+own + cross questions: injection precision 0.084 without a floor, 0.144 with it, evidence
+recall 0.97; a question asked of another conversation gets 0.96 memories instead of 5;
+own-conversation precision 0.167 -> 0.173. Hand-written set: precision 0.109 -> 0.293,
+evidence recall 1.0, the ten unrelated questions get no memory (5 each without the floor).
 """
 
 from __future__ import annotations
