@@ -48,6 +48,7 @@ from cerebra.prompts.renderer import DEFAULT_PERSONA, render_conversation
 if TYPE_CHECKING:
     from cerebra.brain import Brain
     from cerebra.governance.constitution import Loaded
+    from cerebra.memory.retrieval import RetrievalWeights
     from cerebra.memory.store import MemoryStore
     from cerebra.memory.working_session import Workspace
 
@@ -75,6 +76,7 @@ class BundleQuery:
     k: int = 8
     token_budget: int | None = None  # None: memory.token_budget
     persona: str | None = DEFAULT_PERSONA
+    as_of: Any = None  # recall facts valid then (a date or UNIX time; see MemoryStore.search)
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,14 @@ class ContextBundler:
             raise InvalidInput("token_budget must be a non-negative integer", field="token_budget")
         scope = self._owned_scope(request, context)
         hits = self.memory.search(scope.agent_id, query, k=request.k, user_id=scope.user_id,
-                                  explain=True, context=context)
+                                  explain=True, context=context,
+                                  **({} if request.as_of is None else {"as_of": request.as_of}))
+        relevant = self._relevant(scope, hits)  # what Brain would inject: over the floor
         conversation = (*history, Message("user", query))
-        working, hits_left, budget_left = self._working(request, scope, context,
-                                                        conversation, hits, budget)
+        budget_left = budget
+        working, hits_left, budget_left = self._working(
+            request, scope, context, conversation,
+            [h for h in hits if h.memory.uid in relevant], budget_left)
         rendered = render_conversation(conversation, hits_left, count_tokens=self.count_tokens,
                                        token_budget=budget_left, persona=request.persona)
         messages = rendered.messages
@@ -152,16 +158,16 @@ class ContextBundler:
             id=new_id(), created_at=time.time(), query=query,
             user_id=scope.user_id or "", agent_id=scope.agent_id or "",
             session_id=request.session_id,
-            memories=_memories(hits),
+            memories=_memories(hits, relevant),
             working_memory=self._working_entries(request, scope, context),
-            profile=None,  # no user profiles are kept yet (issue 12, item 4)
+            profile=None,  # user profiles: not in this deployment
             graph_facts=self._graph_facts(scope, hits),
             residual=self._residual(conversation),
             prompt=RecommendedPrompt(
                 messages=[PromptMessage(role=m.role, content=str(m.content)) for m in messages],
                 injected=[h.memory.uid for h in rendered.injected], token_budget=budget),
             directives=self._directives(scope, context),
-            weights={k: float(v) for k, v in asdict(self.memory.weights_for(scope)).items()
+            weights={k: float(v) for k, v in asdict(self._weights(scope)).items()
                      if isinstance(v, int | float)},
         )
         self.store.add(BundleRecord(
@@ -171,6 +177,17 @@ class ContextBundler:
                       for m in bundle.memories],
             weights=bundle.weights, created_at=bundle.created_at))
         return bundle
+
+    def _relevant(self, scope: Scope, hits: Sequence[MemoryHit]) -> set[str]:
+        """Ids of the hits that clear the scope's relevance floor (cerebra.memory.relevance)."""
+        from cerebra.memory.relevance import floor_of
+
+        return {h.memory.uid for h in floor_of(self._weights(scope)).keep(hits)}
+
+    def _weights(self, scope: Scope) -> RetrievalWeights:
+        """The weights the scope ranks with (its learned ones where the store learns)."""
+        weights_for = getattr(self.memory, "weights_for", None)
+        return weights_for(scope) if callable(weights_for) else self.memory.weights
 
     def _owned_scope(self, request: BundleQuery, context: RequestContext) -> Scope:
         try:
@@ -283,8 +300,9 @@ class ContextBundler:
         if not good and not bad and score is not None and given:
             moved += self.memory.reinforce(sorted(given), 2.0 * float(score) - 1.0,
                                            context=owner)
-        if self.memory.learned is not None and good:  # weights that learn (item 6)
-            self.memory.learned.learn_bundle(record, good, bad)
+        learned = getattr(self.memory, "learned", None)
+        if learned is not None and good:  # weights that learn (item 6)
+            learned.learn_bundle(record, good, bad)
         return FeedbackOutcome(bundle_id=record.id, score=score, helpful=good, unhelpful=bad,
                                reinforced=moved)
 
@@ -308,7 +326,7 @@ def _checked_history(history: Sequence[Message], max_chars: int) -> tuple[Messag
     return tuple(out)
 
 
-def _memories(hits: Sequence[MemoryHit]) -> list[BundleMemory]:
+def _memories(hits: Sequence[MemoryHit], relevant: set[str]) -> list[BundleMemory]:
     total = sum(max(h.score, 0.0) for h in hits)
     out = []
     for h in hits:
@@ -319,6 +337,7 @@ def _memories(hits: Sequence[MemoryHit]) -> list[BundleMemory]:
         out.append(BundleMemory(
             id=m.uid, text=m.text, score=round(float(h.score), 6),
             weight=round(max(h.score, 0.0) / total, 6) if total > 0 else 0.0,
-            signals=signals, shares=shares, created_at=m.created_at, source=m.source,
+            signals=signals, shares=shares, relevant=m.uid in relevant,
+            created_at=m.created_at, source=m.source,
             tags=list(m.tags), metadata=dict(m.metadata)))
     return out

@@ -23,6 +23,8 @@ class BundleMemory(BaseModel):
     weight: float = Field(description="score over the sum of the bundle's scores (sums to 1)")
     signals: dict[str, float] = Field(description="each signal's contribution to score")
     shares: dict[str, float] = Field(description="each signal's fraction of score")
+    relevant: bool = Field(description="clears the relevance floor: Brain would inject it "
+                           "(only these are in the recommended prompt)")
     created_at: float
     source: str
     tags: list[str]
@@ -48,16 +50,19 @@ class GraphFact(BaseModel):
 
 
 class ProfileFact(BaseModel):
+    """The current value of one attribute the user stated (cerebra.memory.profile)."""
+
     attribute: str
     value: str
-    confidence: float | None = None
-    memory_id: str | None = None
-    valid_from: float | None = None
+    confidence: float
+    memory_ids: list[str] = Field(description="the memories that state it")
+    first_stated: float
+    last_stated: float
 
 
 class UserProfile(BaseModel):
     user_id: str
-    facts: list[ProfileFact]
+    facts: list[ProfileFact] = Field(description="most confident first")
 
 
 class Residual(BaseModel):

@@ -224,6 +224,21 @@ def test_the_sessions_working_memory_is_in_the_bundle_and_its_prompt(world: Worl
         assert HEADER not in other["prompt"]["messages"][0]["content"]
 
 
+def test_graph_facts_about_the_recalled_memories_entities(world: World) -> None:
+    texts = ["Alice works at Acme in Lisbon.", "Alice's sister Ana lives in Porto."]
+    ids = world.client.post("/api/memory/batch", headers=world.alice, json={
+        "agent_id": "helper", "items": [{"text": t} for t in texts]}).json()["ids"]
+    bundle = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "Where does Alice work?", "agent_id": "helper"}).json()
+    facts = {(f["subject"], f["predicate"], f["object"]): f["memory_id"]
+             for f in bundle["graph_facts"]}
+    assert facts[("alice", "works at", "acme")] == ids[0]
+    assert facts[("ana", "lives in", "porto")] == ids[1]  # through alice, a shared entity
+    other = world.client.post("/context/evaluate", headers=world.bob, json={
+        "query": "Where does Alice work?", "agent_id": "helper"}).json()
+    assert other["graph_facts"] == []  # bob's scope holds none of it
+
+
 @pytest.mark.slow
 def test_an_agent_with_a_real_local_model_answers_from_the_bundle(world: World) -> None:
     """The agent runs SmolLM2 135M Instruct (llama.cpp, in a child process) on the bundle's

@@ -9,6 +9,7 @@ is 404, bad input 422 naming the field.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +25,7 @@ from cerebra.prompts.renderer import DEFAULT_PERSONA
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.request_schemas import WHOLE
+from cerebra.server.routes.memory import UnixTime
 
 router = APIRouter(prefix="/context", tags=["context"])
 
@@ -31,6 +33,8 @@ Text = Annotated[str, Field(min_length=1, max_length=20_000, pattern=r"\S",
                             description="not blank; at most memory.max_chars (20,000)")]
 Name = Annotated[str, Field(max_length=200)]
 MemoryId = Annotated[str, Field(min_length=1, max_length=64)]
+# as_of: an ISO date (the end of that day) or a UNIX time
+Day = Annotated[date, Field(description="YYYY-MM-DD")]
 
 
 class Turn(BaseModel):
@@ -51,6 +55,9 @@ class EvaluateIn(BaseModel):
         default=None, description="tokens for memories in the prompt; null: memory.token_budget")
     persona: str | None = Field(default=None, max_length=20_000,
                                 description="the system prompt's persona; null: Cerebra's")
+    as_of: Day | UnixTime | None = Field(
+        default=None, description="recall the facts valid then: a date (YYYY-MM-DD, the end "
+        "of that day) or a UNIX time; null: a date in the query, else now")
 
 
 def _something_to_say(schema: dict[str, Any]) -> None:
@@ -93,6 +100,7 @@ async def evaluate(
         session_id=body.session_id, k=body.k, token_budget=body.token_budget,
         history=tuple(Message(t.role, t.content) for t in body.history),
         persona=DEFAULT_PERSONA if body.persona is None else body.persona,
+        as_of=body.as_of.isoformat() if isinstance(body.as_of, date) else body.as_of,
     )
     return await asyncio.to_thread(bundler.evaluate, query, context=ctx)
 
