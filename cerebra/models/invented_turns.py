@@ -10,9 +10,10 @@ without cutting ordinary text: a label that opens the answer itself, another cas
 that is the assistant's answer, so it is neither returned nor remembered as said.
 
 `InventedTurnGuard` applies the cut on the output side of the guards (cerebra.guards): as a
-stream is produced (holding back a label's length of text, so no part of an invented turn
-is sent before it can be recognised) and on the whole answer, which is the text Brain
-returns, records in the ledger and stores as the exchange's memory. Raw completions (the
+stream is produced (holding back only a line that could still become a label, so no part of
+an invented turn is sent before it can be recognised and the first token of an ordinary
+answer is not delayed) and on the whole answer, which is the text Brain returns, records in
+the ledger and stores as the exchange's memory. Raw completions (the
 client wrote the whole prompt, and the format is its own) are left as they are.
 """
 
@@ -39,7 +40,9 @@ def turn_pattern(labels: Sequence[str] = (USER_LABEL, ASSISTANT_LABEL)) -> re.Pa
 
 
 _TURN = turn_pattern()
-HOLDBACK = 24  # longer than any label this pattern matches, decoration included
+_LEAD = re.compile(r"[ \t]{0,4}(?:[*_>#]{1,3}[ \t]{0,2})?")
+_AFTER_LABEL = re.compile(r"[ \t]{0,2}(?:[*_]{1,3}[ \t]?)?")
+MAX_LABEL = 24  # longer than any line start the pattern matches, decoration included
 
 
 def cut_invented_turns(text: str, pattern: re.Pattern[str] = _TURN) -> str:
@@ -52,17 +55,42 @@ def cut_invented_turns(text: str, pattern: re.Pattern[str] = _TURN) -> str:
     return text[: found.start()]
 
 
+def may_open_turn(line: str, labels: Sequence[str] = (USER_LABEL, ASSISTANT_LABEL)) -> bool:
+    """Whether `line` (the text after the last line break) could still grow into a turn
+    label: "", "  U", "**Assist", "user " are; "Hello", "Users" are not."""
+    if len(line) > MAX_LABEL:
+        return False
+    rest = line.lower()[_LEAD.match(line).end() :]  # type: ignore[union-attr]
+    for label in (x.lower() for x in labels if x):
+        if label.startswith(rest):
+            return True
+        if rest.startswith(label) and _AFTER_LABEL.fullmatch(rest[len(label) :]):
+            return True
+    return False
+
+
 class InventedTurnGuard(BaseGuard):
-    """Output guard: the answer ends where a transcript turn of another speaker begins."""
+    """Output guard: the answer ends where a transcript turn of another speaker begins.
+
+    While a stream is produced, the text from the last line break on is held back only
+    when that line could still become a label (so a line break that an invented turn
+    follows is never sent); any other text goes out as soon as it is generated."""
 
     name = "invented-turns"
-    holdback = HOLDBACK
 
     def __init__(self, labels: Sequence[str] = (USER_LABEL, ASSISTANT_LABEL)) -> None:
+        self.labels = tuple(labels)
         self.pattern = turn_pattern(labels)
 
     def on_output(self, query: Query, text: str, final: bool) -> str | None:
         if query.raw:
             return None
         cut = cut_invented_turns(text, self.pattern)
-        return None if cut is text else cut
+        if cut is not text:
+            return cut
+        if final:
+            return None
+        start = text.rfind("\n")
+        if may_open_turn(text[start + 1 :], self.labels):
+            return text[: max(start, 0)]
+        return None

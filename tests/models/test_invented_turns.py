@@ -10,8 +10,8 @@ import pytest
 
 from cerebra.brain import Brain
 from cerebra.config import Settings
-from cerebra.exchange import Answer
-from cerebra.models.invented_turns import cut_invented_turns
+from cerebra.exchange import Answer, Query
+from cerebra.models.invented_turns import InventedTurnGuard, cut_invented_turns, may_open_turn
 from cerebra.testing import FakeEmbedder, FakeModel
 
 INVENTED = "I like tea too.\nuser: What else do you like?\nAssistant: Coffee."
@@ -32,6 +32,28 @@ INVENTED = "I like tea too.\nuser: What else do you like?\nAssistant: Coffee."
 )
 def test_cut_at_the_first_invented_turn(text: str, said: str) -> None:
     assert cut_invented_turns(text) == said
+
+
+@pytest.mark.parametrize(
+    ("line", "may"),
+    [("", True), ("U", True), ("  us", True), ("**Assist", True), ("user ", True),
+     ("User *", True), ("Hello", False), ("Users", False), ("User x", False),
+     ("U" + " " * 30, False)],
+)
+def test_which_line_could_still_open_a_turn(line: str, may: bool) -> None:
+    assert may_open_turn(line) is may
+
+
+def test_stream_holds_back_only_a_line_that_could_become_a_label() -> None:
+    guard, query = InventedTurnGuard(), Query(prompt="hi")
+    assert guard.on_output(query, "Sure", False) is None  # sent at once
+    assert guard.on_output(query, "Sure.\n", False) == "Sure."  # the break waits
+    assert guard.on_output(query, "Sure.\nUs", False) == "Sure."
+    assert guard.on_output(query, "Sure.\nUsually", False) is None  # not a label: all of it
+    assert guard.on_output(query, "Sure.\nUser:", False) == "Sure."  # cut for good
+    assert guard.on_output(query, "U", False) == ""
+    assert guard.on_output(query, "Sure.\n", True) is None  # the end: nothing to wait for
+    assert guard.on_output(Query(prompt="hi", raw=True), "Sure.\nUser:", False) is None
 
 
 def _brain(tmp_path: Path, reply: str, **generation: object) -> Brain:
