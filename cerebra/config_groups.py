@@ -411,6 +411,12 @@ class MemorySettings(_Group):
         description="how much a memory's full-text coverage of the query adds to its cosine "
         "in the relevance floor's measure",
     )
+    graph_weight: float = _field(
+        0.0, ge=0, le=2,
+        description="weight of the knowledge-graph view in recall: entity overlap with the "
+        "query and multi-hop expansion along shared entities (cerebra.memory.graph_rank), "
+        "each this much; 0 turns the view off (on LoCoMo dev neither moved R@10)",
+    )
     working_turns: int = _field(
         8, ge=0, le=1000,
         description="working memory: recent turns kept per session (tenant, user, agent, "

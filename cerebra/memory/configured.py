@@ -44,6 +44,8 @@ def retrieval_weights(settings: Settings | None = None) -> RetrievalWeights:
     return RetrievalWeights(
         relevance_floor=settings.memory.relevance_floor,
         relevance_coverage_weight=settings.memory.relevance_coverage_weight,
+        graph_entity=settings.memory.graph_weight,
+        graph_hop=settings.memory.graph_weight,
     )
 
 
