@@ -12,7 +12,7 @@ linearly and a memory's graph is exactly its own rows.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, text
 
 from cerebra.db.metadata import metadata
 
@@ -28,6 +28,14 @@ memory_mentions = Table(
     Column("kind", String(16), nullable=False),  # person | name | date | number | thing
     Column("count", Integer, nullable=False),
     Index("ix_memory_mentions_entity", "tenant_id", "entity", "memory_id"),
+    # the unconfirmed sentence openers, found by the write that confirms their name
+    Index(
+        "ix_memory_mentions_openers",
+        "tenant_id",
+        "entity",
+        sqlite_where=text("kind = 'opener'"),
+        postgresql_where=text("kind = 'opener'"),
+    ),
 )
 
 # A relation stated by a memory: subject entity, the words between (the predicate), object.

@@ -54,18 +54,20 @@ def write_graph(conn: Connection, row_id: int, tenant_id: str, body: str) -> Non
     full name, of its first word). All by (tenant_id, entity) index lookups."""
     found = extract(body)
     mentions = list(found.mentions)
+    named = _named(conn, tenant_id, [x.key for x in mentions if x.kind == OPENER])
     for i, x in enumerate(mentions):
-        if x.kind == OPENER and _named(conn, tenant_id, x.key):
+        if x.kind == OPENER and x.key in named:
             mentions[i] = replace(x, kind="person")
     confirm = {x.key for x in mentions if x.kind in ("person", "name")}
     confirm |= {x.key.split(" ", 1)[0] for x in mentions if x.kind == "person" and " " in x.key}
-    for key in sorted(confirm):
+    if confirm:  # through the partial index of openers (migration 0027)
+        eq, params = _marks("e", sorted(confirm))
         conn.execute(
             text(
                 "UPDATE memory_mentions SET kind = 'person' WHERE tenant_id = :t "
-                f"AND entity = :e AND kind = '{OPENER}'"
+                f"AND entity IN ({eq}) AND kind = '{OPENER}'"
             ),
-            {"t": tenant_id, "e": key},
+            {"t": tenant_id, **params},
         )
     found = replace(found, mentions=tuple(mentions))
     if found.mentions:
@@ -92,17 +94,20 @@ def write_graph(conn: Connection, row_id: int, tenant_id: str, body: str) -> Non
         )
 
 
-def _named(conn: Connection, tenant_id: str, key: str) -> bool:
-    return (
-        conn.execute(
+def _named(conn: Connection, tenant_id: str, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` the tenant has as a name (one confirmed mention each is enough)."""
+    named: set[str] = set()
+    for key in sorted(set(keys)):  # one index probe each, stopping at the first hit
+        hit = conn.execute(
             text(
                 "SELECT 1 FROM memory_mentions WHERE tenant_id = :t AND entity = :e "
                 f"AND kind <> '{OPENER}' LIMIT 1"
             ),
             {"t": tenant_id, "e": key},
         ).first()
-        is not None
-    )
+        if hit is not None:
+            named.add(key)
+    return named
 
 
 def clear_graph(conn: Connection, ids: Sequence[int]) -> None:
