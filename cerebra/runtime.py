@@ -177,16 +177,12 @@ class BrainParts:
 
 def build_guards(settings: Settings, engine: Engine,
                  models: ModelRegistry | None = None) -> list[Guard]:
-    """The guards settings switch on, in the order they run: the cut at invented turns
-    (output only), input policy (the constitution), then rate limits and budget
-    reservations."""
+    """The guards settings switch on, in the order they run: input policy (the
+    constitution), rate limits and budget reservations, then the cut at invented turns
+    (output only)."""
     from cerebra.governance.guard import build_policy_guard
 
     guards: list[Guard] = []
-    if settings.generation.cut_invented_turns:
-        from cerebra.models.invented_turns import InventedTurnGuard
-
-        guards.append(InventedTurnGuard())
     policy = build_policy_guard(settings)  # a bad constitution signature stops start-up here
     if policy is not None:
         guards.append(policy)
@@ -196,6 +192,10 @@ def build_guards(settings: Settings, engine: Engine,
         limits = build_limits_guard(settings, engine, models)
         if limits is not None:
             guards.append(limits)
+    if settings.generation.cut_invented_turns:
+        from cerebra.models.invented_turns import InventedTurnGuard
+
+        guards.append(InventedTurnGuard())
     return guards
 
 
