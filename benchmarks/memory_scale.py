@@ -3,6 +3,8 @@
     python benchmarks/memory_scale.py --n 10000,100000,1000000 --backend sqlite
     python benchmarks/memory_scale.py --n 10000,100000 --backend postgres   # embedded server
     python benchmarks/memory_scale.py --compare-indexes --n 100000          # index choice
+    python benchmarks/memory_scale.py --n 10000 --backend sqlite-faiss     # FAISS flat index
+    python benchmarks/memory_scale.py --n 1000,5000 --backend tinydb        # one JSON file
 
 Prints JSON. Targets (SQLite, 2 cores): p50 <= 10 ms and p99 <= 50 ms at 100k; p50 <= 50 ms
 at 1M. How the bulk is made is described in cerebra.bench.memory_scale.
@@ -23,7 +25,9 @@ TARGETS = {100_000: (10.0, 50.0), 1_000_000: (50.0, None)}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", default="10000,100000", help="comma-separated memory counts")
-    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--backend", default="sqlite", choices=["sqlite", "sqlite-faiss", "tinydb", "postgres"]
+    )
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--pg-url", default=None, help="an existing PostgreSQL (else embedded)")
     parser.add_argument(

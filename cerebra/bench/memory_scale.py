@@ -115,17 +115,22 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def _make_backend(kind: str, workdir: Path, pg_url: str | None) -> MemoryBackend:
-    if kind == "sqlite":
+    if kind in ("sqlite", "sqlite-faiss"):
         from cerebra.memory.sqlite import SQLiteBackend
 
-        return SQLiteBackend(str(workdir / "scale.db"))
+        index = "faiss" if kind == "sqlite-faiss" else "usearch"
+        return SQLiteBackend(str(workdir / "scale.db"), index=index)
+    if kind == "tinydb":
+        from cerebra.memory.tinydb_backend import TinyDBBackend
+
+        return TinyDBBackend(workdir / "scale.json")
     if kind == "postgres":
         from cerebra.memory.postgres import PostgresBackend
 
         if pg_url is None:
             raise ValueError("the postgres backend needs pg_url (or run through the CLI)")
         return PostgresBackend(pg_url, create_vector_index=False)
-    raise ValueError(f"unknown backend {kind!r}: use sqlite or postgres")
+    raise ValueError(f"unknown backend {kind!r}: use sqlite, sqlite-faiss, tinydb or postgres")
 
 
 def run_scale_benchmark(
@@ -216,7 +221,9 @@ def run_scale_benchmark(
                 "index_catch_up_s": round(index_s, 1),
                 "process_rss_mb": round(_rss_mb(), 0),
             }
-            if backend == "sqlite":
+            if backend == "tinydb":
+                row["json_file_mb"] = round(_size_mb(folder / "scale.json"), 1)
+            elif backend.startswith("sqlite"):
                 row["db_file_mb"] = round(_size_mb(folder / "scale.db"), 0)
                 row["vector_index_files_mb"] = round(_size_mb(folder / "scale.db.vectors"), 0)
             else:

@@ -36,6 +36,8 @@ class RowView:
         self._dirty: set[int] = set()  # rows written since they were decoded
         self._discards = storage.discards
         self._vectors_stale = True
+        # per scope: (rows that never expire, rows with an expiry), until the next write
+        self._scopes: dict[tuple[str | None, ...], tuple[list[Row], list[Row]]] = {}
 
     def touch(self, row_ids: Iterable[int]) -> None:
         """Mark rows written (inside the current transaction) for decoding again."""
@@ -59,6 +61,7 @@ class RowView:
             self._dirty.clear()
             self._by_tenant = None
         if self._by_tenant is None:
+            self._scopes.clear()
             self._by_tenant = {}
             for r in self._by_id.values():
                 self._by_tenant.setdefault(r.memory.tenant_id, []).append(r)
@@ -79,18 +82,35 @@ class RowView:
     ) -> list[Row]:
         """The rows of `scope` (live ones only unless `live` is False) carrying one of
         `tags` (any, without tags), passing the filter `where` and `test`."""
+        lasting, expiring = self._scope_rows(scope)
         now = time.time()
+        rows = lasting + [r for r in expiring if not live or is_live(r.memory, now)]
+        if not tags and where is None and test is None:
+            return rows
         wanted = set(tags)
-        pairs = scope_test(scope)
         return [
             r
-            for r in self._view()[1].get(scope.tenant_id, ())
-            if in_scope(r.memory, pairs)
-            and (not live or is_live(r.memory, now))
-            and (not wanted or not wanted.isdisjoint(r.memory.tags))
+            for r in rows
+            if (not wanted or not wanted.isdisjoint(r.memory.tags))
             and matches(where, r.memory)
             and (test is None or test(r))
         ]
+
+    def _scope_rows(self, scope: Scope) -> tuple[list[Row], list[Row]]:
+        """A scope's rows without and with an expiry (cached until the next write)."""
+        by_tenant = self._view()[1]  # first: a changed view empties the scope cache
+        found = self._scopes.get(scope.key())
+        if found is None:
+            pairs = scope_test(scope)
+            rows = [r for r in by_tenant.get(scope.tenant_id, ()) if in_scope(r.memory, pairs)]
+            found = (
+                [r for r in rows if r.memory.expires_at is None],
+                [r for r in rows if r.memory.expires_at is not None],
+            )
+            if len(self._scopes) >= 256:
+                self._scopes.clear()
+            self._scopes[scope.key()] = found
+        return found
 
     def synced_vectors(self) -> ExactVectors:
         """The exact search structure over every row's vector, rebuilt if a write came after."""
