@@ -186,8 +186,7 @@ class ContextBundler:
 
     def _weights(self, scope: Scope) -> RetrievalWeights:
         """The weights the scope ranks with (its learned ones where the store learns)."""
-        weights_for = getattr(self.memory, "weights_for", None)
-        return weights_for(scope) if callable(weights_for) else self.memory.weights
+        return self.memory.weights_for(scope)
 
     def _owned_scope(self, request: BundleQuery, context: RequestContext) -> Scope:
         try:
@@ -300,9 +299,8 @@ class ContextBundler:
         if not good and not bad and score is not None and given:
             moved += self.memory.reinforce(sorted(given), 2.0 * float(score) - 1.0,
                                            context=owner)
-        learned = getattr(self.memory, "learned", None)
-        if learned is not None and good:  # weights that learn (item 6)
-            learned.learn_bundle(record, good, bad)
+        if self.memory.learned is not None and good:  # weights that learn (item 6)
+            self.memory.learned.learn_bundle(record, good, bad)
         return FeedbackOutcome(bundle_id=record.id, score=score, helpful=good, unhelpful=bad,
                                reinforced=moved)
 
