@@ -4,8 +4,10 @@
 A scope is a tenant and an agent ("" for the whole tenant). A search by an agent uses that
 agent's learned weights, else the tenant's, else the defaults (cached per process;
 invalidated on every change made here, re-read after `CACHE_S` for changes made by other
-processes). Feedback (`learn`, `learn_bundle`) appends a version with one step of the rule
-in cerebra.memory.weight_learning, at rate / √t for the scope's t-th update since a reset;
+processes; learning always starts from the stored latest version, one step at a time per
+process — two processes learning at once may each step from the same version).
+Feedback (`learn`, `learn_bundle`) appends a version with one step of the rule in
+cerebra.memory.weight_learning, at rate / √t for the scope's t-th update since a reset;
 `reset` appends the defaults and `rollback` a copy of an earlier version, so every version
 stays readable and any can be restored.
 """
@@ -111,6 +113,7 @@ class LearnedWeights:
         self.rule = rule or LearningRule()
         self._cache: dict[tuple[str, str], tuple[float, WeightVersion | None]] = {}
         self._lock = threading.Lock()
+        self._learning = threading.Lock()
 
     @classmethod
     def on(cls, engine: Engine, defaults: RetrievalWeights,
@@ -186,19 +189,21 @@ class LearnedWeights:
         version of the scope's weights (starting from those the scope searches with);
         None when the event teaches nothing (no helpful-unhelpful pair)."""
         agent = _agent(agent_id)
-        start = self.weights_for(tenant_id, agent)
-        own = self._latest(tenant_id, agent)
-        done = own.updates if own else 0  # since the last reset: the rate decays as 1/√t
-        step = rule_of.update(rule_of.weights_dict(start), self.default_dict(), ranked,
-                              helpful, unhelpful, in_force, self.rule,
-                              rate=self.rule.rate / math.sqrt(done + 1))
-        if step is None:
-            return None
-        version = self.versions.append(
-            tenant_id, agent, "update", step.weights,
-            updates=(own.updates if own else 0) + 1, pairs=(own.pairs if own else 0) + step.pairs,
-            loss=step.loss)
-        self._forget(tenant_id, agent)
+        with self._learning:  # one step at a time, each from the latest version
+            self._forget(tenant_id, agent)
+            self._forget(tenant_id, "")
+            start = self.weights_for(tenant_id, agent)
+            own = self._latest(tenant_id, agent)
+            done = own.updates if own else 0  # since the last reset: the rate decays as 1/√t
+            step = rule_of.update(rule_of.weights_dict(start), self.default_dict(), ranked,
+                                  helpful, unhelpful, in_force, self.rule,
+                                  rate=self.rule.rate / math.sqrt(done + 1))
+            if step is None:
+                return None
+            version = self.versions.append(
+                tenant_id, agent, "update", step.weights, updates=done + 1,
+                pairs=(own.pairs if own else 0) + step.pairs, loss=step.loss)
+            self._forget(tenant_id, agent)
         return version
 
     def learn_bundle(self, record: Any, helpful: Sequence[str],

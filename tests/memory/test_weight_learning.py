@@ -194,3 +194,15 @@ def test_bootstrap_interval_brackets_the_mean() -> None:
     low, high = bootstrap_ci([0.0, 0.1, 0.2, 0.1, 0.0, 0.3])
     assert low < 0.1166 < high
     assert bootstrap_ci([]) == (0.0, 0.0)
+
+
+def test_concurrent_feedback_steps_one_at_a_time(sql_engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    learned = LearnedWeights.on(sql_engine, RetrievalWeights())
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: learned.learn("t1", None, RANKED, ["good"], ["bad"], DEFAULTS),
+                      range(8)))
+    history = learned.versions.history("t1", "")
+    assert [v.version for v in history] == list(range(8, 0, -1))
+    assert [v.updates for v in history] == list(range(8, 0, -1))  # none lost
