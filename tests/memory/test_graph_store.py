@@ -111,7 +111,6 @@ def test_a_failed_batch_leaves_no_graph(store: MemoryStore, monkeypatch: Any) ->
 
 
 def test_expansion_reaches_a_memory_no_pool_found(store: MemoryStore) -> None:
-    scope = store.scope("a")
     store.add("a", "Hannah adopted a greyhound named Quixote.")
     store.add("a", "Quixote won the Brighton race.")
     for i in range(30):
@@ -131,7 +130,18 @@ def test_expansion_reaches_a_memory_no_pool_found(store: MemoryStore) -> None:
     explained = store.search("a", query, k=3, explain=True)
     assert any("graph_hop" in h.signals for h in explained)
     # with a tag filter nothing is brought in from outside the pools
-    assert all(
-        "Brighton" not in h.memory.text for h in store.search("a", query, k=3, tags=["x"])
-    )
-    assert scope.tenant_id
+    assert all("Brighton" not in h.memory.text for h in store.search("a", query, k=3, tags=["x"]))
+
+
+def test_the_graph_is_there_after_a_restart(tmp_path: Path) -> None:
+    from cerebra.memory.sqlite import SQLiteBackend
+
+    path = str(tmp_path / "m.db")
+    first = MemoryStore(SQLiteBackend(path), FakeEmbedder())
+    first.add("a", "I met Olga in Kyiv.")
+    first.backend.close()  # a new process on the same file
+    again = MemoryStore(SQLiteBackend(path), FakeEmbedder())
+    try:
+        assert _keys(again, again.scope("a")) == {"olga": 1, "kyiv": 1}
+    finally:
+        again.backend.close()
