@@ -379,6 +379,12 @@ class MemorySettings(_Group):
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
     )
+    supersession: bool = _field(
+        True,
+        description="facts in time: record the (subject, attribute, value) statements of each "
+        "memory; a newer different value supersedes the older one, recall prefers the "
+        "current fact and as-of queries the one valid then (off: neither)",
+    )
     learn_weights: bool = _field(
         True,
         description="weights that learn: each tenant's (and agent's) retrieval fusion weights "

@@ -243,6 +243,7 @@ def assemble(
         weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
+        supersession=settings.memory.supersession,
     )
     learn_weights(memory, engine, settings)
     if settings.memory.prune_interval_s > 0:
@@ -301,6 +302,7 @@ def build_memory_store(
         weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
+        supersession=settings.memory.supersession,
     )
     learn_weights(store, engine, settings)
     return store

@@ -143,8 +143,12 @@ def search(
     filter_: str = FILTER,
     explain: bool = typer.Option(False, "--explain", help="show each signal's contribution"),
     as_json: bool = JSON_OUT,
+    as_of: str = typer.Option(
+        None, "--as-of", help="recall as of a date (YYYY-MM-DD), datetime or UNIX time"
+    ),
 ) -> None:
-    """Hybrid search (full text + vectors + importance/salience/recency)."""
+    """Hybrid search (full text + vectors + importance/salience/recency); with --as-of, the
+    facts valid at that moment rank above those that superseded them."""
     hits = _store().search(
         agent,
         query,
@@ -154,6 +158,7 @@ def search(
         tags=tag,
         filters=_json_arg(filter_, "filter"),
         explain=explain,
+        as_of=as_of,
     )
     _print_hits(hits, as_json, explain)
 

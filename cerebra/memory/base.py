@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from cerebra.db.schema import DEFAULT_TENANT
+from cerebra.memory.facts import Fact
 from cerebra.memory.filters import Node
 from cerebra.memory.text import TermStats
 
@@ -56,6 +57,8 @@ class NewMemory:
     expires_at: float | None = None
     # uid of a near-duplicate to merge this item into, or "#n": the n-th item of its batch
     merge_into: str | None = None
+    # the statements it makes (cerebra.memory.facts); None: not extracted, none are recorded
+    facts: tuple[Fact, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class MemoryChange:
     importance: float | None = None
     expires_at: float | None = None
     clear_expiry: bool = False
+    facts: tuple[Fact, ...] | None = None  # the new text's statements; None: left as they are
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,12 @@ class Memory:
     expires_at: float | None
     row_id: int = 0
     version: int = 1
+    # its validity in time (cerebra.memory.supersession.summary), when it was looked up
+    validity: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {} if self.validity is None else dict(self.validity)
+        return extra | {
             "id": self.uid,
             "text": self.text,
             "tenant_id": self.tenant_id,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,9 @@ class RetrievalWeights:
     `speaker` is the bonus for turns spoken by the one person the query names; `date` the
     bonus for memories from a date the query names; `bm25_k1` and `bm25_b` are BM25's
     parameters when it is computed from per-scope statistics (short turns favour low b).
+    `facts` weighs facts in time (cerebra.memory.temporal): a memory whose statements are
+    out of date at the moment the query asks about loses up to this much, one stating the
+    then-current value of what the query asks about, of whom it asks, gains as much.
     `relevance_floor` and `relevance_coverage_weight` decide which hits are worth injecting
     into a prompt at all (cerebra.memory.relevance); they do not change the ranking.
     """
@@ -90,6 +93,7 @@ class RetrievalWeights:
     date_tau_days: float = 3.0
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    facts: float = 0.5
     relevance_floor: float = 0.0
     relevance_coverage_weight: float = 0.5
     graph_entity: float = 0.0
@@ -204,6 +208,7 @@ def fuse(
     weights: RetrievalWeights,
     now: float,
     graph: GraphView | None = None,
+    stale: Mapping[int, float] | None = None,
 ) -> list[MemoryHit]:
     """Score every fetched candidate from its pools, its neighbours and its own signals."""
     w = weights
@@ -237,6 +242,8 @@ def fuse(
             sig["date"] = w.date * date_closeness(memory.created_at, dates, w.date_tau_days)
         if graph is not None:
             sig.update(graph_signals(graph, row_id, w))
+        if stale and row_id in stale:
+            sig["facts"] = w.facts * stale[row_id]
         age_days = max(0.0, now - memory.created_at) / 86400.0
         sig["importance"] = w.importance * memory.importance
         sig["salience"] = w.salience * max(-1.0, min(1.0, memory.salience))
@@ -285,8 +292,10 @@ def hybrid_search(
     weights: RetrievalWeights,
     tags: Sequence[str] = (),
     now: float | None = None,
+    stale: Callable[[Mapping[int, Memory]], Mapping[int, float]] | None = None,
 ) -> list[MemoryHit]:
-    """Fuse full-text and vector candidates with conversation context and memory signals."""
+    """Fuse full-text and vector candidates with conversation context and memory signals;
+    `stale` scores each candidate's statements at the query's moment (-1..1, facts in time)."""
     if k <= 0:
         return []
     pool = max(weights.candidates, k)
@@ -302,5 +311,8 @@ def hybrid_search(
         text_hits = [Candidate(row_id, score) for row_id, score in scores.items()]
     now = time.time() if now is None else now
     graph = graph_for(backend, scope, query_terms, text_hits, found, weights, tags)
-    hits = fuse(found.memories, text_hits, found.vector, query_terms, weights, now, graph)[:k]
+    stale_rows = None if stale is None else stale(found.memories)
+    hits = fuse(
+        found.memories, text_hits, found.vector, query_terms, weights, now, graph, stale_rows
+    )[:k]
     return with_evidence(hits, found.vector, unique, found.stats)

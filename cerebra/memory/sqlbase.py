@@ -31,6 +31,7 @@ from cerebra.memory.sqlvocab import (
     stored_scope,
     tag_sql,
 )
+from cerebra.memory.supersession import FactState, Statement, forget, record, states
 from cerebra.memory.termstats import StatsDelta, read_term_stats, scope_key
 from cerebra.memory.text import TermStats
 
@@ -73,6 +74,7 @@ class SQLMemoryBackend(ABC):
         now = time.time()
         uids: list[str] = []
         delta = StatsDelta()
+        stated: list[Statement] = []
         with self.engine.begin() as conn:
             known = self._existing_hashes(conn, items)
             for item in items:
@@ -93,8 +95,11 @@ class SQLMemoryBackend(ABC):
                 self._write_tags(conn, row_id, item.tags, item.scope.tenant_id)
                 write_graph(conn, row_id, item.scope.tenant_id, item.text)
                 delta.add(scope_key(item.scope), item.terms, 1)
+                if item.facts:
+                    stated.append(self._statement(row_id, item.scope, item, now))
                 known[key] = uid
                 uids.append(uid)
+            record(conn, stated)
             delta.flush(conn)
         return uids
 
@@ -137,9 +142,23 @@ class SQLMemoryBackend(ABC):
             tags=tuple(dict.fromkeys((*old.tags, *item.tags))),
             metadata={**old.metadata, **item.metadata},
             importance=max(old.importance, item.importance),
+            facts=item.facts,
         )
         self._apply(conn, old, change, now, event="merge")
         return old.uid
+
+    @staticmethod
+    def _statement(row_id: int, scope: Scope, item: NewMemory, now: float) -> Statement:
+        where = stored_scope(scope)
+        at = item.created_at if item.created_at is not None else now
+        return Statement(
+            row_id, where["tenant_id"], where["user_id"], where["agent_id"], at, item.facts or ()
+        )
+
+    def fact_states(self, row_ids: Sequence[int]) -> dict[int, tuple[FactState, ...]]:
+        """The statements each memory makes, with their validity (cerebra.memory.supersession)."""
+        with self.engine.connect() as conn:
+            return states(conn, row_ids)
 
     def _write_tags(
         self, conn: Connection, row_id: int, tags: Sequence[str], tenant_id: str
@@ -234,6 +253,11 @@ class SQLMemoryBackend(ABC):
             self._reindex(conn, old.row_id, change)
             clear_graph(conn, [old.row_id])  # the graph follows the text
             write_graph(conn, old.row_id, old.tenant_id, change.text)
+        if change.facts is not None:
+            statement = Statement(
+                old.row_id, old.tenant_id, old.user_id, old.agent_id, old.created_at, change.facts
+            )
+            record(conn, [statement], replace=True)
 
     def delete(self, scope: Scope, uids: Sequence[str]) -> int:
         if not uids:
@@ -308,6 +332,7 @@ class SQLMemoryBackend(ABC):
                 {f"u{i}": r.uid for i, r in enumerate(chunk)},
             )
             conn.execute(text(f"DELETE FROM memory_tags WHERE memory_id IN ({marks})"))
+            forget(conn, ids)
             clear_graph(conn, ids)
             conn.execute(text(f"DELETE FROM memories WHERE id IN ({marks})"))
         delta.flush(conn)

@@ -19,6 +19,7 @@ import numpy as np
 
 from cerebra.context import RequestContext, tenant_of
 from cerebra.errors import InvalidInput, NotFound
+from cerebra.memory import temporal
 from cerebra.memory.base import (
     Memory,
     MemoryBackend,
@@ -59,6 +60,8 @@ class MemoryStore:
     `near_duplicate_threshold` (cosine, e.g. 0.95) merges a new memory into an existing one
     of the same scope that is at least that similar; None (the default) keeps both.
     `salience_rate` is how far one unit of feedback moves a memory's salience (-1..1).
+    `supersession` records what memories state (cerebra.memory.temporal): recall then
+    prefers the fact current at the moment a query asks about.
     `MemoryStore()` without a backend uses the configured database (migrated first).
     `learned` (cerebra.memory.learned_weights), when set, gives each tenant or agent the
     weights it learned from feedback; `weights` are then the defaults they stay around.
@@ -73,6 +76,7 @@ class MemoryStore:
         max_chars: int = 20_000,
         near_duplicate_threshold: float | None = None,
         salience_rate: float = 0.1,
+        supersession: bool = True,
     ) -> None:
         if near_duplicate_threshold is not None and not 0 < near_duplicate_threshold <= 1:
             raise InvalidInput(
@@ -88,6 +92,7 @@ class MemoryStore:
         self.max_chars = max_chars
         self.near_duplicate_threshold = near_duplicate_threshold
         self.salience_rate = salience_rate
+        self.supersession = supersession
         self.learned: LearnedWeights | None = None
 
     @property
@@ -253,6 +258,7 @@ class MemoryStore:
         """Embed (one batch), mark near-duplicates, and store prepared items atomically."""
         if not items:
             return []
+        items = temporal.with_facts(items) if self.supersession else items
         vectors = self.embedder.embed([i.text for i in items])
         model = self.embedder.model_id
         ready = [
@@ -306,6 +312,8 @@ class MemoryStore:
                 embedding=self.embedder.embed([clean])[0],
                 embedding_model=self.embedder.model_id,
             )
+            if self.supersession and (old := self.backend.get(self._owned(context), memory_id)):
+                fields["facts"] = temporal.changed_facts(old, clean, metadata_value(metadata))
         if tags is not None:
             fields["tags"] = tag_values(tags)
         if metadata is not None:
@@ -319,7 +327,7 @@ class MemoryStore:
         memory = self.backend.update(self._owned(context), memory_id, MemoryChange(**fields))
         if memory is None:
             raise NotFound(f"memory {memory_id} not found", field="memory_id")
-        return memory
+        return temporal.with_validity(self.backend, [memory])[0]
 
     def history(
         self, memory_id: str, *, context: RequestContext | None = None
@@ -359,12 +367,15 @@ class MemoryStore:
         filters: Mapping[str, Any] | None = None,
         explain: bool = False,
         context: RequestContext | None = None,
+        as_of: Any = None,
         relevant_only: bool = False,
     ) -> list[MemoryHit]:
         """Hybrid recall: full text + vector similarity + importance, salience and recency.
         `relevant_only` keeps only the hits that clear the weights' relevance floor (what
         Brain injects into a prompt; cerebra.memory.relevance)."""
         query = validate_text(query, field="query", max_chars=self.max_chars)
+        as_of = temporal.parse_as_of(as_of)
+        moment = temporal.query_moment(query, as_of, time.time()) if self.supersession else None
         if k < 0:
             raise InvalidInput("k must be >= 0", field="k")
         scope = self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
@@ -374,8 +385,10 @@ class MemoryStore:
         vector = self.embedder.embed([query])[0]
         weights = self.weights_for(scope)
         hits = hybrid_search(
-            backend, scope, terms(query), vector, k=k, weights=weights, tags=tag_values(tags)
+            backend, scope, terms(query), vector, k=k, weights=weights,
+            tags=tag_values(tags), stale=temporal.staleness(backend, moment, query),
         )
+        hits = temporal.hits_with_validity(backend, hits) if self.supersession else hits
         return floor_of(weights).keep(hits) if relevant_only else hits
 
     def similar(
@@ -430,7 +443,8 @@ class MemoryStore:
         return self.backend.recent(where, k, parse_filter(filters))
 
     def get(self, memory_id: str, *, context: RequestContext | None = None) -> Memory | None:
-        return self.backend.get(self._owned(context), memory_id)
+        memory = self.backend.get(self._owned(context), memory_id)
+        return None if memory is None else temporal.with_validity(self.backend, [memory])[0]
 
     def count(
         self, agent_id: str | None = None, *, context: RequestContext | None = None, **scope: Any

@@ -30,6 +30,15 @@ Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 Name = Annotated[str, Field(max_length=200)]
 Seconds = Annotated[float, Field(gt=0, strict=True)]
 UnixTime = Annotated[float, Field(ge=0, le=253_402_300_799, strict=True)]  # to 9999-12-31
+# a moment for "as of" recall: an ISO 8601 date or datetime (the store checks it is a real
+# one: 422 naming as_of otherwise), or a UNIX time
+AsOf = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        description="ISO 8601 date (the end of that day) or datetime",
+    ),
+]
 # cerebra.memory.filters' language (the store checks it: 422 naming the field)
 Filters = Annotated[dict[str, Any], WithJsonSchema(filter_schema())]
 
@@ -69,6 +78,8 @@ class SearchIn(ScopeIn):
     tags: list[Tag] = Field(default_factory=list)
     filters: Filters | None = None
     explain: bool = Field(default=False, strict=True)
+    # recall as of this moment: the facts valid then rank first (facts in time)
+    as_of: AsOf | UnixTime | None = None
 
 
 class ListIn(ScopeIn):
@@ -163,6 +174,7 @@ async def search_memory(
         filters=body.filters,
         explain=body.explain,
         context=ctx,
+        as_of=body.as_of,
     )
     return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
 
@@ -325,9 +337,13 @@ async def memory_history(
     ctx: RequestContext = Depends(requires(Scope.MEMORY_READ)),
 ) -> dict[str, Any]:
     versions = await asyncio.to_thread(brain.memory.history, memory_id, context=ctx)
+    memory = await asyncio.to_thread(brain.memory.get, memory_id, context=ctx)
     if not versions:
         raise NotFound(f"memory {memory_id} not found", field="memory_id")
-    return {"versions": [v.to_dict() for v in versions]}
+    # facts in time: whether (and by which memory) what it states was superseded
+    validity = {k: v for k, v in (memory.to_dict() if memory else {}).items()
+                if k in ("valid_from", "valid_to", "superseded_by", "facts")}
+    return {"versions": [v.to_dict() for v in versions], "validity": validity}
 
 
 @router.delete("/{memory_id}")
