@@ -35,9 +35,10 @@ from cerebra.memory.text import STOP_WORDS, terms
 
 MAX_KEY = 200
 OPENER = "opener"  # kind of a lone capitalised sentence opener (see the module docstring)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?:])\s+|\n+")  # a "Name: text" label ends like a sentence
+_BREAK = re.compile(r"[,;:()\[\]\"“”—–!?]")  # punctuation no name or phrase runs across
 _TOKEN = re.compile(r"\$?\d[\d,.]*%?|[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
-_JOINERS = frozenset({"of", "de", "del", "da", "van", "von", "the", "&", "and"})
+_JOINERS = frozenset({"of", "de", "del", "da", "van", "von", "the", "&"})
 _PLACE_PREPS = frozenset({"in", "to", "from", "at", "near", "into", "visited", "visit"})
 _ORG_WORDS = frozenset(
     """inc ltd llc corp company university college school club church museum park street
@@ -166,7 +167,20 @@ def _date_at(toks: list[str], i: int) -> tuple[int, str, str] | None:
     return None
 
 
-def _names(toks: list[str], mid_capitals: set[str]) -> list[_Found]:
+def _tokens(sentence: str) -> tuple[list[str], list[bool]]:
+    """The tokens of a sentence and, for each, whether punctuation separates it from the
+    token before ("Paris, Rome": Rome is separated)."""
+    toks: list[str] = []
+    breaks: list[bool] = []
+    end = 0
+    for match in _TOKEN.finditer(sentence):
+        toks.append(match.group())
+        breaks.append(bool(_BREAK.search(sentence, end, match.start())))
+        end = match.end()
+    return toks, breaks
+
+
+def _names(toks: list[str], breaks: list[bool], mid_capitals: set[str]) -> list[_Found]:
     found: list[_Found] = []
     i = 0
     while i < len(toks):
@@ -177,7 +191,7 @@ def _names(toks: list[str], mid_capitals: set[str]) -> list[_Found]:
             i = date[0]
             continue
         if tok[0].isdigit() or tok.startswith("$"):
-            nxt = toks[i + 1].lower() if i + 1 < len(toks) else ""
+            nxt = toks[i + 1].lower() if i + 1 < len(toks) and not breaks[i + 1] else ""
             if nxt and nxt not in STOP_WORDS and nxt.isalpha():
                 key = f"{tok.rstrip(',.')} {thing_key([nxt])}".strip()
                 found.append(_Found(i, i + 2, key, f"{tok} {toks[i + 1]}", "number"))
@@ -191,10 +205,15 @@ def _names(toks: list[str], mid_capitals: set[str]) -> list[_Found]:
             i += 1
             continue
         j = i + 1
-        while j < len(toks):
+        while j < len(toks) and not breaks[j]:
             if _capital(toks[j]) and toks[j].lower() not in _MONTH_NAMES:
                 j += 1
-            elif toks[j].lower() in _JOINERS and j + 1 < len(toks) and _capital(toks[j + 1]):
+            elif (
+                toks[j].lower() in _JOINERS
+                and j + 1 < len(toks)
+                and not breaks[j + 1]
+                and _capital(toks[j + 1])
+            ):
                 j += 2
             else:
                 break
@@ -216,7 +235,7 @@ def _names(toks: list[str], mid_capitals: set[str]) -> list[_Found]:
     return found
 
 
-def _things(toks: list[str], taken: set[int]) -> list[_Found]:
+def _things(toks: list[str], breaks: list[bool], taken: set[int]) -> list[_Found]:
     """Runs of 2-3 lower-case content words not inside a name."""
     out: list[_Found] = []
     run: list[int] = []
@@ -233,6 +252,9 @@ def _things(toks: list[str], taken: set[int]) -> list[_Found]:
 
     for k, tok in enumerate(toks):
         low = tok.lower()
+        if breaks[k]:
+            close()
+            run = []
         if (
             k not in taken
             and tok.isalpha()
@@ -253,10 +275,10 @@ def _things(toks: list[str], taken: set[int]) -> list[_Found]:
 def extract(text: str) -> Extraction:
     """Entities (with counts) and relations of `text`."""
     sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-    tokenised = [_TOKEN.findall(s) for s in sentences]
+    tokenised = [_tokens(s) for s in sentences]
     mid_capitals = {  # capitalised words not opening a sentence, or opening a longer name
         t.lower().rstrip("'s’")
-        for toks in tokenised
+        for toks, _ in tokenised
         for k, t in enumerate(toks)
         if _capital(t)
         and t.lower() not in STOP_WORDS
@@ -267,10 +289,10 @@ def extract(text: str) -> Extraction:
     relations: list[Relation] = []
     last_person: str | None = None
     last_name: str | None = None
-    for toks in tokenised:
-        found = _names(toks, mid_capitals)
+    for toks, breaks in tokenised:
+        found = _names(toks, breaks, mid_capitals)
         taken = {k for f in found for k in range(f.start, f.end)}
-        found += _things(toks, taken)
+        found += _things(toks, breaks, taken)
         for k, tok in enumerate(toks):  # pronouns stand for the last person / name
             low = tok.lower()
             target = last_name if low in _THEY else last_person if low in _HE_SHE else None

@@ -61,3 +61,10 @@ def test_query_keys_take_a_leading_name() -> None:
 def test_empty_and_odd_text() -> None:
     assert extract("").mentions == () and extract("...!!").relations == ()
     assert extract("ÉMILE ZOLA wrote in 1880 — naïve café talk").keys() >= {"émile zola", "1880"}
+
+
+def test_punctuation_and_speaker_labels_end_a_name() -> None:
+    found = _kinds("Caroline: Hey Mel! I met Ana, Bo and Cy in Paris, France on May 8, 2023.")
+    assert {"caroline hey mel", "ana bo", "bo and cy", "paris france"}.isdisjoint(found)
+    assert {"mel", "ana", "bo", "cy", "paris", "2023-05-08"} <= set(found)
+    assert found["caroline"] == "opener"  # a speaker label opens the line
