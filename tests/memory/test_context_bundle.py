@@ -239,6 +239,28 @@ def test_graph_facts_about_the_recalled_memories_entities(world: World) -> None:
     assert other["graph_facts"] == []  # bob's scope holds none of it
 
 
+def test_as_of_and_the_relevance_floor(world: World) -> None:
+    day = 86400.0
+    items = [{"text": "I live in Paris", "created_at": 1_600_000_000.0},
+             {"text": "I moved to Berlin", "created_at": 1_600_000_000.0 + 400 * day}]
+    paris, berlin = world.client.post("/api/memory/batch", headers=world.alice, json={
+        "agent_id": "helper", "items": items}).json()["ids"]
+    now = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "Where do I live?", "agent_id": "helper"}).json()
+    then = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "Where do I live?", "agent_id": "helper", "as_of": "2021-01-01"}).json()
+    assert now["memories"][0]["id"] == berlin and then["memories"][0]["id"] == paris
+    bad = world.client.post("/context/evaluate", headers=world.alice,
+                            json={"query": "Where do I live?", "as_of": "last spring"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"].startswith("as_of")
+    # an unrelated question: memories are listed, but none clears the floor or is injected
+    off = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "quantum chromodynamics lattice gauge theory", "agent_id": "helper"}).json()
+    assert off["memories"] and not any(m["relevant"] for m in off["memories"])
+    assert off["prompt"]["injected"] == []
+    assert all(m["relevant"] for m in now["memories"] if m["id"] in now["prompt"]["injected"])
+
+
 @pytest.mark.slow
 def test_an_agent_with_a_real_local_model_answers_from_the_bundle(world: World) -> None:
     """The agent runs SmolLM2 135M Instruct (llama.cpp, in a child process) on the bundle's
