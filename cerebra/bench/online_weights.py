@@ -10,6 +10,12 @@ measure recall@k with the weights learned against the static defaults; the gain 
 mean per-question difference, with a paired bootstrap 95 % interval. Both directions are
 run (A→B, B→A), each from the defaults, and pooled (every question measured once).
 Embeddings of the turns and the questions are computed once per run.
+
+Measured on locomo_dev.json (5 conversations, 757 questions, MiniLM, rate 0.2 decaying as
+1/√t, bound 2, k 10, pool 30): pooled R@10 0.8032 static → 0.8035 learned, gain +0.0002
+(95 % CI −0.0083..+0.0089; seed 1: −0.0017, −0.0107..+0.0069); A→B −0.0072, B→A +0.0045,
+none outside noise. With a constant rate 0.2: −0.0063 (−0.0156..+0.0015). The defaults
+were tuned on this file, which leaves a linear reweighting little to gain here.
 """
 
 from __future__ import annotations
