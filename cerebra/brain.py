@@ -36,6 +36,8 @@ from cerebra.guards import (
 )
 from cerebra.ids import new_id
 from cerebra.memory.base import MemoryHit
+from cerebra.memory.profile import Profiles
+from cerebra.memory.profile_block import profile_block
 from cerebra.memory.store import MemoryStore, validate_text
 from cerebra.memory.turns import TurnCounter
 from cerebra.memory.working_session import Workspace, build_workspace
@@ -110,6 +112,7 @@ class Brain:
         self.turns = TurnCounter(memory)  # conversation positions of stored exchanges
         # each session's recent turns and scratch notes (cerebra/memory/working_session.py)
         self.working = working or build_workspace(self.settings, memory)
+        self.profiles = Profiles(memory)  # what memory knows of each user (memory/profile.py)
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
         # the audit log, when a sink keeps one: routes and the CLI record actions through it
         self.audit: AuditLog | None = next(
@@ -222,10 +225,18 @@ class Brain:
             if query.messages is not None
             else (*query.history, Message("user", prompt))
         )
-        # recalled memories and the session's working memory, within the token budget
+        # the user's profile, recalled memories and the session's working memory, within
+        # the token budget (the profile's lines first, in their share)
+        budget, max_tokens = self.settings.memory.token_budget, (
+            query.max_tokens or self.settings.generation.max_tokens)
+        profile = profile_block(self.profiles, query, count_tokens=backend.count_tokens,
+                                token_budget=budget, share=self.settings.memory.profile_share)
         messages, injected = self.working.render(
-            query, conversation, hits, backend, token_budget=self.settings.memory.token_budget,
-            max_tokens=query.max_tokens or self.settings.generation.max_tokens)
+            query, conversation, hits, backend, token_budget=budget - profile.tokens,
+            max_tokens=max_tokens)
+        messages = profile.merged(messages, count_tokens=backend.count_tokens,
+                                  max_context=backend.capabilities.max_context,
+                                  max_tokens=max_tokens)
         request = GenerationRequest(
             messages=() if query.raw else messages,
             prompt=prompt if query.raw else None,

@@ -448,6 +448,11 @@ class MemorySettings(_Group):
         description="share of memory.token_budget working memory may fill; long-term "
         "memories get the rest and what it leaves unused",
     )
+    profile_share: float = _field(
+        0.15, ge=0, le=1,
+        description="share of memory.token_budget the user's profile may fill (its lines, "
+        "most confident first; taken before working and long-term memory; 0: not injected)",
+    )
     backend: Literal["database", "tinydb"] = _field(
         "database",
         description="where memories are stored: the configured database (SQLite or "

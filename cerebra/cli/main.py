@@ -31,6 +31,7 @@ from cerebra.cli import (
     missions_cmd,
     ops_cmd,
     plugins_cmd,
+    profile_cmd,
     prompts_cmd,
     ratings_cmd,
     router_cmd,
@@ -64,6 +65,7 @@ app.add_typer(datasets_cmd.app, name="datasets")  # issue 11 (A2)
 app.add_typer(improve_cmd.app, name="improve")  # issue 11 (H): cycles and triggers
 app.add_typer(signals_cmd.app, name="signals")  # issue 11 (A1): list, examples, rlaif
 app.add_typer(working_cmd.app, name="working")  # issue 12 (3): session notes, turns
+app.add_typer(profile_cmd.app, name="profile")  # issue 12 (4): show, set, unset, forget
 ops_cmd.register(app)
 deploy_cmd.register(ops_cmd.models_app)  # issue 11 (E): models promote|rollback|versions
 identity_cmd.register(app)

@@ -30,6 +30,7 @@ from cerebra.memory.base import (
     Scope,
 )
 from cerebra.memory.embedders import Embedder
+from cerebra.memory.facts import Fact
 from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
 from cerebra.memory.relevance import floor_of
@@ -158,6 +159,7 @@ class MemoryStore:
         created_at: float | None = None,
         ttl: float | None = None,
         expires_at: float | None = None,
+        facts: tuple[Fact, ...] | None = None,
     ) -> NewMemory:
         clean = validate_text(text, max_chars=self.max_chars)
         if created_at is not None and (
@@ -175,6 +177,7 @@ class MemoryStore:
             source=str(source)[:32],
             created_at=None if created_at is None else float(created_at),
             expires_at=expiry(ttl, expires_at, time.time()),
+            facts=facts,
         )
 
     def add(
@@ -192,8 +195,10 @@ class MemoryStore:
         ttl: float | None = None,
         expires_at: float | None = None,
         context: RequestContext | None = None,
+        facts: tuple[Fact, ...] | None = None,
     ) -> str:
-        """Store one memory and return its id (the existing id if the text is a duplicate)."""
+        """Store one memory and return its id (the existing id if the text is a duplicate);
+        `facts`: the statements it makes, when the caller knows them (else extracted)."""
         item = self._new(
             text,
             self.scope(agent_id, user_id=user_id, session_id=session_id, context=context),
@@ -204,6 +209,7 @@ class MemoryStore:
             created_at=created_at,
             ttl=ttl,
             expires_at=expires_at,
+            facts=facts,
         )
         return self.put([item])[0]
 

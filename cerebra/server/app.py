@@ -193,5 +193,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(working_api.router)  # /api/working: session notes, turns
     from cerebra.server.routes import context_api  # issue 12 (5)
     app.include_router(context_api.router)  # /context/evaluate, /context/feedback (bundles)
+    from cerebra.server.routes import profile_api  # issue 12 (4)
+    app.include_router(profile_api.router)  # /api/users/{id}/profile: show, edit, forget
     install_openapi(app)  # last: documents the error answers of every route included above
     return app

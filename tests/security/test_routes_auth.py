@@ -77,6 +77,8 @@ def _call(world: World, r: RouteRequirement, key: str | None,
     body: dict[str, Any] | None = {} if r.method in ("POST", "PUT") else None
     if r.method == "PATCH":
         body = {"text": "changed"}  # a valid edit: refused for the id, not for the body
+        if r.path.endswith("/profile"):
+            body = {"job": "pilot"}  # a profile's fields are its attributes
     return world.client.request(r.method, path, json=body, headers=_bearer(key))
 
 
