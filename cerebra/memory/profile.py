@@ -261,7 +261,8 @@ class Profiles:
                 f"removed {attribute.replace('_', ' ')}")
             self.store.add(
                 agent_id, f"Profile edit {new_id()[:8]} for {scope.user_id}: {said}.",
-                user_id=scope.user_id, tags=["profile"], source=SOURCE, importance=0.8,
+                user_id=scope.user_id, tags=["profile"], source=SOURCE,
+                importance=0.8 if value else 0.2,  # a removal says little worth recalling
                 metadata={"provenance": PROVENANCE, "editor": editor,
                           "speaker": scope.user_id, "edited_at": time.time()},
                 facts=(Fact(subject, attribute, value),), context=context)

@@ -145,7 +145,7 @@ def standing(
         if share:
             out[row] = -share
             continue
-        on_topic = [f for f in facts if f.attribute in asked]
+        on_topic = [f for f in facts if f.attribute in asked and f.value]  # "": removed
         if not on_topic or row not in memories:
             continue
         memory = memories[row]

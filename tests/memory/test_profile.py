@@ -67,6 +67,9 @@ def test_patch_supersedes_and_unset_hides_until_stated_again(
 
     profile = profiles.patch("ana", {"lives_in": None})
     assert "lives_in" not in profile.to_dict()["attributes"]
+    hits = store.search(None, "where do I live", user_id="ana", k=5, explain=True)
+    removal = next(h for h in hits if "removed lives in" in h.memory.text)
+    assert "facts" not in (removal.signals or {})  # a removal states no value to prefer
     assert profiles.patch("ana", {"lives_in": "rome"}).get("lives_in") is not None
     profiles.patch("ana", {"lives_in": None})
     store.add(None, "I live in Lisbon now", user_id="ana")
