@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cerebra.context import RequestContext, tenant_of
-from cerebra.errors import Forbidden, InvalidInput, NotFound
+from cerebra.errors import CerebraError, Forbidden, InvalidInput, NotFound
 from cerebra.governance.directives import Directives, directives_for
 from cerebra.ids import new_id
 from cerebra.memory.base import MemoryHit, Scope
@@ -35,9 +35,11 @@ from cerebra.memory.bundle_types import (
     ContextBundle,
     FeedbackOutcome,
     GraphFact,
+    ProfileFact,
     PromptMessage,
     RecommendedPrompt,
     Residual,
+    UserProfile,
     WorkingEntry,
 )
 from cerebra.memory.residual import ConversationResidual, ResidualTurn, to_base64
@@ -95,6 +97,16 @@ class GraphView(Protocol):
     def entity(self, scope: Scope, name: str, *, limit: int = 20) -> dict[str, Any]: ...
 
 
+class ProfileView(Protocol):
+    """What a bundle reads of user profiles (cerebra.memory.profile.Profiles)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def read(self, user_id: str, *, agent_id: str | None = None,
+             context: RequestContext | None = None, strict: bool = True) -> Any: ...
+
+
 class ContextBundler:
     """Assembles bundles from a MemoryStore and records them in a BundleStore."""
 
@@ -102,6 +114,7 @@ class ContextBundler:
         self, memory: MemoryStore, store: BundleStore, *, constitution: Loaded | None = None,
         token_budget: int = 512, count_tokens: Callable[[str], int] = estimate_tokens,
         workspace: Workspace | None = None, graph: GraphView | None = None,
+        profiles: ProfileView | None = None, profile_share: float = 0.0,
         residual: ResidualShape = ResidualShape(),
     ) -> None:
         self.memory = memory
@@ -111,6 +124,8 @@ class ContextBundler:
         self.count_tokens = count_tokens
         self.workspace = workspace
         self.graph = graph
+        self.profiles = profiles
+        self.profile_share = profile_share  # of the token budget, for the profile's lines
         self.residual = residual
         self._encoders: dict[int, ConversationResidual] = {}
 
@@ -125,7 +140,9 @@ class ContextBundler:
                    constitution=guard.constitution if guard else None,
                    token_budget=brain.settings.memory.token_budget,
                    workspace=getattr(brain, "working", None),
-                   graph=graph_of() if callable(graph_of) else None)
+                   graph=graph_of() if callable(graph_of) else None,
+                   profiles=getattr(brain, "profiles", None),
+                   profile_share=float(getattr(brain.settings.memory, "profile_share", 0.0)))
 
     # -- evaluate ---------------------------------------------------------------------
     def evaluate(self, request: BundleQuery, *, context: RequestContext) -> ContextBundle:
@@ -143,24 +160,26 @@ class ContextBundler:
                                   **({} if request.as_of is None else {"as_of": request.as_of}))
         relevant = self._relevant(scope, hits)  # what Brain would inject: over the floor
         conversation = (*history, Message("user", query))
-        budget_left = budget
+        profile, profile_text = self._profile(scope, context, budget)
+        budget_left = budget - (self.count_tokens(profile_text) if profile_text else 0)
         working, hits_left, budget_left = self._working(
             request, scope, context, conversation,
             [h for h in hits if h.memory.uid in relevant], budget_left)
         rendered = render_conversation(conversation, hits_left, count_tokens=self.count_tokens,
                                        token_budget=budget_left, persona=request.persona)
         messages = rendered.messages
-        if working:
+        if working or profile_text:
             from cerebra.memory.working_session import merge_block, render_block
 
             messages = merge_block(messages, render_block(working))
+            messages = merge_block(messages, profile_text)  # as Brain: the profile last
         bundle = ContextBundle(
             id=new_id(), created_at=time.time(), query=query,
             user_id=scope.user_id or "", agent_id=scope.agent_id or "",
             session_id=request.session_id,
             memories=_memories(hits, relevant),
             working_memory=self._working_entries(request, scope, context),
-            profile=None,  # user profiles: not in this deployment
+            profile=profile,
             graph_facts=self._graph_facts(scope, hits),
             residual=self._residual(conversation),
             prompt=RecommendedPrompt(
@@ -195,6 +214,26 @@ class ContextBundler:
         except Forbidden as exc:  # another user's or agent's scope: not this caller's to see
             raise NotFound(f"no such scope for this caller ({exc.field})",
                            field=exc.field) from None
+
+    def _profile(self, scope: Scope, context: RequestContext, budget: int
+                 ) -> tuple[UserProfile | None, str]:
+        """The user's profile and its prompt block within `profile_share` of the budget
+        (None, "" without profiles, a user, or a profile)."""
+        if self.profiles is None or not scope.user_id or not self.profiles.available:
+            return None, ""
+        try:
+            found = self.profiles.read(scope.user_id, agent_id=scope.agent_id, context=context,
+                                       strict=False)
+        except CerebraError:
+            return None, ""
+        from cerebra.memory.profile_block import render_profile
+
+        text = render_profile(found, count_tokens=self.count_tokens,
+                              budget=int(budget * self.profile_share))
+        facts = [ProfileFact(attribute=e.attribute, value=e.value, confidence=e.confidence,
+                             memory_ids=list(e.memory_ids), first_stated=e.first_stated,
+                             last_stated=e.last_stated) for e in found.entries]
+        return UserProfile(user_id=scope.user_id, facts=facts), text
 
     def _working(self, request: BundleQuery, scope: Scope, context: RequestContext,
                  conversation: Sequence[Message], hits: list[MemoryHit], budget: int

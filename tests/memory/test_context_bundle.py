@@ -224,6 +224,27 @@ def test_the_sessions_working_memory_is_in_the_bundle_and_its_prompt(world: Worl
         assert HEADER not in other["prompt"]["messages"][0]["content"]
 
 
+def test_the_users_profile_is_in_the_bundle_and_its_prompt(world: World) -> None:
+    from cerebra.memory.profile_block import HEADER
+
+    made = world.client.post("/api/memory", headers=world.alice,
+                             json={"agent_id": "helper", "text": "I live in Berlin"})
+    assert made.status_code == 201, made.text
+    bundle = world.client.post("/context/evaluate", headers=world.alice, json={
+        "query": "Where should I eat tonight?", "agent_id": "helper"}).json()
+    facts = {f["attribute"]: f for f in bundle["profile"]["facts"]}
+    assert bundle["profile"]["user_id"] == "alice"
+    assert facts["lives_in"]["value"] == "berlin"
+    assert facts["lives_in"]["memory_ids"] == [made.json()["id"]]
+    system = bundle["prompt"]["messages"][0]["content"]
+    assert HEADER in system and "- lives in: berlin" in system
+    # bob has no profile lines, and nothing of alice's
+    other = world.client.post("/context/evaluate", headers=world.bob,
+                              json={"query": "Where should I eat tonight?"}).json()
+    assert not (other["profile"] or {}).get("facts")
+    assert "berlin" not in other["prompt"]["messages"][0]["content"].lower()
+
+
 def test_graph_facts_about_the_recalled_memories_entities(world: World) -> None:
     texts = ["Alice works at Acme in Lisbon.", "Alice's sister Ana lives in Porto."]
     ids = world.client.post("/api/memory/batch", headers=world.alice, json={
