@@ -284,6 +284,7 @@ class Brain:
                 tags=["exchange"],
                 source="exchange",
                 context=query.context,
+                vectors_later=True,  # with write-behind on, the vector follows the answer
                 metadata={
                     "trace_id": trace_id,
                     "model": model_name,
@@ -506,6 +507,8 @@ class Brain:
         close_all(self.sinks)  # the ledger flushes here
         close_guards(self.guards)  # e.g. the limits guard's Redis connection
         self.working.close()
+        if self.memory.backfill is not None:  # pending vectors are filled first
+            self.memory.backfill.close()
         self.memory.backend.close()
         self.engine.dispose()
 

@@ -379,6 +379,13 @@ class MemorySettings(_Group):
         description="seconds between background deletions of expired memories, every "
         "tenant's (0: none)",
     )
+    write_behind: bool = _field(
+        True,
+        description="store each exchange's row and full text with the request and its vector "
+        "from a background thread that embeds what arrives together in one batch (searchable "
+        "by text at once, by vector within ~20 ms; a restart fills what was pending); off: "
+        "embed before answering",
+    )
     supersession: bool = _field(
         True,
         description="facts in time: record the (subject, attribute, value) statements of each "

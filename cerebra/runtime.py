@@ -17,6 +17,7 @@ from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
 from cerebra.jobs.factory import make_runner
 from cerebra.memory.configured import load_embedder, memory_backend, retrieval_weights
+from cerebra.memory.embed_batching import BatchingEmbedder
 from cerebra.models.base import ModelBackend
 from cerebra.models.registry import ModelRegistry, wrapped_by
 
@@ -239,13 +240,18 @@ def assemble(
               else None)
     memory = MemoryStore(
         memory_backend(engine, settings),
-        embedder or load_embedder(settings),
+        # concurrent requests' queries (and exchanges) share model passes
+        BatchingEmbedder(embedder or load_embedder(settings)),
         weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
         supersession=settings.memory.supersession,
     )
     learn_weights(memory, engine, settings)
+    if settings.memory.write_behind:  # exchanges' vectors from a background thread
+        from cerebra.memory.write_behind import enable_write_behind
+
+        enable_write_behind(memory)
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
     if settings.memory.integrity_interval_s > 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, make_url, text
@@ -147,6 +148,22 @@ class PostgresBackend(SQLMemoryBackend):
                 "em": change.embedding_model,
                 "id": row_id,
             },
+        )
+
+    _NO_VECTOR = "embedding_vec IS NULL"
+
+    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str) -> int:
+        if self.create_vector_index:
+            for dim in {len(vector) for _, vector in items}:
+                self.ensure_vector_index(int(dim))
+        return super().fill_vectors(items, model)
+
+    def _set_vector(self, conn: Connection, row_id: int, tenant_id: str, vector: Any,
+                    model: str) -> None:
+        conn.execute(
+            text("UPDATE memories SET embedding_vec = CAST(:vec AS vector), embedding_dim = :dim, "
+                 "embedding_model = :em WHERE id = :id"),
+            {"vec": vector_literal(vector), "dim": len(vector), "em": model, "id": row_id},
         )
 
     def _forget(self, conn: Connection, ids: Sequence[int], tenant_id: str) -> None:

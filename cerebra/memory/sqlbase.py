@@ -442,5 +442,35 @@ class SQLMemoryBackend(ABC):
                 ).scalar_one()
             )
 
+    # -- write-behind vectors (cerebra.memory.write_behind) ----------------------------
+    _NO_VECTOR = "embedding IS NULL"  # the dialect's test for a row stored without one
+
+    @abstractmethod
+    def _set_vector(self, conn: Connection, row_id: int, tenant_id: str, vector: Any,
+                    model: str) -> None:
+        """Store a row's vector and make the vector index take it."""
+
+    def pending_vectors(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(uid, text) of memories stored without a vector, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT uid, text FROM memories WHERE {self._NO_VECTOR} "
+                     "ORDER BY id LIMIT :n"), {"n": int(limit)})
+            return [(str(r.uid), str(r.text)) for r in rows]
+
+    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str) -> int:
+        """Give each memory still without a vector its vector, in one transaction; one that
+        has a vector by now (re-embedded by an update) or is gone is skipped."""
+        filled = 0
+        with self.engine.begin() as conn:
+            for uid, vector in items:
+                row = conn.execute(
+                    text(f"SELECT id, tenant_id FROM memories WHERE uid = :u AND "
+                         f"{self._NO_VECTOR}"), {"u": uid}).first()
+                if row is not None:
+                    self._set_vector(conn, int(row.id), str(row.tenant_id), vector, model)
+                    filled += 1
+        return filled
+
     def close(self) -> None:
         self.engine.dispose()

@@ -171,6 +171,14 @@ class SQLiteBackend(SQLMemoryBackend):
         ).scalar_one()
         self._log(conn, [row_id], "add", tenant)
 
+    def _set_vector(self, conn: Connection, row_id: int, tenant_id: str, vector: Any,
+                    model: str) -> None:
+        conn.execute(
+            text("UPDATE memories SET embedding = :e, embedding_model = :em WHERE id = :id"),
+            {"e": _blob(vector), "em": model, "id": row_id},
+        )
+        self._log(conn, [row_id], "add", tenant_id)
+
     def _forget(self, conn: Connection, ids: Sequence[int], tenant_id: str) -> None:
         marks = ", ".join(str(int(i)) for i in ids)
         conn.execute(text(f"DELETE FROM memories_fts WHERE rowid IN ({marks})"))

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from cerebra.jobs.base import JobRunner
     from cerebra.memory.learned_weights import LearnedWeights
     from cerebra.memory.pruner import Pruner
+    from cerebra.memory.write_behind import VectorBackfill
 
 
 class MemoryStore:
@@ -95,6 +96,8 @@ class MemoryStore:
         self.salience_rate = salience_rate
         self.supersession = supersession
         self.learned: LearnedWeights | None = None
+        # write-behind vectors (cerebra.memory.write_behind), set by enable_write_behind
+        self.backfill: VectorBackfill | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -196,6 +199,7 @@ class MemoryStore:
         expires_at: float | None = None,
         context: RequestContext | None = None,
         facts: tuple[Fact, ...] | None = None,
+        vectors_later: bool = False,  # see put()
     ) -> str:
         """Store one memory and return its id (the existing id if the text is a duplicate);
         `facts`: the statements it makes, when the caller knows them (else extracted)."""
@@ -211,7 +215,7 @@ class MemoryStore:
             expires_at=expires_at,
             facts=facts,
         )
-        return self.put([item])[0]
+        return self.put([item], vectors_later=vectors_later)[0]
 
     def add_many(
         self,
@@ -260,11 +264,19 @@ class MemoryStore:
                 ) from exc
         return self.put(prepared)
 
-    def put(self, items: Sequence[NewMemory]) -> list[str]:
-        """Embed (one batch), mark near-duplicates, and store prepared items atomically."""
+    def put(self, items: Sequence[NewMemory], *, vectors_later: bool = False) -> list[str]:
+        """Embed (one batch), mark near-duplicates, and store prepared items atomically.
+
+        `vectors_later` (with write-behind on, `self.backfill`): store rows and full text now
+        and let the backfill thread add the vectors within its linger (no near-duplicate
+        merge: that needs the vector); embeds now where write-behind is off."""
         if not items:
             return []
         items = temporal.with_facts(items) if self.supersession else items
+        if vectors_later and self.backfill is not None:
+            uids = self.backend.put(items)
+            self.backfill.submit(zip(uids, (i.text for i in items), strict=True))
+            return uids
         vectors = self.embedder.embed([i.text for i in items])
         model = self.embedder.model_id
         ready = [
