@@ -28,6 +28,10 @@ INVENTED = "I like tea too.\nuser: What else do you like?\nAssistant: Coffee."
         ("Two lines.\nBoth said by the assistant.", "Two lines.\nBoth said by the assistant."),
         ("The User: field of the form is required.", "The User: field of the form is required."),
         ("Userland:\nUsers: all of them", "Userland:\nUsers: all of them"),
+        ("A book:\n- [2026-12-01, exchange] User: I have a friend", "A book:"),
+        ("Hi.\n- [1:56 pm on 8 May, 2023, locomo] Caroline: x", "Hi."),
+        ("Lists stay:\n- milk\n- eggs", "Lists stay:\n- milk\n- eggs"),
+        ("Links stay:\n- [Docs, part 2](https://x.org)", "Links stay:\n- [Docs, part 2](https://x.org)"),
     ],
 )
 def test_cut_at_the_first_invented_turn(text: str, said: str) -> None:
@@ -38,7 +42,8 @@ def test_cut_at_the_first_invented_turn(text: str, said: str) -> None:
     ("line", "may"),
     [("", True), ("U", True), ("  us", True), ("**Assist", True), ("user ", True),
      ("User *", True), ("Hello", False), ("Users", False), ("User x", False),
-     ("U" + " " * 30, False)],
+     ("U" + " " * 30, False), ("- [2026-12", True), ("-", True), ("- milk", False),
+     ("- [a] b", False)],
 )
 def test_which_line_could_still_open_a_turn(line: str, may: bool) -> None:
     assert may_open_turn(line) is may
@@ -112,3 +117,18 @@ def test_switched_off_the_answer_is_kept_whole(tmp_path: Path) -> None:
     brain = _brain(tmp_path, INVENTED, cut_invented_turns=False)
     assert brain.ask("I like tea.").answer == INVENTED
     brain.close()
+
+
+def test_the_memory_lines_of_a_rendered_prompt_are_recognised() -> None:
+    """The pattern follows the prompt's own memory block (cerebra/prompts/templates)."""
+    from cerebra.memory.base import Memory, MemoryHit
+    from cerebra.models.base import Message
+    from cerebra.prompts.renderer import render_conversation
+
+    memory = Memory("m1", "User: I like tea.\nAssistant: Noted.", "default", "", "", "", (),
+                    {}, 0.5, 0.0, "exchange", 1_700_000_000.0, 1_700_000_000.0, None)
+    rendered = render_conversation((Message("user", "hi"),), [MemoryHit(memory, 1.0)],
+                                   count_tokens=len, token_budget=10_000, persona=None)
+    system = rendered.messages[0].content
+    line = next(x for x in system.splitlines() if "I like tea" in x)
+    assert cut_invented_turns("Fine.\n" + line) == "Fine."
