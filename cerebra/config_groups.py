@@ -253,8 +253,9 @@ class GenerationSettings(_Group):
     cut_invented_turns: bool = _field(
         True,
         description="end an answer where the model starts a transcript turn of another "
-        "speaker (a line opening with User: or Assistant:, any case); the rest is neither "
-        "returned nor remembered (raw completions are left as they are)",
+        "speaker (a line opening with User: or Assistant:, any case) or continues the "
+        "prompt's memory list (- [date, source] ...); the rest is neither returned nor "
+        "remembered (raw completions are left as they are)",
     )
 
 
