@@ -406,7 +406,8 @@ class MemoryStore:
             backend, scope, terms(query), vector, k=k, weights=weights,
             tags=tag_values(tags), stale=temporal.staleness(backend, moment, query),
         )
-        hits = temporal.hits_with_validity(backend, hits) if self.supersession else hits
+        if self.supersession and not relevant_only:  # validity for output, not for prompts
+            hits = temporal.hits_with_validity(backend, hits)
         return floor_of(weights).keep(hits) if relevant_only else hits
 
     def similar(

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cerebra.errors import InvalidInput
@@ -83,7 +83,10 @@ def parse_as_of(value: Any) -> float | None:
         else:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
                 moment += timedelta(days=1, microseconds=-1)
-            return moment.timestamp()
+            try:
+                return moment.timestamp()
+            except (OverflowError, OSError, ValueError):  # a year local time cannot reach
+                return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
     raise InvalidInput("as_of must be a date (YYYY-MM-DD), a datetime or a UNIX time",
                        field="as_of")
 

@@ -7,10 +7,12 @@ happens in the store and surfaces as InvalidInput → 422 with the offending fie
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
@@ -30,15 +32,10 @@ Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 Name = Annotated[str, Field(max_length=200)]
 Seconds = Annotated[float, Field(gt=0, strict=True)]
 UnixTime = Annotated[float, Field(ge=0, le=253_402_300_799, strict=True)]  # to 9999-12-31
-# a moment for "as of" recall: an ISO 8601 date or datetime (the store checks it is a real
-# one: 422 naming as_of otherwise), or a UNIX time
-AsOf = Annotated[
-    str,
-    Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$",
-        description="ISO 8601 date (the end of that day) or datetime",
-    ),
-]
+# a moment for "as of" recall: an ISO 8601 date (the end of that day), a datetime or a
+# UNIX time (anything else: 422 naming as_of)
+AsOf = date | datetime | UnixTime
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 # cerebra.memory.filters' language (the store checks it: 422 naming the field)
 Filters = Annotated[dict[str, Any], WithJsonSchema(filter_schema())]
 
@@ -79,7 +76,20 @@ class SearchIn(ScopeIn):
     filters: Filters | None = None
     explain: bool = Field(default=False, strict=True)
     # recall as of this moment: the facts valid then rank first (facts in time)
-    as_of: AsOf | UnixTime | None = None
+    as_of: AsOf | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of_shape(cls, value: Any) -> Any:
+        """Only what the schema states: an ISO date or datetime text, or a UNIX time in
+        range (pydantic would also read other numbers and digit strings as dates)."""
+        if isinstance(value, str) and not _ISO.fullmatch(value):
+            raise ValueError("as_of must be an ISO 8601 date or datetime")
+        if isinstance(value, int | float) and not isinstance(value, bool) and not (
+            0 <= value <= 253_402_300_799
+        ):
+            raise ValueError("as_of must be a UNIX time between 0 and 9999-12-31")
+        return value
 
 
 class ListIn(ScopeIn):
@@ -174,7 +184,7 @@ async def search_memory(
         filters=body.filters,
         explain=body.explain,
         context=ctx,
-        as_of=body.as_of,
+        as_of=body.as_of.isoformat() if isinstance(body.as_of, date) else body.as_of,
     )
     return {"hits": [h.to_dict(explain=body.explain) for h in hits]}
 
