@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlalchemy import Engine
 
+from cerebra.answer_records import interaction_record, remember_exchange
 from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
 from cerebra.errors import CerebraError, InvalidInput
@@ -54,7 +55,7 @@ from cerebra.models.cancellation import CANCELLED, Cancellation
 from cerebra.models.pricing import Price
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import Lease, ModelRegistry
-from cerebra.observability.ledger import InteractionRecord, Ledger
+from cerebra.observability.ledger import Ledger
 from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
 if TYPE_CHECKING:
@@ -276,49 +277,13 @@ class Brain:
                           memories=list(prep.hits), tool_calls=tool_calls, routing=routing,
                           cost_usd=cost_usd)
         if query.memory and text.strip():
-            stored = self.memory.add(
-                query.agent_id,
-                f"User: {query.prompt.strip()}\nAssistant: {text.strip()}",
-                user_id=query.user_id,
-                session_id=query.session_id,
-                tags=["exchange"],
-                source="exchange",
-                context=query.context,
-                vectors_later=True,  # with write-behind on, the vector follows the answer
-                metadata={
-                    "trace_id": trace_id,
-                    "model": model_name,
-                    # conversation structure: neighbouring-turn, session and speaker signals
-                    "session": query.session_id,
-                    "turn": self.turns.next(query.context),
-                    "speaker": query.user_id or "user",
-                },
-            )
-            self.working.remember(query.context, query.prompt, text, memory_id=stored,
-                                  trace_id=trace_id)
+            stored = remember_exchange(self.memory, self.working, self.turns, query, text,
+                                       trace_id=trace_id, model=model_name)
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
-        record = InteractionRecord(
-                trace_id=trace_id,
-                tenant_id=query.tenant_id,
-                endpoint=query.endpoint,
-                model=model_name,
-                prompt=query.prompt,
-                rendered_prompt=rendered,
-                response=text,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                latency_ms=latency_ms,
-                memories_used=[{"id": h.memory.uid, "score": round(h.score, 6)} for h in prep.hits],
-                stored_memory_uid=stored,
-                user_id=query.user_id,
-                agent_id=query.agent_id,
-                session_id=query.session_id,
-                decision_id=(routing or {}).get("decision_id"),
-                cost_usd=cost_usd,
-                credential_id=(query.context.principal.credential_id
-                               if query.context.principal is not None else ""),
-            )
+        record = interaction_record(query, text, usage, trace_id=trace_id, model=model_name,
+                                    rendered=rendered, latency_ms=latency_ms, hits=prep.hits,
+                                    stored=stored, routing=routing, cost_usd=cost_usd)
         log.debug("interaction", extra={
             "trace_id": trace_id, "model": model_name, "latency_ms": round(latency_ms, 2),
             "completion_tokens": usage.completion_tokens, "memories_used": len(prep.hits)})

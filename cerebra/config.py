@@ -33,7 +33,6 @@ from cerebra.config_groups import (
     GenerationSettings,
     HealthSettings,
     LimitsSettings,
-    MemorySettings,
     ModelSettings,
     PolicySettings,
     RedisSettings,
@@ -42,6 +41,7 @@ from cerebra.config_groups import (
     _Group,
 )
 from cerebra.config_improve import ImproveSettings, JobsSettings
+from cerebra.config_memory import MemorySettings
 
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,

@@ -33,6 +33,7 @@ from cerebra.memory.embedders import Embedder
 from cerebra.memory.facts import Fact
 from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
+from cerebra.memory.new_items import new_batch, new_memory
 from cerebra.memory.relevance import floor_of
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
@@ -46,6 +47,8 @@ from cerebra.memory.validation import (
     tag_values,
     validate_text,
 )
+
+READ_YOUR_WRITES_S = 5.0  # a search waits at most this for pending write-behind vectors
 
 __all__ = ["MemoryStore", "validate_text"]
 
@@ -150,39 +153,6 @@ class MemoryStore:
         return filtered(self.backend, parse_filter(filters))
 
     # -- writes -----------------------------------------------------------------------
-    def _new(
-        self,
-        text: Any,
-        scope: Scope,
-        *,
-        tags: Iterable[str] = (),
-        importance: float = 0.5,
-        metadata: dict[str, Any] | None = None,
-        source: str = "user",
-        created_at: float | None = None,
-        ttl: float | None = None,
-        expires_at: float | None = None,
-        facts: tuple[Fact, ...] | None = None,
-    ) -> NewMemory:
-        clean = validate_text(text, max_chars=self.max_chars)
-        if created_at is not None and (
-            isinstance(created_at, bool) or not isinstance(created_at, int | float)
-        ):
-            raise InvalidInput("created_at must be a UNIX time", field="created_at")
-        return NewMemory(
-            text=clean,
-            scope=scope,
-            terms=terms_text(clean),
-            content_hash=content_hash(clean),
-            tags=tag_values(tags),
-            metadata=metadata_value(metadata),
-            importance=importance_value(importance),
-            source=str(source)[:32],
-            created_at=None if created_at is None else float(created_at),
-            expires_at=expiry(ttl, expires_at, time.time()),
-            facts=facts,
-        )
-
     def add(
         self,
         agent_id: str | None,
@@ -203,9 +173,10 @@ class MemoryStore:
     ) -> str:
         """Store one memory and return its id (the existing id if the text is a duplicate);
         `facts`: the statements it makes, when the caller knows them (else extracted)."""
-        item = self._new(
+        item = new_memory(
             text,
             self.scope(agent_id, user_id=user_id, session_id=session_id, context=context),
+            max_chars=self.max_chars,
             tags=tags,
             importance=importance,
             metadata=metadata,
@@ -229,40 +200,8 @@ class MemoryStore:
     ) -> list[str]:
         """Store a batch atomically: each item is a text or a dict with `text` and any of
         tags, importance, metadata, created_at, ttl, expires_at. Returns ids in order."""
-        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
-            raise InvalidInput("items must be a list", field="items")
         scope = self.scope(agent_id, user_id=user_id, session_id=session_id, context=context)
-        allowed = {"text", "tags", "importance", "metadata", "created_at", "ttl", "expires_at"}
-        prepared = []
-        for n, item in enumerate(items):
-            spec: Mapping[str, Any] = {"text": item} if isinstance(item, str | bytes) else item
-            if not isinstance(spec, Mapping):
-                raise InvalidInput(f"items[{n}] must be a text or an object", field=f"items[{n}]")
-            unknown = set(spec) - allowed
-            if unknown:
-                raise InvalidInput(
-                    f"items[{n}] has unknown fields: {', '.join(sorted(unknown))}",
-                    field=f"items[{n}]",
-                )
-            try:
-                prepared.append(
-                    self._new(
-                        spec.get("text"),
-                        scope,
-                        tags=spec.get("tags") or (),
-                        importance=spec.get("importance", 0.5),
-                        metadata=spec.get("metadata"),
-                        source=source,
-                        created_at=spec.get("created_at"),
-                        ttl=spec.get("ttl"),
-                        expires_at=spec.get("expires_at"),
-                    )
-                )
-            except InvalidInput as exc:
-                raise InvalidInput(
-                    f"items[{n}]: {exc.message}", field=f"items[{n}].{exc.field}"
-                ) from exc
-        return self.put(prepared)
+        return self.put(new_batch(items, scope, max_chars=self.max_chars, source=source))
 
     def put(self, items: Sequence[NewMemory], *, vectors_later: bool = False) -> list[str]:
         """Embed (one batch), mark near-duplicates, and store prepared items atomically.
@@ -391,6 +330,8 @@ class MemoryStore:
         """Hybrid recall: full text + vector similarity + importance, salience and recency.
         `relevant_only` keeps only the hits that clear the weights' relevance floor (what
         Brain injects into a prompt; cerebra.memory.relevance)."""
+        if self.backfill is not None:  # read your writes: what was acknowledged before
+            self.backfill.flush(timeout=READ_YOUR_WRITES_S)  # this search has its vector
         query = validate_text(query, field="query", max_chars=self.max_chars)
         as_of = temporal.parse_as_of(as_of)
         moment = temporal.query_moment(query, as_of, time.time()) if self.supersession else None

@@ -59,6 +59,7 @@ class VectorBackfill:
         self._queue: deque[tuple[str, str]] = deque()
         self._cond = threading.Condition()
         self._busy = 0  # memories taken off the queue and not yet filled
+        self._waiting = 0  # flush() calls waiting: no lingering for more then
         self._closed = False
         self._thread: threading.Thread | None = None
         self.filled = 0  # vectors filled since start
@@ -90,8 +91,14 @@ class VectorBackfill:
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until everything queued so far has its vector (or failed); False on timeout."""
         with self._cond:
+            if not self._queue and not self._busy:
+                return True
+            self._waiting += 1
             self._cond.notify_all()  # no lingering while someone waits
-            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+            try:
+                return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+            finally:
+                self._waiting -= 1
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Fill what is queued, then stop; what is left stays pending in the database."""
@@ -109,8 +116,9 @@ class VectorBackfill:
                 return []
             if len(self._queue) < self.batch and self.linger_s and not self._closed:
                 # gather the requests arriving alongside into one embedder pass
-                self._cond.wait_for(lambda: len(self._queue) >= self.batch or self._closed,
-                                    self.linger_s)
+                self._cond.wait_for(
+                    lambda: len(self._queue) >= self.batch or self._closed or self._waiting,
+                    self.linger_s)
             taken = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
             self._busy = len(taken)
             return taken

@@ -20,6 +20,7 @@ import pytest
 
 from cerebra.memory.base import MemoryBackend, Scope
 from cerebra.memory.store import MemoryStore
+from cerebra.memory.text import terms
 from cerebra.memory.write_behind import DeferredVectors, VectorBackfill, enable_write_behind
 from cerebra.testing import FakeEmbedder
 from tests.memory.conftest import make_backend
@@ -48,7 +49,9 @@ def vector_uids(backend: MemoryBackend, embedder: FakeEmbedder, text: str) -> se
 
 
 def text_uids(store: MemoryStore, query: str) -> set[str]:
-    return {h.memory.uid for h in store.search("a", query, k=10)}
+    """The memories the full-text pool reaches (no wait for pending vectors)."""
+    found = store.backend.text_candidates(Scope(), terms(query), 50)
+    return {m.uid for m in store.backend.fetch([c.row_id for c in found])}
 
 
 @pytest.fixture
@@ -167,7 +170,7 @@ def test_sigkill_during_write_behind_loses_nothing_acknowledged(tmp_path: Path) 
     backend = SQLiteBackend(str(db))
     embedder = FakeEmbedder()
     store = MemoryStore(backend, embedder)
-    assert {h.memory.uid for h in store.search("a", "lighthouse note", k=20)} >= set(
+    assert text_uids(store, "acknowledged lighthouse note") >= set(
         acknowledged)  # by text before any vector
     backfill = enable_write_behind(store, linger_s=0)
     assert backfill is not None and backfill.flush(timeout=30)
@@ -188,4 +191,18 @@ def test_batches_what_arrives_together(sql_backend: MemoryBackend, gated: GatedE
     assert backfill.flush(timeout=30)
     assert backfill.filled == 9
     assert gated.backfill_calls == 2  # the one in flight, then the eight queued behind it
+    backfill.close()
+
+
+def test_a_search_reads_the_writes_acknowledged_before_it(sql_backend: MemoryBackend,
+                                                          gated: GatedEmbedder) -> None:
+    store = MemoryStore(sql_backend, gated)
+    backfill = enable_write_behind(store, linger_s=10.0)  # a long linger: the search cuts it
+    assert backfill is not None
+    uid = store.add("a", "Dora keeps a telescope on the balcony", vectors_later=True)
+    gated.gate.set()
+    hits = store.search("a", "Dora telescope balcony", k=3, explain=True)
+    assert hits and hits[0].memory.uid == uid
+    assert hits[0].signals.get("vector", 0.0) > 0  # its vector was filled before the search
+    assert backfill.pending() == 0
     backfill.close()
