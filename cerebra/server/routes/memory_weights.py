@@ -21,6 +21,7 @@ from cerebra.governance.audit_setup import record_action
 from cerebra.memory.learned_weights import LearnedWeights
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
+from cerebra.server.request_schemas import WHOLE
 
 router = APIRouter(prefix="/api/memory/weights", tags=["memory"])
 
@@ -32,8 +33,9 @@ class ResetIn(BaseModel):
 
 
 class RollbackIn(ResetIn):
-    version: int = Field(ge=1, le=2**31 - 1, strict=True,
-                         description="the version of this scope's weights to restore")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True,
+                                  description="the version of this scope's weights to restore"),
+                       WHOLE]  # 3 and 3.0 alike (JSON Schema's integer), never "3" or true
 
 
 def _learned(brain: Brain) -> LearnedWeights:
