@@ -111,10 +111,12 @@ class _SQLCheck(ABC):
     def _indexed(self, conn: Connection) -> dict[int, str]:
         """The indexed full-text terms by row id."""
 
-    @abstractmethod
     def _reembed(self, conn: Connection, backend: Any, rows: Sequence[Any],
                  vectors: np.ndarray, model: str) -> None:
-        """Store fresh vectors for `rows` (and make the index take them)."""
+        """Store fresh vectors for `rows` (and make the index take them): the backend's own
+        vector write, the one write-behind fills with."""
+        for r, vector in zip(rows, vectors, strict=True):
+            backend._set_vector(conn, int(r.id), str(r.tenant_id), vector, model)
 
     @abstractmethod
     def _reindex_text(self, conn: Connection, rows: Sequence[Any]) -> None:
@@ -212,14 +214,6 @@ class SQLiteCheck(_SQLCheck):
         conn.execute(text(f"DELETE FROM memories_fts WHERE rowid IN "
                           f"({', '.join(str(int(i)) for i in ids)})"))
 
-    def _reembed(self, conn: Connection, backend: Any, rows: Sequence[Any],
-                 vectors: np.ndarray, model: str) -> None:
-        for r, vector in zip(rows, vectors, strict=True):
-            conn.execute(
-                text("UPDATE memories SET embedding = :e, embedding_model = :m WHERE id = :id"),
-                {"e": np.asarray(vector, dtype=np.float32).tobytes(), "m": model, "id": r.id})
-            backend._log(conn, [int(r.id)], "add", r.tenant_id)
-
     def _requeue(self, conn: Connection, backend: Any, problems: Sequence[Problem]) -> None:
         # Replaying a logged change puts the row's current vector in (or takes it out of)
         # every index, this process's and others'; the tenant names the row's, or "".
@@ -260,16 +254,9 @@ class PostgresCheck(_SQLCheck):
 
     def _reembed(self, conn: Connection, backend: Any, rows: Sequence[Any],
                  vectors: np.ndarray, model: str) -> None:
-        from cerebra.memory.postgres import vector_literal
-
         for dim in {int(v.shape[0]) for v in vectors}:
             backend.ensure_vector_index(dim)
-        for r, vector in zip(rows, vectors, strict=True):
-            conn.execute(text(
-                "UPDATE memories SET embedding_vec = CAST(:v AS vector), embedding_dim = :d, "
-                "embedding_model = :m WHERE id = :id"),
-                {"v": vector_literal(vector), "d": int(vector.shape[0]), "m": model,
-                 "id": r.id})
+        super()._reembed(conn, backend, rows, vectors, model)
 
     def _requeue(self, conn: Connection, backend: Any, problems: Sequence[Problem]) -> None:
         ids = [p.row_id for p in problems]
