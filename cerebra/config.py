@@ -42,6 +42,13 @@ from cerebra.config_groups import (
 )
 from cerebra.config_improve import ImproveSettings, JobsSettings
 from cerebra.config_memory import MemorySettings
+from cerebra.config_observe import (
+    CostsSettings,
+    DashboardSettings,
+    DriftSettings,
+    LogsSettings,
+    TracingSettings,
+)
 
 GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
@@ -62,6 +69,11 @@ GROUPS: dict[str, type[_Group]] = {
     "agents": AgentsSettings,
     "jobs": JobsSettings,
     "improve": ImproveSettings,
+    "tracing": TracingSettings,
+    "costs": CostsSettings,
+    "drift": DriftSettings,
+    "logs": LogsSettings,
+    "dashboard": DashboardSettings,
 }
 
 
@@ -195,6 +207,11 @@ class Settings(BaseSettings):
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     improve: ImproveSettings = Field(default_factory=ImproveSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    costs: CostsSettings = Field(default_factory=CostsSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     def __init__(self, **values: Any) -> None:
         flat = aliases()
