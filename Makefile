@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck bench clean services engine
+.PHONY: run test check lint typecheck bench clean services engine browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,27 @@ services:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
 	    >/dev/null || { echo "could not install redis-server"; exit 1; }; }
 
+# What the browser tests (tests/dashboard) need: Debian's Chromium and ChromeDriver, and
+# axe-core from npm (pinned) in .venv/node. Node runs here only, never while tests run;
+# Playwright (the dev extra) drives the system Chromium, so no browser is downloaded.
+AXE_CORE  := 4.14.1
+AXE_STAMP := $(VENV)/node/.axe-core-$(AXE_CORE)
+
+browser: $(AXE_STAMP)
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver) >/dev/null || { echo "could not install chromium"; exit 1; }; }
+
+$(AXE_STAMP): | $(BIN)/python
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing npm (apt)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm) \
+	    >/dev/null || { echo "could not install npm"; exit 1; }; }
+	npm install --silent --no-audit --no-fund --save-exact --prefix $(VENV)/node \
+	  axe-core@$(AXE_CORE)
+	touch $@
+
 run: engine $(STAMP_RUN)
 	$(BIN)/cerebra serve
 
@@ -45,7 +66,7 @@ typecheck: $(STAMP_TEST)
 
 check: lint typecheck
 
-test: engine check services
+test: engine check services browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP_RUN)
