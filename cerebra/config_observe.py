@@ -5,7 +5,11 @@ effect check in tests/effects/)."""
 
 from __future__ import annotations
 
-from cerebra.config_groups import _Group
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
+
+from cerebra.config_groups import _field, _Group
 
 
 class TracingSettings(_Group):
@@ -14,6 +18,41 @@ class TracingSettings(_Group):
 
 class CostsSettings(_Group):
     """The cost ledger: spend rollups, budget alerts, forecasts and recommendations."""
+
+    alert_thresholds: list[float] = _field(
+        [0.5, 0.8, 1.0],
+        description="fractions of each daily or monthly budget whose crossing raises an alert "
+        "(once per threshold, budget and period), as a JSON list; [] for no budget alerts",
+    )
+    webhook_url: str = _field(
+        "", description="budget alerts are POSTed here as JSON (empty: only logged)",
+    )
+    webhook_secret: SecretStr = _field(
+        SecretStr(""), description="signs each webhook body: header X-Cerebra-Signature "
+        "`sha256=<hex HMAC-SHA256 of the body>` (empty: unsigned)",
+    )
+    webhook_timeout_s: float = _field(
+        5.0, gt=0, le=120, description="seconds a webhook delivery may take",
+    )
+    forecast_method: Literal["auto", "holt_winters", "mean"] = _field(
+        "auto", description="the month's spend forecast: `holt_winters` (weekly-seasonal "
+        "exponential smoothing; needs 4 weeks of history), `mean` (the recent daily mean), "
+        "`auto` (Holt-Winters when the history allows, else the mean)",
+    )
+    forecast_level: float = _field(
+        0.95, gt=0.5, lt=1.0, description="the forecast interval's probability",
+    )
+    recommend_min_ratio: float = _field(
+        2.0, ge=1.0, le=1000.0, description="a model is named costly when its cost per "
+        "request is at least this many times another's with feedback as good",
+    )
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if any(not 0 < t <= 10 for t in value):
+            raise ValueError("each threshold must be a fraction > 0 and <= 10")
+        return sorted(set(value))
 
 
 class DriftSettings(_Group):

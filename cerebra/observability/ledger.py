@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Select, insert, select, update
 
 from cerebra.context import RequestContext
 from cerebra.db.schema import interactions
+from cerebra.observability import costs_rollup
 from cerebra.observability.batch_writer import BatchWriter, WriterStats
 from cerebra.observability.spill import SpillFile
 
@@ -95,6 +96,8 @@ class Ledger:
             max_backoff_s=max_backoff_s,
             sleep=sleep,
         )
+        # called with each batch's new rows once committed (budget alerts); must not raise
+        self.watchers: list[Callable[[list[dict[str, Any]]], None]] = []
 
     # -- writing --------------------------------------------------------------------------
     def record(self, rec: InteractionRecord) -> None:
@@ -102,7 +105,8 @@ class Ledger:
 
     def _insert(self, batch: list[InteractionRecord]) -> None:
         """Insert the rows whose trace id is not there yet, in one transaction (idempotent:
-        a retry after a commit that reported an error, or a replay, adds nothing twice)."""
+        a retry after a commit that reported an error, or a replay, adds nothing twice),
+        and their spend in the cost rollups in the same transaction (counted once too)."""
         rows: dict[str, dict[str, Any]] = {}
         for rec in batch:
             rows.setdefault(rec.trace_id, rec.to_dict())
@@ -115,6 +119,12 @@ class Ledger:
             new = [row for trace_id, row in rows.items() if trace_id not in present]
             if new:
                 conn.execute(insert(interactions), new)
+                costs_rollup.add_interactions(conn, new)
+        for watch in self.watchers if new else ():
+            try:
+                watch(new)
+            except Exception:  # a watcher's bug must not fail (and re-spill) a written batch
+                log.exception("ledger watcher failed")
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued record is in the database or spilled; False on timeout."""
@@ -145,6 +155,12 @@ class Ledger:
                 .where(interactions.c.quality.is_(None))
                 .values(quality=quality, feedback_comment=comment, feedback_at=time.time())
             )
+            if done.rowcount:
+                i = interactions.c
+                row = conn.execute(select(
+                    i.tenant_id, i.created_at, i.model, i.credential_id, i.user_id, i.agent_id,
+                ).where(i.trace_id == trace_id)).one()
+                costs_rollup.add_feedback(conn, row._mapping, quality)
         return bool(done.rowcount)
 
     # -- reading --------------------------------------------------------------------------

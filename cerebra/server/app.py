@@ -101,6 +101,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             app.state.queue_metrics = True
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
+        from cerebra.observability import costs_alerts  # issue 13 (2)
+        app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         if settings.auth.mode == "off":
             log.warning("AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller is an admin")
         authenticator_of(app)
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
+            costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             if app.state.improve is not None:
                 app.state.improve.close()
             await _close_async_clients(app.state.brain)
@@ -195,5 +198,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(context_api.router)  # /context/evaluate, /context/feedback (bundles)
     from cerebra.server.routes import profile_api  # issue 12 (4)
     app.include_router(profile_api.router)  # /api/users/{id}/profile: show, edit, forget
+    from cerebra.server.routes import costs_api  # issue 13 (2)
+    app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
