@@ -58,6 +58,41 @@ class CostsSettings(_Group):
 class DriftSettings(_Group):
     """Drift detection: a recent window against a reference window, with alerts."""
 
+    check_interval_s: float = _field(
+        3600.0, ge=0, le=7 * 86_400,
+        description="seconds between drift checks of every tenant's agents and tasks (0: "
+        "only when asked, POST /api/drift/check)",
+    )
+    recent_s: float = _field(
+        86_400.0, gt=0, le=90 * 86_400,
+        description="the recent window: the last this many seconds, compared with the "
+        "reference window just before it",
+    )
+    reference_s: float = _field(
+        7 * 86_400.0, gt=0, le=365 * 86_400,
+        description="the reference window: this many seconds ending where the recent one "
+        "starts",
+    )
+    alpha: float = _field(
+        0.01, gt=0, lt=1,
+        description="significance level: a signal drifted when its test's p-value is below "
+        "it (scores and latencies also need a PSI of at least 0.1)",
+    )
+    min_samples: int = _field(
+        30, ge=2, le=100_000,
+        description="fewer samples than this in either window: the signal is not tested",
+    )
+    embedding_samples: int = _field(
+        200, ge=2, le=5_000,
+        description="prompts per window embedded for the embedding test (evenly spread "
+        "over the window's newest ones)",
+    )
+    retrain: bool = _field(
+        False,
+        description="a drift alert on a task with a retraining trigger starts its "
+        "improvement cycle (the trigger's workflow; never while one is running)",
+    )
+
 
 class LogsSettings(_Group):
     """Logs: kept for GET /logs and /api/system/logs, and ingested as memories when asked."""

@@ -101,6 +101,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             app.state.queue_metrics = True
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
+        from cerebra.observability.drift_setup import attach_drift  # issue 13 (3)
+        app.state.drift = attach_drift(app.state.brain, settings, app.state.improve)
         from cerebra.observability import costs_alerts  # issue 13 (2)
         app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         if settings.auth.mode == "off":
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             if app.state.health is not None:
                 app.state.health.close()
             costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
+            app.state.drift.close()  # the periodic drift check, before its retraining
             if app.state.improve is not None:
                 app.state.improve.close()
             await _close_async_clients(app.state.brain)
@@ -200,5 +203,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(profile_api.router)  # /api/users/{id}/profile: show, edit, forget
     from cerebra.server.routes import costs_api  # issue 13 (2)
     app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
+    from cerebra.server.routes import drift_api  # issue 13 (3)
+    app.include_router(drift_api.router)  # /api/drift: reports, alerts, check, ab
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
