@@ -99,6 +99,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         if not getattr(app.state, "queue_metrics", False):  # once per app: queues, stops
             metrics.registry.register(AdmissionCollector(app.state.brain.models))
             app.state.queue_metrics = True
+        from cerebra.observability.usage_metrics import attach_usage_metrics  # issue 13 (7)
+        attach_usage_metrics(app.state, app.state.brain, metrics)  # spend, recall, ledger queue
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
         from cerebra.observability.drift_setup import attach_drift  # issue 13 (3)
