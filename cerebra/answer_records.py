@@ -1,18 +1,21 @@
 """What an answered prompt leaves behind, built for `Brain._finish`: the exchange remembered
 (a long-term memory carrying its conversation structure, and the session's working memory)
-and the ledger's interaction record."""
+and the ledger's interaction record (with the answer's cost)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from cerebra.errors import CerebraError
 from cerebra.exchange import Query
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.store import MemoryStore
 from cerebra.memory.turns import TurnCounter
 from cerebra.memory.working_session import Workspace
-from cerebra.models.base import Usage
+from cerebra.models.base import ModelBackend, Usage
+from cerebra.models.pricing import Price
+from cerebra.models.registry import ModelRegistry
 from cerebra.observability.ledger import InteractionRecord
 
 
@@ -68,3 +71,14 @@ def interaction_record(query: Query, text: str, usage: Usage, *, trace_id: str, 
         credential_id=(query.context.principal.credential_id
                        if query.context.principal is not None else ""),
     )
+
+
+def cost_of(models: ModelRegistry, model_name: str, backend: ModelBackend,
+            usage: Usage) -> float:
+    """USD of `usage` at the serving model's price (the registry's model of that name, else
+    the backend asked)."""
+    try:
+        caps = (models.get(model_name) if model_name in models else backend).capabilities
+    except CerebraError:  # out of rotation since it answered
+        caps = backend.capabilities
+    return Price(caps.cost_per_input_token, caps.cost_per_output_token).cost(usage)

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from sqlalchemy import Engine
 
-from cerebra.answer_records import interaction_record, remember_exchange
+from cerebra.answer_records import cost_of, interaction_record, remember_exchange
 from cerebra.config import Settings, get_settings
 from cerebra.context import RequestContext
-from cerebra.errors import CerebraError, InvalidInput
 from cerebra.exchange import Answer, AskOptions, Query, build_query
 from cerebra.guards import (
     Guard,
@@ -39,7 +38,7 @@ from cerebra.ids import new_id
 from cerebra.memory.base import MemoryHit
 from cerebra.memory.profile import Profiles
 from cerebra.memory.profile_block import profile_block
-from cerebra.memory.store import MemoryStore, validate_text
+from cerebra.memory.store import MemoryStore
 from cerebra.memory.turns import TurnCounter
 from cerebra.memory.working_session import Workspace, build_workspace
 from cerebra.models.base import (
@@ -52,10 +51,12 @@ from cerebra.models.base import (
     Usage,
 )
 from cerebra.models.cancellation import CANCELLED, Cancellation
-from cerebra.models.pricing import Price
 from cerebra.models.prompt_format import completion_prompt
 from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import Ledger
+from cerebra.observability.trace_steps import answer_attributes, trace_for
+from cerebra.observability.tracing import NO_TRACE, NoTrace, Trace, build_tracing
+from cerebra.query_checks import checked_query
 from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class _Prepared:
     hits: tuple[MemoryHit, ...]
     started: float
     lease: Lease  # holds `backend` (unclosed by a hot swap) until the request is done
+    trace: Trace | NoTrace = NO_TRACE  # the request's spans (NO_TRACE: not sampled)
 
 
 class Brain:
@@ -114,6 +116,8 @@ class Brain:
         # each session's recent turns and scratch notes (cerebra/memory/working_session.py)
         self.working = working or build_workspace(self.settings, memory)
         self.profiles = Profiles(memory)  # what memory knows of each user (memory/profile.py)
+        # spans of sampled requests, kept in the database and exported (observability/tracing)
+        self.tracing = build_tracing(self.settings.tracing, engine)
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
         # the audit log, when a sink keeps one: routes and the CLI record actions through it
         self.audit: AuditLog | None = next(
@@ -175,52 +179,41 @@ class Brain:
         return Cancellation(timeout_s=self.settings.generation.timeout_s or None)
 
     # -- the path -----------------------------------------------------------------------
-    def _prepare(self, query: Query) -> _Prepared:
+    def _prepare(self, query: Query, trace: Trace | NoTrace = NO_TRACE) -> _Prepared:
         started = time.perf_counter()
-        prompt = validate_text(
-            query.prompt, field="prompt", max_chars=self.settings.memory.max_chars
-        )
-        if query.max_tokens is not None and query.max_tokens < 1:
-            raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
-        cap = self.settings.generation.max_tokens_cap
-        if query.max_tokens is not None and query.max_tokens > cap:
-            raise InvalidInput(
-                f"max_tokens is {query.max_tokens}; the cap is {cap} (CEREBRA_MAX_TOKENS_CAP)",
-                field="max_tokens",
-                cap=cap,
-            )
-        if query.temperature is not None and not 0.0 <= query.temperature <= 2.0:
-            raise InvalidInput("temperature must be between 0 and 2", field="temperature")
-        if prompt is not query.prompt:  # cleaned (bytes decoded): a copy only then
-            query = replace(query, prompt=prompt)
-        query = run_before(self.guards, query)
+        query = checked_query(query, self.settings)  # InvalidInput naming the field
+        with trace.step("policy", guards=len(self.guards)):
+            query = run_before(self.guards, query)
         try:
             lease = self.models.lease(query.model)  # the caller releases it when it ends
         except BaseException:
             run_settle(self.guards, query, None)
             raise
         try:
-            return self._prepare_on(lease, query, started)
+            return self._prepare_on(lease, query, started, trace)
         except BaseException:
             lease.release()
             run_settle(self.guards, query, None)
             raise
 
-    def _prepare_on(self, lease: Lease, query: Query, started: float) -> _Prepared:
+    def _prepare_on(self, lease: Lease, query: Query, started: float,
+                    trace: Trace | NoTrace) -> _Prepared:
         prompt = query.prompt
         backend = lease.backend
         hits: list[MemoryHit] = []
         if query.memory and (query.raw or not self.settings.memory.enabled):
             query = replace(query, memory=False)  # no recall, nothing remembered
         if query.memory and self.settings.memory.top_k > 0:
-            hits = self.memory.search(
-                query.agent_id,
-                prompt,
-                k=self.settings.memory.top_k,
-                user_id=query.user_id,
-                context=query.context,
-                relevant_only=True,  # nothing below the relevance floor is injected
-            )
+            with trace.step("memory.recall", k=self.settings.memory.top_k) as recall:
+                hits = self.memory.search(
+                    query.agent_id,
+                    prompt,
+                    k=self.settings.memory.top_k,
+                    user_id=query.user_id,
+                    context=query.context,
+                    relevant_only=True,  # nothing below the relevance floor is injected
+                )
+                recall.recalled(hits)
         conversation = (
             query.messages
             if query.messages is not None
@@ -230,14 +223,17 @@ class Brain:
         # the token budget (the profile's lines first, in their share)
         budget, max_tokens = self.settings.memory.token_budget, (
             query.max_tokens or self.settings.generation.max_tokens)
-        profile = profile_block(self.profiles, query, count_tokens=backend.count_tokens,
-                                token_budget=budget, share=self.settings.memory.profile_share)
-        messages, injected = self.working.render(
-            query, conversation, hits, backend, token_budget=budget - profile.tokens,
-            max_tokens=max_tokens)
-        messages = profile.merged(messages, count_tokens=backend.count_tokens,
-                                  max_context=backend.capabilities.max_context,
-                                  max_tokens=max_tokens)
+        with trace.step("render", token_budget=budget) as render:
+            profile = profile_block(self.profiles, query, count_tokens=backend.count_tokens,
+                                    token_budget=budget,
+                                    share=self.settings.memory.profile_share)
+            messages, injected = self.working.render(
+                query, conversation, hits, backend, token_budget=budget - profile.tokens,
+                max_tokens=max_tokens)
+            messages = profile.merged(messages, count_tokens=backend.count_tokens,
+                                      max_context=backend.capabilities.max_context,
+                                      max_tokens=max_tokens)
+            render.set(messages=len(messages), memories_injected=len(injected))
         request = GenerationRequest(
             messages=() if query.raw else messages,
             prompt=prompt if query.raw else None,
@@ -252,7 +248,7 @@ class Brain:
             context=query.context,
             cancellation=query.cancellation or self.new_cancellation(),
         )
-        return _Prepared(query, backend, request, injected, started, lease)
+        return _Prepared(query, backend, request, injected, started, lease, trace)
 
     def _finish(
         self,
@@ -267,18 +263,21 @@ class Brain:
         query = prep.query
         routing = routed.to_dict() if routed is not None else None
         model_name = (routing or {}).get("served_by") or served_model or prep.backend.name
-        trace_id = new_id()
+        trace = prep.trace
+        trace_id = trace.trace_id or new_id()  # a traced request's id is its spans' id
         stored: str | None = None
-        cost_usd = self._cost(model_name, prep.backend, usage)
+        cost_usd = cost_of(self.models, model_name, prep.backend, usage)
         if finish_reason == CANCELLED:  # the client went away: remember and record nothing
+            trace.end()  # kept too: the request's steps up to here
             return Answer(answer=text, model=model_name, usage=usage,
                           latency_ms=(time.perf_counter() - prep.started) * 1000,
                           trace_id=trace_id, finish_reason=finish_reason,
                           memories=list(prep.hits), tool_calls=tool_calls, routing=routing,
                           cost_usd=cost_usd)
         if query.memory and text.strip():
-            stored = remember_exchange(self.memory, self.working, self.turns, query, text,
-                                       trace_id=trace_id, model=model_name)
+            with trace.step("remember"):
+                stored = remember_exchange(self.memory, self.working, self.turns, query, text,
+                                           trace_id=trace_id, model=model_name)
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
         record = interaction_record(query, text, usage, trace_id=trace_id, model=model_name,
@@ -293,89 +292,109 @@ class Brain:
             prompt=rendered, stored_memory_id=stored, tool_calls=tool_calls, routing=routing,
             annotations=query.annotations, cost_usd=cost_usd,
         )
-        deliver(self.sinks, Interaction(query=query, answer=answer, record=record))
+        answer_attributes(trace, answer)
+        deliver(self.sinks, Interaction(query=query, answer=answer, record=record), trace)
+        trace.end()  # the trace is whole: kept and exported in the background
         return answer
 
     # -- entry points -------------------------------------------------------------------
     # Each holds the leased model until the request is done (a stream: until it ends or is
     # closed); the routing result comes on the generation / the final chunk.
+    # A trace ends with the request: in _finish when it succeeds, on the way out if not.
     def run(self, query: Query) -> Answer:
-        prep = self._prepare(query)
-        with prep.lease, Settlement(self.guards, prep.query) as done:
-            gen = prep.backend.generate(prep.request)
-            text = self._check_output(prep, gen.text, final=True)
-            return done(self._finish(prep, text, gen.usage, gen.finish_reason, gen.tool_calls,
-                                gen.model, gen.routing))
+        trace = trace_for(self.tracing, query)
+        with trace.ending():  # a failure ends the trace with its error
+            prep = self._prepare(query, trace)
+            with prep.lease, Settlement(self.guards, prep.query) as done:
+                with trace.step("model.generate", model=prep.backend.name) as call:
+                    gen = prep.backend.generate(prep.request)
+                    call.routed(gen.routing)
+                text = self._check_output(prep, gen.text, final=True)
+                return done(self._finish(prep, text, gen.usage, gen.finish_reason,
+                                         gen.tool_calls, gen.model, gen.routing))
 
     async def arun(self, query: Query) -> Answer:
-        prep = await self._aprepare(query)
-        async with prep.lease, Settlement(self.guards, prep.query) as done:
-            gen = await prep.backend.agenerate(prep.request)
-            text = self._check_output(prep, gen.text, final=True)
-            return done(await self._afinish(
-                prep, text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
-                gen.routing,
-            ))
+        trace = trace_for(self.tracing, query)
+        with trace.ending():  # a failure ends the trace with its error
+            prep = await self._aprepare(query, trace)
+            async with prep.lease, Settlement(self.guards, prep.query) as done:
+                with trace.step("model.generate", model=prep.backend.name) as call:
+                    gen = await prep.backend.agenerate(prep.request)
+                    call.routed(gen.routing)
+                text = self._check_output(prep, gen.text, final=True)
+                return done(await self._afinish(
+                    prep, text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
+                    gen.routing,
+                ))
 
     def run_stream(self, query: Query) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the final Answer. Output guards
         see each piece before it is yielded (OutputFilter): a refused one is never sent."""
-        prep = self._prepare(query)
-        out = OutputFilter(self.guards, prep.query)
-        last = StreamChunk("")
-        stop = stop_on_refusal(prep.request.cancellation)
-        with prep.lease, stop, Settlement(self.guards, prep.query) as done:
-            for chunk in prep.backend.stream(prep.request):
-                if chunk.text and (ready := out.feed(chunk.text)):
-                    yield ready
-                last = chunk
-            rest, text = out.finish()
-            if rest:
-                yield rest
-            answer = done(self._finish(
-                prep,
-                text,
-                last.usage or Usage(0, 0),
-                last.finish_reason or "stop",
-                last.tool_calls,
-                routed=last.routing,
-            ))
+        trace = trace_for(self.tracing, query)
+        with trace.ending():  # a failure ends the trace with its error
+            prep = self._prepare(query, trace)
+            out = OutputFilter(self.guards, prep.query)
+            last = StreamChunk("")
+            stop = stop_on_refusal(prep.request.cancellation)
+            with prep.lease, stop, Settlement(self.guards, prep.query) as done:
+                with trace.step("model.stream", model=prep.backend.name) as call:
+                    for chunk in prep.backend.stream(prep.request):
+                        if chunk.text and (ready := out.feed(chunk.text)):
+                            yield ready
+                        last = chunk
+                    rest, text = out.finish()
+                    call.routed(last.routing)
+                if rest:
+                    yield rest
+                answer = done(self._finish(
+                    prep,
+                    text,
+                    last.usage or Usage(0, 0),
+                    last.finish_reason or "stop",
+                    last.tool_calls,
+                    routed=last.routing,
+                ))
         yield answer
 
     async def arun_stream(self, query: Query) -> AsyncIterator[str | Answer]:
-        prep = await self._aprepare(query)
-        out = OutputFilter(self.guards, prep.query)
-        last = StreamChunk("")
-        async with prep.lease, Settlement(self.guards, prep.query) as done:
-            with stop_on_refusal(prep.request.cancellation):
-                async for chunk in prep.backend.astream(prep.request):
-                    if chunk.text and (ready := out.feed(chunk.text)):
-                        yield ready
-                    last = chunk
-                rest, text = out.finish()
-            if rest:
-                yield rest
-            answer = done(await self._afinish(
-                prep,
-                text,
-                last.usage or Usage(0, 0),
-                last.finish_reason or "stop",
-                last.tool_calls,
-                routed=last.routing,
-            ))
+        trace = trace_for(self.tracing, query)
+        with trace.ending():  # a failure ends the trace with its error
+            prep = await self._aprepare(query, trace)
+            out = OutputFilter(self.guards, prep.query)
+            last = StreamChunk("")
+            async with prep.lease, Settlement(self.guards, prep.query) as done:
+                with (stop_on_refusal(prep.request.cancellation),
+                      trace.step("model.stream", model=prep.backend.name) as call):
+                    async for chunk in prep.backend.astream(prep.request):
+                        if chunk.text and (ready := out.feed(chunk.text)):
+                            yield ready
+                        last = chunk
+                    rest, text = out.finish()
+                    call.routed(last.routing)
+                if rest:
+                    yield rest
+                answer = done(await self._afinish(
+                    prep,
+                    text,
+                    last.usage or Usage(0, 0),
+                    last.finish_reason or "stop",
+                    last.tool_calls,
+                    routed=last.routing,
+                ))
         yield answer
 
     def _check_output(self, prep: _Prepared, text: str, *, final: bool) -> str:
         """Output guards on the text so far; one that raises Refused stops the answer, one
         that rewrites it (redaction, a disclaimer) changes what is returned."""
         if self.guards:
-            return run_on_output(self.guards, prep.query, text, final)
+            with prep.trace.step("policy.output"):
+                return run_on_output(self.guards, prep.query, text, final)
         return text
 
-    async def _aprepare(self, query: Query) -> _Prepared:
+    async def _aprepare(self, query: Query, trace: Trace | NoTrace) -> _Prepared:
         if not (query.memory and self.settings.memory.enabled) or query.raw:  # nothing slow
-            return self._prepare(query)
-        job = asyncio.ensure_future(asyncio.to_thread(self._prepare, query))
+            return self._prepare(query, trace)
+        job = asyncio.ensure_future(asyncio.to_thread(self._prepare, query, trace))
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:  # the thread goes on: free what it will hold
@@ -390,16 +409,6 @@ class Brain:
         prep = job.result()
         prep.lease.release()
         run_settle(self.guards, prep.query, None)
-
-    def _cost(self, model_name: str, backend: ModelBackend, usage: Usage) -> float:
-        """USD of `usage` at the serving model's price (the registry's model of that name,
-        else the backend asked)."""
-        try:
-            caps = (self.models.get(model_name) if model_name in self.models
-                    else backend).capabilities
-        except CerebraError:  # out of rotation since it answered
-            caps = backend.capabilities
-        return Price(caps.cost_per_input_token, caps.cost_per_output_token).cost(usage)
 
     async def _afinish(
         self,
@@ -470,6 +479,8 @@ class Brain:
         if self.router is not None:
             self.router.close()
         close_all(self.sinks)  # the ledger flushes here
+        if self.tracing is not None:  # kept traces flush, the exporter sends what it holds
+            self.tracing.close()
         close_guards(self.guards)  # e.g. the limits guard's Redis connection
         self.working.close()
         if self.memory.backfill is not None:  # pending vectors are filled first

@@ -15,6 +15,30 @@ from cerebra.config_groups import _field, _Group
 class TracingSettings(_Group):
     """OpenTelemetry spans of the prompt path: exported over OTLP, kept per interaction."""
 
+    enabled: bool = _field(
+        True, description="trace the prompt path: sampled requests get spans, kept in the "
+        "database (GET /api/traces) and sent to otlp_endpoint (off: no span is ever made)",
+    )
+    sample_rate: float = _field(
+        0.1, ge=0.0, le=1.0,
+        description="share of requests traced, decided once at each request's start (a "
+        "header `X-Cerebra-Trace: always` keeps one whatever the rate); 0.1 keeps the "
+        "gateway's median cost that of an untraced request",
+    )
+    otlp_endpoint: str = _field(
+        "", max_length=2000, pattern=r"^(https?://\S+)?$",
+        description="OTLP/HTTP traces URL spans are exported to as well, e.g. "
+        "http://localhost:4318/v1/traces (empty: kept in the database only)",
+    )
+    keep_days: float = _field(
+        7.0, gt=0, le=3650, description="days a kept trace stays in the database",
+    )
+    max_spans: int = _field(
+        64, ge=2, le=10_000,
+        description="spans kept per trace; steps past it are counted on the root "
+        "(cerebra.dropped_spans), not recorded",
+    )
+
 
 class CostsSettings(_Group):
     """The cost ledger: spend rollups, budget alerts, forecasts and recommendations."""

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from cerebra.context import DEFAULT_CONTEXT, RequestContext
 from cerebra.memory.base import MemoryHit
 from cerebra.models.base import Message, ToolCall, Usage
 from cerebra.models.cancellation import Cancellation
 from cerebra.prompts.renderer import DEFAULT_PERSONA
+
+if TYPE_CHECKING:
+    from cerebra.observability.tracing import NoTrace, Trace
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Query:
     # stops the generation (client gone); default: a new one with the configured time limit
     cancellation: Cancellation | None = None
     annotations: tuple[Annotation, ...] = ()  # added by guards
+    # the request's spans, decided by the entry point that knows its headers (a server
+    # route); None: the Brain decides (cerebra/observability/tracing.py)
+    trace: Trace | NoTrace | None = field(default=None, compare=False, repr=False)
 
     @property
     def user_id(self) -> str:
@@ -128,6 +134,7 @@ class AskOptions(TypedDict, total=False):
     logit_bias: Mapping[int, float] | None
     endpoint: str
     cancellation: Cancellation | None
+    trace: Trace | NoTrace | None
 
 
 def build_query(prompt: str, options: AskOptions) -> Query:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cerebra.exchange import Answer, Query
 from cerebra.observability.ledger import InteractionRecord, Ledger
+from cerebra.observability.tracing import NO_TRACE
+
+if TYPE_CHECKING:
+    from cerebra.observability.tracing import NoTrace, Trace
 
 log = logging.getLogger("cerebra.sinks")
 
@@ -53,13 +57,19 @@ class LedgerSink:
         self.ledger.close()
 
 
-def deliver(sinks: Sequence[Sink], interaction: Interaction) -> None:
-    """Hand the interaction to every sink; one sink's failure does not stop the others."""
-    for sink in sinks:
-        try:
-            sink.receive(interaction)
-        except Exception:
-            log.exception("sink %s failed on %s", sink.name, interaction.record.trace_id)
+def deliver(sinks: Sequence[Sink], interaction: Interaction,
+            trace: Trace | NoTrace = NO_TRACE) -> None:
+    """Hand the interaction to every sink (each a step of the trace: ledger, audit, …); one
+    sink's failure does not stop the others."""
+    with trace.step("sinks") as sinks_step:
+        for sink in sinks:
+            with trace.step(sink.name, parent=sinks_step) as step:
+                try:
+                    sink.receive(interaction)
+                except Exception as error:
+                    log.exception("sink %s failed on %s", sink.name,
+                                  interaction.record.trace_id)
+                    step.set(**{"error.type": type(error).__name__})
 
 
 def close_all(sinks: Sequence[Sink]) -> None:

@@ -207,5 +207,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     from cerebra.server.routes import drift_api  # issue 13 (3)
     app.include_router(drift_api.router)  # /api/drift: reports, alerts, check, ab
+    from cerebra.server.routes import traces_api  # issue 13 (1)
+    app.include_router(traces_api.router)  # /api/traces: kept traces, one trace's span tree
     install_openapi(app)  # last: documents the error answers of every route included above
     return app

@@ -28,6 +28,7 @@ from cerebra.auth.tokens import TokenService
 from cerebra.context import RequestContext
 from cerebra.errors import Forbidden, Unauthorized
 from cerebra.server.denials import record_denial
+from cerebra.server.trace_http import timed_auth
 
 _STATE = "cerebra_context"
 
@@ -126,6 +127,7 @@ async def request_context(request: Request) -> RequestContext:
         return cached
     authenticator = authenticator_of(request.app)
     authorization = request.headers.get("authorization")
+    started = time.time_ns()  # the request's trace times authentication (trace_http)
     try:
         principal = authenticator.principal(authorization)
     except Unauthorized as exc:
@@ -133,6 +135,7 @@ async def request_context(request: Request) -> RequestContext:
             record_denial(request, authorization, exc, authenticator.identity)
         raise
     context = context_of(principal)
+    timed_auth(request, started)
     setattr(request.state, _STATE, context)
     return context
 

@@ -16,6 +16,7 @@ failure) go through the app's own exception handlers.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from cerebra.errors import CerebraError
 from cerebra.server.auth import authenticator_of, context_of
 from cerebra.server.openai_schemas import ChatCompletionIn
 from cerebra.server.routes.openai_compat import chat_answer
+from cerebra.server.trace_http import timed_auth
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -110,6 +112,7 @@ class DirectChatRoute:
             return False
         if body.stream:
             return False
+        started = time.time_ns()  # the request's trace times authentication (trace_http)
         try:
             principal = authenticator_of(self.api).principal(authorization)
         except CerebraError:  # a refused credential: the app's 401, audited once
@@ -119,6 +122,7 @@ class DirectChatRoute:
         scope["route"] = _LABEL
         scope["app"] = self.api
         request = Request(scope, receive)
+        timed_auth(request, started)
         try:
             response = await chat_answer(request, brain, body, context_of(principal),
                                          memory_header)

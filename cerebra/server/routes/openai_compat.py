@@ -26,6 +26,7 @@ from cerebra.errors import InvalidInput, UnknownModel
 from cerebra.exchange import Answer, Query
 from cerebra.ids import new_id
 from cerebra.models.cancellation import Cancellation
+from cerebra.observability.tracing import NoTrace, Trace
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
@@ -41,12 +42,14 @@ from cerebra.server.openai_schemas import (
     text_completion,
 )
 from cerebra.server.openapi_doc import STREAMING
+from cerebra.server.trace_http import begin_trace
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 def _chat_query(body: ChatCompletionIn, header: str | None, ctx: RequestContext,
-                cancellation: Cancellation | None = None) -> Query:
+                cancellation: Cancellation | None = None,
+                trace: Trace | NoTrace | None = None) -> Query:
     meta = body.metadata or {}
     return Query(
         prompt=body.recall_text(),
@@ -66,6 +69,7 @@ def _chat_query(body: ChatCompletionIn, header: str | None, ctx: RequestContext,
         extra=body.backend_extra(),
         endpoint="openai.chat",
         cancellation=cancellation,
+        trace=trace,
     )
 
 
@@ -93,7 +97,8 @@ async def chat_answer(request: Request, brain: Brain, body: ChatCompletionIn,
     (cerebra/server/direct_chat.py)."""
     check_caps(brain, body)
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
-    query = _chat_query(body, memory_header, ctx, cancellation)
+    query = _chat_query(body, memory_header, ctx, cancellation,
+                        begin_trace(request, brain, "openai.chat"))
     answer = await watched(request, cancellation, brain.arun(query))
     # a ready JSONResponse skips FastAPI's generic encoder on the hot path
     return JSONResponse(chat_completion(answer, f"chatcmpl-{new_id()}",
@@ -115,7 +120,8 @@ async def chat_completions(
         return await chat_answer(request, brain, body, ctx, header)
     check_caps(brain, body)
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
-    query = _chat_query(body, header, ctx, cancellation)
+    query = _chat_query(body, header, ctx, cancellation,
+                        begin_trace(request, brain, "openai.chat"))
     completion_id = f"chatcmpl-{new_id()}"
     created = int(time.time())
     events = brain.arun_stream(query)
@@ -170,6 +176,7 @@ async def completions(
         extra=body.backend_extra(),
         endpoint="openai.completions",
         cancellation=(cancellation := brain.new_cancellation()),
+        trace=begin_trace(request, brain, "openai.completions"),
     )
     completion_id = f"cmpl-{new_id()}"
     created = int(time.time())

@@ -21,6 +21,7 @@ from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
 from cerebra.server.openapi_doc import STREAMING
 from cerebra.server.request_schemas import WHOLE
+from cerebra.server.trace_http import begin_trace
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
@@ -65,6 +66,7 @@ async def query(
         "memory": body.memory,
         "history": [Message(t.role, t.content) for t in body.history],
         "endpoint": "api",
+        "trace": begin_trace(request, brain, "api"),  # sampled or not, decided once here
     }
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
     args["cancellation"] = cancellation
