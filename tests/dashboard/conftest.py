@@ -33,6 +33,13 @@ from tests.helpers import bearer, running_server
 PASSWORD = "correct horse battery"
 
 
+def api_paths(app: Any) -> set[str]:
+    """The app's route paths (templates), included routers and all."""
+    from cerebra.server.auth import route_requirements
+
+    return {r.path for r in route_requirements(app)}
+
+
 @dataclass
 class Live:
     base_url: str
@@ -47,7 +54,7 @@ class Live:
 
     @property
     def routes(self) -> set[str]:
-        return {getattr(r, "path", "") for r in self.app.routes}
+        return api_paths(self.app)
 
     def client(self, key: str | None = None) -> httpx.Client:
         """An HTTP client of the server, signed in with `key` (the admin's by default)."""
@@ -108,8 +115,7 @@ def live(dashboard_env: dict[str, str]) -> Iterator[Live]:
             seeded.trace_ids = seed.seed_queries(client)
             seeded.history, seeded.history_cost = seed.seed_history(brain.ledger)
             seeded.job_id = seed.seed_job(brain.jobs)
-            seeded.drift_alerts = seed.seed_drift(
-                client, {getattr(r, "path", "") for r in app.routes})
+            seeded.drift_alerts = seed.seed_drift(client, api_paths(app))
         yield Live(base_url, app, brain, admin, user, other, "ada", PASSWORD, seeded)
 
 

@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SERIOUS = ("serious", "critical")
+HTTP_STATUS_LINE = "Failed to load resource: the server responded with a status of"
 INSTALL = "run `make test` (it installs what the browser tests need)"
 
 
@@ -61,7 +62,8 @@ def launch(playwright: Any) -> Any:
 
 @dataclass
 class PageLog:
-    """What a page did besides rendering: console errors, uncaught exceptions, and requests
+    """What a page did besides rendering: console errors (other than Chromium's line for each
+    HTTP error status, which tests check through the page), uncaught exceptions, and requests
     to hosts other than the test server's (aborted: nothing leaves the machine, and a
     dashboard that needs a CDN shows it here)."""
 
@@ -88,9 +90,13 @@ def watch(page: Any, log: PageLog, base_url: str) -> None:
             log.external_requests.append(url)
             r.abort()
 
+    def console(message: Any) -> None:
+        # an answer's HTTP status (a 401 before sign-in, a 404 page) is the test's to check
+        if message.type == "error" and not message.text.startswith(HTTP_STATUS_LINE):
+            log.console_errors.append(message.text)
+
     page.route("**/*", route)
-    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error"
-            else None)
+    page.on("console", console)
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
 
 

@@ -29,7 +29,8 @@ CATALOG = [
 ]
 MEMORY_PAGES = {"support": 25, "research": 15, "": 10}  # agent -> memories (50 in all)
 HISTORY_DAYS = 30
-PER_DAY = 24
+PER_DAY = 40
+SLOW_FROM_DAY = 1  # the last day answers slower: a latency drift for the drift pages
 DAY = 86_400.0
 
 
@@ -75,7 +76,8 @@ def seed_queries(client: httpx.Client) -> list[str]:
 
 def seed_history(ledger: Any, now: float | None = None, seed: int = 13) -> tuple[int, float]:
     """A month of priced interactions with a weekly rhythm, recorded through the ledger's own
-    write path (so whatever it keeps beside the rows, rollups included, is kept too)."""
+    write path (so whatever it keeps beside the rows, rollups included, is kept too); the
+    last day's answers are slower (a drift the detector's default windows see)."""
     rng = random.Random(seed)
     now = time.time() if now is None else now
     count, total = 0, 0.0
@@ -86,11 +88,12 @@ def seed_history(ledger: Any, now: float | None = None, seed: int = 13) -> tuple
             p_in, p_out = MODELS[model]
             prompt_tokens, completion_tokens = rng.randint(20, 400), rng.randint(10, 300)
             cost = (prompt_tokens * p_in + completion_tokens * p_out) / 1e6
+            latency = rng.uniform(900, 1500) if day <= SLOW_FROM_DAY else rng.uniform(40, 400)
             ledger.record(InteractionRecord(
                 trace_id=f"seed-{day:02d}-{n:03d}", tenant_id=TENANT, endpoint="api",
                 model=model, prompt=f"seeded question {n} of day -{day}", rendered_prompt="",
                 response="seeded answer", prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens, latency_ms=rng.uniform(40, 400),
+                completion_tokens=completion_tokens, latency_ms=latency,
                 user_id=rng.choice(("ada", "bo", "cy")), agent_id=rng.choice(("support",
                                                                              "research", "")),
                 created_at=now - day * DAY + rng.uniform(0, DAY - 1), cost_usd=cost,

@@ -34,6 +34,8 @@ def test_seeded_data_is_there(live: Live) -> None:
         assert job["state"] == "succeeded", job
         assert job["metrics"]["step"] == job["metrics"]["total"] == 12
     assert live.seeded.history > seed.HISTORY_DAYS * seed.PER_DAY / 2
+    assert live.seeded.drift_alerts, "the seeded latency shift raised no drift alert"
+    assert {a["signal"] for a in live.seeded.drift_alerts} >= {"latency"}
     with live.client(live.other_key) as other:  # another tenant sees none of it
         assert other.get("/api/memory").json()["memories"] == []
 
