@@ -188,11 +188,18 @@ def run_scale_benchmark(
             index_s = time.perf_counter() - t1
             say(f"n={n}: ingest {ingest_s:.0f}s, index {index_s:.0f}s; querying")
             total, vector_only, text_only, recall = [], [], [], []
+            protocol: list[float] = []  # PostgreSQL: the same search statement by statement
             for qi, (question, vector) in enumerate(zip(questions, q_vectors, strict=True)):
                 q_terms = terms(question)
                 t = time.perf_counter()
                 hybrid_search(store, scope, q_terms, vector, k=10, weights=weights)
                 total.append((time.perf_counter() - t) * 1000)
+                if backend == "postgres":
+                    store.one_statement = False  # type: ignore[attr-defined]
+                    t = time.perf_counter()
+                    hybrid_search(store, scope, q_terms, vector, k=10, weights=weights)
+                    protocol.append((time.perf_counter() - t) * 1000)
+                    store.one_statement = True  # type: ignore[attr-defined]
                 t = time.perf_counter()
                 found = store.vector_candidates(scope, vector, 10)
                 vector_only.append((time.perf_counter() - t) * 1000)
@@ -221,6 +228,10 @@ def run_scale_benchmark(
                 "index_catch_up_s": round(index_s, 1),
                 "process_rss_mb": round(_rss_mb(), 0),
             }
+            if protocol:  # the one-statement path against the protocol's calls, same queries
+                row["search_statement_by_statement"] = _percentiles(protocol)
+                row["one_statement_p50_speedup"] = round(
+                    float(np.percentile(protocol, 50) / np.percentile(total, 50)), 2)
             if backend == "tinydb":
                 row["json_file_mb"] = round(_size_mb(folder / "scale.json"), 1)
             elif backend.startswith("sqlite"):

@@ -25,7 +25,8 @@ from sqlalchemy import Connection, Engine, make_url, text
 
 from cerebra.db.engine import make_engine
 from cerebra.db.migrate import upgrade
-from cerebra.memory.base import Candidate, MemoryChange, NewMemory, Scope
+from cerebra.memory import postgres_search
+from cerebra.memory.base import Candidate, MemoryChange, NewMemory, Scope, SearchCandidates
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlbase import SQLMemoryBackend
 from cerebra.memory.sqlvocab import scope_sql, stored_scope, tag_sql
@@ -64,13 +65,15 @@ class PostgresBackend(SQLMemoryBackend):
 
     name = "postgres"
 
-    def __init__(self, url_or_engine: str | Engine, *, create_vector_index: bool = True) -> None:
+    def __init__(self, url_or_engine: str | Engine, *, create_vector_index: bool = True,
+                 one_statement: bool = True) -> None:
         if isinstance(url_or_engine, Engine):
             self.engine = url_or_engine
         else:
             self.engine = pg_engine(url_or_engine)
         upgrade(self.engine)
         self.create_vector_index = create_vector_index
+        self.one_statement = one_statement  # hybrid search in one round trip (postgres_search)
         self._dims: set[int] = set()
         self._lock = threading.Lock()
 
@@ -244,6 +247,29 @@ class PostgresBackend(SQLMemoryBackend):
         hits = [Candidate(int(r.id), -float(r.dist)) for r in rows]
         hits.sort(key=lambda c: -c.score)  # relaxed order: re-sort the few rows returned
         return hits
+
+    def search_candidates(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        vector: np.ndarray,
+        limit: int,
+        tags: Sequence[str] = (),
+        where: Node | None = None,
+    ) -> SearchCandidates:
+        """Everything hybrid search needs in one statement (cerebra.memory.postgres_search);
+        with `one_statement` off, the protocol's methods one by one (for comparison)."""
+        if not self.one_statement:
+            from cerebra.memory.filtered import filtered
+            from cerebra.memory.retrieval import gather_candidates
+
+            return gather_candidates(filtered(self, where), scope, terms, vector, limit, tags)
+        return postgres_search.search_candidates(
+            self, scope, terms, vector, limit, tags, where,
+            text_budget_from_docs=TEXT_BUDGET_FROM_DOCS,
+            text_postings_budget=TEXT_POSTINGS_BUDGET,
+            vector_literal=vector_literal,
+        )
 
     # -- upkeep -----------------------------------------------------------------------
     def integrity(self) -> dict[str, int]:

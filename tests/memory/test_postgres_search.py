@@ -1,0 +1,126 @@
+"""PostgreSQL's one-statement search path gives what the protocol's separate calls give.
+
+`PostgresBackend.search_candidates` (cerebra.memory.postgres_search) answers both candidate
+pools, their rows and the scope's BM25 statistics in one statement. Here it is compared with
+`gather_candidates`, which uses text_candidates, vector_candidates, term_stats and fetch one
+by one, across scopes, tags, metadata filters, expired rows and the rarest-terms budget of
+large scopes (forced on a small store), and searched through the store end to end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cerebra.memory import MemoryStore, postgres
+from cerebra.memory.base import MemoryBackend, Scope
+from cerebra.memory.filtered import filtered
+from cerebra.memory.filters import parse_filter
+from cerebra.memory.postgres import PostgresBackend
+from cerebra.memory.retrieval import gather_candidates
+from cerebra.memory.text import terms
+from cerebra.testing import FakeEmbedder
+
+pytestmark = pytest.mark.postgres
+
+WORDS = ["river", "garden", "piano", "violin", "market"]
+WORDS += ["harbour", "winter", "summer", "lantern", "meadow"]
+
+
+@pytest.fixture
+def store(pg_url: str) -> Iterator[MemoryStore]:
+    store = MemoryStore(PostgresBackend(pg_url), FakeEmbedder())
+    for n in range(120):
+        words = [WORDS[(n * k) % len(WORDS)] for k in (1, 3, 7)]
+        store.add(
+            "big" if n % 8 else "small",
+            f"note {n}: the {words[0]} and the {words[1]} near the {words[2]}",
+            user_id=f"u{n % 3}",
+            tags=["even"] if n % 2 == 0 else [],
+            metadata={"n": n},
+            ttl=1 if n % 17 == 0 else None,
+        )
+    yield store
+    store.backend.engine.dispose()  # type: ignore[attr-defined]
+
+
+def _same(backend: PostgresBackend, scope: Scope, query: str, limit: int, **kw: object) -> None:
+    q_terms = terms(query)
+    vector = FakeEmbedder().embed([query])[0]
+    tags: tuple[str, ...] = kw.get("tags", ())  # type: ignore[assignment]
+    where = kw.get("where")
+    fast = backend.search_candidates(scope, q_terms, vector, limit, tags, where)  # type: ignore[arg-type]
+    view: MemoryBackend = filtered(backend, where)  # type: ignore[arg-type]
+    slow = gather_candidates(view, scope, q_terms, vector, limit, tags)
+    assert [c.row_id for c in fast.text] == [c.row_id for c in slow.text], query
+    assert [c.score for c in fast.text] == pytest.approx([c.score for c in slow.text])
+    assert [c.row_id for c in fast.vector] == [c.row_id for c in slow.vector], query
+    assert [c.score for c in fast.vector] == pytest.approx([c.score for c in slow.vector])
+    assert fast.memories == slow.memories
+    if not q_terms:
+        assert fast.stats is None and slow.stats is None
+        return
+    assert fast.stats is not None and slow.stats is not None
+    assert (fast.stats.docs, dict(fast.stats.df)) == (slow.stats.docs, dict(slow.stats.df))
+    assert fast.stats.avg_len == pytest.approx(slow.stats.avg_len)
+    assert {k: list(v) for k, v in fast.stats.doc_terms.items()} == {
+        k: list(v) for k, v in slow.stats.doc_terms.items()
+    }
+
+
+@pytest.mark.parametrize("budget", [False, True])
+@pytest.mark.parametrize("limit", [5, 40])
+def test_one_statement_matches_protocol_path(
+    store: MemoryStore, limit: int, budget: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if budget:  # the rarest-terms cut of large scopes, on this small one
+        monkeypatch.setattr(postgres, "TEXT_BUDGET_FROM_DOCS", 20)
+        monkeypatch.setattr(postgres, "TEXT_POSTINGS_BUDGET", 30)
+    backend = store.backend
+    assert isinstance(backend, PostgresBackend)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 5)  # some rows have expired
+    queries = ["the river and the piano", "winter lantern", "meadow", "note 7 harbour market",
+               "o'brien's \\ piano", ""]
+    for query in queries:
+        _same(backend, store.scope("big"), query, limit)
+        _same(backend, store.scope("small"), query, limit)  # a small scope in a large store
+        _same(backend, store.scope(None, user_id="u1"), query, limit)
+        _same(backend, store.scope("big"), query, limit, tags=("even",))
+        _same(backend, store.scope(None), query, limit, where=parse_filter({"n": {"lt": 30}}))
+    hits = store.search("small", "the river and the piano", k=5)
+    assert hits and all(h.memory.agent_id == "small" for h in hits)
+    assert all(h.memory.expires_at is None for h in hits)  # expired rows are never returned
+
+
+def test_search_is_one_statement(store: MemoryStore) -> None:
+    """One search, one statement to the server (after the connection's one-time settings)."""
+    from sqlalchemy import event
+
+    backend = store.backend
+    assert isinstance(backend, PostgresBackend)
+    store.search("big", "the river", k=5)  # the pooled connection gets its settings
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(backend.engine, "before_cursor_execute", count)
+    try:
+        hits = store.search("big", "the river and the piano", k=5)
+    finally:
+        event.remove(backend.engine, "before_cursor_execute", count)
+    assert hits
+    searches = [s for s in seen if "ts_rank" in s or "<#>" in s]
+    assert len(searches) == 1, seen
+    backend.one_statement = False  # the protocol path, for comparison: several statements
+    seen.clear()
+    event.listen(backend.engine, "before_cursor_execute", count)
+    try:
+        slow = store.search("big", "the river and the piano", k=5)
+    finally:
+        event.remove(backend.engine, "before_cursor_execute", count)
+    assert [h.memory.uid for h in slow] == [h.memory.uid for h in hits]
+    assert len(seen) > 3, seen
