@@ -64,8 +64,9 @@ def model_recommendations(models: list[dict[str, Any]], min_ratio: float,
         ratio = dear_cpr / cheap_cpr if cheap_cpr > 0 else math.inf
         saving = dear["requests"] * (dear_cpr - cheap_cpr)
         times = "∞" if math.isinf(ratio) else f"{ratio:.1f}×"
+        alike = "equal" if p >= ALPHA else "worse"
         text = (f"model {dear['model']} served {share * 100:.0f} % of requests at {times} "
-                f"the cost per request of {cheap['model']} with equal feedback "
+                f"the cost per request of {cheap['model']} with {alike} feedback "
                 f"({_feedback(dear)[0]:.2f} vs {_feedback(cheap)[0]:.2f}); sending them to "
                 f"{cheap['model']} would have saved ${saving:.2f} in {days} days")
         out.append({"text": text, "data": {

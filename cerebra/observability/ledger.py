@@ -160,7 +160,7 @@ class Ledger:
                 row = conn.execute(select(
                     i.tenant_id, i.created_at, i.model, i.credential_id, i.user_id, i.agent_id,
                 ).where(i.trace_id == trace_id)).one()
-                costs_rollup.add_feedback(conn, row._mapping, quality)
+                costs_rollup.add_feedback(conn, dict(row._mapping), quality)
         return bool(done.rowcount)
 
     # -- reading --------------------------------------------------------------------------

@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         attach_usage_metrics(app.state, app.state.brain, metrics)  # spend, recall, ledger queue
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
+        from cerebra.observability import costs_alerts  # issue 13 (2)
+        app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         from cerebra.observability.drift_setup import attach_drift  # issue 13 (3)
         app.state.drift = attach_drift(app.state.brain, settings, app.state.improve)
         from cerebra.observability import costs_alerts  # issue 13 (2)
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
+            costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             app.state.drift.close()  # the periodic drift check, before its retraining
             if app.state.improve is not None:
@@ -209,5 +212,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(drift_api.router)  # /api/drift: reports, alerts, check, ab
     from cerebra.server.routes import traces_api  # issue 13 (1)
     app.include_router(traces_api.router)  # /api/traces: kept traces, one trace's span tree
+    from cerebra.server.routes import costs_api  # issue 13 (2)
+    app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     install_openapi(app)  # last: documents the error answers of every route included above
     return app

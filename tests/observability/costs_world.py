@@ -4,6 +4,7 @@ models, keys, users and agents, and the rollups as a direct GROUP BY over the in
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -69,3 +70,59 @@ def rolled(engine: Engine) -> dict[tuple[str, str, str, str], tuple[float, ...]]
 
 def _rounded(values: Any) -> tuple[float, ...]:
     return tuple(round(float(v), 9) for v in values)
+
+
+class Receiver:
+    """A local webhook receiver speaking plain HTTP: records each POST (headers, JSON body)
+    and answers `status`; while `hold` is clear it does not answer at all (a hung server)."""
+
+    def __init__(self, status: int = 200) -> None:
+        import http.server
+        import threading
+
+        self.status = status
+        self.posts: list[tuple[dict[str, str], dict[str, Any], bytes]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver._cond:
+                    receiver.posts.append((dict(self.headers), json.loads(raw), raw))
+                    receiver._cond.notify_all()
+                receiver.hold.wait(30)
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The JSON bodies, once at least `n` have arrived (a safety net, not a sync)."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.posts) >= n, timeout)
+            return [body for _, body, _ in self.posts]
+
+    def close(self) -> None:
+        self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def spend(amount: float, *, at: float, tenant: str = "default", credential: str = "",
+          user: str = "", model: str = "big") -> InteractionRecord:
+    """One interaction that cost `amount` USD at time `at`."""
+    return InteractionRecord(
+        trace_id=uuid.uuid4().hex, tenant_id=tenant, endpoint="query", model=model,
+        prompt="p", rendered_prompt="p", response="r", prompt_tokens=10,
+        completion_tokens=5, latency_ms=1.0, created_at=at, cost_usd=amount,
+        credential_id=credential, user_id=user)
