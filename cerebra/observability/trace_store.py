@@ -171,7 +171,8 @@ def trace_page(engine: Engine, context: RequestContext, *, limit: int = 50,
 
 
 def trace_tree(engine: Engine, context: RequestContext, trace_id: str) -> dict[str, Any] | None:
-    """One trace and its spans in start order (None: not a trace the caller may see)."""
+    """One trace and its spans in start order, the root first (None: not a trace the caller
+    may see)."""
     with engine.connect() as conn:
         head = conn.execute(
             _visible(select(traces), context).where(traces.c.trace_id == trace_id)).first()
@@ -180,7 +181,7 @@ def trace_tree(engine: Engine, context: RequestContext, trace_id: str) -> dict[s
         rows = conn.execute(
             select(trace_spans).where(trace_spans.c.trace_id == trace_id)
             .where(trace_spans.c.tenant_id == context.tenant_id)
-            .order_by(trace_spans.c.start_ms)).all()
+            .order_by(trace_spans.c.start_ms, trace_spans.c.parent_id.is_not(None))).all()
     return {**_summary(dict(head._mapping)), "spans": [_span(dict(r._mapping)) for r in rows]}
 
 

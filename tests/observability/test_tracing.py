@@ -167,3 +167,24 @@ def test_tracing_off_makes_nothing(make_brain: Any) -> None:
     answer = brain.ask("hello there", context=ANA)
     assert len(answer.trace_id) == 32
     assert trace_page(brain.engine, ANA) == ([], None)
+
+
+def test_the_routing_decision_and_its_attempts_sit_under_the_model_call(
+        make_brain: Any) -> None:
+    import json
+
+    two = json.dumps([{"name": "a", "kind": "fake"}, {"name": "b", "kind": "fake"}])
+    brain = make_brain(CEREBRA_CATALOG__INLINE=two, CEREBRA_ROUTER__STRATEGY="thompson")
+    answer = brain.ask("hi", memory=False, context=ANA)
+    assert answer.routing is not None
+    spans = tree(brain, answer.trace_id)["spans"]
+    named = by_name(spans)
+    route = named["route"]
+    assert route["parent_id"] == named["model.generate"]["span_id"]
+    attrs = route["attributes"]
+    assert attrs["route.strategy"] == "thompson"
+    assert attrs["route.served_by"] == answer.routing["served_by"] == answer.model
+    attempts = [s for s in spans if s["parent_id"] == route["span_id"]]
+    assert [a["attributes"]["model.name"] for a in attempts] == [
+        a["backend"] for a in answer.routing["attempts"]]
+    assert attempts and attempts[-1]["attributes"]["attempt.ok"] is True
