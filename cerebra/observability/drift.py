@@ -106,18 +106,19 @@ class DriftDetector:
         reference, recent = self.windows(now)
         scopes = [check_scope(scope)] if scope else self.data.scopes(tenant, reference.start)
         reports: list[dict[str, Any]] = []
+        memo: dict[str, Any] = {}  # a prompt's vector, embedded once for all scopes
         for name in scopes:
-            found = self.compare(tenant, name, reference, recent)
+            found = self.compare(tenant, name, reference, recent, memo)
             self.store.save_reports(tenant, found, now)
             self._alerts(tenant, name, found, now)
             reports.extend(found)
         return reports
 
-    def compare(self, tenant: str, scope: str, reference: Window,
-                recent: Window) -> list[dict[str, Any]]:
-        """The four reports of one scope."""
+    def compare(self, tenant: str, scope: str, reference: Window, recent: Window,
+                memo: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The four reports of one scope (`memo`: vectors of prompts embedded already)."""
         d = self.data
-        out = [self._embedding(tenant, scope, reference, recent)]
+        out = [self._embedding(tenant, scope, reference, recent, {} if memo is None else memo)]
         for signal, read in (("score", d.scores), ("latency", d.latencies)):
             ref, rec = read(tenant, scope, reference), read(tenant, scope, recent)
             out.append(self._distribution(scope, signal, ref, rec, reference, recent))
@@ -144,8 +145,8 @@ class DriftDetector:
                             reference, recent, effect, _mean,
                             large_enough=shift is not None and shift >= PSI_MIN)
 
-    def _embedding(self, tenant: str, scope: str, reference: Window,
-                   recent: Window) -> dict[str, Any]:
+    def _embedding(self, tenant: str, scope: str, reference: Window, recent: Window,
+                   memo: dict[str, Any]) -> dict[str, Any]:
         ref = self.data.prompts(tenant, scope, reference)
         rec = self.data.prompts(tenant, scope, recent)
         if self.embedder is None or not self._enough(ref, rec):
@@ -155,7 +156,11 @@ class DriftDetector:
         k = self.settings.embedding_samples
         ref_i, rec_i = _spread(ref.values, k), _spread(rec.values, k)
         texts = [ref.values[i] for i in ref_i] + [rec.values[i] for i in rec_i]
-        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float64)
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        if missing:
+            memo.update(zip(missing, np.asarray(self.embedder.embed(missing),
+                                                dtype=np.float64), strict=True))
+        vectors = np.stack([memo[t] for t in texts])
         x, y = vectors[:len(ref_i)], vectors[len(ref_i):]
         result = mmd_test(x, y, permutations=PERMUTATIONS)
         centre = x.mean(axis=0)

@@ -84,7 +84,7 @@ def test_ab_comparisons_of_prompt_versions_and_models(world: ApiWorld) -> None:
     for i in range(40):
         tests.record(test.id, 1.0 if i % 4 else 0.0, arm="a", context=ctx)
         tests.record(test.id, 1.0 if i % 10 else 0.0, arm="b", context=ctx)
-    prompts = client.get("/api/drift/ab", params={"kind": "prompt", "scope": "greet"},
+    prompts = client.get("/api/drift/ab", params={"kind": "prompt", "name": "greet"},
                          headers=world.reader).json()
     (row,) = prompts["comparisons"]
     assert row["test_id"] == test.id and (row["a"], row["b"]) == ("v1", "v2")
@@ -104,6 +104,7 @@ def test_ab_comparisons_of_prompt_versions_and_models(world: ApiWorld) -> None:
     ("get", "/api/drift/ab", {"params": {"kind": "agent"}}, "kind"),
     ("get", "/api/drift/ab", {"params": {"kind": "model", "scope": "greet"}}, "scope"),
     ("get", "/api/drift/ab", {"params": {"alpha": 1.5}}, "alpha"),
+    ("get", "/api/drift/ab", {"params": {"kind": "prompt", "name": "bad name"}}, "name"),
 ])
 def test_bad_input_is_a_4xx_naming_the_field(world: ApiWorld, method: str, path: str,
                                              kwargs: dict, field: str) -> None:

@@ -6,21 +6,24 @@ each tenant's check reads only its own interactions."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import Engine
 
+from cerebra.config import Settings
 from cerebra.config_observe import DriftSettings
 from cerebra.context import RequestContext
 from cerebra.db.drift_tables import drift_alerts
-from cerebra.improve.triggers import TriggerPolicy, Triggers, TriggerStore
-from cerebra.jobs.base import JobContext
+from cerebra.improve.triggers import TriggerPolicy, TriggerStore
 from cerebra.jobs.inprocess import InProcessRunner
 from cerebra.observability.drift import SIGNALS, DriftDetector
-from cerebra.observability.drift_setup import retrain_through
+from cerebra.observability.drift_setup import DRIFT_JOB, attach_drift, retrain_through
+from cerebra.observability.drift_store import DriftStore
+from cerebra.observability.notify import Delivery, Notification
 from cerebra.testing import FakeEmbedder
+from tests.improve.test_triggers import world  # noqa: F401  (a fixture)
 from tests.observability.drift_world import HOUR, Recorder, two_windows
 
 NOW = 1_800_000_000.0
@@ -41,7 +44,9 @@ def by_key(reports: list[dict]) -> dict[tuple[str, str], dict]:
 def test_no_shift_is_tested_and_not_alerted(sql_engine: Engine) -> None:
     two_windows(sql_engine, "acme", NOW, seed=3)
     notifier = Recorder()
-    found = by_key(detector(sql_engine, notifier=notifier).check(ACME))
+    check = detector(sql_engine, notifier=notifier)
+    found = by_key(check.check(ACME))
+    assert check.embedder.calls == 1  # type: ignore[union-attr]  # scopes share the vectors
     assert set(found) == {(s, sig) for s in ("all", "agent:helper", "task:triage")
                           for sig in SIGNALS}
     for report in found.values():
@@ -84,6 +89,21 @@ def test_a_shift_drifts_every_signal_and_is_alerted_once(sql_engine: Engine) -> 
                                                                  "task:triage"}
 
 
+class Broken(Recorder):
+    def notify(self, notification: Notification) -> Delivery:
+        raise ConnectionError("the webhook is down")
+
+
+def test_a_failing_notifier_does_not_lose_the_alert(sql_engine: Engine) -> None:
+    two_windows(sql_engine, "acme", NOW, shifted=True)
+    check = detector(sql_engine, notifier=Broken())
+    check.check(ACME, "all")
+    alerts = check.store.alerts("acme")
+    assert len(alerts) == 4
+    assert all(a["deliveries"] == [{"notifier": "recorder", "ok": False,
+                                    "detail": "the webhook is down"}] for a in alerts)
+
+
 def test_too_few_samples_are_not_tested(sql_engine: Engine) -> None:
     two_windows(sql_engine, "acme", NOW, n=20, shifted=True)
     found = detector(sql_engine).check(ACME, "all")
@@ -91,29 +111,8 @@ def test_too_few_samples_are_not_tested(sql_engine: Engine) -> None:
     assert all(r["test"] == "none" and not r["drifted"] and r["note"] for r in found)
 
 
-@pytest.fixture
-def triggers(sql_engine: Engine) -> Iterator[tuple[Triggers, list[tuple[str, str, str]]]]:
-    runner = InProcessRunner(sql_engine)
-    release = threading.Event()
-    started: list[tuple[str, str, str]] = []
-
-    def cycle(ctx: JobContext) -> str:
-        release.wait(30)
-        return "done"
-
-    def start(context: RequestContext, policy: TriggerPolicy, reason: str) -> str:
-        started.append((context.tenant_id, policy.task, reason))
-        return runner.submit(f"improve {policy.task}", cycle, tenant_id=context.tenant_id)
-
-    try:
-        yield Triggers(sql_engine, runner, start), started
-    finally:
-        release.set()
-        runner.close()
-
-
-def test_a_drift_alert_starts_the_tasks_retraining(sql_engine: Engine, triggers) -> None:
-    machinery, started = triggers
+def test_a_drift_alert_starts_the_tasks_retraining(sql_engine: Engine, world) -> None:  # noqa: F811
+    machinery, started, _, _ = world  # the triggers' test world: cycles wait to be released
     two_windows(sql_engine, "acme", NOW, shifted=True)
     TriggerStore(sql_engine).set(ACME, TriggerPolicy(task="triage", min_new_examples=10_000))
     off = detector(sql_engine, retrain=retrain_through(machinery))
@@ -141,3 +140,25 @@ def test_a_drift_alert_starts_the_tasks_retraining(sql_engine: Engine, triggers)
     assert len(started) == 1
     assert {a["retraining"]["action"] for a in on.store.alerts("acme", scope="task:triage")
             } == {"skipped"}
+
+
+def test_the_periodic_check_runs_on_the_brains_runner(sql_engine: Engine,
+                                                      tmp_path: Path) -> None:
+    clock = [0.0]
+    runner = InProcessRunner(sql_engine, scheduler=False, clock=lambda: clock[0])
+    brain = SimpleNamespace(engine=sql_engine, jobs=runner,
+                            memory=SimpleNamespace(embedder=FakeEmbedder()))
+    settings = Settings(home=tmp_path, drift={"check_interval_s": 60})
+    notifier = Recorder()
+    service = attach_drift(brain, settings, notifier=notifier)  # type: ignore[arg-type]
+    try:
+        two_windows(sql_engine, "acme", time.time(), shifted=True)
+        assert runner.run_due() == []  # first after one interval
+        clock[0] = 61.0
+        assert runner.run_due() == [DRIFT_JOB]
+        assert len(notifier.sent) == 12
+        assert len(DriftStore(sql_engine).alerts("acme")) == 12
+    finally:
+        service.close()
+        runner.close()
+    assert DRIFT_JOB not in [s.name for s in runner.schedules()]

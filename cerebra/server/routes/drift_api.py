@@ -15,16 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from cerebra.auth.principal import Scope
 from cerebra.brain import Brain
 from cerebra.context import RequestContext
-from cerebra.errors import InvalidInput
 from cerebra.observability.drift import DriftDetector
 from cerebra.observability.drift_ab import judged_ratings, model_comparisons, prompt_comparisons
-from cerebra.observability.drift_data import SCOPE_PATTERN, Window, check_scope
-from cerebra.prompts.template_store import NAME_PATTERN, check_name
+from cerebra.observability.drift_data import SCOPE_PATTERN, Window
+from cerebra.prompts.template_store import NAME_PATTERN
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 
 router = APIRouter(prefix="/api/drift", tags=["drift"])
-AB_SCOPE = f"{SCOPE_PATTERN[:-2]}|{NAME_PATTERN[1:-1]})$"  # a scope, or a template's name
 
 
 class CheckIn(BaseModel):
@@ -91,32 +89,28 @@ async def check(
 async def ab(
     request: Request,
     kind: Literal["prompt", "model"] = Query("model"),
-    scope: str | None = Query(None, pattern=AB_SCOPE, max_length=207,
-                              description="model: all, agent:<id> or task:<name>; prompt: "
-                              "a template's name"),
+    scope: str = Query("all", pattern=SCOPE_PATTERN, max_length=207,
+                       description="models: all, agent:<id> or task:<name>"),
+    name: str | None = Query(None, pattern=NAME_PATTERN,
+                             description="prompt versions: one template's A/B tests"),
     alpha: float = Query(0.05, gt=0, lt=1),
     ctx: RequestContext = Depends(requires(Scope.TRAINING_READ)),
     brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
-    """A/B comparisons with significance: prompt versions (the tenant's A/B tests) or models
-    (each model's feedback against the most used model's, over both drift windows)."""
-    detector = detector_of(request, brain)
+    """A/B comparisons with significance: prompt versions (the tenant's A/B tests, of
+    template `name` or all) or models (each model's feedback in `scope` over both drift
+    windows against the most used model's, and the judged Bradley–Terry board)."""
     if kind == "prompt":
-        name = None if scope is None else check_name(scope)
         rows = await asyncio.to_thread(prompt_comparisons, brain.engine, ctx, name=name,
                                        alpha=alpha)
-        return {"kind": kind, "scope": scope, "comparisons": rows}
-    try:
-        where = check_scope(scope or "all")
-    except InvalidInput:
-        raise InvalidInput("for models, scope is all, agent:<id> or task:<name>",
-                           field="scope") from None
+        return {"kind": kind, "name": name, "comparisons": rows}
+    detector = detector_of(request, brain)
     reference, recent = detector.windows(detector.clock())
     window = Window(reference.start, recent.end)
 
     def run() -> dict[str, Any]:
-        return {"kind": kind, "scope": where, "window": {"from": window.start, "to": window.end},
-                "comparisons": model_comparisons(brain.engine, ctx, where, window,
+        return {"kind": kind, "scope": scope, "window": {"from": window.start, "to": window.end},
+                "comparisons": model_comparisons(brain.engine, ctx, scope, window,
                                                  alpha=alpha),
                 "ratings": judged_ratings(brain.engine, ctx)}
 
