@@ -17,7 +17,9 @@ hand-edited database or a bug:
   `term_stats`;
 - the knowledge graph: each memory's mentions and relations are those its text yields, and
   none is left of a deleted memory (cerebra.memory.integrity_graph);
-- further checks (the facts tables, another backend's) plug in through `register_check`:
+- facts in time: statements belong to live rows of their scope and their validity is what
+  walking their timelines gives (cerebra.memory.integrity_facts);
+- further checks (another backend's) plug in through `register_check`:
   any object with `name`, `verify(backend, dimension)` and `repair(backend, problems,
   embedder)` (cerebra.memory.integrity_report.IntegrityCheck).
 
@@ -61,11 +63,12 @@ def register_check(factory: Callable[[Any], IntegrityCheck | None]) -> None:
 
 def checks_for(backend: Any) -> list[IntegrityCheck]:
     """The checks that cover `backend`: rows, text and vectors (SQLite or PostgreSQL), the
-    knowledge graph, and every registered one."""
+    knowledge graph, facts in time, and every registered one."""
+    from cerebra.memory.integrity_facts import facts_check
     from cerebra.memory.integrity_graph import graph_check
     from cerebra.memory.integrity_sql import core_check
 
-    built_in = (core_check(backend), graph_check(backend))
+    built_in = (core_check(backend), graph_check(backend), facts_check(backend))
     return [c for c in (*built_in, *(f(backend) for f in _EXTRA)) if c is not None]
 
 

@@ -139,24 +139,7 @@ def recompute(conn: Connection, keys: Iterable[Key]) -> None:
             ),
             {"t": tenant, "u": user, "a": agent, "s": subject, "attr": attribute},
         ).all()
-        runs: list[list[Any]] = []  # consecutive statements of one value
-        for r in rows:
-            if runs and runs[-1][0].value == r.value:
-                runs[-1].append(r)
-            else:
-                runs.append([r])
-        for n, run in enumerate(runs):
-            nxt = runs[n + 1][0] if n + 1 < len(runs) else None
-            for r in run:
-                updates.append(
-                    {
-                        "id": r.id,
-                        "vf": float(run[0].stated_at),
-                        "vt": None if nxt is None else float(nxt.stated_at),
-                        "sb": None if nxt is None else nxt.uid,
-                        "o": 1 if n == 0 else 0,
-                    }
-                )
+        updates.extend(validity(rows))
     if updates:
         conn.execute(
             text(
@@ -165,6 +148,31 @@ def recompute(conn: Connection, keys: Iterable[Key]) -> None:
             ),
             updates,
         )
+
+
+def validity(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The validity of each statement of one timeline, given in statement order (rows with
+    `id`, `value`, `stated_at` and the memory's `uid`): id, vf, vt, sb, o."""
+    runs: list[list[Any]] = []  # consecutive statements of one value
+    for r in rows:
+        if runs and runs[-1][0].value == r.value:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    out: list[dict[str, Any]] = []
+    for n, run in enumerate(runs):
+        nxt = runs[n + 1][0] if n + 1 < len(runs) else None
+        for r in run:
+            out.append(
+                {
+                    "id": r.id,
+                    "vf": float(run[0].stated_at),
+                    "vt": None if nxt is None else float(nxt.stated_at),
+                    "sb": None if nxt is None else nxt.uid,
+                    "o": 1 if n == 0 else 0,
+                }
+            )
+    return out
 
 
 def states(conn: Connection, row_ids: Sequence[int]) -> dict[int, tuple[FactState, ...]]:
