@@ -206,6 +206,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(context_api.router)  # /context/evaluate, /context/feedback (bundles)
     from cerebra.server.routes import profile_api  # issue 12 (4)
     app.include_router(profile_api.router)  # /api/users/{id}/profile: show, edit, forget
+    from cerebra.server.routes import dashboard  # issue 13 (5)
+    app.include_router(dashboard.router)  # /dashboard: the web dashboard's page and files
     from cerebra.server.routes import costs_api  # issue 13 (2)
     app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     from cerebra.server.routes import drift_api  # issue 13 (3)

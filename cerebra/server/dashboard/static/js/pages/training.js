@@ -1,0 +1,140 @@
+// Training: jobs with live progress (the jobs API's server-sent events) and loss curves,
+// datasets, kits, the gate's reports, and promotions with rollback.
+
+import { api, optional, sse } from "../api.js";
+import { lineChart } from "../charts.js";
+import { announce, clear, columns, errorBox, field, fmt, h, kv, load, notAvailable, panel, showFieldErrors, table, tabs } from "../dom.js";
+
+const TABS = [["#/training/jobs", "Jobs"], ["#/training/datasets", "Datasets"], ["#/training/kits", "Kits"],
+  ["#/training/gate", "Gate reports"], ["#/training/promotions", "Promotions"]];
+const timed = (c) => (c.key.endsWith("_at") ? { ...c, render: (r) => fmt.time(r[c.key]) } : c);
+const stateBadge = (s) => h(`span.badge.${s === "succeeded" ? "ok" : s === "failed" ? "bad" : "warn"}`, { text: s });
+
+async function jobs() {
+  const got = await optional("/api/v1/jobs");
+  if (!got) return notAvailable("Background jobs");
+  return table(got.jobs, [{ key: "id", label: "Job", render: (j) => h("a", { href: `#/training/jobs/${encodeURIComponent(j.id)}`, text: j.name || j.id }) },
+    { key: "kind", label: "Kind" }, { key: "state", label: "State", render: (j) => stateBadge(j.state) },
+    { key: "progress", label: "Progress", num: true, render: (j) => fmt.pct(j.progress) },
+    { key: "created_at", label: "Created", render: (j) => fmt.time(j.created_at) }], { caption: "Jobs", empty: "No jobs yet." });
+}
+
+function lossPoints(reports) {
+  return reports.filter((r) => r && Number.isFinite(r.loss)).map((r, i) => [Number.isFinite(r.step) ? r.step : i, r.loss]);
+}
+
+async function job(main, id) {
+  const info = await api(`/api/v1/jobs/${encodeURIComponent(id)}`);
+  const run = await optional(`/api/v1/training/runs/${encodeURIComponent(id)}`).catch(() => null);
+  const reports = run && Array.isArray(run.progress) ? run.progress.slice() : [];
+  if (!reports.length && info.metrics && Number.isFinite(info.metrics.loss)) reports.push(info.metrics); // the last report
+  const bar = h("progress", { max: 1, value: info.progress || 0, id: "job-progress", "aria-label": "Progress" });
+  const facts = h("div", { "aria-live": "polite" });
+  const chart = h("div");
+  const state = { info };
+  const draw = () => {
+    const i = state.info;
+    bar.value = i.progress || 0;
+    const m = i.metrics || {};
+    clear(facts, kv([["State", stateBadge(i.state)], ["Progress", h("span", { id: "job-progress-text", text: fmt.pct(i.progress) })],
+      ["Step", m.step !== undefined ? `${m.step} / ${m.total ?? "?"}` : "–"], ["Loss", fmt.num(m.loss, 4)],
+      ["ETA", m.eta_s !== undefined && m.eta_s !== null ? `${fmt.num(m.eta_s, 0)} s` : "–"], ["Message", i.message || "–"],
+      i.error ? ["Error", i.error] : null]));
+    clear(chart, lineChart("Training loss by step", [{ name: "loss", points: lossPoints(reports) }]));
+  };
+  const controller = new AbortController();
+  const cancel = h("button.danger", { type: "button", text: "Cancel job", on: { click: async () => {
+    try { await api(`/api/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" }); } catch (err) { facts.append(errorBox(err)); }
+  } } });
+  clear(main, h("h1", { text: `Job ${info.name || id}` }), tabs("Training sections", TABS, "#/training/jobs"),
+    panel("Progress", bar, facts, info.state === "running" || info.state === "queued" ? cancel : null), panel("Loss", chart),
+    panel("Result", h("pre", { id: "job-result", text: info.result === null ? "–" : JSON.stringify(info.result, null, 2) })));
+  draw();
+  if (!["succeeded", "failed", "cancelled"].includes(info.state)) {
+    sse(`/api/v1/jobs/${encodeURIComponent(id)}/events`, (event, data) => {
+      if (event === "progress") {
+        state.info = { ...state.info, ...data };
+        const m = data.metrics || {};
+        if (Number.isFinite(m.loss)) reports.push(m);
+      } else if (event === "end") {
+        state.info = data;
+        document.getElementById("job-result")?.replaceChildren(JSON.stringify(data.result, null, 2));
+        cancel.remove();
+        announce(`Job ${data.state}`);
+      }
+      draw();
+    }, { signal: controller.signal }).catch((err) => { if (err.name !== "AbortError") facts.append(errorBox(err)); });
+  }
+  return () => controller.abort();
+}
+
+async function datasets() {
+  const got = await optional("/api/v1/datasets");
+  if (!got) return notAvailable("Datasets");
+  const rows = got.datasets || [];
+  return table(rows, [{ key: "name", label: "Dataset", render: (d) => h("a", { href: `#/training/datasets/${encodeURIComponent(d.name)}`, text: d.name }) },
+    ...columns(rows, ["kind", "task", "versions", "rows", "latest", "updated_at"]).map(timed)], { caption: "Datasets", empty: "No datasets yet." });
+}
+
+async function dataset(name) {
+  const got = await api(`/api/v1/datasets/${encodeURIComponent(name)}`);
+  const { versions = [], ...fields } = got;
+  return h("div", {}, kv(Object.entries(fields)), h("h2", { text: "Versions" }),
+    table(versions, columns(versions, ["version", "id", "rows", "created_at", "source", "note"]).map(timed), { caption: "Versions" }));
+}
+
+async function kits() {
+  const got = await optional("/api/v1/kits/browse");
+  if (!got) return notAvailable("Kits");
+  return table(got.kits || [], columns(got.kits || [], ["name", "task", "description", "version", "origin"]), { caption: "Kits", empty: "No kits." });
+}
+
+async function gate() {
+  const got = await optional("/api/v1/gate/reports");
+  if (!got) return notAvailable("Gate reports");
+  const rows = got.reports || [];
+  return table(rows, [{ key: "id", label: "Report", render: (r) => h("a", { href: `#/training/gate/${encodeURIComponent(r.id)}`, text: r.id }) },
+    ...columns(rows, ["candidate", "baseline", "task", "passed", "decision", "verdict", "created_at"]).filter((c) => c.key !== "id").map(timed)],
+  { caption: "Gate reports", empty: "No gate reports yet." });
+}
+
+async function report(id) {
+  const got = await api(`/api/v1/gate/reports/${encodeURIComponent(id)}`);
+  return h("div", {}, kv(Object.entries(got).filter(([, v]) => typeof v !== "object" || v === null)),
+    h("pre", { text: JSON.stringify(got, null, 2) }));
+}
+
+async function promotions() {
+  const got = await optional("/api/v1/models/versions");
+  if (!got) return notAvailable("Model versions");
+  const versions = got.versions || [];
+  const names = Object.keys(got.history || {});
+  const status = h("div");
+  const form = h("form.row", { "aria-label": "Roll back a model", novalidate: true },
+    h("div.field", {}, h("label", { for: "f-name", text: "Model" }), h("select", { id: "f-name", name: "name" }, names.map((n) => h("option", { value: n, text: n })))),
+    field("Reason", { name: "reason" }), h("button.danger", { type: "submit", text: "Roll back", disabled: !names.length }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    showFieldErrors(form, null);
+    try {
+      const done = await api(`/api/v1/models/${encodeURIComponent(data.get("name"))}/rollback`, { method: "POST", body: { reason: String(data.get("reason") || "") } });
+      clear(status, h("p.ok", { role: "status", text: `${done.serving} now serves ${done.base ? "its base model" : done.version && done.version.id}.` }));
+    } catch (err) { showFieldErrors(form, err); clear(status, errorBox(err)); }
+  });
+  return h("div", {}, table(versions, columns(versions, ["id", "name", "base", "state", "status", "serving", "created_at", "promoted_at"]).map(timed), { caption: "Versions", empty: "No versions yet." }),
+    names.map((n) => h("div", {}, h("h3", { text: `Promotions of ${n}` }), table(got.history[n], columns(got.history[n], ["version_id", "action", "reason", "at", "created_at", "gate"]).map(timed), { caption: `Promotions of ${n}` }))),
+    h("h3", { text: "Rollback" }), form, status);
+}
+
+export async function render(main, params) {
+  const [section = "jobs", id] = params;
+  if (section === "jobs" && id) return job(main, id);
+  const body = h("div");
+  const title = TABS.find(([href]) => href === `#/training/${section}`)[1];
+  clear(main, h("h1", { text: "Training" }), tabs("Training sections", TABS, `#/training/${section}`), panel(title, body));
+  const make = { jobs, datasets: () => (id ? dataset(id) : datasets()), kits, gate: () => (id ? report(id) : gate()), promotions }[section];
+  if (id) clear(body, await make()); // an unknown id: the 404 page
+  else await load(body, make, (x) => x);
+  return null;
+}

@@ -1,0 +1,169 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright), the flows issue 13
+asks for: sign in (password, API key), an expired session back to login with the page
+remembered, a live query showing the answer, the memories recalled with their signals and
+the routing decision, a training job's progress updating without a reload, paging through
+memories, a field error next to its field, the cost chart, a drift alert, and unknown routes
+and ids as a 404 page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.dashboard.conftest import Live
+
+
+def served(live: Live, path: str) -> bool:
+    """Whether this build answers `path` (another part of issue 13 may not have landed)."""
+    with live.client() as client:
+        return client.get(path).status_code != 404
+
+
+def real_problems(log: Any) -> list[str]:
+    """Console errors and uncaught exceptions, less the browser's own line for an answer
+    the page expected and handled (a 404 of an API not on this server, a 401 that ends a
+    session)."""
+    return [p for p in log.problems() if "Failed to load resource" not in p]
+
+
+def test_password_sign_in_opens_the_page_asked_for(page: Any, live: Live, page_log: Any) -> None:
+    page.goto("/dashboard#/memory")
+    page.wait_for_url("**#/login?next=%23%2Fmemory")
+    page.get_by_label("Username").fill(live.username)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert").first).to_be_visible()
+    assert "#/login" in page.url
+    page.get_by_label("Password", exact=True).fill(live.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url("**#/memory")
+    expect(page.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
+    expect(page.locator("#who")).to_contain_text(live.username)
+    assert real_problems(page_log) == []
+
+
+def test_an_expired_session_goes_back_to_login_and_then_to_the_page(
+        page: Any, login: Callable[..., None], live: Live) -> None:
+    login(page, to="#/query")
+    page.evaluate("() => sessionStorage.setItem('cerebra.token', 'ck-expired-or-revoked')")
+    page.goto("/dashboard#/models")
+    page.wait_for_url("**#/login?next=%23%2Fmodels")
+    expect(page.get_by_text("Your session ended")).to_be_visible()
+    page.get_by_label("API key", exact=True).fill(live.admin_key)
+    page.get_by_role("button", name="Use this key").click()
+    page.wait_for_url("**#/models")
+    expect(page.get_by_role("heading", name="Served models")).to_be_visible()
+
+
+def test_a_live_query_shows_the_answer_the_memories_and_the_decision(
+        page: Any, login: Callable[..., None], page_log: Any) -> None:
+    login(page, to="#/query")
+    page.get_by_label("Prompt").fill("What is the capital of France?")
+    page.get_by_label("User id (optional)").fill("ada")
+    page.get_by_label("Agent id (optional)").fill("support")  # the seed asked this there
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".answer")).to_contain_text("Paris is the capital of France")
+    figures = page.get_by_role("region", name="Figures")
+    expect(figures).to_contain_text("Prompt tokens")
+    expect(figures).to_contain_text("$")  # the catalog prices the fake models
+    memories = page.get_by_role("region", name="Memories recalled")
+    expect(memories.locator("ol.memories > li").first).to_be_visible()
+    expect(memories.locator("ul.signals li").first).to_contain_text("%")  # a signal's share
+    expect(page.get_by_role("region", name="Routing decision")).to_contain_text("fake-small")
+    expect(page.get_by_role("region", name="Span tree")).not_to_contain_text("Loading")
+    expect(page.get_by_role("region", name="Policy decisions")).not_to_contain_text("Waiting")
+    assert real_problems(page_log) == []
+
+
+def test_a_training_job_progress_updates_without_a_reload(
+        page: Any, login: Callable[..., None], paced_job: Any) -> None:
+    login(page, to=f"#/training/jobs/{paced_job.job_id}")
+    expect(page.get_by_role("heading", name="Job train paced-lora")).to_be_visible()
+    page.evaluate("() => { window.__notReloaded = true; }")
+    paced_job.advance()
+    expect(page.locator("dl.kv")).to_contain_text("1 / 5")
+    paced_job.advance(2)
+    expect(page.locator("dl.kv")).to_contain_text("3 / 5")
+    expect(page.locator("#job-progress-text")).to_have_text("60.0 %")
+    curve = page.get_by_role("img", name="Training loss by step")
+    expect(curve.locator("polyline")).to_have_count(1)
+    paced_job.finish()
+    expect(page.locator("dl.kv")).to_contain_text("succeeded")
+    expect(page.locator("#job-result")).to_contain_text("final_loss")
+    assert page.evaluate("() => window.__notReloaded") is True
+
+
+def test_paging_through_memories(page: Any, login: Callable[..., None], live: Live) -> None:
+    with live.client() as client:
+        total = len(client.get("/api/memory", params={"limit": 1000}).json()["memories"])
+    assert total >= 50  # the seed's, and what the seeded queries remembered
+    login(page, to="#/memory")
+    rows = page.locator("section[aria-label=Memories] tbody tr")
+    older = page.get_by_role("button", name="Older")
+    expect(rows).to_have_count(20)
+    pages = [rows.all_inner_texts()]
+    while older.is_enabled():
+        older.click()
+        expect(page.get_by_text(f"Page {len(pages) + 1}", exact=True)).to_be_visible()
+        pages.append(rows.all_inner_texts())
+    seen = [row for texts in pages for row in texts]
+    assert len(seen) == len(set(seen)) == total  # every memory once, none twice
+    assert len(pages) == -(-total // 20)
+    for _ in pages[1:]:
+        page.get_by_role("button", name="Newer").click()
+    expect(page.get_by_text("Page 1", exact=True)).to_be_visible()
+    assert rows.all_inner_texts() == pages[0]
+
+
+def test_search_explains_and_an_edit_shows_the_field_error(
+        page: Any, login: Callable[..., None]) -> None:
+    login(page, to="#/memory")
+    page.get_by_label("Search", exact=True).fill("refunds")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("columnheader", name="Why (signals)")).to_be_visible()
+    page.locator("section[aria-label=Memories] tbody tr a").first.click()
+    page.wait_for_url("**#/memory/*")
+    page.get_by_label("Importance (0 to 1)").fill("5")
+    page.get_by_role("button", name="Save").click()
+    error = page.locator("#f-importance-error")
+    expect(error).to_be_visible()
+    assert page.get_by_label("Importance (0 to 1)").get_attribute("aria-invalid") == "true"
+    page.get_by_label("Importance (0 to 1)").fill("0.9")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(error).to_have_count(0)
+
+
+def test_the_cost_chart(page: Any, login: Callable[..., None], live: Live) -> None:
+    login(page, to="#/costs")
+    if not served(live, "/api/costs/summary"):
+        expect(page.get_by_text("The cost ledger: not available")).to_be_visible()
+        return
+    chart = page.get_by_role("img", name="Spend per day over the last 30 days, USD")
+    expect(chart.locator("rect").first).to_be_visible()
+    assert chart.locator("rect").count() >= 28
+
+
+def test_a_drift_alert(page: Any, login: Callable[..., None], live: Live) -> None:
+    login(page, to="#/drift")
+    if not served(live, "/api/drift/alerts"):
+        expect(page.get_by_text("Drift alerts: not available")).to_be_visible()
+        return
+    with live.client() as client:
+        alerts = client.get("/api/drift/alerts").json()["alerts"]
+    region = page.get_by_role("region", name="Alerts")
+    if not alerts:
+        expect(region).to_contain_text("No drift alerts")
+        return
+    expect(region).to_contain_text(alerts[0]["message"][:60])
+
+
+def test_unknown_routes_and_ids_are_a_404_page(page: Any, login: Callable[..., None]) -> None:
+    login(page, to="#/query")
+    for where in ("#/no-such-page", "#/memory/no-such-memory", "#/agents/no-such-agent",
+                  "#/training/jobs/no-such-job", "#/missions/no-such-mission"):
+        page.goto(f"/dashboard{where}")
+        expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        expect(page.locator("main")).not_to_contain_text("Traceback")
