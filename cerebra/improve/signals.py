@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from cerebra.context import RequestContext
 from cerebra.db.improve_tables import signals
 from cerebra.db.schema import interactions
+from cerebra.db.visibility import visible_rows
 from cerebra.errors import InvalidInput, NotFound
 from cerebra.improve.examples import training_examples
 
@@ -186,19 +187,8 @@ class SignalStore:
 
 
 def _exists(conn: Connection, context: RequestContext, trace_id: str) -> bool:
-    query = _visible(select(interactions.c.trace_id), context)
+    query = visible_rows(select(interactions.c.trace_id), interactions, context)
     return conn.execute(query.where(interactions.c.trace_id == trace_id)).first() is not None
-
-
-def _visible(query: Any, context: RequestContext) -> Any:
-    """Interactions the context may see: its tenant's (and, for a confined caller, its own)."""
-    query = query.where(interactions.c.tenant_id == context.tenant_id)
-    user, agent = context.confinement()
-    if user is not None:
-        query = query.where(interactions.c.user_id == user)
-    if agent is not None:
-        query = query.where(interactions.c.agent_id == agent)
-    return query
 
 
 def _signal(row: Mapping[str, Any]) -> Signal:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from cerebra.context import RequestContext
 from cerebra.db.trace_tables import trace_spans, traces
+from cerebra.db.visibility import visible_rows
 from cerebra.observability.batch_writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def trace_page(engine: Engine, context: RequestContext, *, limit: int = 50,
                before: float | None = None) -> tuple[list[dict[str, Any]], float | None]:
     """The caller's newest traces (started before `before`, unix s) and the `before` of the
     next page (None: no more)."""
-    query = _visible(select(traces), context)
+    query = visible_rows(select(traces), traces, context)
     if before is not None:
         query = query.where(traces.c.started_at < before)
     with engine.connect() as conn:
@@ -174,8 +175,8 @@ def trace_tree(engine: Engine, context: RequestContext, trace_id: str) -> dict[s
     """One trace and its spans in start order, the root first (None: not a trace the caller
     may see)."""
     with engine.connect() as conn:
-        head = conn.execute(
-            _visible(select(traces), context).where(traces.c.trace_id == trace_id)).first()
+        query = visible_rows(select(traces), traces, context)
+        head = conn.execute(query.where(traces.c.trace_id == trace_id)).first()
         if head is None:
             return None
         rows = conn.execute(
@@ -183,18 +184,6 @@ def trace_tree(engine: Engine, context: RequestContext, trace_id: str) -> dict[s
             .where(trace_spans.c.tenant_id == context.tenant_id)
             .order_by(trace_spans.c.start_ms, trace_spans.c.parent_id.is_not(None))).all()
     return {**_summary(dict(head._mapping)), "spans": [_span(dict(r._mapping)) for r in rows]}
-
-
-def _visible(query: Any, context: RequestContext) -> Any:
-    """The caller's tenant, and its own user (and agent) for a confined principal — the
-    rule the ledger applies to interactions."""
-    query = query.where(traces.c.tenant_id == context.tenant_id)
-    user, agent = context.confinement()
-    if user is not None:
-        query = query.where(traces.c.user_id == user)
-    if agent is not None:
-        query = query.where(traces.c.agent_id == agent)
-    return query
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -188,3 +188,19 @@ def test_the_routing_decision_and_its_attempts_sit_under_the_model_call(
     assert [a["attributes"]["model.name"] for a in attempts] == [
         a["backend"] for a in answer.routing["attempts"]]
     assert attempts and attempts[-1]["attributes"]["attempt.ok"] is True
+
+
+def test_migration_from_the_previous_revision(tmp_path: Any) -> None:
+    from sqlalchemy import inspect
+
+    from cerebra.db import make_engine, upgrade
+    from cerebra.db.migrate import downgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine, "0027")
+    assert not {"traces", "trace_spans"} & set(inspect(engine).get_table_names())
+    upgrade(engine, "0028")
+    assert {"traces", "trace_spans"} <= set(inspect(engine).get_table_names())
+    downgrade(engine, "0027")
+    assert not {"traces", "trace_spans"} & set(inspect(engine).get_table_names())
+    engine.dispose()
