@@ -121,6 +121,27 @@ class DriftSettings(_Group):
 class LogsSettings(_Group):
     """Logs: kept for GET /logs and /api/system/logs, and ingested as memories when asked."""
 
+    keep: int = _field(
+        100_000, ge=0, le=10_000_000,
+        description="log records the server keeps in the database for GET /logs (the oldest "
+        "past it are deleted as new ones arrive; 0: none kept)",
+    )
+    level_kept: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _field(
+        "INFO",
+        description="the lowest level of the log records kept for GET /logs (the server's "
+        "log level filters first: server.log_level)",
+    )
+    memory_agent: str = _field(
+        "", alias="CEREBRA_LOG_AGENT", max_length=200,
+        description="the agent whose memory receives the server's log records as memories "
+        "(tagged level:, logger:; in the record's tenant); empty: off",
+    )
+    memory_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _field(
+        "WARNING",
+        description="the lowest level of the log records ingested as memories "
+        "(logs.memory_agent)",
+    )
+
 
 class DashboardSettings(_Group):
     """The web dashboard served at /dashboard."""

@@ -36,6 +36,7 @@ from cerebra.cli import (
     ratings_cmd,
     router_cmd,
     signals_cmd,
+    top_cmd,
     train_cmd,
     working_cmd,
 )
@@ -74,6 +75,7 @@ missions_cmd.register(app)  # missions, teams
 jobs_cmd.register(app)  # jobs list | show | cancel | follow | worker (issue 11, C)
 kits_cmd.register(app)  # kits list | show | install | run (issue 11, F)
 train_cmd.register(app)  # train run | status | cancel | logs | validate (issue 11, B)
+top_cmd.register(app)  # top: a live view of requests, latency, spend, models, jobs (13, 6)
 
 out = Console()
 

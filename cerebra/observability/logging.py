@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, with any `extra=` fields merged in."""
+"""Structured logging: one JSON object per line, with any `extra=` fields merged in, and the
+request's trace id and tenant on the lines of a request (cerebra.observability.log_scope)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from cerebra.observability.log_scope import SCOPE_FILTER
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -31,6 +34,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     """Route the root logger (and uvicorn's) to stderr, as JSON lines when asked."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(SCOPE_FILTER)  # trace_id and tenant_id of the request, where there is one
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
     )

@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         attach_usage_metrics(app.state, app.state.brain, metrics)  # spend, recall, ledger queue
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
+        from cerebra.observability.log_setup import attach_logs  # issue 13 (4)
+        app.state.logs = attach_logs(app.state.brain, settings)  # log store, memory handler
         from cerebra.observability import costs_alerts  # issue 13 (2)
         app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         from cerebra.observability.drift_setup import attach_drift  # issue 13 (3)
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
             app.state.drift.close()  # the periodic drift check, before its retraining
             if app.state.improve is not None:
                 app.state.improve.close()
+            app.state.logs.close()
             await _close_async_clients(app.state.brain)
             if owned:
                 app.state.brain.close()
@@ -143,6 +146,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.add_middleware(DirectChatRoute, api=app)
     # security headers and the body limit inside the metrics (413s are counted, timed)
     app.add_middleware(HardeningMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    from cerebra.observability.log_scope import LogScopeMiddleware  # issue 13 (4)
+    app.add_middleware(LogScopeMiddleware)  # each request's lines carry its trace id, tenant
     install_metrics(app, metrics)  # outermost: the overhead header times every layer
 
     from cerebra.server.routes import (
@@ -216,5 +221,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(traces_api.router)  # /api/traces: kept traces, one trace's span tree
     from cerebra.server.routes import costs_api  # issue 13 (2)
     app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
+    from cerebra.server.routes import logs_api  # issue 13 (4, 6)
+    app.include_router(logs_api.router)  # /logs, /api/system/logs, /api/system/top
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
