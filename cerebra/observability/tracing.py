@@ -318,7 +318,9 @@ class Tracing:
         rate = self.rate
         if self._closed or not (force or rate >= 1.0 or (rate > 0.0 and random.random() < rate)):
             return NO_TRACE
-        return Trace(self.tracer, name, self.settings.max_spans, start_ns)
+        trace = Trace(self.tracer, name, self.settings.max_spans, start_ns)
+        # OTEL_SDK_DISABLED makes the SDK hand out invalid spans (trace id 0): nothing kept
+        return trace if trace.root.get_span_context().is_valid else NO_TRACE
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Every finished trace in the database and handed to the exporter."""

@@ -204,3 +204,12 @@ def test_migration_from_the_previous_revision(tmp_path: Any) -> None:
     downgrade(engine, "0027")
     assert not {"traces", "trace_spans"} & set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_the_sdk_switched_off_by_its_variable_keeps_ids_unique(
+        make_brain: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the SDK's own off switch
+    brain = make_brain()
+    ids = {brain.ask(f"question {i}", context=ANA).trace_id for i in range(3)}
+    assert len(ids) == 3 and "0" * 32 not in ids
+    assert trace_page(brain.engine, ANA) == ([], None)
