@@ -95,6 +95,18 @@ def test_a_training_job_progress_updates_without_a_reload(
     assert page.evaluate("() => window.__notReloaded") is True
 
 
+def test_the_jobs_list_follows_a_running_job(page: Any, login: Callable[..., None],
+                                             paced_job: Any) -> None:
+    login(page, to="#/training/jobs")
+    row = page.get_by_role("row").filter(
+        has=page.locator(f'a[href="#/training/jobs/{paced_job.job_id}"]'))
+    expect(row).to_contain_text("0.0 %")
+    paced_job.advance(2)
+    expect(row).to_contain_text("40.0 %")
+    paced_job.finish()
+    expect(row).to_contain_text("succeeded")
+
+
 def test_paging_through_memories(page: Any, login: Callable[..., None], live: Live) -> None:
     with live.client() as client:
         total = len(client.get("/api/memory", params={"limit": 1000}).json()["memories"])
@@ -167,3 +179,14 @@ def test_unknown_routes_and_ids_are_a_404_page(page: Any, login: Callable[..., N
         page.goto(f"/dashboard{where}")
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
         expect(page.locator("main")).not_to_contain_text("Traceback")
+
+
+def test_a_sign_in_without_the_scope_is_told_in_place(page: Any, live: Live) -> None:
+    page.goto("/dashboard#/login?next=%23%2Fcosts")
+    page.get_by_label("API key", exact=True).fill(live.user_key)  # role user
+    page.get_by_role("button", name="Use this key").click()
+    page.wait_for_url("**#/costs")
+    expect(page.get_by_text("Budgets: not available")).to_be_visible()
+    page.goto("/dashboard#/audit")
+    expect(page.get_by_role("alert")).to_contain_text("audit:read")
+    expect(page.locator("main")).not_to_contain_text("Traceback")

@@ -68,12 +68,13 @@ export async function postForm(path, fields) {
   return res.json();
 }
 
-/** GET, or null when the endpoint is not there (404 with no such route): "not available". */
+/** GET, or null when this server has no such endpoint (404) or this sign-in may not call
+ * it (403): the page says "not available" in its place. */
 export async function optional(path) {
   try {
     return await api(path);
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+    if (e instanceof ApiError && [403, 404, 405].includes(e.status)) return null;
     throw e;
   }
 }

@@ -72,7 +72,8 @@ async function route() {
   const found = PAGES.find(([re]) => re.test(path));
   markNav(path);
   const who = document.getElementById("who");
-  who.textContent = session.who() ? `Signed in: ${session.who()}` : "";
+  who.textContent = session.who();
+  who.parentElement.hidden = !session.who();
   document.getElementById("logout").hidden = !session.token();
   if (!found) { notFound(view); return; }
   const [re, name, title] = found;

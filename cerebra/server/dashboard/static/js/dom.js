@@ -62,17 +62,22 @@ export const fmt = {
   },
 };
 
-/** A table: columns [{key, label, num, render(row)}]; an empty list says so. */
+/** A table: columns [{key, label, num, wide, render(row)}] (wide: hidden on a phone);
+ * an empty list says so. */
 export function table(rows, columns, { caption, empty = "Nothing yet." } = {}) {
   if (!rows || !rows.length) return h("p.muted", { text: empty });
   const cols = columns || Object.keys(rows[0]).slice(0, 8).map((key) => ({ key, label: key }));
   return h("table", {},
     caption ? h("caption.sr-only", { text: caption }) : null,
-    h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col", class: c.num ? "num" : null, text: c.label || c.key })))),
+    h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col", class: cellClass(c), text: c.label || c.key })))),
     h("tbody", {}, rows.map((row) => h("tr", {}, cols.map((c) => {
       const value = c.render ? c.render(row) : fmt.any(row[c.key]);
-      return h("td", { class: c.num ? "num" : null }, value);
+      return h("td", { class: cellClass(c) }, value);
     })))));
+}
+
+function cellClass(c) {
+  return [c.num ? "num" : "", c.wide ? "hide-phone" : ""].join(" ").trim() || null;
 }
 
 export function kv(pairs) {
@@ -91,7 +96,7 @@ export function errorBox(err) {
 }
 
 export function notAvailable(what) {
-  return h("p.muted", { text: `${what}: not available on this server yet.` });
+  return h("p.muted", { text: `${what}: not available (not on this server, or not for this sign-in).` });
 }
 
 /** Show the server's 422/400 field errors next to the form's fields (by name). Returns

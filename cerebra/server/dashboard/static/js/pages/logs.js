@@ -28,7 +28,7 @@ export async function render(main, _params, query) {
   clear(main, h("h1", { text: "Logs" }), h("section.panel", { "aria-label": "Filters" }, form),
     panel("Records", got ? h("div", {}, table(rows, [{ key: "ts", label: "When", render: (r) => fmt.time(r.ts) },
       { key: "level", label: "Level", render: (r) => h(`span.${/ERROR|CRITICAL/.test(r.level) ? "bad" : /WARN/.test(r.level) ? "warn" : "muted"}`, { text: r.level }) },
-      { key: "logger", label: "Logger" }, { key: "event", label: "Event", render: (r) => fmt.short(r.event, 200) },
+      { key: "logger", label: "Logger", wide: true }, { key: "event", label: "Event", render: (r) => fmt.short(r.event, 200) },
       { key: "trace_id", label: "Trace", render: (r) => (r.trace_id ? h("a", { href: `#/traces/${encodeURIComponent(r.trace_id)}`, text: fmt.short(r.trace_id, 14) }) : "–") }],
     { caption: "Log records", empty: "No log records match." }),
     got.next !== null && got.next !== undefined ? h("div.pager", {}, h("a", { href: `#/logs?${older}`, text: "Older" })) : null) : notAvailable("Logs")));

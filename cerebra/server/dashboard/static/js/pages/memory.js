@@ -16,13 +16,13 @@ function scope(data) {
 function memoryRows(rows, withSignals) {
   const cols = [
     { key: "text", label: "Memory", render: (m) => h("a", { href: `#/memory/${encodeURIComponent(m.id)}`, text: fmt.short(m.text, 140) }) },
-    { key: "tags", label: "Tags", render: (m) => (m.tags || []).join(", ") },
-    { key: "user_id", label: "User" },
+    { key: "tags", label: "Tags", wide: true, render: (m) => (m.tags || []).join(", ") },
+    { key: "user_id", label: "User", wide: true },
     { key: "created_at", label: "Created", render: (m) => fmt.time(m.created_at) },
   ];
   if (withSignals) {
     cols.splice(1, 0, { key: "score", label: "Score", num: true, render: (m) => fmt.num(m.score, 3) },
-      { key: "signals", label: "Why (signals)", render: (m) => Object.entries(m.signals || {}).map(([k, v]) => `${k} ${fmt.num(v, 3)}`).join(" · ") });
+      { key: "signals", label: "Why (signals)", wide: true, render: (m) => Object.entries(m.signals || {}).map(([k, v]) => `${k} ${fmt.num(v, 3)}`).join(" · ") });
   }
   return table(rows, cols, { caption: "Memories", empty: "No memories match." });
 }

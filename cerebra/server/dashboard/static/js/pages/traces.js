@@ -10,7 +10,7 @@ async function list(main, query) {
   clear(main, h("h1", { text: "Traces" }), panel("Recent traces", got ? h("div", {},
     table(got.traces || [], [{ key: "trace_id", label: "Trace", render: (t) => h("a", { href: `#/traces/${encodeURIComponent(t.trace_id)}`, text: t.name || t.trace_id }) },
       { key: "started_at", label: "Started", render: (t) => fmt.time(t.started_at) }, { key: "duration_ms", label: "Duration", num: true, render: (t) => fmt.ms(t.duration_ms) },
-      { key: "model", label: "Model" }, { key: "spans", label: "Spans", num: true }, { key: "status", label: "Status" }], { caption: "Traces", empty: "No traces kept yet." }),
+      { key: "model", label: "Model", wide: true }, { key: "spans", label: "Spans", num: true, wide: true }, { key: "status", label: "Status" }], { caption: "Traces", empty: "No traces kept yet." }),
     h("div.pager", {}, before ? h("a", { href: "#/traces", text: "Newest" }) : null,
       got.next ? h("a", { href: `#/traces?before=${encodeURIComponent(got.next)}`, text: "Older" }) : null)) : notAvailable("Traces")));
 }

@@ -10,13 +10,29 @@ const TABS = [["#/training/jobs", "Jobs"], ["#/training/datasets", "Datasets"], 
 const timed = (c) => (c.key.endsWith("_at") ? { ...c, render: (r) => fmt.time(r[c.key]) } : c);
 const stateBadge = (s) => h(`span.badge.${s === "succeeded" ? "ok" : s === "failed" ? "bad" : "warn"}`, { text: s });
 
-async function jobs() {
+async function jobs(signal) {
   const got = await optional("/api/v1/jobs");
   if (!got) return notAvailable("Background jobs");
-  return table(got.jobs, [{ key: "id", label: "Job", render: (j) => h("a", { href: `#/training/jobs/${encodeURIComponent(j.id)}`, text: j.name || j.id }) },
-    { key: "kind", label: "Kind" }, { key: "state", label: "State", render: (j) => stateBadge(j.state) },
-    { key: "progress", label: "Progress", num: true, render: (j) => fmt.pct(j.progress) },
+  const cells = new Map(); // job id -> [state cell, progress cell], updated live
+  const node = table(got.jobs, [{ key: "id", label: "Job", render: (j) => h("a", { href: `#/training/jobs/${encodeURIComponent(j.id)}`, text: j.name || j.id }) },
+    { key: "kind", label: "Kind", wide: true }, { key: "state", label: "State", render: (j) => live(cells, j.id, 0, stateBadge(j.state)) },
+    { key: "progress", label: "Progress", num: true, render: (j) => live(cells, j.id, 1, fmt.pct(j.progress)) },
     { key: "created_at", label: "Created", render: (j) => fmt.time(j.created_at) }], { caption: "Jobs", empty: "No jobs yet." });
+  for (const j of got.jobs.filter((x) => x.state === "running" || x.state === "queued").slice(0, 10)) {
+    sse(`/api/v1/jobs/${encodeURIComponent(j.id)}/events`, (event, data) => {
+      const [state, progress] = cells.get(j.id);
+      clear(state, stateBadge(data.state));
+      progress.textContent = fmt.pct(data.progress);
+    }, { signal }).catch(() => { /* the list stays as loaded */ });
+  }
+  return node;
+}
+
+function live(cells, id, i, content) {
+  const span = h("span", {}, content);
+  if (!cells.has(id)) cells.set(id, []);
+  cells.get(id)[i] = span;
+  return span;
 }
 
 function lossPoints(reports) {
@@ -132,9 +148,11 @@ export async function render(main, params) {
   if (section === "jobs" && id) return job(main, id);
   const body = h("div");
   const title = TABS.find(([href]) => href === `#/training/${section}`)[1];
+  const controller = new AbortController(); // the jobs list's live streams
   clear(main, h("h1", { text: "Training" }), tabs("Training sections", TABS, `#/training/${section}`), panel(title, body));
-  const make = { jobs, datasets: () => (id ? dataset(id) : datasets()), kits, gate: () => (id ? report(id) : gate()), promotions }[section];
+  const make = { jobs: () => jobs(controller.signal), datasets: () => (id ? dataset(id) : datasets()), kits,
+    gate: () => (id ? report(id) : gate()), promotions }[section];
   if (id) clear(body, await make()); // an unknown id: the 404 page
   else await load(body, make, (x) => x);
-  return null;
+  return () => controller.abort();
 }
