@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cerebra.observability.trace_store import TraceStore
 
 FORCE_HEADER = "x-cerebra-trace"  # `always`: keep this request's trace whatever the rate
-Attr = str | bool | int | float
+Attr = str | bool | int | float | tuple[str, ...] | tuple[int, ...] | tuple[float, ...]
 
 
 def forced(header: str | None) -> bool:
