@@ -14,7 +14,6 @@ from cerebra.memory.store import MemoryStore
 from cerebra.memory.turns import TurnCounter
 from cerebra.memory.working_session import Workspace
 from cerebra.models.base import ModelBackend, Usage
-from cerebra.models.pricing import Price
 from cerebra.models.registry import ModelRegistry
 from cerebra.observability.ledger import InteractionRecord
 
@@ -81,4 +80,4 @@ def cost_of(models: ModelRegistry, model_name: str, backend: ModelBackend,
         caps = (models.get(model_name) if model_name in models else backend).capabilities
     except CerebraError:  # out of rotation since it answered
         caps = backend.capabilities
-    return Price(caps.cost_per_input_token, caps.cost_per_output_token).cost(usage)
+    return caps.cost(usage)

@@ -128,6 +128,11 @@ def input_tokens(usage: dict[str, Any]) -> int:
         "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
+def cache_reads(usage: dict[str, Any]) -> int:
+    """The input tokens read from the prompt cache (priced apart: `Usage.cached_prompt_tokens`)."""
+    return int(usage.get("cache_read_input_tokens") or 0)
+
+
 def parse_reply(data: dict[str, Any], backend: str
                 ) -> tuple[str, str, tuple[ToolCall, ...], dict[str, Any]]:
     """(text, finish_reason, tool_calls, usage as prompt/completion counts)."""
@@ -148,7 +153,7 @@ def parse_reply(data: dict[str, Any], backend: str
                                   json.dumps(block.get("input") or {})))
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     counts = {"prompt_tokens": input_tokens(usage), "completion_tokens": usage.get(
-        "output_tokens")} if usage else {}
+        "output_tokens"), "cached_prompt_tokens": cache_reads(usage)} if usage else {}
     finish = STOP_REASONS.get(str(data.get("stop_reason")), "stop")
     return "".join(texts), finish, tuple(calls), counts
 
@@ -161,6 +166,7 @@ class StreamState:
         self.stopped = False  # saw message_stop
         self.finish: str | None = None
         self.prompt_tokens: int | None = None
+        self.cached_tokens = 0
         self.output_tokens: int | None = None
         self.pieces: list[str] = []
         self._calls: dict[int, dict[str, str]] = {}
@@ -181,6 +187,7 @@ class StreamState:
         if kind == "message_start":
             usage = (payload.get("message") or {}).get("usage") or {}
             self.prompt_tokens = input_tokens(usage)
+            self.cached_tokens = cache_reads(usage)
             self.output_tokens = usage.get("output_tokens")
         elif kind == "content_block_start":
             block = payload.get("content_block") or {}
@@ -207,6 +214,7 @@ class StreamState:
                 self.output_tokens = int(usage["output_tokens"])
             if usage.get("input_tokens") is not None:
                 self.prompt_tokens = input_tokens(usage)
+                self.cached_tokens = cache_reads(usage)
         elif kind == "message_stop":
             self.stopped = True
         return None
@@ -228,4 +236,5 @@ class StreamState:
                      for _, c in sorted(self._calls.items()))
 
     def usage_counts(self) -> dict[str, Any]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.output_tokens}
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.output_tokens,
+                "cached_prompt_tokens": self.cached_tokens}

@@ -49,12 +49,20 @@ class Capabilities:
     tools: bool = False
     cost_per_input_token: float = 0.0  # USD per token
     cost_per_output_token: float = 0.0  # USD per token
+    # USD per prompt token read from the provider's prompt cache (None: the input price)
+    cost_per_cached_input_token: float | None = None
+
+    def cost(self, usage: Usage) -> float:
+        """USD of `usage` at these prices (cached prompt tokens at the cached price)."""
+        return usage_cost(usage, self.cost_per_input_token, self.cost_per_output_token,
+                          self.cost_per_cached_input_token)
 
 
 @dataclass(frozen=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those served from the prompt cache
 
     @property
     def total_tokens(self) -> int:
@@ -66,6 +74,16 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
+
+
+def usage_cost(usage: Usage, input_price: float, output_price: float,
+               cached_price: float | None = None) -> float:
+    """USD of `usage`: uncached prompt tokens at `input_price`, cached ones (reported by
+    the backend) at `cached_price` (None: the input price), completion at `output_price`."""
+    cached = min(max(usage.cached_prompt_tokens, 0), usage.prompt_tokens)
+    rate = input_price if cached_price is None else cached_price
+    return ((usage.prompt_tokens - cached) * input_price + cached * rate
+            + usage.completion_tokens * output_price)
 
 
 @dataclass(frozen=True)

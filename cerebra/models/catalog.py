@@ -190,10 +190,19 @@ class Catalog:
             self.verifier.verify(entry.lora, sha256=entry.lora_sha256,
                                  signature=entry.lora_signature)
         try:
-            return FACTORIES[entry.kind](entry)
+            backend = FACTORIES[entry.kind](entry)
         except TypeError as exc:  # an option the backend does not take
             raise InvalidInput(f"bad options for kind {entry.kind}: {exc}",
                                field="options") from exc
+        cached = None if entry.price is None else entry.price.cached_per_token()
+        if cached is not None:  # the entry's cached-input price, whatever the kind
+            from dataclasses import replace
+
+            from cerebra.models.catalog_kinds import CapabilityOverride
+
+            return CapabilityOverride(backend, replace(  # type: ignore[return-value]
+                backend.capabilities, cost_per_cached_input_token=cached))
+        return backend
 
     # -- applying ------------------------------------------------------------------------
 

@@ -40,13 +40,21 @@ _HEX64 = r"^[0-9a-fA-F]{64}$"
 
 
 class PriceSpec(BaseModel):
-    """USD per token (`input`/`output`) or per million tokens (`*_per_mtok`)."""
+    """USD per token (`input`/`output`, `cached_input`) or per million tokens (`*_per_mtok`)."""
 
     model_config = ConfigDict(extra="forbid")
     input: float | None = Field(default=None, ge=0)
     output: float | None = Field(default=None, ge=0)
     input_per_mtok: float | None = Field(default=None, ge=0)
     output_per_mtok: float | None = Field(default=None, ge=0)
+    # prompt tokens read from the provider's cache (default: the input price)
+    cached_input: float | None = Field(default=None, ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+    def cached_per_token(self) -> float | None:
+        if self.cached_input is not None:
+            return self.cached_input
+        return None if self.cached_input_per_mtok is None else self.cached_input_per_mtok / 1e6
 
     def per_token(self) -> tuple[float, float]:
         def side(direct: float | None, mtok: float | None) -> float:

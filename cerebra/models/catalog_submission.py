@@ -51,6 +51,8 @@ class PriceIn(_Strict):
     output: Annotated[float, Field(ge=0, le=1e6)] | None = None
     input_per_mtok: Annotated[float, Field(ge=0, le=1e6)] | None = None
     output_per_mtok: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    cached_input: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    cached_input_per_mtok: Annotated[float, Field(ge=0, le=1e6)] | None = None
 
 
 class NoOptions(KindOptions):

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from cerebra.errors import InvalidInput
-from cerebra.models.base import Usage
+from cerebra.models.base import Usage, usage_cost
 
 # USD per million tokens (input, output): list prices of the providers' standard tiers.
 _KNOWN_PER_MTOK: dict[str, tuple[float, float]] = {
@@ -59,6 +59,17 @@ _KNOWN_PER_MTOK: dict[str, tuple[float, float]] = {
     "claude-3-opus": (15.0, 75.0),
     "claude-3-haiku": (0.25, 1.25),
 }
+# USD per million prompt tokens read from the provider's prompt cache (OpenAI's cached input,
+# Anthropic's cache reads: a tenth of the input price); models not named pay the input price.
+_CACHED_PER_MTOK: dict[str, float] = {
+    "gpt-5": 0.125, "gpt-5-mini": 0.025, "gpt-5-nano": 0.005, "gpt-4.1": 0.50,
+    "gpt-4.1-mini": 0.10, "gpt-4.1-nano": 0.025, "gpt-4o": 1.25, "gpt-4o-mini": 0.075,
+    "o1": 7.50, "o3": 0.50, "o3-mini": 0.55, "o4-mini": 0.275,
+    "claude-opus-4-5": 0.50, "claude-opus-4-1": 1.50, "claude-opus-4": 1.50,
+    "claude-sonnet-4-5": 0.30, "claude-sonnet-4": 0.30, "claude-haiku-4-5": 0.10,
+    "claude-3-7-sonnet": 0.30, "claude-3-5-sonnet": 0.30, "claude-3-5-haiku": 0.08,
+    "claude-3-opus": 1.50, "claude-3-haiku": 0.03,
+}
 _BOUNDARIES = ("-", ":", "@", "/")
 
 
@@ -66,9 +77,10 @@ _BOUNDARIES = ("-", ":", "@", "/")
 class Price:
     input: float  # USD per input token
     output: float  # USD per output token
+    cached: float | None = None  # USD per cached input token (None: the input price)
 
     def cost(self, usage: Usage) -> float:
-        return usage.prompt_tokens * self.input + usage.completion_tokens * self.output
+        return usage_cost(usage, self.input, self.output, self.cached)
 
 
 def _number(value: Any, field: str) -> float:
@@ -85,7 +97,8 @@ def _parse_price(model: str, spec: Any) -> Price:
         return Price(_number(spec[0], where), _number(spec[1], where))
     if not isinstance(spec, Mapping):
         raise InvalidInput(f"{where} must be a mapping with input/output prices", field=where)
-    unknown = set(spec) - {"input", "output", "input_per_mtok", "output_per_mtok"}
+    unknown = set(spec) - {"input", "output", "input_per_mtok", "output_per_mtok",
+                           "cached_input", "cached_input_per_mtok"}
     if unknown:
         raise InvalidInput(f"{where}: unknown keys {', '.join(sorted(unknown))}", field=where)
     prices: list[float] = []
@@ -96,7 +109,17 @@ def _parse_price(model: str, spec: Any) -> Price:
             prices.append(_number(spec[f"{side}_per_mtok"], f"{where}.{side}_per_mtok") / 1e6)
         else:
             raise InvalidInput(f"{where} needs {side} or {side}_per_mtok", field=where)
-    return Price(prices[0], prices[1])
+    cached: float | None = None
+    if "cached_input" in spec:
+        cached = _number(spec["cached_input"], f"{where}.cached_input")
+    elif "cached_input_per_mtok" in spec:
+        cached = _number(spec["cached_input_per_mtok"], f"{where}.cached_input_per_mtok") / 1e6
+    return Price(prices[0], prices[1], cached)
+
+
+def _cached(model: str) -> float | None:
+    mtok = _CACHED_PER_MTOK.get(model)
+    return None if mtok is None else mtok / 1e6
 
 
 class PriceTable:
@@ -106,7 +129,7 @@ class PriceTable:
                  ) -> None:
         self._prices: dict[str, Price] = {}
         if builtin:
-            self._prices.update({m: Price(i / 1e6, o / 1e6)
+            self._prices.update({m: Price(i / 1e6, o / 1e6, _cached(m))
                                  for m, (i, o) in _KNOWN_PER_MTOK.items()})
         if overrides is not None:
             if not isinstance(overrides, Mapping):

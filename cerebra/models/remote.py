@@ -56,6 +56,9 @@ class RemoteBackend(ABC):
                                   else price.input if price else 0.0),
             cost_per_output_token=(cost_per_output_token if cost_per_output_token is not None
                                    else price.output if price else 0.0),
+            # the table's cached price goes with its input price, not with one set here
+            cost_per_cached_input_token=(price.cached if price and cost_per_input_token is None
+                                         else None),
         )
 
     @property
@@ -67,9 +70,7 @@ class RemoteBackend(ABC):
         return estimate_tokens(text)
 
     def cost(self, usage: Usage) -> float:
-        caps = self._capabilities
-        return (usage.prompt_tokens * caps.cost_per_input_token
-                + usage.completion_tokens * caps.cost_per_output_token)
+        return self._capabilities.cost(usage)
 
     def _usage(self, reported: Any, request: GenerationRequest, text: str,
                input_key: str = "prompt_tokens", output_key: str = "completion_tokens") -> Usage:
@@ -77,9 +78,13 @@ class RemoteBackend(ABC):
         data = reported if isinstance(reported, dict) else {}
         prompt = data.get(input_key)
         completion = data.get(output_key)
+        details = data.get("prompt_tokens_details")  # OpenAI: the prompt cache's share
+        cached = data.get("cached_prompt_tokens",
+                          details.get("cached_tokens") if isinstance(details, dict) else None)
         return Usage(
             int(prompt) if isinstance(prompt, int) else estimate_tokens(request_text(request)),
             int(completion) if isinstance(completion, int) else estimate_tokens(text),
+            int(cached) if isinstance(cached, int) and isinstance(prompt, int) else 0,
         )
 
     @abstractmethod

@@ -326,8 +326,7 @@ class RouterEngine:
         d.served_by, d.ok = name, True
         d.prompt_tokens, d.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         if caps is not None:
-            d.cost_usd = (usage.prompt_tokens * caps.cost_per_input_token
-                          + usage.completion_tokens * caps.cost_per_output_token)
+            d.cost_usd = caps.cost(usage)
         if self.quality_fn is not None:
             quality = check_quality(self.quality_fn(request, generation))
             d.quality = quality

@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         attach_usage_metrics(app.state, app.state.brain, metrics)  # spend, recall, ledger queue
         _start_health(app, app.state.brain, settings)
         _start_improve(app, app.state.brain, settings)
+        from cerebra.observability import costs_alerts  # issue 13 (2)
+        app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         from cerebra.observability.log_setup import attach_logs  # issue 13 (4)
         app.state.logs = attach_logs(app.state.brain, settings)  # log store, memory handler
         from cerebra.observability import costs_alerts  # issue 13 (2)
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
+            costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             app.state.drift.close()  # the periodic drift check, before its retraining
@@ -223,5 +226,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     from cerebra.server.routes import logs_api  # issue 13 (4, 6)
     app.include_router(logs_api.router)  # /logs, /api/system/logs, /api/system/top
+    from cerebra.server.routes import costs_api  # issue 13 (2)
+    app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     install_openapi(app)  # last: documents the error answers of every route included above
     return app

@@ -39,7 +39,7 @@ def test_overrides_per_token_per_million_and_pairs() -> None:
     assert table.price("gpt-4o") == Price(1e-6, 2e-6)
     assert table.cost("my-vllm-awq", USAGE) == pytest.approx(0.8)
     assert table.cost("pair", USAGE) == pytest.approx(1.0)
-    assert table.price("gpt-4o-mini") == Price(0.15e-6, 0.6e-6)  # the rest stays built in
+    assert table.price("gpt-4o-mini") == Price(0.15e-6, 0.6e-6, 0.075 / 1e6)  # built in
     assert PriceTable({"models": {"x": [1, 2]}}).price("x") == Price(1, 2)
     assert PriceTable({"x": [1, 2]}, builtin=False).models() == ["x"]
 
