@@ -190,3 +190,44 @@ def test_a_sign_in_without_the_scope_is_told_in_place(page: Any, live: Live) -> 
     page.goto("/dashboard#/audit")
     expect(page.get_by_role("alert")).to_contain_text("audit:read")
     expect(page.locator("main")).not_to_contain_text("Traceback")
+
+
+def _wallet() -> tuple[Any, str]:
+    import base58
+    from nacl.signing import SigningKey
+
+    key = SigningKey.generate()
+    return key, base58.b58encode(bytes(key.verify_key)).decode()
+
+
+def test_wallet_sign_in_with_a_pasted_signature(page: Any, page_log: Any) -> None:
+    import base64
+
+    key, address = _wallet()
+    page.goto("/dashboard#/login?next=%23%2Fmodels")
+    page.get_by_label("Wallet address (base58)").fill(address)
+    page.get_by_role("button", name="Get challenge / sign in").click()
+    challenge = page.locator("pre.challenge")
+    expect(challenge).to_contain_text(address)
+    page.get_by_label("Signature", exact=False).fill(base64.b64encode(b"\0" * 64).decode())
+    page.get_by_role("button", name="Get challenge / sign in").click()
+    expect(page.locator("#f-signature-error")).to_be_visible()  # refused, next to the field
+    message = challenge.inner_text()
+    signature = key.sign(message.encode()).signature
+    page.get_by_label("Signature", exact=False).fill(base64.b64encode(signature).decode())
+    page.get_by_role("button", name="Get challenge / sign in").click()
+    page.wait_for_url("**#/models")
+    expect(page.locator("#who")).to_contain_text(address[:8])
+    assert real_problems(page_log) == []
+
+
+def test_wallet_sign_in_through_a_browser_wallet(page: Any) -> None:
+    key, address = _wallet()
+    page.expose_function("testWalletSign", lambda data: list(key.sign(bytes(data)).signature))
+    page.add_init_script("""window.solana = { signMessage: async (bytes) =>
+        ({ signature: new Uint8Array(await window.testWalletSign(Array.from(bytes))) }) };""")
+    page.goto("/dashboard#/login?next=%23%2Fmemory")
+    page.get_by_label("Wallet address (base58)").fill(address)
+    page.get_by_role("button", name="Get challenge / sign in").click()
+    page.wait_for_url("**#/memory")
+    expect(page.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
