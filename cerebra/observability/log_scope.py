@@ -5,11 +5,12 @@ the request's trace id and tenant.
 the request's ASGI `state`; `ScopeFilter`, on the handlers that write lines (stderr JSON, the
 log store, the memory handler), stamps each record with `tenant_id` — read lazily from the
 RequestContext that authentication leaves in that state (cerebra.server.auth), so no line
-pays for it until it is logged — and `trace_id`, noted into the scope when the request's
-interaction gets its trace id (`note_trace`; `TraceNoteSink` does it for every finished
-interaction). A record's own `extra={"trace_id": …, "tenant_id": …}` wins: code that holds a
-RequestContext passes it typed, where it logs. Outside a request (start-up, background jobs
-without their own extra) a record is left as it was: a system line.
+pays for it until it is logged — and `trace_id`, noted into the scope as soon as the
+request has one (`note_trace`: a sampled request's root span starting, an interaction
+finishing: cerebra.observability.log_setup). A record's own `extra={"trace_id": …,
+"tenant_id": …}` wins: code that holds a RequestContext passes it typed, where it logs.
+Outside a request (start-up, background jobs without their own extra) a record is left as
+it was: a system line.
 
 Threads started with a copied context (`asyncio.to_thread`, FastAPI's thread pool) share the
 request's scope object, so a trace id noted there is seen by the request's later lines.
