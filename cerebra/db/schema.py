@@ -30,12 +30,6 @@ from cerebra.db import cost_tables as _cost_tables  # noqa: F401
 # drift detection's latest reports and alerts (cerebra/db/drift_tables.py)
 from cerebra.db import drift_tables as _drift_tables  # noqa: F401
 
-# the cost ledger's rollups and budget alerts (cerebra/db/cost_tables.py)
-from cerebra.db import cost_tables as _cost_tables  # noqa: F401
-
-# the cost ledger's rollups and budget alerts (cerebra/db/cost_tables.py)
-from cerebra.db import cost_tables as _cost_tables  # noqa: F401
-
 # facts in time: the statements of each memory and their validity (cerebra/db/fact_tables.py)
 from cerebra.db import fact_tables as _fact_tables  # noqa: F401
 

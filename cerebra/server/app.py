@@ -107,12 +107,8 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         from cerebra.observability.log_setup import attach_logs  # issue 13 (4)
         app.state.logs = attach_logs(app.state.brain, settings)  # log store, memory handler
-        from cerebra.observability import costs_alerts  # issue 13 (2)
-        app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         from cerebra.observability.drift_setup import attach_drift  # issue 13 (3)
         app.state.drift = attach_drift(app.state.brain, settings, app.state.improve)
-        from cerebra.observability import costs_alerts  # issue 13 (2)
-        app.state.costs = costs_alerts.start_alerts(app.state.brain, settings)
         if settings.auth.mode == "off":
             log.warning("AUTHENTICATION IS OFF (CEREBRA_AUTH=off): every caller is an admin")
         authenticator_of(app)
@@ -123,8 +119,6 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         finally:
             if app.state.health is not None:
                 app.state.health.close()
-            costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
-            costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             costs_alerts.stop_alerts(app.state.brain, app.state.costs)  # budget alerts
             app.state.drift.close()  # the periodic drift check, before its retraining
             if app.state.improve is not None:
@@ -222,11 +216,7 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
     app.include_router(drift_api.router)  # /api/drift: reports, alerts, check, ab
     from cerebra.server.routes import traces_api  # issue 13 (1)
     app.include_router(traces_api.router)  # /api/traces: kept traces, one trace's span tree
-    from cerebra.server.routes import costs_api  # issue 13 (2)
-    app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     from cerebra.server.routes import logs_api  # issue 13 (4, 6)
     app.include_router(logs_api.router)  # /logs, /api/system/logs, /api/system/top
-    from cerebra.server.routes import costs_api  # issue 13 (2)
-    app.include_router(costs_api.router)  # /api/costs: summary, forecast, budgets, …
     install_openapi(app)  # last: documents the error answers of every route included above
     return app
