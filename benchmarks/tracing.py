@@ -14,6 +14,10 @@ Measured (2-core machine shared with other jobs, 3 × 1000 requests each): p50 o
 untraced 213 µs (the difference, −27 µs, is noise: what tracing adds there is a random draw
 and a dozen no-op calls), traced 506 µs (+267 µs: eleven SDK spans and the trace handed to
 the writer). So the default sample rate is 0.1: the median request is an untraced one.
+Through the server (benchmarks/gateway.py --requests 200 --seconds 2 --rounds 2
+--skip-memory-on, this tree with issue 13's parts so far against the commit before them,
+tracing at its default): the open gateway's added p50 differs by -0.035 ms (noise), its
+self-reported overhead p50 0.279 ms against 0.273 ms.
 """
 
 from __future__ import annotations
