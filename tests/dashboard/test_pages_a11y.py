@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.conftest import Live
-from tests.dashboard.harness import PHONE, describe
+from tests.dashboard.harness import DESKTOP, PHONE, describe
 from tests.dashboard.test_pages import real_problems
 
 PAGES = ["query", "memory", "memory/{memory}", "agents", "missions", "training/jobs",
@@ -29,6 +29,16 @@ def _a_kept_trace(live: Live) -> str:
     answer.raise_for_status()
     trace_id: str = answer.json()["trace_id"]
     return trace_id
+
+
+def _phone_width(page: Any) -> int:
+    """The page's width laid out on a 390-px screen (the viewport is put back after)."""
+    page.set_viewport_size(PHONE)
+    try:
+        width: int = page.evaluate("() => document.documentElement.scrollWidth")
+    finally:
+        page.set_viewport_size(DESKTOP)
+    return width
 
 
 def _ready(page: Any) -> None:
@@ -54,6 +64,7 @@ def test_each_page_screenshots_and_axe(page: Any, login: Callable[..., None], li
     found = axe(page)
     assert not found, describe(found)
     assert real_problems(page_log) == []
+    assert _phone_width(page) <= PHONE["width"], "wider than a phone's screen"
     if "{" in route or route == "no-such-page":
         heading = page.locator("main h1").inner_text()
         assert (heading == "Not found") == (route == "no-such-page"), heading

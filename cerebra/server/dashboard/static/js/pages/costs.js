@@ -5,7 +5,7 @@ import { optional } from "../api.js";
 import { barChart, lineChart } from "../charts.js";
 import { clear, fmt, h, kv, notAvailable, panel, select, table } from "../dom.js";
 
-const breakdown = (rows, currency) => table(rows || [], [{ key: "key", label: "Name" },
+const breakdown = (rows, currency) => table(rows || [], [{ key: "key", label: "Name", render: (r) => r.key || "(none)" },
   { key: "cost", label: "Cost", num: true, render: (r) => fmt.money(r.cost, currency) },
   { key: "requests", label: "Requests", num: true }, { key: "tokens", label: "Tokens", num: true }], { empty: "No spend yet." });
 
@@ -20,14 +20,14 @@ export async function render(main, _params, query) {
     h("button", { type: "submit", text: "Show" }));
   form.addEventListener("submit", (e) => { e.preventDefault(); location.hash = `#/costs?days=${new FormData(form).get("days")}`; });
   const byDay = (summary && summary.by_day) || [];
-  const dims = [["by_model", "Model"], ["by_key", "API key"], ["by_user", "User"], ["by_agent", "Agent"]];
+  const dims = [["by_model", "By model"], ["by_key", "By API key"], ["by_user", "By user"], ["by_agent", "By agent"]];
   clear(main, h("h1", { text: "Costs" }), form,
     summary ? h("div", {},
       panel(`Spend by day (total ${fmt.money(summary.total, currency)})`,
         barChart(`Spend per day over the last ${days} days, ${currency}`, byDay.map((d) => ({ label: d.day.slice(5), value: d.cost }))),
         h("details", {}, h("summary", { text: "The days as a table" }), table(byDay.slice().reverse(), [{ key: "day", label: "Day" }, { key: "cost", label: "Cost", num: true, render: (r) => fmt.money(r.cost, currency) },
           { key: "requests", label: "Requests", num: true }, { key: "tokens", label: "Tokens", num: true }], { caption: "Spend per day", empty: "No spend yet." }))),
-      h("div.grid.wide", {}, dims.map(([k, label]) => panel(`By ${label.toLowerCase()}`, breakdown(summary[k], currency))))) : panel("Spend", notAvailable("The cost ledger")),
+      h("div.grid.wide", {}, dims.map(([k, title]) => panel(title, breakdown(summary[k], currency))))) : panel("Spend", notAvailable("The cost ledger")),
     panel("Forecast for the month", forecast ? h("div", {},
       kv([["Month", forecast.month], ["Spent so far", fmt.money(forecast.spent, currency)], ["Forecast", fmt.money(forecast.forecast, currency)],
         ["Interval", `${fmt.money(forecast.low, currency)} – ${fmt.money(forecast.high, currency)} (${fmt.pct(forecast.level)})`], ["Method", forecast.method]]),
