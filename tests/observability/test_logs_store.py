@@ -1,21 +1,18 @@
 """The log store and the request scope without a server: JSON lines carry the scope's trace
 id and tenant, the table stays within `keep` rows, the queue within its bound, and a line
-logged while the store writes is never stored (no feedback loop)."""
+logged while the store writes is never stored (no feedback loop); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from cerebra.context import RequestContext
-from cerebra.db import upgrade
-from cerebra.db.engine import make_engine
 from cerebra.db.log_tables import log_records
 from cerebra.observability.log_scope import LogScope, close_scope, open_scope
 from cerebra.observability.log_store import LogQuery, LogStore, Viewer, read_logs
@@ -25,11 +22,9 @@ log = logging.getLogger("tests.store")
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'logs.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(sql_engine: Engine) -> Engine:
+    """A migrated database: SQLite, then PostgreSQL (tests/pg.py)."""
+    return sql_engine
 
 
 @pytest.fixture
@@ -153,4 +148,37 @@ def test_a_failing_database_loses_the_batch_not_the_thread(engine: Engine,
     page = read_logs(engine, LogQuery(), Viewer("default", system=True))
     assert [x["event"] for x in page["logs"]] == ["kept"]
     assert store.drain.stats().failed == 1
+    store.close()
+
+
+def test_filters_and_tenants_in_sql(engine: Engine, attached: list[Any]) -> None:
+    store = LogStore(engine, keep=100)
+    attached.append(store.handler("INFO"))
+    log.addHandler(attached[0])
+    child = logging.getLogger("tests.store.child")
+    child.warning("Disk 100%_full", extra={"tenant_id": "acme", "trace_id": "t-1"})
+    log.info("plain", extra={"tenant_id": "acme"})
+    other = logging.getLogger("tests.storex")  # a sibling whose name starts alike
+    other.addHandler(attached[0])
+    try:
+        other.error("not a child", extra={"tenant_id": "acme"})
+    finally:
+        other.removeHandler(attached[0])
+    log.error("system")
+    assert store.flush()
+
+    def events(viewer: Viewer, **query: Any) -> list[str]:
+        page = read_logs(engine, LogQuery(**query), viewer)
+        return [x["event"] for x in page["logs"]]
+
+    acme = Viewer("acme")
+    assert events(acme) == ["not a child", "plain", "Disk 100%_full"]
+    assert events(Viewer("acme", system=True)) == ["system", "not a child", "plain",
+                                                    "Disk 100%_full"]
+    assert events(Viewer("globex")) == []
+    assert events(acme, text="disk 100%_") == ["Disk 100%_full"]
+    assert events(acme, text="100%x") == []
+    assert events(acme, logger="tests.store") == ["plain", "Disk 100%_full"]
+    assert events(acme, level=40) == ["not a child"]
+    assert events(acme, trace_id="t-1") == ["Disk 100%_full"]
     store.close()
