@@ -213,3 +213,21 @@ def test_the_sdk_switched_off_by_its_variable_keeps_ids_unique(
     ids = {brain.ask(f"question {i}", context=ANA).trace_id for i in range(3)}
     assert len(ids) == 3 and "0" * 32 not in ids
     assert trace_page(brain.engine, ANA) == ([], None)
+
+
+def test_an_untraced_request_starts_no_span(make_brain: Any) -> None:
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Counting(SpanProcessor):
+        started = 0
+
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            Counting.started += 1
+
+    brain = make_brain(CEREBRA_TRACING__SAMPLE_RATE="0")
+    brain.tracing.provider.add_span_processor(Counting())
+    brain.ask("hello there", context=ANA)
+    list(brain.stream("and a stream", context=ANA))
+    assert Counting.started == 0
+    brain.ask("kept", context=ANA, trace=brain.tracing.begin("library", force=True))
+    assert Counting.started > 5  # the same counter sees a traced request's spans
