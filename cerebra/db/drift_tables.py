@@ -1,6 +1,10 @@
 """Tables of drift detection (issue 13, item 3): the latest report of each (scope, signal) a
 check compared (`drift_reports`, replaced by each check) and the alerts raised when one
 drifted (`drift_alerts`, kept). On the shared metadata; every row carries `tenant_id`.
+
+Migration 0030 also indexes what a check reads by time: `ix_interactions_agent_time`
+(tenant_id, agent_id, created_at) for an agent's window, `ix_signals_time` (tenant_id,
+created_at) for a window's scores.
 """
 
 from __future__ import annotations

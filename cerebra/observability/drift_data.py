@@ -63,11 +63,6 @@ def _traces_of_task(tenant: str, task: str) -> Select[Any]:
                                             signals.c.task == task)
 
 
-def _traces_of_agent(tenant: str, agent: str) -> Select[Any]:
-    return select(interactions.c.trace_id).where(interactions.c.tenant_id == tenant,
-                                                 interactions.c.agent_id == agent)
-
-
 class DriftData:
     """Reads the samples of one tenant's scopes."""
 
@@ -130,8 +125,10 @@ class DriftData:
         kind, _, name = scope.partition(":")
         if kind == "task":
             query = query.where(signals.c.task == name)
-        elif kind == "agent":
-            query = query.where(signals.c.trace_id.in_(_traces_of_agent(tenant, name)))
+        elif kind == "agent":  # through the interaction's unique trace id
+            query = query.join(interactions, interactions.c.trace_id == signals.c.trace_id
+                               ).where(interactions.c.tenant_id == tenant,
+                                       interactions.c.agent_id == name)
         query = query.order_by(signals.c.created_at.desc()).limit(self.limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()

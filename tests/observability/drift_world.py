@@ -80,14 +80,15 @@ def stream(engine: Engine, tenant: str, *, start: float, end: float, n: int, see
 
 
 def two_windows(engine: Engine, tenant: str, now: float, *, n: int = 150, seed: int = 0,
-                shifted: bool = False, **recent: object) -> None:
+                shifted: bool = False, agent: str = "helper", task: str | None = "triage",
+                **recent: object) -> None:
     """A reference day (48 h to 24 h ago) and a recent day (the last 24 h) of `n` each, each
     interaction in the middle of its slot; the recent one on other topics, slower, worse rated
     and lower scored when `shifted`."""
     half = 12 * HOUR / n
     stream(engine, tenant, start=now - 48 * HOUR + half, end=now - 24 * HOUR + half, n=n,
-           seed=seed, words=WEATHER)
+           seed=seed, words=WEATHER, agent=agent, task=task)
     changes: dict[str, object] = ({"words": BILLING, "latency_ms": 400.0, "good": 0.5,
                                    "score": 0.5} if shifted else {"words": WEATHER})
     stream(engine, tenant, start=now - 24 * HOUR + half, end=now + half, n=n, seed=seed + 1,
-           **{**changes, **recent})  # type: ignore[arg-type]
+           agent=agent, task=task, **{**changes, **recent})  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """Drift detection (issue 13, item 3): `drift_reports` holds the latest comparison of a
 recent window with its reference window per tenant, scope and signal; `drift_alerts` the
-alerts raised when one drifted.
+alerts raised when one drifted. Two indexes serve the windows' reads: an agent's
+interactions by time, and a tenant's signals by time.
 
 Revision ID: 0030
 Revises: 0029
@@ -46,9 +47,14 @@ def upgrade() -> None:
     op.create_index("ix_drift_alerts_tenant_time", "drift_alerts", ["tenant_id", "created_at"])
     op.create_index("ix_drift_alerts_scope", "drift_alerts",
                     ["tenant_id", "scope", "signal", "created_at"])
+    op.create_index("ix_interactions_agent_time", "interactions",
+                    ["tenant_id", "agent_id", "created_at"])
+    op.create_index("ix_signals_time", "signals", ["tenant_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_signals_time", table_name="signals")
+    op.drop_index("ix_interactions_agent_time", table_name="interactions")
     op.drop_index("ix_drift_alerts_scope", table_name="drift_alerts")
     op.drop_index("ix_drift_alerts_tenant_time", table_name="drift_alerts")
     op.drop_table("drift_alerts")
