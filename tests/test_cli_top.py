@@ -4,15 +4,18 @@ from the local database; bad options exit 2 with a one-line error."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
 from cerebra.brain import Brain
 from cerebra.config import Settings
 from cerebra.context import RequestContext
+from cerebra.db.schema import jobs
 from cerebra.observability.top import snapshot
 from cerebra.server.app import create_app
 from cerebra.testing import FakeModel
@@ -57,6 +60,8 @@ def test_once_from_the_local_database(tmp_path: Path) -> None:
         brain.ask("hello", context=RequestContext())
         brain.ask("again", context=RequestContext())
         brain.ledger.flush()
+        _job(brain, "j-run", "train-adapter", "running", 0.4)
+        _job(brain, "j-done", "judge-batch", "succeeded", 1.0)
         direct = snapshot(brain.engine, "default", window_s=600)
         other = snapshot(brain.engine, "elsewhere", window_s=600)
     finally:
@@ -67,7 +72,23 @@ def test_once_from_the_local_database(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     snap = json.loads(done.stdout)
     assert snap["requests"] == 2 and snap["by_model"][0]["model"] == "fake-local"
-    assert snap["source"] == "local database" and snap["jobs"]["active"] == []
+    assert snap["source"] == "local database"
+    assert snap["jobs"]["counts"] == {"running": 1, "succeeded": 1}
+    assert [(j["id"], j["progress"]) for j in snap["jobs"]["active"]] == [("j-run", 0.4)]
+    shown = run_cli("top", "--once", "--local", env={"CEREBRA_HOME": str(home),
+                                                     "COLUMNS": "160"}, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "train-adapter" in shown.stdout and "40%" in shown.stdout
+    assert "judge-batch" not in shown.stdout  # finished: counted, not listed
+
+
+def _job(brain: Brain, job_id: str, name: str, state: str, progress: float) -> None:
+    now = time.time()
+    with brain.engine.begin() as conn:
+        conn.execute(insert(jobs).values(
+            id=job_id, tenant_id="default", name=name, kind=name, state=state,
+            progress=progress, message="step 4/10" if state == "running" else "done",
+            owner="test", created_at=now, heartbeat_at=now))
 
 
 @pytest.mark.parametrize("args", [
