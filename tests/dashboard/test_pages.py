@@ -231,3 +231,23 @@ def test_wallet_sign_in_through_a_browser_wallet(page: Any) -> None:
     page.get_by_role("button", name="Get challenge / sign in").click()
     page.wait_for_url("**#/memory")
     expect(page.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
+
+
+def test_the_ratings_leaderboard_shows_each_interval(page: Any, login: Callable[..., None],
+                                                     live: Live) -> None:
+    from cerebra.context import RequestContext
+    from cerebra.judging.ratings import Comparison, Outcome
+    from cerebra.judging.store import JudgingStore
+
+    pairs = [Comparison("fake-large", "fake-small", Outcome.A if i % 4 else Outcome.B)
+             for i in range(24)] + [Comparison("agent-a", "fake-small", Outcome.TIE)] * 6
+    JudgingStore(live.brain.engine).record_comparisons(
+        RequestContext(tenant_id="default"), pairs, category="dashboard-test")
+    with live.client() as client:
+        board = client.get("/api/ratings").json()
+    login(page, to="#/agents")
+    chart = page.get_by_role("img", name="Elo rating of each contestant with its interval")
+    expect(chart.locator("circle")).to_have_count(len(board["ratings"]))
+    top = board["ratings"][0]
+    row = page.get_by_role("row").filter(has_text=top["contestant"]).first
+    expect(row).to_contain_text(f"{round(top['elo_low']):,} – {round(top['elo_high']):,}")
