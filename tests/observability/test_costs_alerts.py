@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -18,8 +17,6 @@ from sqlalchemy import Engine, select
 from cerebra.auth.identity import IdentityStore
 from cerebra.auth.limit_store import LimitStore
 from cerebra.db.cost_tables import cost_alerts
-from cerebra.db.engine import make_engine
-from cerebra.db.migrate import upgrade
 from cerebra.observability.costs_alerts import BudgetAlerts, alerts_of
 from cerebra.observability.costs_budgets import Budgets
 from cerebra.observability.ledger import Ledger
@@ -36,11 +33,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    made = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(made)
-    yield made
-    made.dispose()
+def engine(sql_engine: Engine) -> Engine:
+    """SQLite, then PostgreSQL (the alert's insert-once is ON CONFLICT … RETURNING)."""
+    return sql_engine
 
 
 class World:
