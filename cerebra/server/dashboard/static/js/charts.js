@@ -16,7 +16,7 @@ function ticks(lo, hi, n = 4) {
 function label(v) {
   const a = Math.abs(v);
   if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
-  if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
+  if (a >= 1e4) return (v / 1e3).toFixed(a >= 1e5 ? 0 : 1) + "k";
   if (a >= 10 || v === 0) return v.toFixed(0);
   if (a >= 0.1) return v.toFixed(2);
   return v.toPrecision(2);

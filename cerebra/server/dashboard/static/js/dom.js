@@ -58,7 +58,7 @@ export const fmt = {
     if (v === null || v === undefined) return "–";
     if (typeof v === "object") return fmt.short(JSON.stringify(v), 160);
     if (typeof v === "number") return fmt.num(v, 4);
-    return String(v);
+    return fmt.short(v, 240);
   },
 };
 
@@ -154,9 +154,10 @@ export async function load(container, fetcher, render) {
 /** Columns for the keys wanted that the rows have (an API's shape may grow or differ). */
 export function columns(rows, wanted) {
   const have = new Set(rows.flatMap((r) => Object.keys(r || {})));
+  const title = (key) => key.charAt(0).toUpperCase() + key.slice(1).replace(/_/g, " ");
   const cols = wanted.filter((c) => have.has(typeof c === "string" ? c : c.key))
-    .map((c) => (typeof c === "string" ? { key: c, label: c.replace(/_/g, " ") } : c));
-  return cols.length ? cols : [...have].slice(0, 6).map((key) => ({ key, label: key.replace(/_/g, " ") }));
+    .map((c) => (typeof c === "string" ? { key: c, label: title(c) } : c));
+  return cols.length ? cols : [...have].slice(0, 6).map((key) => ({ key, label: title(key) }));
 }
 
 /** Tabs as links (hash routes), the current one marked. */
