@@ -1,6 +1,6 @@
-"""The browser harness works: the seeded server answers, Chromium opens the dashboard (or,
-before it lands, a served page), screenshots are written at both widths, axe-core runs and
-finds what it should, and requests off the test server are stopped."""
+"""The browser harness works: the seeded server answers, Chromium opens the dashboard,
+login(page) signs in with a key and with a password, screenshots are written at both widths,
+axe-core runs and finds what it should, and requests off the test server are stopped."""
 
 from __future__ import annotations
 
@@ -49,8 +49,7 @@ def test_paced_job_steps_when_told(live: Live, paced_job: seed.PacedJob) -> None
 
 def test_browser_opens_the_dashboard(live: Live, page: Any, page_log: harness.PageLog,
                                      shoot: Any, tmp_path: Path) -> None:
-    path = "/dashboard" if "/dashboard" in live.routes else "/docs"
-    answer = page.goto(path)
+    answer = page.goto("/dashboard")
     assert answer is not None and answer.status == 200
     assert page.title()
     shots = shoot(page, "harness-smoke")
@@ -58,8 +57,14 @@ def test_browser_opens_the_dashboard(live: Live, page: Any, page_log: harness.Pa
     assert _png_size(shots[0])[0] == harness.DESKTOP["width"]
     assert _png_size(shots[1])[0] == harness.PHONE["width"]
     assert page.viewport_size == harness.DESKTOP
-    if path == "/dashboard":
-        assert not page_log.problems(), page_log.problems()
+    assert not page_log.problems(), page_log.problems()
+
+
+@pytest.mark.parametrize("how", ["key", "password"])
+def test_login_lands_on_the_page_asked_for(page: Any, login: Any, how: str) -> None:
+    login(page, to="#/memory", how=how)
+    assert page.evaluate("() => location.hash").startswith("#/memory")
+    assert page.evaluate("() => sessionStorage.length") > 0  # the session's token is kept
 
 
 def test_axe_reports_serious_violations(page: Any, axe: Any) -> None:
