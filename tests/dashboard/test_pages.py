@@ -251,3 +251,26 @@ def test_the_ratings_leaderboard_shows_each_interval(page: Any, login: Callable[
     top = board["ratings"][0]
     row = page.get_by_role("row").filter(has_text=top["contestant"]).first
     expect(row).to_contain_text(f"{round(top['elo_low']):,} – {round(top['elo_high']):,}")
+
+
+def test_logs_filter_and_a_refused_filter_next_to_its_field(
+        page: Any, login: Callable[..., None], live: Live) -> None:
+    if not served(live, "/api/system/logs"):
+        login(page, to="#/logs")
+        expect(page.get_by_text("Logs: not available")).to_be_visible()
+        return
+    with live.client() as client:
+        lines = client.get("/api/system/logs", params={"level": "warning"}).json()["logs"]
+    login(page, to="#/logs")
+    page.get_by_label("Level").select_option("warning")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**#/logs?level=warning")
+    rows = page.locator("section[aria-labelledby=p-records] tbody tr")
+    assert lines  # the seeded drift alerts were logged as warnings
+    expect(rows.first).to_be_visible()
+    levels = set(rows.locator("td:nth-child(2)").all_inner_texts())
+    assert levels and levels <= {"warning", "error", "critical"}, levels
+    page.get_by_label("Trace id").fill("x" * 65)  # longer than a trace id can be
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#f-trace_id-error")).to_be_visible()
+    assert page.get_by_label("Trace id").get_attribute("aria-invalid") == "true"
