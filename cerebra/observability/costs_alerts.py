@@ -61,20 +61,25 @@ class BudgetAlerts:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cerebra-costs")
         self._last: Future[Any] | None = None
         self._lock = threading.Lock()
+        self._waiting: Touched = {}  # noted, not yet checked: one check takes them all
+        self._scheduled = False
 
     def observe(self, rows: list[dict[str, Any]]) -> None:
         """The ledger's watcher: note whose budgets `rows` touched and check them (later)."""
-        touched: Touched = {}
-        for row in rows:
-            creds, users = touched.setdefault(row["tenant_id"], (set(), set()))
-            if row.get("credential_id"):
-                creds.add(row["credential_id"])
-            if row.get("user_id"):
-                users.add(row["user_id"])
         with self._lock:
-            self._last = self._pool.submit(self._guarded, touched)
+            for row in rows:
+                creds, users = self._waiting.setdefault(row["tenant_id"], (set(), set()))
+                if row.get("credential_id"):
+                    creds.add(row["credential_id"])
+                if row.get("user_id"):
+                    users.add(row["user_id"])
+            if not self._scheduled:  # a check already queued will see these rows too, so
+                self._scheduled = True  # a busy ledger queues one check, not one per batch
+                self._last = self._pool.submit(self._guarded)
 
-    def _guarded(self, touched: Touched) -> None:
+    def _guarded(self) -> None:
+        with self._lock:
+            touched, self._waiting, self._scheduled = self._waiting, {}, False
         try:
             self.check(touched)
         except Exception:  # a database hiccup: the next batch checks again

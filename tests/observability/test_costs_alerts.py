@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -145,3 +146,28 @@ def test_the_webhook_notifier_speaks_json_and_reports_failures(receiver: Receive
     assert not late.ok and "Timeout" in late.detail
     receiver.hold.set()
     slow.close()
+
+
+def test_a_busy_ledger_queues_one_check_not_one_per_batch(engine: Engine) -> None:
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    seen: list[set[str]] = []
+
+    class Counting(BudgetAlerts):
+        def check(self, touched: dict[str, tuple[set[str], set[str]]]) -> list[dict[str, Any]]:
+            seen.append(set(touched))
+            started.set()
+            release.wait(30)
+            return []
+
+    alerts = Counting(engine, Budgets(engine, LimitStore(engine), [0.5]),
+                      WebhookNotifier("http://127.0.0.1:9/unused"))
+    alerts.observe([{"tenant_id": "default"}])
+    assert started.wait(30)  # the first check runs (and waits); batches keep coming
+    for tenant in ("a", "b", "c") * 20:
+        alerts.observe([{"tenant_id": tenant, "credential_id": "k"}])
+    release.set()
+    alerts.flush()
+    assert seen == [{"default"}, {"a", "b", "c"}]  # 60 batches: one more check
+    alerts.close()
