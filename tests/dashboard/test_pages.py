@@ -274,3 +274,29 @@ def test_logs_filter_and_a_refused_filter_next_to_its_field(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#f-trace_id-error")).to_be_visible()
     assert page.get_by_label("Trace id").get_attribute("aria-invalid") == "true"
+
+
+def test_missions_teams_and_agents(page: Any, login: Callable[..., None], live: Live) -> None:
+    with live.client() as client:
+        client.post("/api/agents", json={"id": "geographer", "traits": ["curious"]})
+        client.post("/api/missions", json={"name": "capitals", "prompts": [
+            {"prompt": "What is the capital of France?",
+             "check": {"kind": "normalized", "expected": "Paris", "contains": True}}]})
+        run = client.post("/api/missions/capitals/run", json={})
+        run.raise_for_status()
+        client.post("/api/teams", json={"name": "atlas", "roles": {"cartographer": {}}})
+    results = run.json()["summary"]["agents"]
+    login(page, to="#/missions")
+    expect(page.get_by_role("link", name="capitals")).to_be_visible()
+    expect(page.get_by_role("table", name="Roles of atlas")).to_contain_text("cartographer")
+    page.get_by_role("link", name="capitals").click()
+    page.wait_for_url("**#/missions/capitals")
+    runs = page.get_by_role("table", name="Runs")
+    geographer = results["geographer"]
+    expect(runs).to_contain_text(
+        f"geographer: {geographer['passed']}/{geographer['prompts']} passed")
+    page.goto("/dashboard#/agents")
+    page.get_by_role("link", name="geographer").click()
+    page.wait_for_url("**#/agents/geographer")
+    expect(page.get_by_role("heading", name="Agent geographer")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("curious")

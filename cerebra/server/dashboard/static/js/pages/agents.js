@@ -3,7 +3,7 @@
 
 import { api, optional } from "../api.js";
 import { intervalChart } from "../charts.js";
-import { clear, columns, fmt, h, kv, notAvailable, panel, table } from "../dom.js";
+import { clear, fmt, h, kv, notAvailable, panel, table } from "../dom.js";
 
 const link = (a) => h("a", { href: `#/agents/${encodeURIComponent(a.id)}`, text: a.name || a.id });
 
@@ -13,7 +13,11 @@ async function list(main) {
   const ratings = (board && board.ratings) || [];
   clear(main, h("h1", { text: "Agents" }),
     panel("Agents", agents ? table(rows, [{ key: "id", label: "Agent", render: link },
-      ...columns(rows, ["title", "persona", "model", "created_at"]).map((c) => c.key === "created_at" ? { ...c, render: (a) => fmt.time(a.created_at) } : c)],
+      { key: "title", label: "Title" }, { key: "traits", label: "Traits", wide: true, render: (a) => (a.traits || []).join(", ") },
+      { key: "n", label: "Outcomes", num: true },
+      { key: "mean_score", label: "Mean score", num: true, render: (a) => fmt.num(a.mean_score, 3) },
+      { key: "lower_bound", label: "Interval", num: true, wide: true, render: (a) => `${fmt.num(a.lower_bound, 2)} – ${fmt.num(a.upper_bound, 2)}` },
+      { key: "created_at", label: "Created", wide: true, render: (a) => fmt.time(a.created_at) }],
     { caption: "Agents", empty: "No agents yet." }) : notAvailable("Agents")),
     panel("Ratings leaderboard", board ? h("div", {},
       h("p.muted", { text: `${fmt.num(board.comparisons)} comparisons · intervals: ${board.intervals || "–"} (level ${fmt.pct(board.level)})` }),
