@@ -116,6 +116,11 @@ class DriftSettings(_Group):
         description="a drift alert on a task with a retraining trigger starts its "
         "improvement cycle (the trigger's workflow; never while one is running)",
     )
+    webhook_url: str = _field(
+        "", max_length=2000, pattern=r"^(https?://\S+)?$",
+        description="drift alerts are also POSTed here as JSON, signed and timed out like "
+        "budget alerts (costs.webhook_secret, costs.webhook_timeout_s); empty: only logged",
+    )
 
 
 class LogsSettings(_Group):

@@ -1,5 +1,6 @@
 """Wiring of drift detection into a Brain: the detector over the Brain's database and
-embedder, its periodic job ("drift-check") on the Brain's JobRunner, and the retraining hook
+embedder, where its alerts go (the log, and drift.webhook_url when set), its periodic job
+("drift-check") on the Brain's JobRunner, and the retraining hook
 — a drift alert on a task starts that task's improvement cycle through its retraining
 trigger (cerebra.improve.triggers), under the trigger's own rule of one job per task."""
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cerebra.context import RequestContext
 from cerebra.errors import NotFound
 from cerebra.observability.drift import DriftDetector, Retrain
-from cerebra.observability.notify import Notifier
+from cerebra.observability.notify import FanOut, LogNotifier, Notifier
 
 if TYPE_CHECKING:
     from cerebra.brain import Brain
@@ -61,22 +62,41 @@ class DriftService:
     detector: DriftDetector
     runner: JobRunner | None = None
     scheduled: bool = False
+    own_notifier: Notifier | None = None  # built here from settings: closed here
 
     def close(self, timeout_s: float = 10.0) -> None:
         if self.scheduled and self.runner is not None:
             self.scheduled = False
             self.runner.unschedule(DRIFT_JOB, timeout_s)
+        if self.own_notifier is not None:
+            self.own_notifier.close()
+            self.own_notifier = None
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """The log, and the webhook of `drift.webhook_url` when one is set (signed with
+    costs.webhook_secret, within costs.webhook_timeout_s, as budget alerts are)."""
+    if not settings.drift.webhook_url:
+        return LogNotifier()
+    from cerebra.observability.notify_webhook import WebhookNotifier
+
+    costs = settings.costs
+    return FanOut([LogNotifier(), WebhookNotifier(
+        settings.drift.webhook_url, secret=costs.webhook_secret.get_secret_value(),
+        timeout_s=costs.webhook_timeout_s)])
 
 
 def attach_drift(brain: Brain, settings: Settings, improvement: Any = None, *,
                  notifier: Notifier | None = None) -> DriftService:
     """The detector over `brain`, checked every drift.check_interval_s on its runner (first
-    after one interval); `improvement` (cerebra.improve.setup's) gives the retraining hook."""
+    after one interval); `improvement` (cerebra.improve.setup's) gives the retraining hook;
+    alerts go to `notifier`, else to the log and drift.webhook_url."""
     triggers = getattr(improvement, "triggers", None)
+    own = build_notifier(settings) if notifier is None else None
     detector = DriftDetector(brain.engine, settings.drift, embedder=brain.memory.embedder,
-                             notifier=notifier,
+                             notifier=notifier or own,
                              retrain=retrain_through(triggers) if triggers else None)
-    service = DriftService(detector, brain.jobs)
+    service = DriftService(detector, brain.jobs, own_notifier=own)
     interval = settings.drift.check_interval_s
     if interval > 0 and brain.jobs is not None:
         def check(_ctx: JobContext) -> dict[str, Any]:

@@ -123,3 +123,33 @@ def _retrain(env: Env) -> None:
         row = TriggerStore(brain.engine).get(DEFAULT, "triage")
         assert (row["fired"] == 1) is fired, (retrain, row)
         improvement.close()
+
+
+@effect("CEREBRA_DRIFT__WEBHOOK_URL")
+def _webhook_url(env: Env) -> None:
+    from cerebra.observability.notify import LogNotifier
+    from cerebra.observability.notify_webhook import SIGNATURE_HEADER, sign
+    from tests.observability.costs_world import Receiver
+
+    receiver = Receiver()
+    try:
+        brain = env.brain(CEREBRA_DRIFT__WEBHOOK_URL=receiver.url,
+                          CEREBRA_COSTS__WEBHOOK_SECRET="s3cret")
+        two_windows(brain.engine, "default", time.time(), shifted=True)
+        service = attach_drift(brain, get_settings())
+        service.detector.check(DEFAULT, "all")
+        service.close()
+        bodies = receiver.wait_for(4)
+        assert sorted(b["data"]["signal"] for b in bodies) == [
+            "embedding", "feedback", "latency", "score"]
+        assert all(b["kind"] == "drift" and b["tenant_id"] == "default" for b in bodies)
+        headers, _, raw = receiver.posts[0]
+        assert headers[SIGNATURE_HEADER] == sign("s3cret", raw)
+        alerts = service.detector.store.alerts("default")
+        assert all(a["deliveries"][0]["ok"] for a in alerts) and len(alerts) == 4
+    finally:
+        receiver.close()
+    quiet = env.brain(CEREBRA_DRIFT__WEBHOOK_URL="", CEREBRA_HOME=str(env.tmp / "quiet"))
+    service = attach_drift(quiet, get_settings())
+    assert isinstance(service.detector.notifier, LogNotifier)
+    service.close()
