@@ -300,3 +300,25 @@ def test_missions_teams_and_agents(page: Any, login: Callable[..., None], live: 
     page.wait_for_url("**#/agents/geographer")
     expect(page.get_by_role("heading", name="Agent geographer")).to_be_visible()
     expect(page.locator("main")).to_contain_text("curious")
+
+
+def test_datasets_and_their_versions(page: Any, login: Callable[..., None], live: Live) -> None:
+    import json
+
+    rows = [{"messages": [{"role": "user", "content": f"Where is order #{n}?"},
+                          {"role": "assistant", "content": "It ships tomorrow."}]}
+            for n in range(3)]
+    with live.client() as client:
+        answer = client.post("/api/v1/datasets/upload", json={
+            "name": "support-orders", "text": "\n".join(json.dumps(r) for r in rows)})
+        answer.raise_for_status()
+    login(page, to="#/training/datasets")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="support-orders"))
+    expect(row).to_contain_text("sft")
+    row.get_by_role("link").click()
+    page.wait_for_url("**#/training/datasets/support-orders")
+    versions = page.get_by_role("table", name="Versions")
+    expect(versions.locator("tbody tr")).to_have_count(1)
+    expect(versions.locator("tbody tr td").nth(1)).to_have_text("3")  # rows
+    page.goto("/dashboard#/training/datasets/no-such-dataset")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()

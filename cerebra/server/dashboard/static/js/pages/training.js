@@ -7,7 +7,6 @@ import { announce, clear, columns, errorBox, field, fmt, h, kv, load, notAvailab
 
 const TABS = [["#/training/jobs", "Jobs"], ["#/training/datasets", "Datasets"], ["#/training/kits", "Kits"],
   ["#/training/gate", "Gate reports"], ["#/training/promotions", "Promotions"]];
-const timed = (c) => (c.key.endsWith("_at") ? { ...c, render: (r) => fmt.time(r[c.key]) } : c);
 const stateBadge = (s) => h(`span.badge.${s === "succeeded" ? "ok" : s === "failed" ? "bad" : "warn"}`, { text: s });
 
 async function jobs(signal) {
@@ -89,14 +88,19 @@ async function datasets() {
   if (!got) return notAvailable("Datasets");
   const rows = got.datasets || [];
   return table(rows, [{ key: "name", label: "Dataset", render: (d) => h("a", { href: `#/training/datasets/${encodeURIComponent(d.name)}`, text: d.name }) },
-    ...columns(rows, ["kind", "task", "versions", "rows", "latest", "updated_at"]).map(timed)], { caption: "Datasets", empty: "No datasets yet." });
+    { key: "kind", label: "Kind" }, { key: "task", label: "Task", wide: true }, { key: "latest_version", label: "Version", num: true },
+    { key: "rows", label: "Rows", num: true }, { key: "updated_at", label: "Updated", wide: true, render: (d) => fmt.time(d.updated_at) }],
+  { caption: "Datasets", empty: "No datasets yet." });
 }
 
 async function dataset(name) {
   const got = await api(`/api/v1/datasets/${encodeURIComponent(name)}`);
   const { versions = [], ...fields } = got;
   return h("div", {}, kv(Object.entries(fields)), h("h2", { text: "Versions" }),
-    table(versions, columns(versions, ["version", "id", "rows", "created_at", "source", "note"]).map(timed), { caption: "Versions" }));
+    table(versions, [{ key: "version", label: "Version", num: true }, { key: "rows", label: "Rows", num: true },
+      { key: "content_hash", label: "Content", wide: true, render: (v) => fmt.short(v.content_hash, 14) },
+      { key: "report", label: "Curation", render: (v) => fmt.any(v.report) }, { key: "created_at", label: "Created", render: (v) => fmt.time(v.created_at) }],
+    { caption: "Versions" }));
 }
 
 async function kits() {
@@ -110,14 +114,19 @@ async function gate() {
   if (!got) return notAvailable("Gate reports");
   const rows = got.reports || [];
   return table(rows, [{ key: "id", label: "Report", render: (r) => h("a", { href: `#/training/gate/${encodeURIComponent(r.id)}`, text: r.id }) },
-    ...columns(rows, ["candidate", "baseline", "task", "passed", "decision", "verdict", "created_at"]).filter((c) => c.key !== "id").map(timed)],
+    { key: "task", label: "Task" }, { key: "candidate", label: "Candidate" }, { key: "baseline", label: "Baseline", wide: true },
+    { key: "decision", label: "Decision", render: (r) => h(`span.badge.${r.decision === "promote" ? "ok" : "bad"}`, { text: r.decision }) },
+    { key: "gain", label: "Gain", num: true, render: (r) => fmt.num(r.gain, 3) }, { key: "p_value", label: "p", num: true, render: (r) => fmt.num(r.p_value, 4) },
+    { key: "created_at", label: "When", wide: true, render: (r) => fmt.time(r.created_at) }],
   { caption: "Gate reports", empty: "No gate reports yet." });
 }
 
 async function report(id) {
   const got = await api(`/api/v1/gate/reports/${encodeURIComponent(id)}`);
-  return h("div", {}, kv(Object.entries(got).filter(([, v]) => typeof v !== "object" || v === null)),
-    h("pre", { text: JSON.stringify(got, null, 2) }));
+  const { report: details = {}, reasons = [], ...fields } = got;
+  return h("div", {}, kv(Object.entries(fields)),
+    reasons.length ? h("div", {}, h("h3", { text: "Why it was refused" }), h("ul", {}, reasons.map((r) => h("li", { text: r })))) : null,
+    h("h3", { text: "Report" }), h("pre", { text: JSON.stringify(details, null, 2) }));
 }
 
 async function promotions() {
@@ -138,8 +147,19 @@ async function promotions() {
       clear(status, h("p.ok", { role: "status", text: `${done.serving} now serves ${done.base ? "its base model" : done.version && done.version.id}.` }));
     } catch (err) { showFieldErrors(form, err); clear(status, errorBox(err)); }
   });
-  return h("div", {}, table(versions, columns(versions, ["id", "name", "base", "state", "status", "serving", "created_at", "promoted_at"]).map(timed), { caption: "Versions", empty: "No versions yet." }),
-    names.map((n) => h("div", {}, h("h3", { text: `Promotions of ${n}` }), table(got.history[n], columns(got.history[n], ["version_id", "action", "reason", "at", "created_at", "gate"]).map(timed), { caption: `Promotions of ${n}` }))),
+  const report = (id) => (id ? h("a", { href: `#/training/gate/${encodeURIComponent(id)}`, text: "gate report" }) : "–");
+  return h("div", {}, table(versions, [{ key: "name", label: "Name" }, { key: "id", label: "Version", render: (v) => fmt.short(v.id, 14) },
+    { key: "base", label: "Base", wide: true }, { key: "state", label: "State" },
+    { key: "gate_report_id", label: "Gate", render: (v) => report(v.gate_report_id) },
+    { key: "created_at", label: "Created", wide: true, render: (v) => fmt.time(v.created_at) },
+    { key: "promoted_at", label: "Promoted", render: (v) => fmt.time(v.promoted_at) }], { caption: "Versions", empty: "No versions yet." }),
+    names.map((n) => h("div", {}, h("h3", { text: `Promotions of ${n}` }), table(got.history[n], [
+      { key: "at", label: "When", render: (p) => fmt.time(p.at) }, { key: "action", label: "Action" },
+      { key: "from_version", label: "From", render: (p) => fmt.short(p.from_version || "base", 14) },
+      { key: "to_version", label: "To", render: (p) => fmt.short(p.to_version || "base", 14) },
+      { key: "actor", label: "By", wide: true }, { key: "reason", label: "Reason", wide: true },
+      { key: "forced", label: "Forced", wide: true, render: (p) => (p.forced ? "yes" : "") },
+      { key: "report_id", label: "Gate", render: (p) => report(p.report_id) }], { caption: `Promotions of ${n}` }))),
     h("h3", { text: "Rollback" }), form, status);
 }
 
