@@ -112,6 +112,8 @@ class DriftDetector:
             self.store.save_reports(tenant, found, now)
             self._alerts(tenant, name, found, now)
             reports.extend(found)
+        if scope is None:  # a whole check: scopes no longer active leave the list
+            self.store.keep_only(tenant, scopes)
         return reports
 
     def compare(self, tenant: str, scope: str, reference: Window, recent: Window,

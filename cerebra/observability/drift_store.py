@@ -34,13 +34,20 @@ class DriftStore:
                  "drifted": bool(r["drifted"]), "checked_at": checked_at, "data": r}
                 for r in reports])
 
+    def keep_only(self, tenant: str, scopes: Sequence[str]) -> None:
+        """Forget the reports of the tenant's scopes not in `scopes` (no longer active)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(drift_reports).where(drift_reports.c.tenant_id == tenant,
+                                                     drift_reports.c.scope.not_in(scopes)))
+
     def reports(self, tenant: str, scope: str | None = None) -> list[dict[str, Any]]:
-        query = select(drift_reports.c.data).where(drift_reports.c.tenant_id == tenant)
+        query = select(drift_reports.c.data, drift_reports.c.checked_at).where(
+            drift_reports.c.tenant_id == tenant)
         if scope is not None:
             query = query.where(drift_reports.c.scope == scope)
         query = query.order_by(drift_reports.c.scope, drift_reports.c.signal)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).scalars()]
+            return [{**r.data, "checked_at": r.checked_at} for r in conn.execute(query)]
 
     def last_alert_at(self, tenant: str, scope: str, signal: str) -> float | None:
         with self.engine.connect() as conn:

@@ -33,8 +33,9 @@ DAY = DriftSettings(recent_s=24 * HOUR, reference_s=24 * HOUR)
 
 
 def detector(engine: Engine, settings: DriftSettings = DAY, **kw: object) -> DriftDetector:
-    return DriftDetector(engine, settings, embedder=FakeEmbedder(), clock=lambda: NOW,
-                         notifier=kw.pop("notifier", Recorder()), **kw)  # type: ignore[arg-type]
+    return DriftDetector(engine, settings, embedder=FakeEmbedder(),  # type: ignore[arg-type]
+                         clock=kw.pop("clock", lambda: NOW),
+                         notifier=kw.pop("notifier", Recorder()), **kw)
 
 
 def by_key(reports: list[dict]) -> dict[tuple[str, str], dict]:
@@ -162,3 +163,17 @@ def test_the_periodic_check_runs_on_the_brains_runner(sql_engine: Engine,
         service.close()
         runner.close()
     assert DRIFT_JOB not in [s.name for s in runner.schedules()]
+
+
+def test_scopes_no_longer_active_leave_the_reports(sql_engine: Engine) -> None:
+    two_windows(sql_engine, "acme", NOW, n=40, shifted=True, agent="old")
+    check = detector(sql_engine)
+    check.check(ACME)
+    stored = check.store.reports("acme")
+    assert {r["scope"] for r in stored} == {"all", "agent:old", "task:triage"}
+    assert all(r["checked_at"] == NOW for r in stored)
+    later = NOW + 5 * 24 * HOUR
+    two_windows(sql_engine, "acme", later, n=40, agent="new", task=None)
+    detector(sql_engine, clock=lambda: later).check(ACME)
+    assert {r["scope"] for r in check.store.reports("acme")} == {"all", "agent:new"}
+    assert check.store.alerts("acme")  # the alerts stay
