@@ -20,7 +20,10 @@ from cerebra.config import get_settings
 from cerebra.server.app import create_app
 from cerebra.server.auth import RouteRequirement, route_requirements
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"),
+          # the web dashboard's page and files: no data in them (its API calls carry
+          # the signed-in credential)
+          ("GET", "/dashboard"), ("GET", "/dashboard/"), ("GET", "/dashboard/static/{path}")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 CATALOG = "{models: [{name: alpha, kind: fake, options: {reply: hi}}]}"
 
