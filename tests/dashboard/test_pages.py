@@ -322,3 +322,24 @@ def test_datasets_and_their_versions(page: Any, login: Callable[..., None], live
     expect(versions.locator("tbody tr td").nth(1)).to_have_text("3")  # rows
     page.goto("/dashboard#/training/datasets/no-such-dataset")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_deleting_a_memory_after_confirming(page: Any, login: Callable[..., None],
+                                            live: Live) -> None:
+    with live.client() as client:
+        made = client.post("/api/memory", json={"text": "A memory to delete from the page"})
+        made.raise_for_status()
+    memory_id = made.json()["id"]
+    login(page, to=f"#/memory/{memory_id}")
+    expect(page.get_by_label("Text", exact=True)).to_have_value(
+        "A memory to delete from the page")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="History")).to_be_visible()  # still there
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url("**#/memory")
+    with live.client() as client:
+        assert client.get(f"/api/memory/{memory_id}").status_code == 404
+    page.goto(f"/dashboard#/memory/{memory_id}")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()

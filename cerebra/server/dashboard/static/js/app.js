@@ -60,6 +60,7 @@ function markNav(path) {
 }
 
 let current = 0; // the route being shown; an older one finishing late is dropped
+let moved = false; // the route changed after the first page (focus goes to the new page)
 
 async function route() {
   const mine = ++current;
@@ -87,6 +88,8 @@ async function route() {
     if (mine !== current) { if (done) done(); return; }
     cleanup = done;
     announce(`${title} loaded`);
+    if (moved && name !== "login") main.focus({ preventScroll: true }); // keyboard and screen readers start at the page
+    moved = false;
   } catch (err) {
     if (mine !== current) return;
     if (err instanceof ApiError && err.status === 404) notFound(view, err.message);
@@ -118,5 +121,5 @@ function setupMenu() {
 }
 
 setupMenu();
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => { moved = true; route(); });
 route();

@@ -56,7 +56,8 @@ export async function render(main) {
       field("User id (optional)", { name: "user_id", autocomplete: "off" }),
       field("Agent id (optional)", { name: "agent_id", autocomplete: "off" })),
     h("div", {}, h("label", {}, h("input", { type: "checkbox", name: "memory", checked: true, class: "inline" }), " Use memory")),
-    h("div", {}, h("button", { type: "submit", text: "Ask" })), status);
+    h("div", {}, h("button", { type: "submit", text: "Ask" }), " ",
+      h("button.secondary", { type: "button", text: "Stop", hidden: true, on: { click: () => controller && controller.abort() } })), status);
   let controller = null;
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -71,7 +72,9 @@ export async function render(main) {
     clear(status); clear(details); answer.textContent = "";
     answer.setAttribute("aria-busy", "true");
     const button = form.querySelector("button[type=submit]");
+    const stop = form.querySelector("button[type=button]");
     button.disabled = true;
+    stop.hidden = false;
     let final = null;
     try {
       await sse("/api/llm/query", (event, payload) => {
@@ -82,6 +85,7 @@ export async function render(main) {
       if (err.name !== "AbortError") { showFieldErrors(form, err); clear(status, errorBox(err)); }
     } finally {
       button.disabled = false;
+      stop.hidden = true;
       answer.setAttribute("aria-busy", "false");
     }
     if (!final) return;
