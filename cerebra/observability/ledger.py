@@ -186,7 +186,9 @@ class Ledger:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 query
-                .order_by(interactions.c.id.desc())
+                # newest first by time (the (tenant_id, created_at) index gives that order;
+                # by id alone every one of the tenant's rows would be sorted)
+                .order_by(interactions.c.created_at.desc(), interactions.c.id.desc())
                 .limit(limit)
             ).all()
         return [dict(r._mapping) for r in rows]

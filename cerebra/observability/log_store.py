@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, or_, select
+from sqlalchemy import Engine, delete, func, insert, or_, select, union_all
 
 from cerebra.context import RequestContext
 from cerebra.db.log_tables import log_records
@@ -138,8 +138,10 @@ def _like(value: str) -> str:
 def read_logs(engine: Engine, query: LogQuery, viewer: Viewer) -> dict[str, Any]:
     """A page of the viewer's log lines, newest first: {"logs": [...], "next": cursor}."""
     t = log_records
-    tenant = t.c.tenant_id == viewer.tenant_id
-    where: list[Any] = [or_(tenant, t.c.tenant_id.is_(None)) if viewer.system else tenant]
+    owners: list[Any] = [t.c.tenant_id == viewer.tenant_id]
+    if viewer.system:  # and the lines of no tenant: each owner read in index order
+        owners.append(t.c.tenant_id.is_(None))
+    where: list[Any] = []
     if query.level:
         where.append(t.c.level >= query.level)
     if query.logger:
@@ -153,7 +155,12 @@ def read_logs(engine: Engine, query: LogQuery, viewer: Viewer) -> dict[str, Any]
         where.append(t.c.ts >= query.since)
     if query.before is not None:
         where.append(t.c.id < query.before)
-    stmt = select(t).where(*where).order_by(t.c.id.desc()).limit(query.limit + 1)
+    pages = [select(t).where(owner, *where).order_by(t.c.id.desc()).limit(query.limit + 1)
+             for owner in owners]  # one OR would lose the (tenant_id, id) index's order
+    stmt: Any = pages[0]
+    if len(pages) > 1:
+        merged = union_all(*(p.subquery().select() for p in pages)).subquery()
+        stmt = select(merged).order_by(merged.c.id.desc()).limit(query.limit + 1)
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     page = rows[:query.limit]

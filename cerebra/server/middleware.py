@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cerebra.observability.metrics import BackendClock, Metrics, backend_clock
 
 OVERHEAD_HEADER = b"x-cerebra-overhead-ms"
+# the method label's values: any other token a client sends (h11 accepts any) is "other",
+# so a client cannot grow the metric's label set
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsMiddleware:
@@ -66,7 +69,8 @@ class MetricsMiddleware:
             backend_clock.reset(token)
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self._observe((path, scope.get("method", ""), str(status)),
+            method = scope.get("method", "")
+            self._observe((path, method if method in METHODS else "other", str(status)),
                           time.perf_counter() - start)
 
 

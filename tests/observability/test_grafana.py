@@ -176,3 +176,35 @@ def test_no_label_takes_unbounded_values(world: tuple[str, Any, str]) -> None:
     leaked = {(name, label, value) for (name, label), values in after.items()
               for value in values for unique in sent if unique in value}
     assert not leaked, f"label values carry request data: {sorted(leaked)[:10]}"
+
+
+def test_an_unknown_method_is_labelled_other() -> None:
+    """Whatever method token the HTTP parser lets through (h11 accepts any), the method label
+    keeps to the standard methods and "other"."""
+    import asyncio
+
+    from cerebra.observability.metrics import Metrics
+    from cerebra.server.middleware import MetricsMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 405, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    metrics = Metrics()
+    middleware = MetricsMiddleware(app, metrics)
+
+    async def call(method: str) -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(_message: Any) -> None:
+            return None
+
+        await middleware({"type": "http", "method": method, "path": "/x"}, receive, send)
+
+    for method in ("GET", "BREW", f"X{uuid.uuid4().hex}", "DELETE"):
+        asyncio.run(call(method))
+    methods = {s.labels["method"] for family in metrics.registry.collect()
+               if family.name == metrics.requests._name for s in family.samples
+               if "method" in s.labels}
+    assert methods == {"GET", "DELETE", "other"}
