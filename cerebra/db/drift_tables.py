@@ -3,8 +3,9 @@ check compared (`drift_reports`, replaced by each check) and the alerts raised w
 drifted (`drift_alerts`, kept). On the shared metadata; every row carries `tenant_id`.
 
 Migration 0030 also indexes what a check reads by time: `ix_interactions_agent_time`
-(tenant_id, agent_id, created_at) for an agent's window, `ix_signals_time` (tenant_id,
-created_at) for a window's scores.
+(tenant_id, agent_id, created_at) for an agent's window, `ix_interactions_feedback_time`
+(tenant_id, feedback_at) for a window's feedback, `ix_signals_time` (tenant_id, created_at)
+for a window's scores.
 """
 
 from __future__ import annotations

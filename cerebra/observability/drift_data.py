@@ -86,19 +86,18 @@ class DriftData:
         found = [s for s in found if _SCOPE.match(s)]
         return (["all"] if any_row else []) + found
 
-    def _interactions(self, tenant: str, scope: str, window: Window,
-                      *columns: Any, extra: Any = None) -> list[Any]:
-        query = select(interactions.c.created_at, *columns).where(
-            interactions.c.tenant_id == tenant, interactions.c.created_at >= window.start,
-            interactions.c.created_at < window.end)
+    def _interactions(self, tenant: str, scope: str, window: Window, *columns: Any,
+                      at: Any = interactions.c.created_at) -> list[Any]:
+        """The window's newest rows of `columns`, each after its time `at` (the answer's
+        creation, or its feedback's: the rated ones only)."""
+        query = select(at, *columns).where(
+            interactions.c.tenant_id == tenant, at >= window.start, at < window.end)
         kind, _, name = scope.partition(":")
         if kind == "agent":
             query = query.where(interactions.c.agent_id == name)
         elif kind == "task":
             query = query.where(interactions.c.trace_id.in_(_traces_of_task(tenant, name)))
-        if extra is not None:
-            query = query.where(extra)
-        query = query.order_by(interactions.c.created_at.desc()).limit(self.limit)
+        query = query.order_by(at.desc()).limit(self.limit)
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())
 
@@ -111,9 +110,10 @@ class DriftData:
         return Sample([r[0] for r in rows], [float(r[1]) for r in rows])
 
     def feedback(self, tenant: str, scope: str, window: Window) -> Sample:
-        """1.0 for a good answer (quality ≥ 0.5), 0.0 for a bad one; unrated ones left out."""
+        """The feedback given in the window: 1.0 for a good answer (quality ≥ 0.5), 0.0 for
+        a bad one."""
         rows = self._interactions(tenant, scope, window, interactions.c.quality,
-                                  extra=interactions.c.quality.is_not(None))
+                                  at=interactions.c.feedback_at)
         return Sample([r[0] for r in rows], [1.0 if r[1] >= GOOD else 0.0 for r in rows])
 
     def scores(self, tenant: str, scope: str, window: Window) -> Sample:
@@ -135,10 +135,9 @@ class DriftData:
         return Sample([r[0] for r in rows], [float(r[1]) for r in rows])
 
     def quality_by_model(self, tenant: str, scope: str, window: Window) -> dict[str, list[float]]:
-        """The feedback (quality 0..1) of the window's rated answers, per model that gave them."""
+        """The feedback (quality 0..1) given in the window, per model that gave the answer."""
         rows = self._interactions(tenant, scope, window, interactions.c.model,
-                                  interactions.c.quality,
-                                  extra=interactions.c.quality.is_not(None))
+                                  interactions.c.quality, at=interactions.c.feedback_at)
         out: dict[str, list[float]] = {}
         for row in rows:
             out.setdefault(row[1], []).append(float(row[2]))

@@ -1,7 +1,7 @@
 """Drift detection (issue 13, item 3): `drift_reports` holds the latest comparison of a
 recent window with its reference window per tenant, scope and signal; `drift_alerts` the
-alerts raised when one drifted. Two indexes serve the windows' reads: an agent's
-interactions by time, and a tenant's signals by time.
+alerts raised when one drifted. Three indexes serve the windows' reads: an agent's
+interactions by time, a tenant's feedback by time, and a tenant's signals by time.
 
 Revision ID: 0030
 Revises: 0029
@@ -50,9 +50,12 @@ def upgrade() -> None:
     op.create_index("ix_interactions_agent_time", "interactions",
                     ["tenant_id", "agent_id", "created_at"])
     op.create_index("ix_signals_time", "signals", ["tenant_id", "created_at"])
+    op.create_index("ix_interactions_feedback_time", "interactions",
+                    ["tenant_id", "feedback_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_interactions_feedback_time", table_name="interactions")
     op.drop_index("ix_signals_time", table_name="signals")
     op.drop_index("ix_interactions_agent_time", table_name="interactions")
     op.drop_index("ix_drift_alerts_scope", table_name="drift_alerts")
