@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, text
 from cerebra.memory.base import Candidate, Scope, SearchCandidates
 from cerebra.memory.filters import Node
 from cerebra.memory.sqlvocab import COLUMNS, N_COLUMNS, memory_from_row, scope_sql, tag_sql
-from cerebra.memory.text import TermStats
+from cerebra.memory.termstats import live_stats
 
 _SESSION_KEY = "cerebra_hnsw_ef_search"
 
@@ -169,33 +169,8 @@ def search_candidates(
     memories = {i: memory_from_row(by_id[i]) for i in ids if i in by_id}
     stats = None
     if unique:
-        stats = _term_stats(unique, ids, counts, df_found, expired, by_id)
+        df = {t: int(df_found.get(t, 0) or 0) for t in unique}
+        texts = {i: str(r[N_COLUMNS] or "") for i, r in by_id.items()}
+        stats = live_stats((int(counts[0] or 0), int(counts[1] or 0), df), ids,
+                           {int(i) for i in expired}, texts)
     return SearchCandidates(text_hits, vec_hits, memories, stats)
-
-
-def _term_stats(
-    unique: Sequence[str],
-    ids: Sequence[int],
-    counts: Sequence[Any],
-    df_found: dict[str, Any],
-    expired: Sequence[Any],
-    by_id: dict[int, Sequence[Any]],
-) -> TermStats:
-    """`read_term_stats`' figures from the statement's answer: the scope's counts minus its
-    expired rows, and the candidates' indexed terms."""
-    docs, total = int(counts[0] or 0), int(counts[1] or 0)
-    df = {t: int(df_found.get(t, 0) or 0) for t in unique}
-    texts = {i: str(r[N_COLUMNS] or "") for i, r in by_id.items()}
-    gone = {int(i) for i in expired}
-    for row_id in gone:
-        tokens = texts.get(row_id, "").split()
-        docs -= 1
-        total -= len(tokens)
-        for term in set(tokens).intersection(df):
-            df[term] -= 1
-    return TermStats(
-        docs=max(docs, 0),
-        avg_len=total / docs if docs > 0 else 0.0,
-        df={t: max(n, 0) for t, n in df.items()},
-        doc_terms={i: texts[i].split() for i in ids if i in texts and i not in gone},
-    )

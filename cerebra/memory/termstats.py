@@ -168,6 +168,14 @@ def read_term_stats(
     ids = list(dict.fromkeys(int(i) for i in row_ids))
     gone = {int(r[0]) for r in expired}
     texts = doc_terms(conn, ids + sorted(gone.difference(ids)))
+    return live_stats((docs, total, df), ids, gone, texts)
+
+
+def live_stats(counts: Counts, ids: Sequence[int], gone: set[int],
+               texts: Mapping[int, str]) -> TermStats:
+    """The scope's `counts` minus its expired rows `gone`, with the indexed terms (`texts`,
+    by row id) of the asked rows `ids` that are live."""
+    docs, total, df = counts[0], counts[1], dict(counts[2])
     for row_id in gone:
         tokens = texts.get(row_id, "").split()
         docs -= 1
