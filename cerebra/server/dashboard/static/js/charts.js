@@ -45,10 +45,10 @@ export function lineChart(title, series, { xFormat = (x) => label(x), yMin } = {
   const xLo = Math.min(...xs), xHi = Math.max(...xs);
   let yLo = yMin !== undefined ? Math.min(yMin, ...ys) : Math.min(...ys);
   let yHi = Math.max(...ys);
-  if (yLo === yHi) { yLo -= 1; yHi += 1; }
+  if (yLo === yHi) { yLo = Math.min(0, yLo); yHi = yHi > 0 ? yHi * 1.5 : yHi + 1; }
   const { svg, y } = frame(title, yLo, yHi);
   const x = (v) => PAD.l + (W - PAD.l - PAD.r) * (xHi === xLo ? 0.5 : (v - xLo) / (xHi - xLo));
-  for (const t of ticks(xLo, xHi, Math.min(4, new Set(xs).size - 1 || 1))) {
+  for (const t of xHi === xLo ? [xLo] : ticks(xLo, xHi, Math.min(4, new Set(xs).size - 1 || 1))) {
     svg.append(h("text", { x: x(t), y: H - PAD.b + 16, "text-anchor": "middle", text: xFormat(t) }));
   }
   series.forEach((s, i) => {

@@ -66,7 +66,7 @@ function walletForm(query) {
   const form = h("form.stack", { "aria-labelledby": "login-wallet", novalidate: true },
     h("h2", { id: "login-wallet", text: "With a wallet" }),
     field("Wallet address (base58)", { name: "wallet", autocomplete: "off", required: true }),
-    field("Tenant", { name: "tenant", value: "default" }),
+    field("Tenant", { name: "tenant", value: "default", id: "f-wallet-tenant" }),
     challenge,
     field("Signature (base58 or base64; filled by a browser wallet)", { name: "signature", autocomplete: "off" }),
     h("input", { type: "hidden", name: "nonce" }),

@@ -55,7 +55,8 @@ async function job(main, id) {
       ["Step", m.step !== undefined ? `${m.step} / ${m.total ?? "?"}` : "–"], ["Loss", fmt.num(m.loss, 4)],
       ["ETA", m.eta_s !== undefined && m.eta_s !== null ? `${fmt.num(m.eta_s, 0)} s` : "–"], ["Message", i.message || "–"],
       i.error ? ["Error", i.error] : null]));
-    clear(chart, lineChart("Training loss by step", [{ name: "loss", points: lossPoints(reports) }]));
+    clear(chart, lineChart("Training loss by step", [{ name: "loss", points: lossPoints(reports) }], { yMin: 0 }),
+      !run && reports.length === 1 && i.state !== "running" ? h("p.muted", { text: "This job keeps only its last report (a training run keeps them all)." }) : null);
   };
   const controller = new AbortController();
   const cancel = h("button.danger", { type: "button", text: "Cancel job", on: { click: async () => {
