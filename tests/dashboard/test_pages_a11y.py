@@ -82,6 +82,7 @@ def test_the_login_page(page: Any, shoot: Callable[[Any, str], list[Any]],
 
 def test_the_phone_menu_opens_from_the_keyboard(page: Any, login: Callable[..., None]) -> None:
     login(page, to="#/query")
+    expect(page.get_by_role("heading", name="Live query")).to_be_visible()  # page shown
     page.set_viewport_size(PHONE)
     menu = page.get_by_role("button", name="Menu")
     links = page.get_by_role("navigation", name="Dashboard pages")

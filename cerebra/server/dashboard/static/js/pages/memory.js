@@ -41,7 +41,9 @@ async function browser(main) {
 
   // keyset paging, newest first (created_at, then id, as the API orders): a cursor is the
   // last row's created_at and the ids already shown at that same moment (a batch shares it)
+  let asked = 0; // the newest page asked for; an older answer arriving late is dropped
   async function page(cursor) {
+    const mine = ++asked;
     const skip = new Set(cursor ? cursor.ids : []);
     const body = { k: Math.min(1000, PAGE + skip.size + 1), ...scope(filters) };
     const where = {};
@@ -49,6 +51,7 @@ async function browser(main) {
     if (filters.get("tag")) where.tags = { contains: String(filters.get("tag")) };
     if (Object.keys(where).length) body.filters = where; // keys are ANDed
     const got = await api("/api/memory/recent", { method: "POST", body });
+    if (mine !== asked) return;
     const fetched = (got.memories || []).filter((m) => !skip.has(m.id));
     const rows = fetched.slice(0, PAGE);
     clear(results, memoryRows(rows, false));
@@ -70,7 +73,9 @@ async function browser(main) {
   async function search() {
     const body = { query: String(filters.get("query")), k: 50, explain: true, ...scope(filters) };
     if (filters.get("tag")) body.tags = [String(filters.get("tag"))];
+    const mine = ++asked;
     const got = await api("/api/memory/search", { method: "POST", body });
+    if (mine !== asked) return;
     clear(pager);
     clear(results, memoryRows(got.hits || [], true));
     announce(`${(got.hits || []).length} memories found`);
