@@ -3,7 +3,8 @@
 
 import { ApiError } from "./api.js";
 
-/** h("tag.class#id", {attrs, on: {click}}, ...children) */
+/** h("tag.class#id", {attrs, on: {click}, text, "width%": n}, ...children): "width%" sets
+ * the element's width through the CSSOM (the CSP allows that; a style attribute it would not) */
 export function h(spec, attrs = {}, ...children) {
   const [, tag, rest] = /^([a-z0-9]+)(.*)$/i.exec(spec);
   const ns = ["svg", "g", "path", "line", "rect", "text", "circle", "polyline", "title"].includes(tag)
@@ -16,7 +17,7 @@ export function h(spec, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
     else if (k === "text") el.textContent = v;
-    else if (k === "width%" ) el.style.width = `${v}%`;
+    else if (k === "width%") el.style.width = `${v}%`;
     else el.setAttribute(k, v === true ? "" : String(v));
   }
   append(el, children);
