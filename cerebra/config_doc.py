@@ -86,8 +86,8 @@ def _default_text(name: str, info: FieldInfo) -> str:
     value = info.get_default(call_default_factory=True)
     if value is None:
         return "unset"
-    if isinstance(value, SecretStr):
-        return "(development value)"
+    if isinstance(value, SecretStr):  # an empty one is "unset", not a value to keep secret
+        return "(development value)" if value.get_secret_value() else ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(value) if isinstance(value, list) else str(value)

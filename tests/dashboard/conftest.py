@@ -90,7 +90,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(dashboard_env: dict[str, str]) -> Iterator[Live]:
     from cerebra.auth.identity import IdentityStore
     from cerebra.config import get_settings
@@ -119,8 +119,11 @@ def live(dashboard_env: dict[str, str]) -> Iterator[Live]:
         yield Live(base_url, app, brain, admin, user, other, "ada", PASSWORD, seeded)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for this package, closed when its last test ends: Playwright's sync API
+    keeps an event loop running on the main thread while it is open, and any later test
+    that runs `asyncio.run` would fail with "cannot be called from a running event loop"."""
     harness.chromium_path()  # a clear failure before Playwright's own
     try:
         from playwright.sync_api import sync_playwright
