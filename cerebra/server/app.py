@@ -133,6 +133,10 @@ def create_app(settings: Settings | None = None, *, brain: Brain | None = None) 
         version="0.1.0",
         description="Self-hosted LLM runtime: memory, routing, judging, audit.",
         lifespan=lifespan,
+        # Cerebra traces requests itself (cerebra.observability.tracing, its own provider);
+        # FastAPI's native telemetry would add spans of its own to a global provider and
+        # looks up the three global providers on every request even when none is set
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics
