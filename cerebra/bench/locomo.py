@@ -117,15 +117,20 @@ def _conversation(raw: Any, index: int) -> Conversation:
     return Conversation(str(raw.get("sample_id", index)), turns, questions)
 
 
-def load_locomo(path: Path) -> list[Conversation]:
-    """Conversations of a LoCoMo-format JSON file; a malformed file raises InvalidInput."""
+def read_locomo_json(path: Path) -> list[Any]:
+    """The raw list of a LoCoMo-format JSON file; an unreadable one raises InvalidInput."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read LoCoMo dataset {path}: {exc}", field="dataset") from exc
     if not isinstance(raw, list):
         raise InvalidInput("a LoCoMo dataset is a JSON list of conversations", field="dataset")
-    return [_conversation(item, i) for i, item in enumerate(raw)]
+    return raw
+
+
+def load_locomo(path: Path) -> list[Conversation]:
+    """Conversations of a LoCoMo-format JSON file; a malformed file raises InvalidInput."""
+    return [_conversation(item, i) for i, item in enumerate(read_locomo_json(path))]
 
 
 def conversation_memories(store: MemoryStore, conv: Conversation) -> list[NewMemory]:

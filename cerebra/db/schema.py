@@ -43,6 +43,9 @@ from cerebra.db import improve_tables as _improve_tables  # noqa: F401
 # the recent log records GET /logs reads (cerebra/db/log_tables.py)
 from cerebra.db import log_tables as _log_tables  # noqa: F401
 
+# passage vectors of long memories (cerebra/db/passage_tables.py)
+from cerebra.db import passage_tables as _passage_tables  # noqa: F401
+
 # the kept traces of the prompt path and their span trees (cerebra/db/trace_tables.py)
 from cerebra.db import trace_tables as _trace_tables  # noqa: F401
 

@@ -59,6 +59,8 @@ class NewMemory:
     merge_into: str | None = None
     # the statements it makes (cerebra.memory.facts); None: not extracted, none are recorded
     facts: tuple[Fact, ...] | None = None
+    # passage vectors of a long text, one row each (cerebra.memory.passages); None: none
+    passages: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class MemoryChange:
     expires_at: float | None = None
     clear_expiry: bool = False
     facts: tuple[Fact, ...] | None = None  # the new text's statements; None: left as they are
+    passages: np.ndarray | None = None  # the new text's passage vectors (with `text` only)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ hand-edited database or a bug:
   none is left of a deleted memory (cerebra.memory.integrity_graph);
 - facts in time: statements belong to live rows of their scope and their validity is what
   walking their timelines gives (cerebra.memory.integrity_facts);
+- passage vectors: each long memory with a vector has its text's passages, and none are
+  left of a short or deleted one (cerebra.memory.integrity_passages);
 - further checks (another backend's) plug in through `register_check`:
   any object with `name`, `verify(backend, dimension)` and `repair(backend, problems,
   embedder)` (cerebra.memory.integrity_report.IntegrityCheck).
@@ -66,9 +68,11 @@ def checks_for(backend: Any) -> list[IntegrityCheck]:
     knowledge graph, facts in time, and every registered one."""
     from cerebra.memory.integrity_facts import facts_check
     from cerebra.memory.integrity_graph import graph_check
+    from cerebra.memory.integrity_passages import passages_check
     from cerebra.memory.integrity_sql import core_check
 
-    built_in = (core_check(backend), graph_check(backend), facts_check(backend))
+    built_in = (core_check(backend), graph_check(backend), facts_check(backend),
+                passages_check(backend))
     return [c for c in (*built_in, *(f(backend) for f in _EXTRA)) if c is not None]
 
 

@@ -155,11 +155,12 @@ class PostgresBackend(SQLMemoryBackend):
 
     _NO_VECTOR = "embedding_vec IS NULL"
 
-    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str) -> int:
+    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str,
+                     passages: Sequence[Any] | None = None) -> int:
         if self.create_vector_index:
             for dim in {len(vector) for _, vector in items}:
                 self.ensure_vector_index(int(dim))
-        return super().fill_vectors(items, model)
+        return super().fill_vectors(items, model, passages)
 
     def _set_vector(self, conn: Connection, row_id: int, tenant_id: str, vector: Any,
                     model: str) -> None:

@@ -5,14 +5,18 @@ Signals, each scaled to 0..1 and weighted:
   `term_stats` (per-scope document count, mean length, document frequencies and the
   candidates' indexed terms), BM25 is computed here from the scope's own statistics, for
   every candidate of both pools; otherwise the backend's native score is used;
-- `vector`: dense cosine similarity, divided by the query's best similarity;
+- `vector`: dense cosine similarity, divided by the query's best similarity; for a long
+  memory with passage vectors (cerebra.memory.passages) the best of its whole-text vector
+  and its passages;
 - `context`: conversation structure. A memory that is a turn of a conversation (metadata
   `session` and `turn`: Brain records them for every exchange it stores, imports such as
   LoCoMo map their own turn ids onto them) inherits a decaying share of the
   text+vector score of its neighbouring turns in the same session: for distance d = 1..window
   it adds `neighbours ** d` times the better of the two turns at that distance. Questions are
   often answered by the turn after the one that matches them ("How was it?" → "Great, we …"),
-  and a turn's meaning often lives in its neighbours;
+  and a turn's meaning often lives in its neighbours. Long memories (those long enough to
+  get passage vectors) carry their own context: they give and take a share of the spread that
+  shrinks with their length (`context_words`);
 - `session`: the mean of the best few text+vector scores of a turn's session, relative to
   the best session: evidence clusters in the sessions where the topic was discussed;
 - `speaker`: when the query names exactly one of the candidates' speakers (metadata
@@ -50,6 +54,7 @@ from cerebra.memory.base import (
 )
 from cerebra.memory.graph_rank import GraphView, graph_for
 from cerebra.memory.graph_rank import signals as graph_signals
+from cerebra.memory.passages import LONG_WORDS, with_passages
 from cerebra.memory.relevance import with_evidence
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
@@ -66,6 +71,9 @@ class RetrievalWeights:
     decay of score spread along a conversation, `neighbour_window` how many turns it
     reaches and `context` the weight of that spread score; `session` weighs the session
     signal over its `session_top` best turns;
+    `context_words` makes that spread length-aware: a memory longer than this many words
+    (by default exactly the memories that get passage vectors, cerebra.memory.passages)
+    gives and takes only `context_words` / its length of it (0: no damping);
     `speaker` is the bonus for turns spoken by the one person the query names; `date` the
     bonus for memories from a date the query names; `bm25_k1` and `bm25_b` are BM25's
     parameters when it is computed from per-scope statistics (short turns favour low b).
@@ -86,6 +94,7 @@ class RetrievalWeights:
     neighbours: float = 0.6
     context: float = 1.0
     neighbour_window: int = 2
+    context_words: int = LONG_WORDS
     session: float = 0.1
     session_top: int = 3
     speaker: float = 0.3
@@ -153,13 +162,18 @@ def _context_scores(
     base: Mapping[int, float],
     floor: float,
     weights: RetrievalWeights,
+    own: Mapping[int, float] | None = None,
 ) -> dict[int, float]:
-    """Decayed best-neighbour score for each candidate that is a conversation turn."""
+    """Decayed best-neighbour score for each candidate that is a conversation turn; `own`
+    (0..1 per row, default 1: see self_contained) scales both what a turn lends its
+    neighbours and what it takes from them."""
     if weights.neighbours <= 0 or weights.neighbour_window <= 0:
         return {}
+    share = own or {}
     by_position: dict[Position, float] = {}
     for row_id, key in position.items():
-        by_position[key] = max(by_position.get(key, 0.0), base.get(row_id, floor))
+        value = base.get(row_id, floor) * share.get(row_id, 1.0)
+        by_position[key] = max(by_position.get(key, 0.0), value)
     out: dict[int, float] = {}
     for row_id, (conv, session, turn) in position.items():
         total = 0.0
@@ -168,7 +182,22 @@ def _context_scores(
             if turn - d >= 0:
                 sides.append(by_position.get((conv, session, turn - d), floor))
             total += weights.neighbours**d * max(sides)
-        out[row_id] = total
+        out[row_id] = total * share.get(row_id, 1.0)
+    return out
+
+
+def self_contained(memories: Mapping[int, Memory], words: int) -> dict[int, float]:
+    """The share of neighbour context for memories longer than `words` words: `words` / its
+    length (1, left out, for the rest). A short turn's meaning lives in its neighbours; a
+    memory of several passage windows carries its own context, and lending its score to
+    the short turns around it ranks them above other evidence."""
+    if words <= 0:
+        return {}
+    out = {}
+    for row_id, memory in memories.items():
+        n = len(memory.text.split())
+        if n > words:
+            out[row_id] = words / n
     return out
 
 
@@ -219,7 +248,8 @@ def fuse(
         for row_id in memories
     }
     position = _positions(memories)
-    context = _context_scores(position, base, w.vector * vec_floor, w)
+    own = self_contained(memories, w.context_words)
+    context = _context_scores(position, base, w.vector * vec_floor, w, own)
     session = _session_scores(position, base, w)
     speakers = {
         str(m.metadata[SPEAKER_KEY]) for m in memories.values() if m.metadata.get(SPEAKER_KEY)
@@ -305,6 +335,7 @@ def hybrid_search(
     else:
         found = gather_candidates(backend, scope, query_terms, query_vector, pool, tags)
     text_hits = found.text
+    vec_hits = with_passages(backend, found, query_vector)
     unique = [t for t in dict.fromkeys(query_terms) if t]
     if found.stats is not None and unique:  # BM25 from the scope's own statistics
         scores = bm25(unique, found.stats, k1=weights.bm25_k1, b=weights.bm25_b)
@@ -313,6 +344,7 @@ def hybrid_search(
     graph = graph_for(backend, scope, query_terms, text_hits, found, weights, tags)
     stale_rows = None if stale is None else stale(found.memories)
     hits = fuse(
-        found.memories, text_hits, found.vector, query_terms, weights, now, graph, stale_rows
+        found.memories, text_hits, vec_hits, query_terms, weights, now, graph, stale_rows
     )[:k]
-    return with_evidence(hits, found.vector, unique, found.stats)
+    return with_evidence(hits, vec_hits, unique, found.stats)
+

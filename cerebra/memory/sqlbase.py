@@ -23,6 +23,7 @@ from cerebra.memory.base import Memory, MemoryChange, MemoryVersion, NewMemory, 
 from cerebra.memory.filters import Node, compile_filter
 from cerebra.memory.graph import MemoryGraph
 from cerebra.memory.graph_store import clear_graph, write_graph
+from cerebra.memory.passage_store import clear_passages, read_passages, write_passages
 from cerebra.memory.sqlvocab import (
     COLUMNS,
     loads_json,
@@ -94,6 +95,9 @@ class SQLMemoryBackend(ABC):
                 row_id = self._insert_row(conn, uid, item, now)
                 self._write_tags(conn, row_id, item.tags, item.scope.tenant_id)
                 write_graph(conn, row_id, item.scope.tenant_id, item.text)
+                if item.passages is not None:
+                    write_passages(conn, row_id, item.scope.tenant_id, item.passages,
+                                   item.embedding_model)
                 delta.add(scope_key(item.scope), item.terms, 1)
                 if item.facts:
                     stated.append(self._statement(row_id, item.scope, item, now))
@@ -143,6 +147,7 @@ class SQLMemoryBackend(ABC):
             metadata={**old.metadata, **item.metadata},
             importance=max(old.importance, item.importance),
             facts=item.facts,
+            passages=item.passages,
         )
         self._apply(conn, old, change, now, event="merge")
         return old.uid
@@ -253,6 +258,9 @@ class SQLMemoryBackend(ABC):
             self._reindex(conn, old.row_id, change)
             clear_graph(conn, [old.row_id])  # the graph follows the text
             write_graph(conn, old.row_id, old.tenant_id, change.text)
+            # so do the passages; none until write-behind fills them with the vector
+            write_passages(conn, old.row_id, old.tenant_id, change.passages,
+                           change.embedding_model)
         if change.facts is not None:
             statement = Statement(
                 old.row_id, old.tenant_id, old.user_id, old.agent_id, old.created_at, change.facts
@@ -334,6 +342,7 @@ class SQLMemoryBackend(ABC):
             conn.execute(text(f"DELETE FROM memory_tags WHERE memory_id IN ({marks})"))
             forget(conn, ids)
             clear_graph(conn, ids)
+            clear_passages(conn, ids)
             conn.execute(text(f"DELETE FROM memories WHERE id IN ({marks})"))
         delta.flush(conn)
         return len(rows)
@@ -458,19 +467,31 @@ class SQLMemoryBackend(ABC):
                      "ORDER BY id LIMIT :n"), {"n": int(limit)})
             return [(str(r.uid), str(r.text)) for r in rows]
 
-    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str) -> int:
-        """Give each memory still without a vector its vector, in one transaction; one that
+    def fill_vectors(self, items: Sequence[tuple[str, Any]], model: str,
+                     passages: Sequence[Any] | None = None) -> int:
+        """Give each memory still without a vector its vector (and its passage vectors,
+        `passages[n]` for `items[n]`, None for a short text), in one transaction; one that
         has a vector by now (re-embedded by an update) or is gone is skipped."""
         filled = 0
         with self.engine.begin() as conn:
-            for uid, vector in items:
+            for n, (uid, vector) in enumerate(items):
                 row = conn.execute(
                     text(f"SELECT id, tenant_id FROM memories WHERE uid = :u AND "
                          f"{self._NO_VECTOR}"), {"u": uid}).first()
                 if row is not None:
                     self._set_vector(conn, int(row.id), str(row.tenant_id), vector, model)
+                    if passages is not None and passages[n] is not None:
+                        write_passages(conn, int(row.id), str(row.tenant_id), passages[n],
+                                       model)
                     filled += 1
         return filled
+
+    def passage_vectors(self, row_ids: Sequence[int]) -> dict[int, Any]:
+        """The passage matrices of those of `row_ids` that are long (cerebra.memory.passages)."""
+        if not row_ids:
+            return {}
+        with self.engine.connect() as conn:
+            return read_passages(conn, row_ids)
 
     def close(self) -> None:
         self.engine.dispose()

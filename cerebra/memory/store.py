@@ -34,6 +34,7 @@ from cerebra.memory.facts import Fact
 from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
 from cerebra.memory.new_items import new_batch, new_memory
+from cerebra.memory.passages import embed_with_passages
 from cerebra.memory.relevance import floor_of
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
@@ -216,10 +217,11 @@ class MemoryStore:
             uids = self.backend.put(items)
             self.backfill.submit(zip(uids, (i.text for i in items), strict=True))
             return uids
-        vectors = self.embedder.embed([i.text for i in items])
+        vectors, passages = embed_with_passages(self.embedder, [i.text for i in items])
         model = self.embedder.model_id
         ready = [
-            NewMemory(**{**i.__dict__, "embedding": vectors[n], "embedding_model": model})
+            NewMemory(**{**i.__dict__, "embedding": vectors[n], "embedding_model": model,
+                         "passages": passages[n]})
             for n, i in enumerate(items)
         ]
         if self.near_duplicate_threshold is not None:
@@ -262,12 +264,14 @@ class MemoryStore:
         fields: dict[str, Any] = {}
         if text is not None:
             clean = validate_text(text, max_chars=self.max_chars)
+            vectors, passages = embed_with_passages(self.embedder, [clean])
             fields.update(
                 text=clean,
                 terms=terms_text(clean),
                 content_hash=content_hash(clean),
-                embedding=self.embedder.embed([clean])[0],
+                embedding=vectors[0],
                 embedding_model=self.embedder.model_id,
+                passages=passages[0],
             )
             if self.supersession and (old := self.backend.get(self._owned(context), memory_id)):
                 fields["facts"] = temporal.changed_facts(old, clean, metadata_value(metadata))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from cerebra.memory.embedders import Embedder
+from cerebra.memory.passages import embed_with_passages
 
 if TYPE_CHECKING:
     from cerebra.memory.store import MemoryStore
@@ -41,9 +42,11 @@ class DeferredVectors(Protocol):
         """(uid, text) of memories stored without a vector, oldest first."""
         ...
 
-    def fill_vectors(self, items: Sequence[tuple[str, np.ndarray]], model: str) -> int:
-        """Give each memory still without a vector its vector (one transaction); returns how
-        many were filled (a memory that has one by now, or is gone, is skipped)."""
+    def fill_vectors(self, items: Sequence[tuple[str, np.ndarray]], model: str,
+                     passages: Sequence[np.ndarray | None] | None = None) -> int:
+        """Give each memory still without a vector its vector and, for a long one, its
+        passage vectors (cerebra.memory.passages; one transaction); returns how many were
+        filled (a memory that has one by now, or is gone, is skipped)."""
         ...
 
 
@@ -129,10 +132,11 @@ class VectorBackfill:
             if not taken:
                 return  # closed and drained
             try:
-                vectors = self.embedder.embed([text for _, text in taken])
+                vectors, passages = embed_with_passages(
+                    self.embedder, [text for _, text in taken])
                 self.filled += self.backend.fill_vectors(
                     [(uid, vectors[n]) for n, (uid, _) in enumerate(taken)],
-                    self.embedder.model_id)
+                    self.embedder.model_id, passages)
             except Exception:  # the rows stay without vectors: resume() or repair retries
                 self.failures += 1
                 log.exception("filling %d memory vectors failed; they stay pending",

@@ -65,7 +65,7 @@ def test_a_healthy_store_verifies(store: MemoryStore) -> None:
     _ids(store)
     report = verify(store.backend, store.embedder)
     assert report.ok and report.rows == 3, report.to_dict()
-    assert report.checks == ["memory", "graph", "facts"]
+    assert report.checks == ["memory", "graph", "facts", "passages"]
 
 
 def test_deleted_vector_is_named_and_restored(store: MemoryStore) -> None:
