@@ -410,3 +410,9 @@ class AuditSettings(_Group):
         None, description="the Ed25519 public key (hex) checkpoints must be signed with for "
         "`cerebra audit verify`; default: the signing key's",
     )
+    verify_interval_s: float = _field(
+        86400.0, ge=0, description="seconds between background whole-chain verifications of "
+        "every tenant's audit chain (job `audit-verify`; the dashboard and GET "
+        "/api/audit/verify otherwise check only the entries after the prefix verified "
+        "before); 0: none",
+    )

@@ -258,6 +258,10 @@ def assemble(
         from cerebra.memory.integrity import schedule_integrity
 
         schedule_integrity(memory, jobs, settings.memory.integrity_interval_s)
+    if settings.audit.enabled and settings.audit.verify_interval_s > 0:
+        from cerebra.governance.audit_verified import schedule_audit_verify
+
+        schedule_audit_verify(engine, settings, jobs, settings.audit.verify_interval_s)
     guards = build_guards(settings, engine, registry)
     if plugins is not None and (plugin_guard := plugin_policy_guard(plugins)) is not None:
         guards.append(plugin_guard)  # the plugins' policies, as they are at each request

@@ -381,3 +381,20 @@ audit_heads = Table(  # each chain's last entry; appends lock this row
     Column("hash", String(64), nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Verification state (cerebra.governance.audit_verified, revision 0035): the prefix of each
+# chain last found intact and the last whole-chain walk. Not part of the chain, so updated in
+# place (no append-only triggers).
+audit_verified = Table(
+    "audit_verified",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # 0: no verified prefix
+    Column("hash", String(64), nullable=False),
+    Column("checkpoints", BigInteger, nullable=False),
+    Column("verified_at", Float, nullable=True),
+    Column("full_at", Float, nullable=True),
+    Column("full_ok", Boolean, nullable=True),
+    Column("full_entries", BigInteger, nullable=True),
+    Column("full_problem", Text, nullable=True),
+)

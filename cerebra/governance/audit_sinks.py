@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Engine, bindparam, insert, select, union, update
+from sqlalchemy import Engine, bindparam, func, insert, select, union, update
 
 from cerebra.db.schema import audit_checkpoints, audit_heads, audit_log
 from cerebra.governance.audit import (
@@ -132,11 +132,14 @@ class DatabaseAuditSink:
         with self.engine.connect() as conn:
             return sorted(conn.execute(query).scalars())
 
-    def hashes(self, tenant_id: str) -> dict[str, int]:
+    def hashes(self, tenant_id: str, *, after: int | None = None) -> dict[str, int]:
+        """Each stored hash → its seq (those of entries with seq > `after` only, when given:
+        what a walk resuming there needs)."""
+        query = select(audit_log.c.hash, audit_log.c.seq).where(audit_log.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(audit_log.c.seq > after)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_log.c.hash, audit_log.c.seq)
-                                .where(audit_log.c.tenant_id == tenant_id))
-            return {row.hash: row.seq for row in rows}
+            return {row.hash: row.seq for row in conn.execute(query)}
 
     def entries(self, tenant_id: str, *, after: int | None = None,
                 limit: int | None = None) -> Iterator[ChainEntry]:
@@ -152,12 +155,29 @@ class DatabaseAuditSink:
             for row in rows:
                 yield entry_of(row._mapping)
 
-    def checkpoints(self, tenant_id: str) -> list[Checkpoint]:
+    def entry(self, tenant_id: str, seq: int) -> ChainEntry | None:
+        """Entry `seq` of the chain, None when there is none numbered so."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_checkpoints)
-                                .where(audit_checkpoints.c.tenant_id == tenant_id)
-                                .order_by(audit_checkpoints.c.seq))
-            return [Checkpoint.from_line(dict(row._mapping)) for row in rows]
+            row = conn.execute(select(audit_log).where(audit_log.c.tenant_id == tenant_id,
+                                                       audit_log.c.seq == seq)).first()
+        return None if row is None else entry_of(row._mapping)
+
+    def checkpoints(self, tenant_id: str, *, after: int | None = None) -> list[Checkpoint]:
+        """The signed checkpoints in order (those with seq > `after` only, when given)."""
+        query = (select(audit_checkpoints).where(audit_checkpoints.c.tenant_id == tenant_id)
+                 .order_by(audit_checkpoints.c.seq))
+        if after is not None:
+            query = query.where(audit_checkpoints.c.seq > after)
+        with self.engine.connect() as conn:
+            return [Checkpoint.from_line(dict(row._mapping)) for row in conn.execute(query)]
+
+    def checkpoints_through(self, tenant_id: str, seq: int) -> int:
+        """How many signed checkpoints the chain holds at or before entry `seq`."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(audit_checkpoints)
+                .where(audit_checkpoints.c.tenant_id == tenant_id,
+                       audit_checkpoints.c.seq <= seq)).scalar_one())
 
     def head(self, tenant_id: str) -> tuple[int, str] | None:
         """The recorded head; (0, genesis) when none is recorded (an entry then is extra)."""

@@ -7,6 +7,11 @@ checkpoint's signature is good, made by a trusted key, and matches the entry it 
 chain ends where the recorded head says (the database keeps the head beside the chain, so a
 removed or added last entry shows too). The first failure is named with what it looks like:
 modified, deleted, inserted, reordered or a bad checkpoint signature.
+
+A walk can resume after a prefix an earlier walk found intact (`Resume`: that prefix's last
+seq and hash and the checkpoints among it): it then checks only the entries after it, and
+tampering inside the prefix goes unseen until a whole-chain walk (cerebra.governance.
+audit_verified keeps the prefix and decides when to walk everything).
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ class ChainReport:
         return self.problem is None
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a walk resumes: after entry `seq` (hash `hash`), a prefix verified before, with
+    `checkpoints` signed checkpoints among its entries. Resume(0, GENESIS, 0) is the start."""
+    seq: int
+    hash: str
+    checkpoints: int = 0
+
+
 class ChainSource(Protocol):
     """What verification reads: the database or a JSON-lines file."""
 
@@ -64,17 +78,28 @@ def verify_chain(
     head: tuple[int, str] | None = None,
     hashes: Mapping[str, int] | None = None,
     trusted_keys: Collection[str] = (),
+    resume: Resume | None = None,
 ) -> ChainReport:
     """Check one chain; `hashes` (every stored hash → its seq) tells a moved entry from a
-    changed one; `trusted_keys` (hex), when given, are the only keys a checkpoint may use."""
+    changed one; `trusted_keys` (hex), when given, are the only keys a checkpoint may use.
+
+    With `resume`, `entries` are those after `resume.seq` (one at or before it reads as
+    inserted) and the walk links the first to `resume.hash`; checkpoints at or before it are
+    not looked at (the report counts `resume.checkpoints` for them), and `hashes` need only
+    hold the entries after it: an entry moved there from inside the prefix then reads as
+    "modified", not "reordered". Nothing inside the prefix is checked."""
+    start = resume or Resume(0, GENESIS, 0)
+    checkpoints = [c for c in checkpoints if c.seq > start.seq]
     by_seq = {c.seq: c for c in checkpoints}
     hashes = hashes or {}
-    count, prev_hash = 0, GENESIS
+    count, prev_hash = start.seq, start.hash
 
     def fail(seq: int, kind: str, message: str) -> ChainReport:
-        return ChainReport(tenant_id, count, len(checkpoints), prev_hash,
+        return ChainReport(tenant_id, count, start.checkpoints + len(checkpoints), prev_hash,
                            Problem(tenant_id, seq, kind, message))
 
+    if head is not None and head[0] < count:  # the head moved back over the prefix
+        return fail(head[0] + 1, "inserted", f"it lies beyond the recorded head (entry {head[0]})")
     for entry in entries:
         seq, expected = entry.seq, count + 1
         if head is not None and seq > head[0]:
@@ -91,7 +116,7 @@ def verify_chain(
             if other is not None and other != seq - 1:
                 return fail(seq, "reordered",
                             f"it links to the entry now at {other}, not to entry {seq - 1}")
-            if consistent and seq > 1:
+            if consistent and seq > 1 and seq - 1 != start.seq:  # (the resume entry is intact)
                 return fail(seq - 1, "modified",
                             f"changed and re-hashed: entry {seq} links to another hash")
             return fail(seq, "modified", "its link to the previous entry was changed")
@@ -119,7 +144,7 @@ def verify_chain(
                         f"the chain ends at {count}")
         if count and head[1] != prev_hash:
             return fail(count, "modified", "it does not match the recorded head")
-    return ChainReport(tenant_id, count, len(checkpoints), prev_hash)
+    return ChainReport(tenant_id, count, start.checkpoints + len(checkpoints), prev_hash)
 
 
 def verify_source(source: ChainSource, trusted_keys: Collection[str] = (),

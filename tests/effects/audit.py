@@ -85,3 +85,15 @@ def _public_key(env: Env) -> None:
     assert done.returncode == 1 and "bad checkpoint signature" in done.stdout
     env.unset("CEREBRA_AUDIT__PUBLIC_KEY")
     assert run_cli("audit", "verify").returncode == 0
+
+
+@effect("CEREBRA_AUDIT__VERIFY_INTERVAL_S")
+def _verify_interval_s(env: Env) -> None:
+    def schedules(**values: str) -> dict[str, float]:
+        brain = env.brain(**values)
+        assert brain.jobs is not None
+        return {s.name: s.every_s for s in brain.jobs.schedules()}
+
+    assert "audit-verify" not in schedules(CEREBRA_AUDIT__VERIFY_INTERVAL_S="0")
+    found = schedules(CEREBRA_AUDIT__VERIFY_INTERVAL_S="600", CEREBRA_HOME=str(env.tmp / "v"))
+    assert found["audit-verify"] == 600

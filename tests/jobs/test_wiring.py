@@ -37,7 +37,7 @@ def test_one_runner_holds_every_periodic_job_and_closes_with_the_brain(tmp_path:
     runner = brain.jobs
     assert isinstance(runner, InProcessRunner)
     assert {s.name for s in runner.schedules()} == {"memory-prune", "memory-integrity",
-                                                    "router-state"}
+                                                    "router-state", "audit-verify"}
     with TestClient(create_app(brain.settings, brain=brain)) as client:
         assert client.get("/healthz").status_code == 200
         assert "model-health" in {s.name for s in runner.schedules()}
@@ -55,7 +55,7 @@ def test_pruning_off_schedules_no_pruner(tmp_path: Path) -> None:
                                 embedder=FakeEmbedder())
     try:
         assert brain.jobs is not None
-        assert [s.name for s in brain.jobs.schedules()] == ["memory-integrity"]
+        assert [s.name for s in brain.jobs.schedules()] == ["memory-integrity", "audit-verify"]
     finally:
         brain.close()
 

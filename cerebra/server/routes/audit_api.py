@@ -1,6 +1,7 @@
-"""Audit API under /api/audit: the caller's tenant's chain, verified or read page by page
-(with its signed checkpoints and head). Needs `audit:read`; the tenant is the principal's,
-never a parameter, so no caller reads or learns about another tenant's chain."""
+"""Audit API under /api/audit: the caller's tenant's chain, verified (incrementally, or whole
+with `full=true`) or read page by page (with its signed checkpoints and head). Needs
+`audit:read`; the tenant is the principal's, never a parameter, so no caller reads or learns
+about another tenant's chain."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.governance.audit_setup import trusted_keys
 from cerebra.governance.audit_sinks import DatabaseAuditSink
-from cerebra.governance.audit_verify import verify_chain
+from cerebra.governance.audit_verified import verify_tenant
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 
@@ -30,23 +31,23 @@ def _flushed(brain: Brain) -> None:
 
 @router.get("/verify")
 async def verify(
+    full: bool = Query(False, description="walk the whole chain, not only the entries after "
+                       "the prefix verified before"),
     ctx: RequestContext = Depends(requires(Scope.AUDIT_READ)),
     brain: Brain = Depends(get_brain),
 ) -> dict[str, Any]:
-    """Verify the tenant's chain: ok, counts and head, or the first bad entry."""
+    """Verify the tenant's chain: ok, counts and head, or the first bad entry. By default
+    only the entries after the prefix an earlier verification found intact are walked
+    (`mode` "incremental", from `verified_from`), once that prefix's last entry is found
+    unchanged; a change inside the prefix shows only in a whole-chain walk (`full=true`,
+    `mode` "full"), whose last outcome is `last_full`. See cerebra.governance.audit_verified."""
     source = DatabaseAuditSink(brain.engine)
     tenant = ctx.tenant_id
 
     def run() -> dict[str, Any]:
         _flushed(brain)
-        report = verify_chain(tenant, source.entries(tenant), source.checkpoints(tenant),
-                              head=source.head(tenant), hashes=source.hashes(tenant),
-                              trusted_keys=trusted_keys(brain.settings))
-        problem = report.problem
-        return {"ok": report.ok, "entries": report.entries,
-                "checkpoints": report.checkpoints, "head": report.head_hash,
-                "problem": None if problem is None else {
-                    "seq": problem.seq, "kind": problem.kind, "message": problem.message}}
+        return verify_tenant(source, tenant, trusted_keys=trusted_keys(brain.settings),
+                             full=full).to_dict()
 
     return await asyncio.to_thread(run)
 
