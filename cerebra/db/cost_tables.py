@@ -2,7 +2,8 @@
 one dimension (`cost_rollups`), and the budget alerts raised (`cost_alerts`), on the shared
 metadata. Rollups are upserted in the ledger's own write transaction
 (cerebra.observability.costs_rollup), so a chart reads a few rows per day instead of
-scanning the interactions; every row carries `tenant_id`.
+scanning the interactions, and summed again per aligned block of days (`cost_blocks`), so a
+long window reads a few rows per key; every row carries `tenant_id`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,31 @@ cost_rollups = Table(
     Column("feedback_sum", Float, nullable=False, server_default="0"),
     Column("feedback_sq", Float, nullable=False, server_default="0"),  # sum of squares
     Index("ix_cost_rollups_dim", "tenant_id", "dim", "day"),
+)
+
+# The rollups summed over aligned blocks of `span` UTC days (4, 16 or 64) starting on
+# `first_day`, whose day index (days since 1970-01-01) is a multiple of `span`: a window's
+# breakdown sums a few blocks and single days (cerebra.observability.costs_blocks), upserted
+# with the rollups in the same transaction. Every column equals the sum of the block's daily
+# rows. The primary key (tenant, span, first day, dim, key) makes each block of one dimension
+# one contiguous range; on SQLite the table is WITHOUT ROWID, so that range is the rows
+# themselves (no lookup per row).
+cost_blocks = Table(
+    "cost_blocks",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("span", Integer, primary_key=True),  # days
+    Column("first_day", String(10), primary_key=True),  # "YYYY-MM-DD", UTC
+    Column("dim", String(8), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("cost", Float, nullable=False, server_default="0"),  # USD
+    Column("requests", BigInteger, nullable=False, server_default="0"),
+    Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("feedback_n", BigInteger, nullable=False, server_default="0"),
+    Column("feedback_sum", Float, nullable=False, server_default="0"),
+    Column("feedback_sq", Float, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
 )
 
 # A budget threshold crossed: once per (tenant, budget scope, period, threshold) — the

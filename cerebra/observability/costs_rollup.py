@@ -6,7 +6,11 @@ there are skipped by trace id) adds nothing twice.
 A batch is aggregated in Python first (a batch of 200 interactions of one tenant and day is
 a handful of upserts, not 1,000), then written with one executemany of
 `INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x` (SQLite and PostgreSQL alike), in
-primary-key order so two writers never wait on each other's rows in opposite orders.
+primary-key order so two writers never wait on each other's rows in opposite orders. The same
+increments, summed per aligned block of days (cerebra.observability.costs_blocks), go to
+`cost_blocks` right after, in its primary-key order: the daily rows first, then the blocks,
+for every writer (interactions and feedback alike), so the blocks always equal the sum of
+their days on every column.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from cerebra.db.cost_tables import cost_rollups
+from cerebra.db.cost_tables import cost_blocks, cost_rollups
+from cerebra.observability.costs_blocks import block_increments
 
 DIMS = ("total", "model", "key", "user", "agent")
 # dimension -> the interaction field it groups by (None: the tenant's total, key "")
@@ -79,29 +84,38 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+_PRIMARY_KEYS = {"cost_rollups": ("tenant_id", "day", "dim", "key"),
+                 "cost_blocks": ("tenant_id", "span", "first_day", "dim", "key")}
+
+
 @functools.cache
-def _upsert_statement(dialect: str) -> Any:
-    """The rollups' upsert for one dialect, built once: building it (the `excluded` alias
-    and its column proxies) per batch cost the ledger's writer more Python than running it."""
+def _upsert_statement(dialect: str, table_name: str) -> Any:
+    """The rollups' (or blocks') upsert for one dialect, built once: building it (the
+    `excluded` alias and its column proxies) per batch cost the ledger's writer more Python
+    than running it."""
+    table = cost_rollups if table_name == "cost_rollups" else cost_blocks
     stmt: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        stmt = postgresql.insert(cost_rollups)
+        stmt = postgresql.insert(table)
     else:
         from sqlalchemy.dialects import sqlite
 
-        stmt = sqlite.insert(cost_rollups)
+        stmt = sqlite.insert(table)
     return stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "day", "dim", "key"],
-        set_={name: cost_rollups.c[name] + stmt.excluded[name] for name in SUMS},
+        index_elements=list(_PRIMARY_KEYS[table_name]),
+        set_={name: table.c[name] + stmt.excluded[name] for name in SUMS},
     )
 
 
 def upsert(conn: Connection, increments: list[dict[str, Any]]) -> None:
-    """Add `increments` (from `aggregate`) to the rollups, in the caller's transaction."""
+    """Add `increments` (from `aggregate`, sorted by the rollups' key) to the rollups and
+    to their blocks, in the caller's transaction."""
     if increments:
-        conn.execute(_upsert_statement(conn.dialect.name), increments)
+        conn.execute(_upsert_statement(conn.dialect.name, "cost_rollups"), increments)
+        conn.execute(_upsert_statement(conn.dialect.name, "cost_blocks"),
+                     block_increments(increments))
 
 
 def add_interactions(conn: Connection, rows: list[dict[str, Any]]) -> None:

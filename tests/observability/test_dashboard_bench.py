@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.helpers import bearer
 
@@ -69,14 +69,21 @@ def test_every_dashboard_endpoint_answers_and_rollups_match(
 
 def test_a_wrong_rollup_is_reported(bench_world: tuple[ModuleType, Any, Any, Any, Any]) -> None:
     bench, app, client, _, _ = bench_world
+    from cerebra.db.cost_tables import cost_blocks as b
     from cerebra.db.cost_tables import cost_rollups as r
 
     engine = app.state.brain.engine
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the last day's model rollups, and the blocks holding it
         day = conn.execute(select(r.c.day).where(r.c.tenant_id == "default", r.c.dim == "model")
                            .order_by(r.c.day.desc()).limit(1)).scalar_one()
         conn.execute(update(r).where(r.c.tenant_id == "default", r.c.dim == "model",
                                      r.c.day == day).values(cost=r.c.cost + 0.01))
+        for span in (4, 16, 64):
+            first = conn.execute(select(func.max(b.c.first_day)).where(
+                b.c.tenant_id == "default", b.c.span == span)).scalar_one()
+            conn.execute(update(b).where(b.c.tenant_id == "default", b.c.dim == "model",
+                                         b.c.span == span, b.c.first_day == first)
+                         .values(cost=b.c.cost + 0.01))
     check = bench.check_rollups(engine, client, 30)
     assert not check["pass"]
     assert all(m["at"].startswith("by_model") for m in check["mismatches"])
