@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,7 +24,9 @@ from cerebra.auth.limits import (
 from cerebra.errors import InvalidInput
 from tests.helpers import running_redis
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
+# Noon (UTC) of the day the tests run: Redis expires budget keys at the real clock (a day
+# after their period ends), so a fixed date in the past would expire them on arrival.
+T0 = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +111,10 @@ def test_budget_holds_settle_and_release(limiter: Limiter) -> None:
         limiter.reserve([budget(10, 3)], now=T0 + 1, hold_s=600)
     err = refused.value
     assert err.status_code == 402 and err.to_dict()["type"] == "budget_exhausted"
-    assert err.to_dict()["resets_at"] == "2026-12-01T00:00:00Z"
-    assert err.headers() == {"Retry-After": str(12 * 3600 - 1),
-                             "X-Budget-Reset": "2026-12-01T00:00:00Z"}
+    midnight = (datetime.fromtimestamp(T0, UTC).replace(hour=0) + timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")  # the next midnight (UTC) after T0
+    assert err.to_dict()["resets_at"] == midnight
+    assert err.headers() == {"Retry-After": str(12 * 3600 - 1), "X-Budget-Reset": midnight}
     limiter.settle(a, tokens=0, cost=1, now=T0 + 2)  # 1 spent, 6 held
     limiter.reserve([budget(10, 3)], now=T0 + 3, hold_s=600)  # 1 + 9 = 10: fits exactly
     assert limiter.usage("t:day", now=T0 + 3) == (1, 9)
@@ -188,7 +191,8 @@ def test_two_redis_limiters_share_one_state(redis_url: str) -> None:
 
 
 def test_periods() -> None:
-    assert period_bounds(T0, "daily") == (
+    noon = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
+    assert period_bounds(noon, "daily") == (
         "2026-11-30", datetime(2026, 12, 1, tzinfo=UTC).timestamp())
     dec = datetime(2026, 12, 31, 23, 59, tzinfo=UTC).timestamp()
     assert period_bounds(dec, "monthly") == (

@@ -31,7 +31,9 @@ from cerebra.testing import FakeEmbedder, FakeModel
 from tests.helpers import running_redis
 
 PER_ANSWER = 0.04  # 4 completion tokens at $0.01 (prompt tokens are free)
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
+# Noon (UTC) of the day the tests run: Redis expires budget keys at the real clock (a day
+# after their period ends), so a fixed date in the past would expire them on arrival.
+T0 = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
 
 
 def make_brain(**groups: Any) -> Brain:
