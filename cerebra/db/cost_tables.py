@@ -8,6 +8,8 @@ long window reads a few rows per key; every row carries `tenant_id`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -22,6 +24,20 @@ from sqlalchemy import (
 
 from cerebra.db.metadata import metadata
 
+
+def _sums() -> list[Column[Any]]:
+    """The summed columns of a rollup row (the same in the daily rows and their blocks)."""
+    return [
+        Column("cost", Float, nullable=False, server_default="0"),  # USD
+        Column("requests", BigInteger, nullable=False, server_default="0"),
+        Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("feedback_n", BigInteger, nullable=False, server_default="0"),
+        Column("feedback_sum", Float, nullable=False, server_default="0"),
+        Column("feedback_sq", Float, nullable=False, server_default="0"),  # sum of squares
+    ]
+
+
 # One row per (tenant, day, dimension, key): dim is "total" (key ""), "model", "key" (the
 # credential), "user" or "agent". Feedback sums (interactions.quality, 0..1) ride along so
 # recommendations can compare models without reading the interactions either.
@@ -32,13 +48,7 @@ cost_rollups = Table(
     Column("day", String(10), primary_key=True),  # "YYYY-MM-DD", UTC
     Column("dim", String(8), primary_key=True),
     Column("key", String(200), primary_key=True),
-    Column("cost", Float, nullable=False, server_default="0"),  # USD
-    Column("requests", BigInteger, nullable=False, server_default="0"),
-    Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("feedback_n", BigInteger, nullable=False, server_default="0"),
-    Column("feedback_sum", Float, nullable=False, server_default="0"),
-    Column("feedback_sq", Float, nullable=False, server_default="0"),  # sum of squares
+    *_sums(),
     Index("ix_cost_rollups_dim", "tenant_id", "dim", "day"),
 )
 
@@ -57,13 +67,7 @@ cost_blocks = Table(
     Column("first_day", String(10), primary_key=True),  # "YYYY-MM-DD", UTC
     Column("dim", String(8), primary_key=True),
     Column("key", String(200), primary_key=True),
-    Column("cost", Float, nullable=False, server_default="0"),  # USD
-    Column("requests", BigInteger, nullable=False, server_default="0"),
-    Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
-    Column("feedback_n", BigInteger, nullable=False, server_default="0"),
-    Column("feedback_sum", Float, nullable=False, server_default="0"),
-    Column("feedback_sq", Float, nullable=False, server_default="0"),
+    *_sums(),
     sqlite_with_rowid=False,
 )
 
