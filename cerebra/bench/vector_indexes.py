@@ -66,6 +66,9 @@ def compare_vector_indexes(
 
     measure("numpy_exact_f32", lambda v, k: np.argpartition(-(data @ v), k - 1)[:k], 0.0)
 
+    from cerebra.memory.onnx_embedder import load_runtime_first
+
+    load_runtime_first()  # before usearch, or a later ONNX Runtime load crashes
     from usearch.index import Index
 
     t = time.perf_counter()

@@ -57,13 +57,19 @@ def configured_backend() -> MemoryBackend:
 
 
 def load_embedder(settings: Settings | None = None) -> Embedder:
-    """The embedder `memory.embedder` names (MiniLM on `memory.embedder_device`, or the
-    fake one for tests); built when called, never at import."""
+    """The embedder `memory.embedder` names (MiniLM on `memory.embedder_device`, MiniLM on
+    ONNX Runtime, or the fake one for tests); built when called, never at import."""
     settings = settings or get_settings()
     if settings.memory.embedder == "fake":
         from cerebra.testing import FakeEmbedder
 
         return FakeEmbedder()
+    if settings.memory.embedder in ("minilm-onnx", "minilm-onnx-fp32"):
+        from cerebra.memory.onnx_embedder import OnnxMiniLMEmbedder
+
+        fp32 = settings.memory.embedder == "minilm-onnx-fp32"
+        return OnnxMiniLMEmbedder(settings.models_dir / "onnx",
+                                  variant="fp32" if fp32 else "int8")
     from cerebra.memory.embedders import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(device=settings.memory.embedder_device)

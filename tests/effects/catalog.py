@@ -260,6 +260,14 @@ class EmbedderRecorder:
         self.kwargs = kwargs
 
 
+class OnnxRecorder:
+    """Stands in for the ONNX Runtime MiniLM embedder: records its cache and variant."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
 @effect("CEREBRA_MEMORY__EMBEDDER")
 def _embedder(env: Env) -> None:
     assert env.brain(CEREBRA_MEMORY__EMBEDDER="fake").memory.embedder.model_id == "fake-embedder"
@@ -267,6 +275,12 @@ def _embedder(env: Env) -> None:
                             EmbedderRecorder)
     assert isinstance(load_embedder(env.set(CEREBRA_MEMORY__EMBEDDER="minilm")),
                       EmbedderRecorder)
+    env.monkeypatch.setattr("cerebra.memory.onnx_embedder.OnnxMiniLMEmbedder", OnnxRecorder)
+    for choice, variant in (("minilm-onnx", "int8"), ("minilm-onnx-fp32", "fp32")):
+        built = load_embedder(env.set(CEREBRA_MEMORY__EMBEDDER=choice,
+                                      CEREBRA_HOME=str(env.tmp / "onnx-home")))
+        assert isinstance(built, OnnxRecorder) and built.kwargs["variant"] == variant
+        assert built.args == (Path(env.tmp / "onnx-home").resolve() / "models" / "onnx",)
 
 
 @effect("CEREBRA_MEMORY__EMBEDDER_DEVICE")

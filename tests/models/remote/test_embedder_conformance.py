@@ -1,5 +1,6 @@
 """One Embedder conformance suite over every implementation: FakeEmbedder, the packaged
-MiniLM (sentence-transformers) and OpenAIEmbedder against the fake upstream.
+MiniLM (sentence-transformers), the same MiniLM on ONNX Runtime (int8 and fp32) and
+OpenAIEmbedder against the fake upstream.
 
 The contract (see cerebra.memory.embedders): float32 rows of length `dimension`, L2-norm 1
 (so a dot product is a cosine in [-1, 1]), input order kept, deterministic, an empty batch
@@ -31,6 +32,14 @@ def _minilm(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("minilm")
 
 
+def _minilm_onnx(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("minilm_onnx")
+
+
+def _minilm_onnx_fp32(request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("minilm_onnx_fp32")
+
+
 def _openai(request: pytest.FixtureRequest) -> Any:
     url = request.getfixturevalue("openai_url")
     return OpenAIEmbedder(url, "text-embedding-3-small", api_key=OPENAI_KEY, dimension=8)
@@ -39,12 +48,15 @@ def _openai(request: pytest.FixtureRequest) -> Any:
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "fake": _fake,
     "minilm": _minilm,
+    "minilm-onnx": _minilm_onnx,
+    "minilm-onnx-fp32": _minilm_onnx_fp32,
     "openai": _openai,
 }
 
 
 @pytest.fixture(
-    params=[pytest.param(n, marks=pytest.mark.slow) if n == "minilm" else n for n in FACTORIES]
+    params=[pytest.param(n, marks=pytest.mark.slow) if n.startswith("minilm") else n
+            for n in FACTORIES]
 )
 def embedder(request: pytest.FixtureRequest) -> Any:
     return FACTORIES[request.param](request)
