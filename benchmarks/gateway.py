@@ -52,12 +52,16 @@ GOAL_MEMORY_ON_ADDED_P50_MS = 15.0  # issue 12: memory on, a new prompt stored p
 GOAL_MEMORY_ON_RPS = 90.0
 
 
-def populate_memories(home: Path, n: int) -> None:
-    """Fill the gateway's scope (user "bench") with n memories, embedded for real."""
+def populate_memories(home: Path, n: int, embedder: str = "minilm") -> None:
+    """Fill the gateway's scope (user "bench") with n memories, embedded for real by
+    `embedder` (memory.embedder: the one the server will search them with)."""
     from cerebra.config import Settings
     from cerebra.runtime import build_memory_store
 
-    store = build_memory_store(Settings(home=home))
+    settings = Settings(home=home)
+    settings = settings.model_copy(update={"memory": settings.memory.model_copy(
+        update={"embedder": embedder})})
+    store = build_memory_store(settings)
     topics = ["deploys", "billing", "the office", "hiring", "travel", "the roadmap", "security"]
     batch: list[str] = []
     for i in range(n):
@@ -177,14 +181,17 @@ def start_targets(args: argparse.Namespace, work: Path) -> list[Target]:
         targets.append(cerebra("baseline_open", work, base_up, {**open_env(), **extra},
                                checkout=Path(args.baseline).resolve()))
     if not args.skip_memory_on:
-        print(f"embedding {args.memory_scope} memories for the memory-on scope…", file=sys.stderr)
-        populate_memories(work / "cerebra_memory_on", args.memory_scope)
-        on = cerebra("cerebra_memory_on", work, base_up,
-                     {**open_env(), "CEREBRA_EMBEDDER": "minilm"},
-                     body={**BODY, "metadata": {"user_id": "bench"}})
-        on.fresh = True  # a new prompt each request, recalled for and stored
-        on.headers.pop("X-Cerebra-Memory")
-        targets.append(on)
+        for n, embedder in enumerate(args.memory_embedders.split(",")):
+            name = "cerebra_memory_on" + ("" if n == 0 else f"_{embedder.replace('-', '_')}")
+            print(f"embedding {args.memory_scope} memories for {name} ({embedder})…",
+                  file=sys.stderr)
+            populate_memories(work / name, args.memory_scope, embedder)
+            on = cerebra(name, work, base_up, {**open_env(), "CEREBRA_EMBEDDER": embedder},
+                         body={**BODY, "metadata": {"user_id": "bench"}})
+            on.fresh = True  # a new prompt each request, recalled for and stored
+            on.headers.pop("X-Cerebra-Memory")
+            on.notes = {"embedder": embedder}
+            targets.append(on)
     if args.with_litellm:
         targets.append(litellm(work, base_up))
     return targets
@@ -248,6 +255,12 @@ def report(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]:
         goals["memory_on_rps"] = on["max_rps"]
         goals["memory_on_rps_goal"] = GOAL_MEMORY_ON_RPS
         goals["memory_on_rps_met"] = (on["max_rps"] or 0) >= GOAL_MEMORY_ON_RPS
+        for name, other in got.items():  # other embedders against the first, same run
+            if name.startswith("cerebra_memory_on_"):
+                ratios[f"added_p50_{name}_vs_cerebra_memory_on"] = ratio(
+                    other["added_ms_p50"], on["added_ms_p50"])
+                ratios[f"throughput_{name}_vs_cerebra_memory_on"] = ratio(
+                    other["max_rps"], on["max_rps"])
     if "litellm" in got:
         for name in ("cerebra_open", "cerebra_secured"):
             ratios[f"throughput_{name}_vs_litellm"] = ratio(got[name]["max_rps"],
@@ -279,6 +292,9 @@ def main() -> None:
     parser.add_argument("--memory-scope", type=int, default=10_000)
     parser.add_argument("--with-litellm", action="store_true")
     parser.add_argument("--skip-memory-on", action="store_true")
+    parser.add_argument("--memory-embedders", default="minilm",
+                        help="memory.embedder of each memory-on target, comma-separated "
+                        "(e.g. minilm,minilm-onnx); the first is the one the goals use")
     parser.add_argument("--baseline", help="another checkout of Cerebra (e.g. a git worktree "
                         "of an older commit) to measure, everything off")
     parser.add_argument("--baseline-h11", action="store_true",
