@@ -4,7 +4,11 @@ functions with the largest self and inclusive share of the samples as JSON. The 
 the gateway benchmark's own (benchmarks/gateway_targets.py): the same upstream, the same
 secured settings.
 
-    python benchmarks/profile_gateway.py [--target secured|open] [--seconds 20] [--top 40]
+    python benchmarks/profile_gateway.py [--target secured|open|memory] [--seconds 20]
+                                         [--top 40] [--embedder minilm|minilm-onnx|…]
+
+`memory`: memory on, a 2,000-memory scope, a new prompt stored every request (as the
+gateway benchmark's memory-on target, smaller scope); its threads are sampled too.
 
 Needs py-spy (`pip install py-spy`); ptrace must be allowed (it is as root here).
 """
@@ -22,7 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
-from gateway_targets import cerebra, create_key, open_env, secured_env, upstream
+from gateway import populate_memories
+from gateway_targets import BODY, cerebra, create_key, open_env, secured_env, upstream
 
 
 def collapsed_top(path: Path, top: int) -> dict[str, object]:
@@ -53,7 +58,9 @@ def collapsed_top(path: Path, top: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", choices=("secured", "open"), default="secured")
+    parser.add_argument("--target", choices=("secured", "open", "memory"), default="secured")
+    parser.add_argument("--embedder", default="minilm", help="memory.embedder (memory)")
+    parser.add_argument("--scope", type=int, default=2000, help="memories (memory)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=40)
@@ -69,25 +76,36 @@ def main() -> None:
                 key = create_key(work / "secured", env)
                 target = cerebra("secured", work, base, env,
                                  headers={"Authorization": f"Bearer {key}"})
+            elif args.target == "memory":
+                populate_memories(work / "memory", args.scope, args.embedder)
+                target = cerebra("memory", work, base,
+                                 {**open_env(), "CEREBRA_EMBEDDER": args.embedder},
+                                 body={**BODY, "metadata": {"user_id": "bench"}})
+                target.fresh = True
+                target.headers.pop("X-Cerebra-Memory")
             else:
                 target = cerebra("open", work, base, open_env())
             procs.append(target.process)
             assert target.process is not None
             out = work / "stacks.txt"
             with httpx.Client(timeout=10) as client:
-                for _ in range(200):  # warm up: caches, connections, JIT-free paths
-                    client.post(target.url, json=target.body, headers=target.headers)
+                for _ in range(200 if args.target != "memory" else 30):  # warm up
+                    client.post(target.url, json=target.request_body(), headers=target.headers)
                 spy_proc = subprocess.Popen(
                     [spy, "record", "--pid", str(target.process.pid), "--format", "raw",
-                     "--rate", str(args.rate), "--gil", "--nonblocking", "--output",
+                     "--rate", str(args.rate), "--nonblocking",
+                     *(["--gil"] if args.target != "memory" else []), "--output",
                      str(out), "--duration", str(int(args.seconds))],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 sent, deadline = 0, time.time() + args.seconds
                 while time.time() < deadline:
-                    r = client.post(target.url, json=target.body, headers=target.headers)
+                    r = client.post(target.url, json=target.request_body(),
+                                    headers=target.headers)
                     r.raise_for_status()
                     sent += 1
-                spy_proc.wait(timeout=60)
+                _, spy_err = spy_proc.communicate(timeout=60)
+            if not out.exists():
+                raise SystemExit(f"py-spy recorded nothing: {spy_err.decode()[-500:]}")
             print(json.dumps({"target": args.target, "requests": sent,
                               **collapsed_top(out, args.top)}, indent=1))
         finally:
