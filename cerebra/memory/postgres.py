@@ -33,7 +33,7 @@ from cerebra.memory.sqlvocab import scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import rarest_within, scope_counts
 
 TEXT_POSTINGS_BUDGET = 3_000
-TEXT_BUDGET_FROM_DOCS = 50_000  # smaller scopes always get every query term
+TEXT_BUDGET_FROM_DOCS = 5_000  # smaller scopes always get every query term (as SQLite)
 
 
 def postgres_url(url: str) -> str:

@@ -29,7 +29,7 @@ and then falling back to the exact path if too few survive. Filters are thus app
 before the top-k cut.
 
 Full-text queries: FTS5 ranks every document matching any query term, so at scale a few
-very common terms dominate the cost. In stores of 50k documents or more
+very common terms dominate the cost. In stores of 5k documents or more
 (TEXT_BUDGET_FROM_DOCS), terms are taken rarest first (the scope's document frequencies
 from memory_scope_terms) while their postings fit TEXT_POSTINGS_BUDGET; the dropped ones are
 the lowest-IDF terms. Smaller stores, and queries under the budget, keep every term, so
