@@ -66,10 +66,9 @@ def compare_vector_indexes(
 
     measure("numpy_exact_f32", lambda v, k: np.argpartition(-(data @ v), k - 1)[:k], 0.0)
 
-    from cerebra.memory.onnx_embedder import load_runtime_first
+    from cerebra.memory.vector_graphs import usearch_index_class
 
-    load_runtime_first()  # before usearch, or a later ONNX Runtime load crashes
-    from usearch.index import Index
+    Index = usearch_index_class()  # loaded after ONNX Runtime: see there
 
     t = time.perf_counter()
     usearch = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16, expansion_add=128)
@@ -77,7 +76,7 @@ def compare_vector_indexes(
     built = time.perf_counter() - t
 
     def usearch_search(v: np.ndarray, k: int) -> Any:
-        usearch.expansion_search = max(128, k)  # type: ignore[misc]
+        usearch.expansion_search = max(128, k)
         return usearch.search(v, k).keys
 
     measure("usearch_hnsw_f16", usearch_search, built)

@@ -43,16 +43,9 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
 
 
-def load_runtime_first() -> None:
-    """Load ONNX Runtime, when installed, before anything loads usearch: usearch loads
-    NumKong's library with RTLD_GLOBAL, and ONNX Runtime loaded after that crashes the
-    process in its own initialisation (a segfault in libstdc++'s codecvt, seen with
-    usearch 2.26 and onnxruntime 1.31). Loaded first, both work. Costs one import (~0.15 s)
-    in a process that opens a usearch index with the runtime installed."""
-    from importlib.util import find_spec
-
-    if "onnxruntime" not in sys.modules and find_spec("onnxruntime") is not None:
-        import onnxruntime  # noqa: F401
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ONNX variant {variant!r}; one of {VARIANTS}")
 
 
 def _weights_version() -> str:
@@ -129,8 +122,7 @@ def build(cache_dir: Path, variant: Variant, model_dir: Path | None = None, *,
     """Export (and quantise) the `variant` file into `cache_dir` atomically, in a child
     process (`build_here` there); its path. RuntimeError naming the child's last error line
     when it fails or runs past `timeout_s`."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown ONNX variant {variant!r}; one of {VARIANTS}")
+    _check_variant(variant)
     model_dir = model_dir or minilm_model_dir()
     cmd = [sys.executable, "-m", "cerebra.memory.onnx_embedder", str(cache_dir), variant,
            str(model_dir)]
@@ -150,8 +142,7 @@ def build(cache_dir: Path, variant: Variant, model_dir: Path | None = None, *,
 def build_here(cache_dir: Path, variant: Variant, model_dir: Path | None = None) -> Path:
     """Export (and quantise) the `variant` file into `cache_dir` atomically, in this
     process; its path."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown ONNX variant {variant!r}; one of {VARIANTS}")
+    _check_variant(variant)
     model_dir = model_dir or minilm_model_dir()
     target = cache_path(cache_dir, variant)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -177,8 +168,7 @@ class OnnxMiniLMEmbedder:
         self, cache_dir: Path | str, *, variant: Variant = "int8", threads: int | None = None,
         batch_size: int = 64, model_dir: Path | str | None = None,
     ) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown ONNX variant {variant!r}; one of {VARIANTS}")
+        _check_variant(variant)
         self.variant: Variant = variant
         self.model_id = f"{MINILM_ID}@onnx-{variant}"
         self.cache_dir = Path(cache_dir)

@@ -21,6 +21,7 @@ libraries are imported when a graph is built, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
@@ -55,18 +56,25 @@ class Graph(Protocol):
     def load(self, path: str) -> None: ...
 
 
+def usearch_index_class() -> Any:
+    """usearch's Index, loaded after ONNX Runtime when that is installed: usearch loads
+    NumKong's library with RTLD_GLOBAL, and ONNX Runtime loaded after that segfaults in its
+    own initialisation (libstdc++'s codecvt; usearch 2.26, onnxruntime 1.31). Loaded first,
+    both work. The one place this process loads usearch; costs one import (~0.15 s)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
+
+
 class USearchGraph:
     """usearch HNSW at M=16, ef_construction=128, ef=max(256, k), f16 storage."""
 
     suffix = ".usearch"
 
     def __init__(self, dim: int) -> None:
-        from cerebra.memory.onnx_embedder import load_runtime_first
-
-        load_runtime_first()  # before usearch, or a later ONNX Runtime load crashes
-        from usearch.index import Index
-
-        self.index: Any = Index(
+        self.index: Any = usearch_index_class()(
             ndim=dim,
             metric="ip",
             dtype="f16",
