@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -161,6 +162,16 @@ def wrk_rps(target: Target, seconds: float, concurrency: int, work: Path) -> flo
     return float(found.group(1)) if found else None
 
 
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """LABEL:ENV=VALUE[,ENV=VALUE…] (--memory-variant) as (label, environment)."""
+    label, sep, rest = text.partition(":")
+    pairs = [p.partition("=") for p in rest.split(",") if p]
+    if not sep or not label.isidentifier() or not pairs or any(not k or not e
+                                                              for k, e, _ in pairs):
+        raise SystemExit(f"--memory-variant {text!r}: expected LABEL:ENV=VALUE[,ENV=VALUE]")
+    return label, {k: v for k, _, v in pairs}
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -181,17 +192,26 @@ def start_targets(args: argparse.Namespace, work: Path) -> list[Target]:
         targets.append(cerebra("baseline_open", work, base_up, {**open_env(), **extra},
                                checkout=Path(args.baseline).resolve()))
     if not args.skip_memory_on:
-        for n, embedder in enumerate(args.memory_embedders.split(",")):
+        embedders = args.memory_embedders.split(",")
+        variants = [parse_variant(v) for v in args.memory_variant]
+        for n, embedder in enumerate(embedders):
             name = "cerebra_memory_on" + ("" if n == 0 else f"_{embedder.replace('-', '_')}")
             print(f"embedding {args.memory_scope} memories for {name} ({embedder})…",
                   file=sys.stderr)
             populate_memories(work / name, args.memory_scope, embedder)
-            on = cerebra(name, work, base_up, {**open_env(), "CEREBRA_EMBEDDER": embedder},
-                         body={**BODY, "metadata": {"user_id": "bench"}})
-            on.fresh = True  # a new prompt each request, recalled for and stored
-            on.headers.pop("X-Cerebra-Memory")
-            on.notes = {"embedder": embedder}
-            targets.append(on)
+            runs = [(name, {})] + ([(f"{name}_{label}", env) for label, env in variants]
+                                   if n == 0 else [])
+            for run_name, _ in runs:
+                if run_name != name:  # a copy of the same store, served with other settings
+                    shutil.copytree(work / name, work / run_name)
+            for run_name, extra in runs:
+                on = cerebra(run_name, work, base_up,
+                             {**open_env(), "CEREBRA_EMBEDDER": embedder, **extra},
+                             body={**BODY, "metadata": {"user_id": "bench"}})
+                on.fresh = True  # a new prompt each request, recalled for and stored
+                on.headers.pop("X-Cerebra-Memory")
+                on.notes = {"embedder": embedder, **({"env": extra} if extra else {})}
+                targets.append(on)
     if args.with_litellm:
         targets.append(litellm(work, base_up))
     return targets
@@ -295,6 +315,11 @@ def main() -> None:
     parser.add_argument("--memory-embedders", default="minilm",
                         help="memory.embedder of each memory-on target, comma-separated "
                         "(e.g. minilm,minilm-onnx); the first is the one the goals use")
+    parser.add_argument("--memory-variant", action="append", default=[],
+                        metavar="LABEL:ENV=VALUE[,ENV=VALUE]",
+                        help="another memory-on target on a copy of the first one's store, "
+                        "served with these environment settings (an A/B in the same run), "
+                        "e.g. wait:CEREBRA_MEMORY__RECALL_WAIT_S=5; repeatable")
     parser.add_argument("--baseline", help="another checkout of Cerebra (e.g. a git worktree "
                         "of an older commit) to measure, everything off")
     parser.add_argument("--baseline-h11", action="store_true",

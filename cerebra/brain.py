@@ -212,6 +212,8 @@ class Brain:
                     user_id=query.user_id,
                     context=query.context,
                     relevant_only=True,  # nothing below the relevance floor is injected
+                    # the last exchange's vector is not waited for: found by its text meanwhile
+                    vectors_wait_s=self.settings.memory.recall_wait_s,
                 )
                 recall.recalled(hits)
         conversation = (
@@ -485,6 +487,7 @@ class Brain:
         self.working.close()
         if self.memory.backfill is not None:  # pending vectors are filled first
             self.memory.backfill.close()
+        self.memory.queries.close()
         self.memory.backend.close()
         self.engine.dispose()
 

@@ -59,6 +59,14 @@ class MemorySettings(_Group):
         "by text at once, by vector within ~20 ms; a restart fills what was pending); off: "
         "embed before answering",
     )
+    recall_wait_s: float = _field(
+        0.0, ge=0, le=30,
+        description="with write-behind: how long a prompt's recall waits for the vectors of "
+        "exchanges stored before it; what is still pending is recalled by its full text (and "
+        "a session's recent turns by working memory). 0: never waits, so the embedding of "
+        "the last exchange stays off the next request's path. Memory searches through the "
+        "API and the CLI always wait (read your writes)",
+    )
     supersession: bool = _field(
         True,
         description="facts in time: record the (subject, attribute, value) statements of each "

@@ -238,10 +238,12 @@ def assemble(
                        broker_url=settings.jobs.broker_url or settings.redis.url)
     router = (enable_router(settings, registry, engine, jobs) if settings.router.strategy
               else None)
+    embedder = embedder or load_embedder(settings)
     memory = MemoryStore(
         memory_backend(engine, settings),
-        # concurrent requests' queries (and exchanges) share model passes
-        BatchingEmbedder(embedder or load_embedder(settings)),
+        # concurrent requests' queries (and exchanges stored without write-behind) share
+        # model passes
+        BatchingEmbedder(embedder),
         weights=retrieval_weights(settings),
         max_chars=settings.memory.max_chars,
         near_duplicate_threshold=settings.memory.near_duplicate_threshold,
@@ -251,7 +253,9 @@ def assemble(
     if settings.memory.write_behind:  # exchanges' vectors from a background thread
         from cerebra.memory.write_behind import enable_write_behind
 
-        enable_write_behind(memory)
+        # its own passes, beside the queries': a query never waits behind an exchange's
+        # embedding (a thread-safe runtime, ONNX, runs both at once on two cores)
+        enable_write_behind(memory, embedder=embedder)
     if settings.memory.prune_interval_s > 0:
         schedule_pruning(memory, engine, jobs, settings.memory.prune_interval_s)
     if settings.memory.integrity_interval_s > 0:

@@ -55,6 +55,7 @@ from cerebra.memory.base import (
 from cerebra.memory.graph_rank import GraphView, graph_for
 from cerebra.memory.graph_rank import signals as graph_signals
 from cerebra.memory.passages import LONG_WORDS, with_passages
+from cerebra.memory.query_vectors import QueryVector, vector_now
 from cerebra.memory.relevance import with_evidence
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
 
@@ -299,13 +300,13 @@ def gather_candidates(
     backend: MemoryBackend,
     scope: Scope,
     query_terms: Sequence[str],
-    query_vector: np.ndarray,
+    query_vector: QueryVector,
     limit: int,
     tags: Sequence[str] = (),
 ) -> SearchCandidates:
     """Both candidate pools, scope statistics and rows, through the protocol's methods."""
     text_hits = backend.text_candidates(scope, query_terms, limit, tags)
-    vec_hits = backend.vector_candidates(scope, query_vector, limit, tags)
+    vec_hits = backend.vector_candidates(scope, vector_now(query_vector), limit, tags)
     row_ids = list(dict.fromkeys([c.row_id for c in text_hits] + [c.row_id for c in vec_hits]))
     stats = scope_stats(backend, scope, query_terms, row_ids)
     memories = {m.row_id: m for m in backend.fetch(row_ids)}
@@ -316,7 +317,7 @@ def hybrid_search(
     backend: MemoryBackend,
     scope: Scope,
     query_terms: Sequence[str],
-    query_vector: np.ndarray,
+    query_vector: QueryVector,
     *,
     k: int,
     weights: RetrievalWeights,
@@ -325,15 +326,20 @@ def hybrid_search(
     stale: Callable[[Mapping[int, Memory]], Mapping[int, float]] | None = None,
 ) -> list[MemoryHit]:
     """Fuse full-text and vector candidates with conversation context and memory signals;
-    `stale` scores each candidate's statements at the query's moment (-1..1, facts in time)."""
+    `stale` scores each candidate's statements at the query's moment (-1..1, facts in time).
+    `query_vector` may still be being computed (cerebra.memory.query_vectors): a backend
+    that `overlaps_query_embedding` waits for it only when its vector half begins."""
     if k <= 0:
         return []
     pool = max(weights.candidates, k)
     gather = getattr(backend, "search_candidates", None)
+    if not getattr(backend, "overlaps_query_embedding", False):
+        query_vector = vector_now(query_vector)
     if callable(gather):
         found = gather(scope, query_terms, query_vector, pool, tags)
     else:
         found = gather_candidates(backend, scope, query_terms, query_vector, pool, tags)
+    query_vector = vector_now(query_vector)
     text_hits = found.text
     vec_hits = with_passages(backend, found, query_vector)
     unique = [t for t in dict.fromkeys(query_terms) if t]

@@ -62,6 +62,7 @@ from cerebra.memory.base import (
     SearchCandidates,
 )
 from cerebra.memory.filters import Node
+from cerebra.memory.query_vectors import QueryVector
 from cerebra.memory.sqlbase import SQLMemoryBackend
 from cerebra.memory.sqlvocab import COLUMNS, memory_from_row, scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import scope_counts
@@ -89,6 +90,8 @@ class SQLiteBackend(SQLMemoryBackend):
     """MemoryBackend on a SQLite file (or an engine whose schema has the FTS5 table)."""
 
     name = "sqlite"
+    # search_candidates runs its full-text half while the query is still being embedded
+    overlaps_query_embedding = True
 
     def __init__(
         self, path_or_url: str | Engine = ".cerebra/cerebra.db", *, index: str = "usearch"
@@ -328,7 +331,7 @@ class SQLiteBackend(SQLMemoryBackend):
         self,
         scope: Scope,
         terms: Sequence[str],
-        vector: np.ndarray,
+        vector: QueryVector,
         limit: int,
         tags: Sequence[str] = (),
         where: Node | None = None,

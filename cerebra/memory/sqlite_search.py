@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine
 
 from cerebra.memory.base import Candidate, Scope, SearchCandidates
 from cerebra.memory.filters import Node
+from cerebra.memory.query_vectors import QueryVector, vector_now
 from cerebra.memory.sqlvocab import COLUMNS, N_COLUMNS, memory_from_row, scope_sql, tag_sql
 from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts
 from cerebra.memory.vector_index import VectorIndex
@@ -122,14 +123,15 @@ def search_candidates(
     backend: SearchHost,
     scope: Scope,
     query_terms: Sequence[str],
-    vector: np.ndarray,
+    vector: QueryVector,
     limit: int,
     tags: Sequence[str] = (),
     where: Node | None = None,
 ) -> SearchCandidates:
-    """Both pools (at most `limit` each, best first), their rows and the scope's stats."""
+    """Both pools (at most `limit` each, best first), their rows and the scope's stats.
+    The full-text half runs first: a `vector` still being computed (its embedding on
+    another thread, cerebra.memory.query_vectors) is waited for only after it."""
     unique = [t for t in dict.fromkeys(query_terms) if t]
-    query = np.asarray(vector, dtype=np.float32).reshape(-1)
     over = max(limit * 2, 64)
     now = time.time()
     with backend.engine.connect() as conn:
@@ -147,6 +149,7 @@ def search_candidates(
                     (fts_match(kept), over),
                 )
                 ranked = cursor.fetchall()
+            query = np.asarray(vector_now(vector), dtype=np.float32).reshape(-1)
             index = backend.vector_index(int(query.shape[0]), conn)
             approx = len(index) > EXACT_MAX
             keys: list[int] = []

@@ -35,6 +35,7 @@ from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
 from cerebra.memory.new_items import new_batch, new_memory
 from cerebra.memory.passages import embed_with_passages
+from cerebra.memory.query_vectors import QueryEmbedding, QueryVector
 from cerebra.memory.relevance import floor_of
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
@@ -102,6 +103,7 @@ class MemoryStore:
         self.learned: LearnedWeights | None = None
         # write-behind vectors (cerebra.memory.write_behind), set by enable_write_behind
         self.backfill: VectorBackfill | None = None
+        self.queries = QueryEmbedding()  # searches' query embeddings (its threads: on use)
 
     @property
     def embedder(self) -> Embedder:
@@ -330,12 +332,16 @@ class MemoryStore:
         context: RequestContext | None = None,
         as_of: Any = None,
         relevant_only: bool = False,
+        vectors_wait_s: float = READ_YOUR_WRITES_S,
     ) -> list[MemoryHit]:
         """Hybrid recall: full text + vector similarity + importance, salience and recency.
         `relevant_only` keeps only the hits that clear the weights' relevance floor (what
-        Brain injects into a prompt; cerebra.memory.relevance)."""
-        if self.backfill is not None:  # read your writes: what was acknowledged before
-            self.backfill.flush(timeout=READ_YOUR_WRITES_S)  # this search has its vector
+        Brain injects into a prompt; cerebra.memory.relevance). With write-behind, the
+        search first waits up to `vectors_wait_s` for the vectors of what was acknowledged
+        before it (read your writes); a memory still pending after that is found by its
+        full text only."""
+        if self.backfill is not None and vectors_wait_s > 0:
+            self.backfill.flush(timeout=vectors_wait_s)
         query = validate_text(query, field="query", max_chars=self.max_chars)
         as_of = temporal.parse_as_of(as_of)
         moment = temporal.query_moment(query, as_of, time.time()) if self.supersession else None
@@ -345,7 +351,10 @@ class MemoryStore:
         backend = self._backend(filters)
         if k == 0:
             return []
-        vector = self.embedder.embed([query])[0]
+        vector: QueryVector = (  # embedded beside the full-text half where that overlaps
+            self.queries.start(self.embedder, query)
+            if getattr(backend, "overlaps_query_embedding", False)
+            else self.embedder.embed([query])[0])
         weights = self.weights_for(scope)
         hits = hybrid_search(
             backend, scope, terms(query), vector, k=k, weights=weights,

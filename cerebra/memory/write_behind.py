@@ -147,13 +147,20 @@ class VectorBackfill:
                     self._cond.notify_all()
 
 
-def enable_write_behind(store: MemoryStore, *, batch: int = 32,
-                        linger_s: float = 0.02) -> VectorBackfill | None:
+def enable_write_behind(store: MemoryStore, *, batch: int = 32, linger_s: float = 0.02,
+                        embedder: Embedder | None = None) -> VectorBackfill | None:
     """Turn write-behind on for `store` where its backend can fill vectors later, and queue
-    what an earlier run left without one; None (embedding on write) where it cannot."""
+    what an earlier run left without one; None (embedding on write) where it cannot.
+    `embedder` (the same model as the store's) lets the backfill run its passes apart from
+    the store's own: the runtime hands it the embedder its BatchingEmbedder wraps, so a
+    request's query embedding is never queued behind a batch of exchanges."""
     if not isinstance(store.backend, DeferredVectors):
         return None
-    backfill = VectorBackfill(store.backend, store.embedder, batch=batch, linger_s=linger_s)
+    embedder = embedder or store.embedder
+    if embedder.model_id != store.embedder.model_id:
+        raise ValueError(f"write-behind embedder {embedder.model_id!r} is not the store's "
+                         f"({store.embedder.model_id!r})")
+    backfill = VectorBackfill(store.backend, embedder, batch=batch, linger_s=linger_s)
     store.backfill = backfill
     backfill.resume()
     return backfill

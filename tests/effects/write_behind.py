@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cerebra.memory.base import Scope
 from tests.effects.base import Env, effect
 
@@ -23,3 +25,26 @@ def _write_behind(env: Env) -> None:
         found = brain.memory.backend.vector_candidates(Scope(user_id="u"), vector, 5)
         assert stored[0] in {m.uid for m in brain.memory.backend.fetch(
             [c.row_id for c in found])}
+
+
+@effect("CEREBRA_MEMORY__RECALL_WAIT_S")
+def _recall_wait(env: Env) -> None:
+    for wait in ("0", "7.5"):
+        brain = env.brain(CEREBRA_MEMORY__RECALL_WAIT_S=wait, CEREBRA_HOME=str(env.tmp / wait))
+        backfill = brain.memory.backfill
+        assert backfill is not None
+        waits: list[float | None] = []
+        flush = backfill.flush
+
+        def noting(timeout: float | None = 30.0, flush: Any = flush,
+                   waits: list[float | None] = waits) -> bool:
+            waits.append(timeout)
+            return bool(flush(timeout))
+
+        backfill.flush = noting  # type: ignore[method-assign]
+        brain.ask("Remember that the heron nests by the mill.", user_id="u")
+        brain.ask("Where does the heron nest?", user_id="u")
+        # a prompt's recall waits for the previous exchange's vector only when told to
+        assert waits == ([] if wait == "0" else [7.5, 7.5])
+        brain.memory.search("", "heron", user_id="u")  # an API search: read your writes
+        assert waits[-1] == 5.0
