@@ -88,9 +88,12 @@ def with_passages(
     """The vector pool with each long candidate's dense score raised to its best passage
     (cerebra.memory.passages), where the backend stores passages (`passage_vectors`)."""
     reader = getattr(backend, "passage_vectors", None)
-    if not callable(reader) or not found.memories:
+    # only a long memory has passages (passage_texts): the others are not looked up
+    long = [row_id for row_id, m in found.memories.items()
+            if len(m.text) > 2 * LONG_WORDS and len(m.text.split()) > LONG_WORDS]
+    if not callable(reader) or not long:
         return found.vector
-    best = best_passages(query_vector, reader(list(found.memories)))
+    best = best_passages(query_vector, reader(long))
     if not best:
         return found.vector
     scores = {c.row_id: c.score for c in found.vector}

@@ -41,7 +41,7 @@ from cerebra.memory.base import Candidate, Scope, SearchCandidates
 from cerebra.memory.filters import Node
 from cerebra.memory.query_vectors import QueryVector, vector_now
 from cerebra.memory.sqlvocab import COLUMNS, N_COLUMNS, memory_from_row, scope_sql, tag_sql
-from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts
+from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts, scope_where
 from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000  # vector indexes up to this size are searched exactly
@@ -119,6 +119,20 @@ def _rows(
     return {int(r[0]): r for r in cursor.fetchall()}
 
 
+def _expired(cursor: Any, scope: Scope, now: float) -> set[int]:
+    """Ids of the scope's expired rows (not yet pruned), through the expiry index: most
+    memories never expire, and SQLite's planner would rather walk the scope's index over
+    every row of the scope (0.56 ms at 10k against 0.003 ms)."""
+    where, params = scope_where(scope, "m")
+    cursor.execute(
+        "SELECT m.id FROM memories m INDEXED BY ix_memories_expires "
+        f"WHERE m.expires_at IS NOT NULL AND m.expires_at <= :now{' AND ' if where else ''}"
+        f"{where}",
+        {**params, "now": now},
+    )
+    return {int(r[0]) for r in cursor.fetchall()}
+
+
 def search_candidates(
     backend: SearchHost,
     scope: Scope,
@@ -149,6 +163,12 @@ def search_candidates(
                     (fts_match(kept), over),
                 )
                 ranked = cursor.fetchall()
+            # The first `limit` of each pool are read (and scope-checked), the text pool's
+            # (and decoded) while the query may still be embedding; the rest only if too
+            # few of those pass (a small scope in a large store, a filter).
+            text_ids = [int(r[0]) for r in ranked]
+            rows = _rows(backend, cursor, text_ids[:limit], scope, tags, where)
+            decoded = {i: memory_from_row(r) for i, r in rows.items()}
             query = np.asarray(vector_now(vector), dtype=np.float32).reshape(-1)
             index = backend.vector_index(int(query.shape[0]), conn)
             approx = len(index) > EXACT_MAX
@@ -157,11 +177,10 @@ def search_candidates(
             if approx:
                 found_keys, found_sims = index.search(query, over)
                 keys, sims = found_keys.tolist(), found_sims.tolist()
-            # The first `limit` of each pool are read (and scope-checked) at once; the rest
-            # only if too few of those pass (a small scope in a large store, a filter).
-            text_ids = [int(r[0]) for r in ranked]
             first = [*dict.fromkeys(text_ids[:limit] + keys[:limit])]
-            rows = _rows(backend, cursor, first, scope, tags, where)
+            asked = set(text_ids[:limit])
+            rows.update(_rows(backend, cursor, [k for k in first if k not in asked], scope,
+                              tags, where))
             if (len(text_ids) > limit and sum(i in rows for i in text_ids[:limit]) < limit) or (
                 len(keys) > limit and sum(k in rows for k in keys[:limit]) < limit
             ):
@@ -185,8 +204,9 @@ def search_candidates(
                     missing = [i for i in wanted if i not in rows]
                     return {**out, **backend._doc_terms(conn, missing)} if missing else out
 
-                stats = read_term_stats(conn, scope, unique, ids, doc_terms, now, counts)
+                stats = read_term_stats(conn, scope, unique, ids, doc_terms, now, counts,
+                                        gone=_expired(cursor, scope, now))
         finally:
             cursor.close()
-    memories = {i: memory_from_row(rows[i]) for i in ids if i in rows}
+    memories = {i: decoded.get(i) or memory_from_row(rows[i]) for i in ids if i in rows}
     return SearchCandidates(text_hits, vec_hits, memories, stats)

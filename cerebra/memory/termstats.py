@@ -53,7 +53,7 @@ def scope_key(scope: Scope) -> ScopeKey:
     return (scope.tenant_id, scope.agent_id or "", scope.user_id or "", scope.session_id or "")
 
 
-def _scope_where(scope: Scope, alias: str) -> tuple[str, dict[str, Any]]:
+def scope_where(scope: Scope, alias: str) -> tuple[str, dict[str, Any]]:
     """Rows of every stored scope that `scope` covers (None: any value)."""
     filters = scope.as_filters()
     where = " AND ".join(f"{alias}.{name} = :s_{name}" for name in filters)
@@ -124,7 +124,7 @@ def scope_counts(conn: Connection, scope: Scope, terms: Sequence[str]) -> Counts
     """Documents, total length and document frequencies in `scope`, expired rows included
     (two primary-key lookups; `read_term_stats` subtracts expired rows)."""
     wanted = [t for t in dict.fromkeys(terms) if t]
-    where, params = _scope_where(scope, "s")
+    where, params = scope_where(scope, "s")
     row = conn.execute(
         text(f"SELECT sum(s.docs), sum(s.total_len) FROM memory_scope_stats s WHERE {where}"),
         params,
@@ -151,22 +151,24 @@ def read_term_stats(
     doc_terms: DocTerms,
     now: float,
     counts: Counts | None = None,
+    gone: set[int] | None = None,
 ) -> TermStats:
     """Statistics of the live memories in `scope`: counts from the tables (or `counts`, read
-    by `scope_counts` in the same transaction), minus expired rows; `doc_terms(conn, ids)`
-    gives the indexed terms of rows by id."""
+    by `scope_counts` in the same transaction), minus expired rows (`gone`: their ids, when
+    the caller read them); `doc_terms(conn, ids)` gives the indexed terms of rows by id."""
     docs, total, df = counts if counts is not None else scope_counts(conn, scope, terms)
     df = dict(df)
-    where, params = _scope_where(scope, "m")
-    expired = conn.execute(
-        text(
-            f"SELECT m.id FROM memories m WHERE {where} AND m.expires_at IS NOT NULL "
-            "AND m.expires_at <= :now"
-        ),
-        {**params, "now": now},
-    ).all()
+    if gone is None:
+        where, params = scope_where(scope, "m")
+        expired = conn.execute(
+            text(
+                f"SELECT m.id FROM memories m WHERE {where} AND m.expires_at IS NOT NULL "
+                "AND m.expires_at <= :now"
+            ),
+            {**params, "now": now},
+        ).all()
+        gone = {int(r[0]) for r in expired}
     ids = list(dict.fromkeys(int(i) for i in row_ids))
-    gone = {int(r[0]) for r in expired}
     texts = doc_terms(conn, ids + sorted(gone.difference(ids)))
     return live_stats((docs, total, df), ids, gone, texts)
 
