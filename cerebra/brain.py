@@ -56,6 +56,7 @@ from cerebra.models.registry import Lease, ModelRegistry
 from cerebra.observability.ledger import Ledger
 from cerebra.observability.trace_steps import answer_attributes, trace_for
 from cerebra.observability.tracing import NO_TRACE, NoTrace, Trace, build_tracing
+from cerebra.offload import Offload
 from cerebra.query_checks import checked_query
 from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
 
@@ -116,6 +117,7 @@ class Brain:
         # each session's recent turns and scratch notes (cerebra/memory/working_session.py)
         self.working = working or build_workspace(self.settings, memory)
         self.profiles = Profiles(memory)  # what memory knows of each user (memory/profile.py)
+        self.offload = Offload()  # threads for a memory-on request's recall and storing
         # spans of sampled requests, kept in the database and exported (observability/tracing)
         self.tracing = build_tracing(self.settings.tracing, engine)
         self.sinks: list[Sink] = [LedgerSink(self.ledger), *sinks]
@@ -396,7 +398,7 @@ class Brain:
     async def _aprepare(self, query: Query, trace: Trace | NoTrace) -> _Prepared:
         if not (query.memory and self.settings.memory.enabled) or query.raw:  # nothing slow
             return self._prepare(query, trace)
-        job = asyncio.ensure_future(asyncio.to_thread(self._prepare, query, trace))
+        job = asyncio.ensure_future(self.offload.run(self._prepare, query, trace))
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:  # the thread goes on: free what it will hold
@@ -424,7 +426,7 @@ class Brain:
     ) -> Answer:
         if not prep.query.memory:
             return self._finish(prep, text, usage, finish_reason, tool_calls, served_model, routed)
-        return await asyncio.to_thread(
+        return await self.offload.run(
             self._finish, prep, text, usage, finish_reason, tool_calls, served_model, routed
         )
 
@@ -480,6 +482,7 @@ class Brain:
             self.plugins.close()
         if self.router is not None:
             self.router.close()
+        self.offload.close()  # requests' recall and storing finish first
         close_all(self.sinks)  # the ledger flushes here
         if self.tracing is not None:  # kept traces flush, the exporter sends what it holds
             self.tracing.close()
