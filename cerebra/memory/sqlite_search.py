@@ -41,7 +41,12 @@ from cerebra.memory.base import Candidate, Scope, SearchCandidates
 from cerebra.memory.filters import Node
 from cerebra.memory.query_vectors import QueryVector, vector_now
 from cerebra.memory.sqlvocab import COLUMNS, N_COLUMNS, memory_from_row, scope_sql, tag_sql
-from cerebra.memory.termstats import rarest_within, read_term_stats, scope_counts, scope_where
+from cerebra.memory.termstats import (
+    rarest_within,
+    read_term_stats,
+    scope_counts_raw,
+    scope_where,
+)
 from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000  # vector indexes up to this size are searched exactly
@@ -151,7 +156,7 @@ def search_candidates(
     with backend.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            counts = scope_counts(conn, scope, unique) if unique else None
+            counts = scope_counts_raw(cursor, scope, unique) if unique else None
             ranked: list[tuple[int, float]] = []
             if counts is not None:
                 cursor.execute("SELECT max(rowid) FROM memories_fts")

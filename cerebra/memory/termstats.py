@@ -120,26 +120,42 @@ def rarest_within(unique: Sequence[str], df: Mapping[str, int], budget: int) -> 
 Counts = tuple[int, int, dict[str, int]]  # documents, total length, df of each asked term
 
 
+def _counts_sql(scope: Scope, wanted: Sequence[str]) -> tuple[str, str, dict[str, Any]]:
+    """The two queries of `scope_counts` (":name" parameters) and their parameters."""
+    where, params = scope_where(scope, "s")
+    marks = ", ".join(f":w{i}" for i in range(len(wanted)))
+    return (
+        f"SELECT sum(s.docs), sum(s.total_len) FROM memory_scope_stats s WHERE {where}",
+        f"SELECT s.term, sum(s.df) FROM memory_scope_terms s WHERE {where} "
+        f"AND s.term IN ({marks}) GROUP BY s.term",
+        {**params, **{f"w{i}": t for i, t in enumerate(wanted)}},
+    )
+
+
 def scope_counts(conn: Connection, scope: Scope, terms: Sequence[str]) -> Counts:
     """Documents, total length and document frequencies in `scope`, expired rows included
     (two primary-key lookups; `read_term_stats` subtracts expired rows)."""
     wanted = [t for t in dict.fromkeys(terms) if t]
-    where, params = scope_where(scope, "s")
-    row = conn.execute(
-        text(f"SELECT sum(s.docs), sum(s.total_len) FROM memory_scope_stats s WHERE {where}"),
-        params,
-    ).one()
+    totals, per_term, params = _counts_sql(scope, wanted)
+    row = conn.execute(text(totals), params).one()
+    found = conn.execute(text(per_term), params).all() if wanted else []
+    return _counts(row, found, wanted)
+
+
+def scope_counts_raw(cursor: Any, scope: Scope, terms: Sequence[str]) -> Counts:
+    """`scope_counts` through a DB-API cursor whose driver takes ":name" parameters
+    (sqlite3: the search path's cursor, without SQLAlchemy's statement handling)."""
+    wanted = [t for t in dict.fromkeys(terms) if t]
+    totals, per_term, params = _counts_sql(scope, wanted)
+    cursor.execute(totals, params)
+    row = cursor.fetchone()
+    found = cursor.execute(per_term, params).fetchall() if wanted else []
+    return _counts(row, found, wanted)
+
+
+def _counts(row: Any, found: Any, wanted: Sequence[str]) -> Counts:
     df = dict.fromkeys(wanted, 0)
-    if wanted:
-        marks = ", ".join(f":w{i}" for i in range(len(wanted)))
-        found = conn.execute(
-            text(
-                f"SELECT s.term, sum(s.df) FROM memory_scope_terms s WHERE {where} "
-                f"AND s.term IN ({marks}) GROUP BY s.term"
-            ),
-            {**params, **{f"w{i}": t for i, t in enumerate(wanted)}},
-        ).all()
-        df.update((str(term), int(n)) for term, n in found)
+    df.update((str(term), int(n)) for term, n in found)
     return int(row[0] or 0), int(row[1] or 0), df
 
 
