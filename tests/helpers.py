@@ -210,3 +210,17 @@ def live_gemma_server(monkeypatch: Any, gguf_path: Path, gguf_sha256: str,
     app = create_app(get_settings())
     with running_server(app) as url:
         yield url, app
+
+
+def note_flushes(backfill: Any) -> list[float | None]:
+    """The timeouts of every `flush` on a write-behind VectorBackfill from now on (each
+    call still flushes): what a search waited for."""
+    waits: list[float | None] = []
+    flush = backfill.flush
+
+    def noting(timeout: float | None = 30.0) -> bool:
+        waits.append(timeout)
+        return bool(flush(timeout))
+
+    backfill.flush = noting
+    return waits

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cerebra.memory.base import Scope
 from tests.effects.base import Env, effect
+from tests.helpers import note_flushes
 
 
 @effect("CEREBRA_MEMORY__WRITE_BEHIND")
@@ -33,15 +32,7 @@ def _recall_wait(env: Env) -> None:
         brain = env.brain(CEREBRA_MEMORY__RECALL_WAIT_S=wait, CEREBRA_HOME=str(env.tmp / wait))
         backfill = brain.memory.backfill
         assert backfill is not None
-        waits: list[float | None] = []
-        flush = backfill.flush
-
-        def noting(timeout: float | None = 30.0, flush: Any = flush,
-                   waits: list[float | None] = waits) -> bool:
-            waits.append(timeout)
-            return bool(flush(timeout))
-
-        backfill.flush = noting  # type: ignore[method-assign]
+        waits = note_flushes(backfill)
         brain.ask("Remember that the heron nests by the mill.", user_id="u")
         brain.ask("Where does the heron nest?", user_id="u")
         # a prompt's recall waits for the previous exchange's vector only when told to

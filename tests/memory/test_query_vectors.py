@@ -26,6 +26,7 @@ from cerebra.memory.store import MemoryStore
 from cerebra.memory.text import terms
 from cerebra.memory.write_behind import enable_write_behind
 from cerebra.testing import FakeEmbedder, FakeModel
+from tests.helpers import note_flushes
 
 FACTS = [
     "Alice keeps bees on a roof in Lisbon",
@@ -131,14 +132,7 @@ def test_search_waits_for_pending_vectors_only_when_asked(sql_backend: MemoryBac
     store = MemoryStore(sql_backend, gated)
     backfill = enable_write_behind(store, linger_s=0)
     assert backfill is not None
-    waits: list[float | None] = []
-    real_flush = backfill.flush
-
-    def flush(timeout: float | None = 30.0) -> bool:
-        waits.append(timeout)
-        return real_flush(timeout)
-
-    backfill.flush = flush  # type: ignore[method-assign]
+    waits = note_flushes(backfill)
     uid = store.add("a", FACTS[0], vectors_later=True)
     hits = store.search("a", "bees on a roof in Lisbon", k=3, vectors_wait_s=0)
     assert waits == [] and backfill.pending() == 1  # returned with the vector pending
@@ -165,14 +159,7 @@ def test_brains_recall_waits_as_configured(tmp_path: Path, gated: Gated,
         # the store batches concurrent queries; the backfill runs its own passes
         assert isinstance(brain.memory.embedder, BatchingEmbedder)
         assert backfill.embedder is gated
-        waits: list[float | None] = []
-        real_flush = backfill.flush
-
-        def flush(timeout: float | None = 30.0) -> bool:
-            waits.append(timeout)
-            return real_flush(timeout)
-
-        backfill.flush = flush  # type: ignore[method-assign]
+        waits = note_flushes(backfill)
         if wait_s == 0:  # the first exchange's vector stays pending through the second ask
             brain.ask("Alice keeps bees on a roof in Lisbon", user_id="u1")
             answer = brain.ask("Where does Alice keep bees?", user_id="u1")
