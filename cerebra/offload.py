@@ -7,7 +7,9 @@ for a while. Under concurrent load more threads than cores only take turns at th
 (context switches, cold caches) and split each embedder batch into smaller ones: measured
 in-process with 32 concurrent requests over a 10k-memory scope, 2 threads served 60.5
 requests/s against 55 with the default 6 on a 2-core machine. Like `asyncio.to_thread`,
-the call runs in a copy of the caller's context (contextvars).
+the call runs in a copy of the caller's context (contextvars). `submit` hands a call to the
+pool without awaiting it: MemoryStore embeds a search's query that way, on a pool of its
+own, while the full-text half runs (cerebra.memory.query_vectors).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -28,16 +30,21 @@ T = TypeVar("T")
 class Offload:
     """A thread pool for blocking calls from the event loop (see the module)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, name: str = "cerebra-memory") -> None:
         self.workers = max(2, workers or os.cpu_count() or 2)
+        self.name = name  # its threads' name prefix
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cerebra-memory")
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
             return self._pool
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """`fn(*args, **kwargs)` on the pool, not awaited: its future."""
+        return self._executor().submit(fn, *args, **kwargs)
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` on the pool, awaited."""

@@ -35,7 +35,7 @@ from cerebra.memory.filtered import filtered
 from cerebra.memory.filters import parse_filter
 from cerebra.memory.new_items import new_batch, new_memory
 from cerebra.memory.passages import embed_with_passages
-from cerebra.memory.query_vectors import QueryEmbedding, QueryVector
+from cerebra.memory.query_vectors import QueryVector, embed_one
 from cerebra.memory.relevance import floor_of
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.sqlvocab import stored_scope
@@ -49,6 +49,7 @@ from cerebra.memory.validation import (
     tag_values,
     validate_text,
 )
+from cerebra.offload import Offload
 
 READ_YOUR_WRITES_S = 5.0  # a search waits at most this for pending write-behind vectors
 
@@ -103,7 +104,8 @@ class MemoryStore:
         self.learned: LearnedWeights | None = None
         # write-behind vectors (cerebra.memory.write_behind), set by enable_write_behind
         self.backfill: VectorBackfill | None = None
-        self.queries = QueryEmbedding()  # searches' query embeddings (its threads: on use)
+        # searches' query embeddings, beside their full-text half (threads started on use)
+        self.queries = Offload(workers=4, name="cerebra-query-embed")
 
     @property
     def embedder(self) -> Embedder:
@@ -352,7 +354,7 @@ class MemoryStore:
         if k == 0:
             return []
         vector: QueryVector = (  # embedded beside the full-text half where that overlaps
-            self.queries.start(self.embedder, query)
+            self.queries.submit(embed_one, self.embedder, query)
             if getattr(backend, "overlaps_query_embedding", False)
             else self.embedder.embed([query])[0])
         weights = self.weights_for(scope)

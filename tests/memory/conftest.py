@@ -1,16 +1,19 @@
 """Memory test fixtures: a `backend` fixture over SQLite (with its usearch or its FAISS vector
 index), TinyDB and PostgreSQL (the PostgreSQL server and its per-test databases come from
-tests/pg.py)."""
+tests/pg.py), and `gated`: an embedder that holds write-behind's passes until told."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cerebra.memory.base import MemoryBackend
+from cerebra.testing import FakeEmbedder
 
 _counter = itertools.count()
 
@@ -57,3 +60,26 @@ def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memo
     made = make_backend(request.param, tmp_path, request)
     yield made
     made.close()
+
+
+class GatedEmbedder(FakeEmbedder):
+    """FakeEmbedder that holds the backfill thread's calls until `gate` is set: its batch
+    stays in flight, its rows still without vectors (searches embed their query at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.backfill_calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if threading.current_thread().name == "cerebra-vectors":
+            self.gate.wait()
+            self.backfill_calls += 1
+        return super().embed(texts)
+
+
+@pytest.fixture
+def gated() -> Iterator[GatedEmbedder]:
+    embedder = GatedEmbedder()
+    yield embedder
+    embedder.gate.set()  # never leave a backfill thread blocked

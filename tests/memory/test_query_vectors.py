@@ -9,7 +9,7 @@ own passes, apart from the store's batching embedder."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -20,13 +20,15 @@ from cerebra.brain import Brain
 from cerebra.config import Settings
 from cerebra.memory.base import MemoryBackend
 from cerebra.memory.embed_batching import BatchingEmbedder
-from cerebra.memory.query_vectors import QueryEmbedding, vector_now
+from cerebra.memory.query_vectors import embed_one, vector_now
 from cerebra.memory.retrieval import RetrievalWeights, hybrid_search
 from cerebra.memory.store import MemoryStore
 from cerebra.memory.text import terms
 from cerebra.memory.write_behind import enable_write_behind
+from cerebra.offload import Offload
 from cerebra.testing import FakeEmbedder, FakeModel
 from tests.helpers import note_flushes
+from tests.memory.conftest import GatedEmbedder
 
 FACTS = [
     "Alice keeps bees on a roof in Lisbon",
@@ -98,37 +100,18 @@ def test_an_embedding_failure_is_the_searchs_error(backend: MemoryBackend) -> No
 
 
 def test_the_pool_starts_on_use_and_closes() -> None:
-    queries = QueryEmbedding()
+    queries = Offload(workers=4, name="cerebra-query-embed")
     assert queries._pool is None  # nothing built before a search needs it
-    assert vector_now(queries.start(FakeEmbedder(), "x")).shape == (FakeEmbedder().dimension,)
+    assert vector_now(queries.submit(embed_one, FakeEmbedder(), "x")).shape == (
+        FakeEmbedder().dimension,)
     queries.close()
     assert queries._pool is None
-    assert vector_now(queries.start(FakeEmbedder(), "y")).shape[0] > 0  # reopens on use
+    assert vector_now(queries.submit(embed_one, FakeEmbedder(), "y")).shape[0] > 0  # reopens
     queries.close()
-
-
-class Gated(FakeEmbedder):
-    """Holds the backfill thread's passes until `gate` is set (their rows stay pending)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if threading.current_thread().name == "cerebra-vectors":
-            self.gate.wait()
-        return super().embed(texts)
-
-
-@pytest.fixture
-def gated() -> Iterator[Gated]:
-    embedder = Gated()
-    yield embedder
-    embedder.gate.set()
 
 
 def test_search_waits_for_pending_vectors_only_when_asked(sql_backend: MemoryBackend,
-                                                          gated: Gated) -> None:
+                                                          gated: GatedEmbedder) -> None:
     store = MemoryStore(sql_backend, gated)
     backfill = enable_write_behind(store, linger_s=0)
     assert backfill is not None
@@ -146,7 +129,7 @@ def test_search_waits_for_pending_vectors_only_when_asked(sql_backend: MemoryBac
 
 
 @pytest.mark.parametrize("wait_s", [0.0, 2.5])
-def test_brains_recall_waits_as_configured(tmp_path: Path, gated: Gated,
+def test_brains_recall_waits_as_configured(tmp_path: Path, gated: GatedEmbedder,
                                            wait_s: float) -> None:
     settings = Settings(home=tmp_path)
     settings = settings.model_copy(update={"memory": settings.memory.model_copy(

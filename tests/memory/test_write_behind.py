@@ -11,11 +11,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cerebra.memory.base import MemoryBackend, Scope
@@ -23,23 +20,7 @@ from cerebra.memory.store import MemoryStore
 from cerebra.memory.text import terms
 from cerebra.memory.write_behind import DeferredVectors, VectorBackfill, enable_write_behind
 from cerebra.testing import FakeEmbedder
-from tests.memory.conftest import make_backend
-
-
-class GatedEmbedder(FakeEmbedder):
-    """FakeEmbedder that holds the backfill thread's calls until `gate` is set: its batch
-    stays in flight, its rows still without vectors (searches embed their query at once)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-        self.backfill_calls = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if threading.current_thread().name == "cerebra-vectors":
-            self.gate.wait()
-            self.backfill_calls += 1
-        return super().embed(texts)
+from tests.memory.conftest import GatedEmbedder, make_backend
 
 
 def vector_uids(backend: MemoryBackend, embedder: FakeEmbedder, text: str) -> set[str]:
@@ -52,13 +33,6 @@ def text_uids(store: MemoryStore, query: str) -> set[str]:
     """The memories the full-text pool reaches (no wait for pending vectors)."""
     found = store.backend.text_candidates(Scope(), terms(query), 50)
     return {m.uid for m in store.backend.fetch([c.row_id for c in found])}
-
-
-@pytest.fixture
-def gated() -> Iterator[GatedEmbedder]:
-    embedder = GatedEmbedder()
-    yield embedder
-    embedder.gate.set()  # never leave a backfill thread blocked
 
 
 def test_sql_backends_fill_vectors_later(sql_backend: MemoryBackend, gated: GatedEmbedder) -> None:
