@@ -191,6 +191,11 @@ def start_targets(args: argparse.Namespace, work: Path) -> list[Target]:
         extra = {"PYTHONPATH": without_fast_http(work)} if args.baseline_h11 else {}
         targets.append(cerebra("baseline_open", work, base_up, {**open_env(), **extra},
                                checkout=Path(args.baseline).resolve()))
+        if args.baseline_secured:  # the same secured settings, served by the older checkout
+            bkey = create_key(work / "baseline_secured", env)
+            targets.append(cerebra("baseline_secured", work, base_up, {**env, **extra},
+                                   headers={"Authorization": f"Bearer {bkey}"} if bkey
+                                   else None, checkout=Path(args.baseline).resolve()))
     if not args.skip_memory_on:
         embedders = args.memory_embedders.split(",")
         variants = [parse_variant(v) for v in args.memory_variant]
@@ -291,6 +296,9 @@ def report(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]:
         goals["throughput_secured_vs_litellm_goal"] = GOAL_RPS_VS_LITELLM
         goals["throughput_secured_vs_litellm_met"] = (
             (goals["throughput_secured_vs_litellm"] or 0) >= GOAL_RPS_VS_LITELLM)
+    if "baseline_secured" in got:
+        ratios["added_p50_secured_minus_baseline_ms"] = round(
+            got["cerebra_secured"]["added_ms_p50"] - got["baseline_secured"]["added_ms_p50"], 3)
     if "baseline_open" in got:
         ratios["added_p50_open_minus_baseline_ms"] = round(
             got["cerebra_open"]["added_ms_p50"] - got["baseline_open"]["added_ms_p50"], 3)
@@ -322,6 +330,9 @@ def main() -> None:
                         "e.g. wait:CEREBRA_MEMORY__RECALL_WAIT_S=5; repeatable")
     parser.add_argument("--baseline", help="another checkout of Cerebra (e.g. a git worktree "
                         "of an older commit) to measure, everything off")
+    parser.add_argument("--baseline-secured", action="store_true",
+                        help="also serve the baseline checkout secured (the cerebra_secured "
+                             "settings; its API key made on its own database)")
     parser.add_argument("--baseline-h11", action="store_true",
                         help="serve the baseline without uvloop and httptools, as before "
                         "they were dependencies")

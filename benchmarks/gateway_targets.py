@@ -85,10 +85,12 @@ class Target:
 
 
 def spawn(
-    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     out = log.open("wb") if log else subprocess.DEVNULL
-    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
+    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                            cwd=cwd)
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
@@ -219,6 +221,9 @@ def cerebra(name: str, work: Path, base_up: str, env: dict[str, str], *,
         [sys.executable, "-m", "cerebra.cli.main", "serve", "--port", str(port),
          "--no-engine-check"],
         full, work / f"{name}.log",
+        # `python -m` puts the working directory first on sys.path: run in the checkout, so
+        # that its package is the one imported (not this one's, nor the installed one)
+        cwd=checkout,
     )
     wait_ready(f"http://127.0.0.1:{port}/healthz", proc)
     return Target(name, f"http://127.0.0.1:{port}/v1/chat/completions",

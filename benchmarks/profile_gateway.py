@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--keep", type=Path, help="also copy py-spy's raw stacks here")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +107,8 @@ def main() -> None:
                 _, spy_err = spy_proc.communicate(timeout=60)
             if not out.exists():
                 raise SystemExit(f"py-spy recorded nothing: {spy_err.decode()[-500:]}")
+            if args.keep:
+                shutil.copyfile(out, args.keep)
             print(json.dumps({"target": args.target, "requests": sent,
                               **collapsed_top(out, args.top)}, indent=1))
         finally:

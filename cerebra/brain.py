@@ -58,9 +58,10 @@ from cerebra.observability.trace_steps import answer_attributes, trace_for
 from cerebra.observability.tracing import NO_TRACE, NoTrace, Trace, build_tracing
 from cerebra.offload import Offload
 from cerebra.query_checks import checked_query
-from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver
+from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver, follows_answer
 
 if TYPE_CHECKING:
+    from cerebra.followups import Followups
     from cerebra.governance.audit_log import AuditLog
     from cerebra.jobs.base import JobRunner
     from cerebra.models.catalog import Catalog
@@ -263,6 +264,7 @@ class Brain:
         tool_calls: tuple[ToolCall, ...] = (),
         served_model: str | None = None,
         routed: RoutingResult | None = None,  # how a router / fallback chain found the model
+        followups: Followups | None = None,  # what may wait until the answer is sent
     ) -> Answer:
         query = prep.query
         routing = routed.to_dict() if routed is not None else None
@@ -284,9 +286,6 @@ class Brain:
                                            trace_id=trace_id, model=model_name)
         latency_ms = (time.perf_counter() - prep.started) * 1000
         rendered, _ = completion_prompt(prep.request)
-        record = interaction_record(query, text, usage, trace_id=trace_id, model=model_name,
-                                    rendered=rendered, latency_ms=latency_ms, hits=prep.hits,
-                                    stored=stored, routing=routing, cost_usd=cost_usd)
         log.debug("interaction", extra={
             "trace_id": trace_id, "model": model_name, "latency_ms": round(latency_ms, 2),
             "completion_tokens": usage.completion_tokens, "memories_used": len(prep.hits)})
@@ -297,8 +296,20 @@ class Brain:
             annotations=query.annotations, cost_usd=cost_usd,
         )
         answer_attributes(trace, answer)
-        deliver(self.sinks, Interaction(query=query, answer=answer, record=record), trace)
-        trace.end()  # the trace is whole: kept and exported in the background
+        interaction = Interaction(query=query, answer=answer, build_record=lambda: (
+            interaction_record(query, text, usage, trace_id=trace_id, model=model_name,
+                               rendered=rendered, latency_ms=latency_ms, hits=prep.hits,
+                               stored=stored, routing=routing, cost_usd=cost_usd)))
+        if followups is None:
+            deliver(self.sinks, interaction, trace)
+            trace.end()  # the trace is whole: kept and exported in the background
+            return answer
+        # the audit event (and any sink not marked otherwise) before the answer; the rest after
+        deliver([s for s in self.sinks if not follows_answer(s)], interaction, trace)
+        later = [s for s in self.sinks if follows_answer(s)]
+        if later:
+            followups.add(deliver, later, interaction, trace)
+        followups.add(trace.end)
         return answer
 
     # -- entry points -------------------------------------------------------------------
@@ -317,18 +328,21 @@ class Brain:
                 return done(self._finish(prep, text, gen.usage, gen.finish_reason,
                                          gen.tool_calls, gen.model, gen.routing))
 
-    async def arun(self, query: Query) -> Answer:
+    async def arun(self, query: Query, *, followups: Followups | None = None) -> Answer:
+        """`followups`: where to leave what may wait until the answer is sent (the guards'
+        settling, the sinks marked `follows_answer`, the trace's end) for the caller to run
+        then (cerebra/followups.py); without one, all of it is done before this returns."""
         trace = trace_for(self.tracing, query)
         with trace.ending():  # a failure ends the trace with its error
             prep = await self._aprepare(query, trace)
-            async with prep.lease, Settlement(self.guards, prep.query) as done:
+            async with prep.lease, Settlement(self.guards, prep.query, followups) as done:
                 with trace.step("model.generate", model=prep.backend.name) as call:
                     gen = await prep.backend.agenerate(prep.request)
                     call.routed(gen.routing)
                 text = self._check_output(prep, gen.text, final=True)
                 return done(await self._afinish(
                     prep, text, gen.usage, gen.finish_reason, gen.tool_calls, gen.model,
-                    gen.routing,
+                    gen.routing, followups,
                 ))
 
     def run_stream(self, query: Query) -> Iterator[str | Answer]:
@@ -423,11 +437,14 @@ class Brain:
         tool_calls: tuple[ToolCall, ...],
         served_model: str | None = None,
         routed: RoutingResult | None = None,
+        followups: Followups | None = None,
     ) -> Answer:
         if not prep.query.memory:
-            return self._finish(prep, text, usage, finish_reason, tool_calls, served_model, routed)
+            return self._finish(prep, text, usage, finish_reason, tool_calls, served_model,
+                                routed, followups)
         return await self.offload.run(
-            self._finish, prep, text, usage, finish_reason, tool_calls, served_model, routed
+            self._finish, prep, text, usage, finish_reason, tool_calls, served_model, routed,
+            followups,
         )
 
     # -- conveniences: a prompt with keyword options ---------------------------------------

@@ -17,11 +17,14 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cerebra.errors import CerebraError
 from cerebra.exchange import Annotation, Answer, Query
 from cerebra.models.cancellation import CANCELLED, Cancellation
+
+if TYPE_CHECKING:
+    from cerebra.followups import Followups
 
 log = logging.getLogger("cerebra.guards")
 
@@ -168,10 +171,12 @@ class Settlement:
     """Settles the guards when a request is over: with the Answer handed to it (`done`), or
     None when it failed, was refused or was left (a stream closed early)."""
 
-    def __init__(self, guards: Sequence[Guard], query: Query) -> None:
+    def __init__(self, guards: Sequence[Guard], query: Query,
+                 followups: Followups | None = None) -> None:
         self.guards = guards
         self.query = query
         self.answer: Answer | None = None
+        self.followups = followups  # an answered request settles after it is sent
 
     def __call__(self, answer: Answer) -> Answer:
         self.answer = answer
@@ -181,7 +186,11 @@ class Settlement:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.guards:
+        if not self.guards:
+            return
+        if self.answer is not None and self.followups is not None:
+            self.followups.add(run_settle, self.guards, self.query, self.answer)
+        else:
             run_settle(self.guards, self.query, self.answer)
 
     async def __aenter__(self) -> Settlement:

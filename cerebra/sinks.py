@@ -4,14 +4,18 @@ Brain hands each finished interaction — the query with its context and annotat
 answer, and the ledger record built from them — to every sink in order. A sink that must
 not lose data is durable itself (the ledger writes through the shared BatchWriter: retried,
 then spilled to a local file and replayed); a failing sink is logged and never fails the
-answer that was already generated.
+answer that was already generated. A sink whose class sets `follows_answer = True` may
+receive the interaction just after the answer is sent, when the caller (a server) leaves
+that work to its `Followups` (cerebra/followups.py); every other sink receives it before the
+caller is answered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cerebra.exchange import Answer, Query
@@ -26,11 +30,16 @@ log = logging.getLogger("cerebra.sinks")
 
 @dataclass(frozen=True)
 class Interaction:
-    """One finished exchange, as the sinks see it."""
+    """One finished exchange, as the sinks see it; the ledger's record of it is built when a
+    sink first reads it (often after the answer was sent)."""
 
     query: Query
     answer: Answer
-    record: InteractionRecord
+    build_record: Callable[[], InteractionRecord] = field(repr=False, compare=False)
+
+    @cached_property
+    def record(self) -> InteractionRecord:
+        return self.build_record()
 
 
 @runtime_checkable
@@ -46,6 +55,7 @@ class LedgerSink:
     """The interaction ledger as a sink: one row per interaction, durably."""
 
     name = "ledger"
+    follows_answer = True  # its row is queued for the batch writer either way
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -70,6 +80,11 @@ def deliver(sinks: Sequence[Sink], interaction: Interaction,
                     log.exception("sink %s failed on %s", sink.name,
                                   interaction.record.trace_id)
                     step.set(**{"error.type": type(error).__name__})
+
+
+def follows_answer(sink: Sink) -> bool:
+    """Whether `sink` may receive an interaction after its answer was sent."""
+    return bool(getattr(sink, "follows_answer", False))
 
 
 def close_all(sinks: Sequence[Sink]) -> None:

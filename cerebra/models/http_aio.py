@@ -14,6 +14,8 @@ import threading
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from cerebra.models.http_errors import (
     UpstreamError,
     decode_json,
@@ -43,6 +45,15 @@ def _transport_error(exc: BaseException, backend: str, *, streaming: bool) -> Up
         what = "stream broken mid-way" if streaming else "connection broken mid-reply"
         return transport_error(backend, what, exc)
     return transport_error(backend, "cannot reach upstream", exc)
+
+
+def json_bytes(body: Mapping[str, Any]) -> bytes:
+    """A request body as JSON (the session's headers say so): orjson, or the standard
+    library for what orjson does not take (an int past 64 bits)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
 
 
 class AioSessions:
@@ -84,7 +95,6 @@ class AioSessions:
                     connector=aiohttp.TCPConnector(
                         limit=self._max_connections, keepalive_timeout=self._keepalive_s
                     ),
-                    json_serialize=json.dumps,
                     auto_decompress=True,
                 )
         return session
@@ -98,7 +108,8 @@ class AioSessions:
         import aiohttp
 
         try:
-            async with self.session().post(self.base_url + path, json=body) as response:
+            data = json_bytes(body)
+            async with self.session().post(self.base_url + path, data=data) as response:
                 content = await response.read()
                 status, headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -112,7 +123,8 @@ class AioSessions:
         import aiohttp
 
         try:
-            async with self.session().post(self.base_url + path, json=body) as response:
+            data = json_bytes(body)
+            async with self.session().post(self.base_url + path, data=data) as response:
                 if response.status >= 400:
                     content = await response.read()
                     raise error_from_status(

@@ -27,6 +27,7 @@ class UsageSink:
     memory use (the token counters live on the metered backends)."""
 
     name = "metrics"
+    follows_answer = True  # counted just after the answer is sent, when the server may
 
     def __init__(self, metrics: Metrics) -> None:
         registry = metrics.registry

@@ -15,12 +15,12 @@ failure) go through the app's own exception handlers.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,7 +107,7 @@ class DirectChatRoute:
         if brain is None:
             return False
         try:
-            body = ChatCompletionIn.model_validate(json.loads(raw))
+            body = ChatCompletionIn.model_validate(orjson.loads(raw))
         except (ValueError, ValidationError):  # the app's 422 names the field
             return False
         if body.stream:

@@ -24,12 +24,14 @@ from cerebra.brain import Brain
 from cerebra.context import RequestContext
 from cerebra.errors import InvalidInput, UnknownModel
 from cerebra.exchange import Answer, Query
+from cerebra.followups import Followups
 from cerebra.ids import new_id
 from cerebra.models.cancellation import Cancellation
 from cerebra.observability.tracing import NoTrace, Trace
 from cerebra.server.auth import requires
 from cerebra.server.deps import get_brain
 from cerebra.server.disconnect import first_event, guarded_stream, watched
+from cerebra.server.followed import FollowedResponse
 from cerebra.server.openai_schemas import (
     ChatCompletionIn,
     CompletionIn,
@@ -99,10 +101,15 @@ async def chat_answer(request: Request, brain: Brain, body: ChatCompletionIn,
     cancellation = brain.new_cancellation()  # stops the generation if the client leaves
     query = _chat_query(body, memory_header, ctx, cancellation,
                         begin_trace(request, brain, "openai.chat"))
-    answer = await watched(request, cancellation, brain.arun(query))
-    # a ready JSONResponse skips FastAPI's generic encoder on the hot path
-    return JSONResponse(chat_completion(answer, f"chatcmpl-{new_id()}",
-                                        int(time.time())))
+    followups = Followups()  # settling, the ledger's row, metrics: after the answer is sent
+    try:
+        answer = await watched(request, cancellation, brain.arun(query, followups=followups))
+        body_out = chat_completion(answer, f"chatcmpl-{new_id()}", int(time.time()))
+    except BaseException:
+        followups.run()
+        raise
+    # a ready response skips FastAPI's generic encoder on the hot path
+    return FollowedResponse(body_out, followups)
 
 
 @router.post("/chat/completions", responses=STREAMING, openapi_extra=_MEMORY_HEADER)

@@ -121,3 +121,13 @@ def test_an_error_event_inside_an_openai_stream() -> None:
     with pytest.raises(UpstreamError, match="reported an error in its stream") as info:
         list(backend.stream(REQ))
     assert "oom" not in info.value.message and info.value.detail == "oom"
+
+
+def test_replies_orjson_refuses_are_read_by_the_standard_library() -> None:
+    from cerebra.models.http_errors import decode_json
+
+    data = decode_json(b'{"big": 123456789012345678901234567890, "x": NaN}', "b1")
+    assert data["big"] == 123456789012345678901234567890 and data["x"] != data["x"]
+    with pytest.raises(UpstreamError, match="invalid JSON") as info:
+        decode_json(b'{"choices": [', "b1")
+    assert info.value.retryable

@@ -220,3 +220,15 @@ async def test_concurrent_async_calls_share_a_bounded_pool(openai_url: str,
     assert [o.text for o in outs] == [f"gpt-4o-mini says: question {i}" for i in range(24)]
     assert len({r["client_port"] for r in openai_plan.requests}) <= 4
     await b.aclose()
+
+
+async def test_the_async_client_sends_json_also_what_orjson_refuses(
+        openai_url: str, openai_plan: FaultPlan) -> None:
+    b = backend(openai_url, name="mini")
+    for big in (7, 2**70):  # orjson's bytes, then the standard library's for a 70-bit int
+        out = await b.agenerate(CHAT.with_(extra={"extra_body": {"big": big}}))
+        assert out.text == "gpt-4o-mini says: hello there"
+        seen = openai_plan.requests[-1]
+        assert seen["headers"]["content-type"] == "application/json"
+        assert seen["body"]["big"] == big
+    await b.aclose()
