@@ -42,8 +42,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from cerebra.memory.base import (
     Candidate,
     Memory,
@@ -174,15 +172,21 @@ def _context_scores(
     by_position: dict[Position, float] = {}
     for row_id, key in position.items():
         value = base.get(row_id, floor) * share.get(row_id, 1.0)
-        by_position[key] = max(by_position.get(key, 0.0), value)
+        held = by_position.get(key, 0.0)
+        by_position[key] = value if value > held else held
+    # (written out rather than with max(): this runs for every candidate of every search)
+    decay = [(d, weights.neighbours**d) for d in range(1, weights.neighbour_window + 1)]
+    at = by_position.get
     out: dict[int, float] = {}
     for row_id, (conv, session, turn) in position.items():
         total = 0.0
-        for d in range(1, weights.neighbour_window + 1):
-            sides = [by_position.get((conv, session, turn + d), floor)]
+        for d, weight in decay:
+            best = at((conv, session, turn + d), floor)
             if turn - d >= 0:
-                sides.append(by_position.get((conv, session, turn - d), floor))
-            total += weights.neighbours**d * max(sides)
+                before = at((conv, session, turn - d), floor)
+                if before > best:
+                    best = before
+            total += weight * best
         out[row_id] = total * share.get(row_id, 1.0)
     return out
 
@@ -196,6 +200,8 @@ def self_contained(memories: Mapping[int, Memory], words: int) -> dict[int, floa
         return {}
     out = {}
     for row_id, memory in memories.items():
+        if (len(memory.text) + 1) // 2 <= words:  # too few characters for more words
+            continue
         n = len(memory.text.split())
         if n > words:
             out[row_id] = words / n
@@ -212,7 +218,10 @@ def _session_scores(
     for row_id, (conv, session, _) in position.items():
         members.setdefault((conv, session), []).append(base.get(row_id, 0.0))
     top = max(1, weights.session_top)
-    level = {k: float(np.mean(sorted(v, reverse=True)[:top])) for k, v in members.items()}
+    level = {}
+    for k, v in members.items():
+        best_of = sorted(v, reverse=True)[:top]
+        level[k] = sum(best_of) / len(best_of)
     best = max(level.values(), default=0.0)
     if best <= 0:
         return {}
@@ -258,27 +267,39 @@ def fuse(
     named = named_speakers(query_terms, speakers) if w.speaker else set()
     dates = date_mentions(query_terms) if w.date else []
     hits: list[MemoryHit] = []
+    # every candidate of every search passes here: the weights are read once, and the
+    # clamps are written out (the same arithmetic, in the same order, as min/max gave)
+    w_text, w_vector, w_context, w_session = w.text, w.vector, w.context, w.session
+    w_importance, w_salience, w_recency = w.importance, w.salience, w.recency
+    half_life, neg_ln2 = w.recency_half_life_days, -math.log(2)
+    speaker = next(iter(named)) if len(named) == 1 else None
+    stale = stale or None
+    exp = math.exp
     for row_id, memory in memories.items():
         sig: dict[str, float] = {}
         if row_id in text_norm:
-            sig["text"] = w.text * text_norm[row_id]
-        sig["vector"] = w.vector * vec_norm.get(row_id, vec_floor)
+            sig["text"] = w_text * text_norm[row_id]
+        sig["vector"] = w_vector * vec_norm.get(row_id, vec_floor)
         if row_id in context:
-            sig["context"] = w.context * context[row_id]
+            sig["context"] = w_context * context[row_id]
         if row_id in session:
-            sig["session"] = w.session * session[row_id]
-        if len(named) == 1 and memory.metadata.get(SPEAKER_KEY) in named:
+            sig["session"] = w_session * session[row_id]
+        if speaker is not None and memory.metadata.get(SPEAKER_KEY) == speaker:
             sig["speaker"] = w.speaker
+        created = memory.created_at
         if dates:
-            sig["date"] = w.date * date_closeness(memory.created_at, dates, w.date_tau_days)
+            sig["date"] = w.date * date_closeness(created, dates, w.date_tau_days)
         if graph is not None:
             sig.update(graph_signals(graph, row_id, w))
-        if stale and row_id in stale:
+        if stale is not None and row_id in stale:
             sig["facts"] = w.facts * stale[row_id]
-        age_days = max(0.0, now - memory.created_at) / 86400.0
-        sig["importance"] = w.importance * memory.importance
-        sig["salience"] = w.salience * max(-1.0, min(1.0, memory.salience))
-        sig["recency"] = w.recency * math.exp(-math.log(2) * age_days / w.recency_half_life_days)
+        age = now - created
+        age_days = (age if age > 0.0 else 0.0) / 86400.0
+        salience = memory.salience
+        salience = -1.0 if salience < -1.0 else (1.0 if salience > 1.0 else salience)
+        sig["importance"] = w_importance * memory.importance
+        sig["salience"] = w_salience * salience
+        sig["recency"] = w_recency * exp(neg_ln2 * age_days / half_life)
         hits.append(MemoryHit(memory, sum(sig.values()), sig))
     hits.sort(key=lambda h: (-h.score, -h.memory.created_at, h.memory.row_id))
     return hits

@@ -124,3 +124,42 @@ def test_search_is_one_statement(store: MemoryStore) -> None:
         event.remove(backend.engine, "before_cursor_execute", count)
     assert [h.memory.uid for h in slow] == [h.memory.uid for h in hits]
     assert len(seen) > 3, seen
+
+
+def test_a_ten_thousand_memory_scope_searches_its_vectors_through_the_index(
+        pg_url: str) -> None:
+    """At PostgreSQL's default random_page_cost (4) a 10k scope's vector pool was planned as
+    a sequential scan computing every row's distance; the search's connection settings make
+    it the HNSW index's scan (the rows are made in SQL: only their numbers matter here)."""
+    from sqlalchemy import text
+
+    from cerebra.memory import postgres_search
+
+    backend = PostgresBackend(pg_url)
+    dim = 384
+    with backend.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO memories (uid, tenant_id, user_id, agent_id, session_id, text, tags, "
+            "metadata, source, importance, salience, content_hash, created_at, updated_at, "
+            "embedding_model, version, terms, embedding_vec, embedding_dim) "
+            "SELECT 'u' || g, 'default', '', 'scale', '', 'note ' || g, '[]', '{}', 'test', "
+            "0.5, 0, md5(g::text), 1.7e9 + g, 1.7e9 + g, 'random', 1, 'note', "
+            "CAST('[' || array_to_string(ARRAY(SELECT random() - 0.5 + g * 0 "
+            f"FROM generate_series(1, {dim})), ',') || ']' AS vector), {dim} "
+            "FROM generate_series(1, 10000) AS g"))
+    backend.ensure_vector_index(dim)  # and ANALYZE
+    scope = Scope(agent_id="scale", user_id="", session_id="")
+    sql, params = postgres_search.statement(
+        backend, scope, dim, 200, (), None, time.time(), postgres.TEXT_BUDGET_FROM_DOCS,
+        postgres.TEXT_POSTINGS_BUDGET)
+    params.update(words=["note"], qv=postgres.vector_literal(
+        FakeEmbedder(dimension=dim).embed(["note"])[0]))
+    try:
+        with backend.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            postgres_search._session_settings(conn, postgres_search.ef_search(200))
+            plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql), params))
+        vectors = plan[plan.index("CTE v"):plan.index("CTE ex")]
+        assert f"ix_memories_vec_{dim}" in vectors, vectors
+        assert "Seq Scan" not in vectors
+    finally:
+        backend.engine.dispose()

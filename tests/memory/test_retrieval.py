@@ -4,6 +4,7 @@ signals, and the real store path."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cerebra.memory.retrieval import (
     date_closeness,
     fuse,
     named_speakers,
+    self_contained,
     turn_position,
 )
 from cerebra.memory.text import TermStats, bm25, date_mentions, terms
@@ -216,3 +218,40 @@ def test_per_scope_statistics_make_a_scope_blind_to_other_scopes(tmp_path: Path)
     ]
     assert before == after
     assert before[0][0] == "Ann: cello strings are pricey"
+
+
+def test_self_contained_counts_words_of_memories_that_could_have_more() -> None:
+    def memory(row_id: int, text: str) -> Memory:
+        return replace(_memory(row_id), text=text)
+
+    memories = {
+        1: memory(1, " ".join(["a"] * 96)),  # 191 characters: cannot hold more than 96
+        2: memory(2, " ".join(["a"] * 97)),  # 193 characters, 97 words: one past
+        3: memory(3, "x" * 500),  # long, one word
+        4: memory(4, " ".join(["word"] * 192)),
+    }
+    assert self_contained(memories, 96) == {2: 96 / 97, 4: 0.5}
+    assert self_contained(memories, 0) == {}
+
+
+def test_every_hit_scores_the_sum_of_its_signals_and_ranks_by_it() -> None:
+    memories = {i: _memory(i, created_at=86400.0 * i, session=i % 3, turn=i, speaker="Ann")
+                for i in range(30)}
+    memories[5] = replace(memories[5], salience=7.0)  # clamped to 1
+    memories[6] = replace(memories[6], salience=-3.0)  # clamped to -1
+    text = [Candidate(i, float(i % 7)) for i in range(0, 30, 2)]
+    vec = [Candidate(i, 1.0 - i / 40) for i in range(30)]
+    hits = fuse(memories, text, vec, terms("what did Ann say on 3 January 1970?"),
+                RetrievalWeights(), now=86400.0 * 40)
+    assert len(hits) == 30
+    for hit in hits:
+        assert hit.score == sum(hit.signals.values())
+        assert {"vector", "importance", "salience", "recency", "speaker", "date"} <= set(
+            hit.signals)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    by_row = {h.memory.row_id: h.signals for h in hits}
+    assert by_row[5]["salience"] == pytest.approx(0.05) and by_row[6]["salience"] == (
+        pytest.approx(-0.05))
+    assert by_row[0]["recency"] == pytest.approx(0.05 * 0.5 ** (40 / 30))
+    # a neighbour's score reaches the turns next to it (and the session's level)
+    assert "context" in by_row[10] and "session" in by_row[10]
