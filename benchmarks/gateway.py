@@ -3,7 +3,8 @@ direct; a bare FastAPI + aiohttp forwarder (the floor); Cerebra with memory and 
 off; Cerebra secured (API key, rate limits and budgets, a constitution, the audit log);
 Cerebra with memory on (a 10k-memory scope, a new prompt every request, so each is recalled
 for and stored); with --baseline DIR, another checkout of
-Cerebra with everything off; with --with-litellm, LiteLLM's proxy (master key, one worker;
+Cerebra with everything off (--baseline-secured: also secured; with memory on, also on a
+copy of the first memory-on store); with --with-litellm, LiteLLM's proxy (master key, one worker;
 installed by this script into .bench/litellm-venv).
 
 Sequential requests measure the latency each target adds as the client sees it (p50/p99 of
@@ -16,7 +17,7 @@ time goes: docs/performance.md.
 
     python benchmarks/gateway.py [--requests 400] [--seconds 5] [--concurrency 32]
                                  [--rounds 2] [--with-litellm] [--skip-memory-on]
-                                 [--baseline DIR [--baseline-h11]]
+                                 [--baseline DIR [--baseline-secured] [--baseline-h11]]
 """
 
 from __future__ import annotations
@@ -206,13 +207,17 @@ def start_targets(args: argparse.Namespace, work: Path) -> list[Target]:
             populate_memories(work / name, args.memory_scope, embedder)
             runs = [(name, {})] + ([(f"{name}_{label}", env) for label, env in variants]
                                    if n == 0 else [])
+            if n == 0 and args.baseline:  # the same store and settings, the older code
+                runs.append(("baseline_memory_on", {}))
             for run_name, _ in runs:
                 if run_name != name:  # a copy of the same store, served with other settings
                     shutil.copytree(work / name, work / run_name)
             for run_name, extra in runs:
                 on = cerebra(run_name, work, base_up,
                              {**open_env(), "CEREBRA_EMBEDDER": embedder, **extra},
-                             body={**BODY, "metadata": {"user_id": "bench"}})
+                             body={**BODY, "metadata": {"user_id": "bench"}},
+                             checkout=(Path(args.baseline).resolve()
+                                       if run_name == "baseline_memory_on" else None))
                 on.fresh = True  # a new prompt each request, recalled for and stored
                 on.headers.pop("X-Cerebra-Memory")
                 on.notes = {"embedder": embedder, **({"env": extra} if extra else {})}
@@ -304,6 +309,12 @@ def report(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]:
             got["cerebra_open"]["added_ms_p50"] - got["baseline_open"]["added_ms_p50"], 3)
         ratios["throughput_open_vs_baseline"] = ratio(got["cerebra_open"]["max_rps"],
                                                       got["baseline_open"]["max_rps"])
+    if "baseline_memory_on" in got and "cerebra_memory_on" in got:
+        ratios["added_p50_memory_on_minus_baseline_ms"] = round(
+            got["cerebra_memory_on"]["added_ms_p50"]
+            - got["baseline_memory_on"]["added_ms_p50"], 3)
+        ratios["throughput_memory_on_vs_baseline"] = ratio(
+            got["cerebra_memory_on"]["max_rps"], got["baseline_memory_on"]["max_rps"])
     out["ratios"] = ratios
     out["goals"] = goals
     return out
@@ -329,7 +340,8 @@ def main() -> None:
                         "served with these environment settings (an A/B in the same run), "
                         "e.g. wait:CEREBRA_MEMORY__RECALL_WAIT_S=5; repeatable")
     parser.add_argument("--baseline", help="another checkout of Cerebra (e.g. a git worktree "
-                        "of an older commit) to measure, everything off")
+                        "of an older commit) to measure, everything off; with memory on, also "
+                        "on a copy of the first memory-on store")
     parser.add_argument("--baseline-secured", action="store_true",
                         help="also serve the baseline checkout secured (the cerebra_secured "
                              "settings; its API key made on its own database)")
