@@ -1,4 +1,5 @@
-"""Engine factory: one SQLAlchemy engine per database URL, SQLite tuned for WAL."""
+"""Engine factory: one SQLAlchemy engine per database URL, SQLite tuned for WAL, PostgreSQL's
+JSON results decoded in C (cerebra.json_codec)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql":  # psycopg decodes json/jsonb with it
+            from cerebra.json_codec import loads
+
+            kwargs.setdefault("json_deserializer", loads)
         return create_engine(url, **kwargs)
     database = parsed.database or ""
     if database and database != ":memory:":

@@ -13,11 +13,11 @@ store; it imports no backend, so none of them import each other for these names.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from cerebra.json_codec import loads
 from cerebra.memory.base import Memory, Scope
 
 COLUMNS = (
@@ -34,7 +34,7 @@ def loads_json(value: Any, empty: Any) -> Any:
     if not value or value in ("{}", "[]"):
         return empty
     if isinstance(value, str | bytes):
-        loaded = json.loads(value)
+        loaded = loads(value)
         return empty if loaded is None else loaded
     return value
 

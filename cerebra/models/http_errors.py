@@ -30,9 +30,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import orjson
 
 from cerebra.errors import BackendError, CerebraError, PromptTooLong
+from cerebra.json_codec import loads
 
 log = logging.getLogger("cerebra.upstream")
 
@@ -230,12 +230,9 @@ def malformed(backend: str, detail: str, sample: bytes | str = b"") -> UpstreamE
 def decode_json(content: bytes | str, backend: str) -> dict[str, Any]:
     """Parse a JSON object from upstream or raise a retryable `malformed` error."""
     try:
-        data = orjson.loads(content)
-    except orjson.JSONDecodeError:  # or JSON orjson refuses (NaN, ints past 64 bits)
-        try:
-            data = json.loads(content)
-        except json.JSONDecodeError as exc:
-            raise malformed(backend, f"invalid JSON ({exc.msg})", content) from exc
+        data = loads(content)
+    except json.JSONDecodeError as exc:
+        raise malformed(backend, f"invalid JSON ({exc.msg})", content) from exc
     if not isinstance(data, dict):
         raise malformed(backend, "expected a JSON object", content)
     return data

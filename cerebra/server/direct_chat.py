@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cerebra.auth.principal import Scope as AuthScope
 from cerebra.errors import CerebraError
+from cerebra.json_codec import loads
 from cerebra.server.auth import authenticator_of, context_of
 from cerebra.server.openai_schemas import ChatCompletionIn
 from cerebra.server.routes.openai_compat import chat_answer
@@ -107,7 +107,7 @@ class DirectChatRoute:
         if brain is None:
             return False
         try:
-            body = ChatCompletionIn.model_validate(orjson.loads(raw))
+            body = ChatCompletionIn.model_validate(loads(raw))
         except (ValueError, ValidationError):  # the app's 422 names the field
             return False
         if body.stream:
