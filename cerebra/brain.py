@@ -58,7 +58,7 @@ from cerebra.observability.trace_steps import answer_attributes, trace_for
 from cerebra.observability.tracing import NO_TRACE, NoTrace, Trace, build_tracing
 from cerebra.offload import Offload
 from cerebra.query_checks import checked_query
-from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, deliver, follows_answer
+from cerebra.sinks import Interaction, LedgerSink, Sink, close_all, publish
 
 if TYPE_CHECKING:
     from cerebra.followups import Followups
@@ -165,16 +165,10 @@ class Brain:
         Router learning lives in the serving process; from here only memory salience
         changes (use `cerebra router feedback` or the HTTP API to teach a running router).
         """
-        from cerebra.runtime import build_memory_store
+        from cerebra.runtime import feedback_parts
 
         settings = settings or get_settings()
-        from cerebra.db.engine import make_engine
-        from cerebra.db.migrate import upgrade
-
-        settings.ensure_home()
-        engine = make_engine(settings.db_url)  # the database, also when memories live in TinyDB
-        upgrade(engine)
-        store = build_memory_store(settings, engine=engine)
+        engine, store = feedback_parts(settings)
         return cls(models=ModelRegistry(), memory=store, engine=engine, settings=settings)
 
     def new_cancellation(self) -> Cancellation:
@@ -300,16 +294,7 @@ class Brain:
             interaction_record(query, text, usage, trace_id=trace_id, model=model_name,
                                rendered=rendered, latency_ms=latency_ms, hits=prep.hits,
                                stored=stored, routing=routing, cost_usd=cost_usd)))
-        if followups is None:
-            deliver(self.sinks, interaction, trace)
-            trace.end()  # the trace is whole: kept and exported in the background
-            return answer
-        # the audit event (and any sink not marked otherwise) before the answer; the rest after
-        deliver([s for s in self.sinks if not follows_answer(s)], interaction, trace)
-        later = [s for s in self.sinks if follows_answer(s)]
-        if later:
-            followups.add(deliver, later, interaction, trace)
-        followups.add(trace.end)
+        publish(self.sinks, interaction, trace, followups)  # and the trace ends
         return answer
 
     # -- entry points -------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""JSON parsed in C: orjson's `loads`, with the standard library's wherever the two would
-differ, so every document is read exactly as `json.loads` reads it, faster on the hot paths
-(memory rows' metadata, PostgreSQL's JSON results, request bodies, upstream replies).
+"""JSON in C, with the standard library's results: `dumps` is orjson's (compact UTF-8, as
+JSONResponse sends; the standard library's for what orjson refuses, an integer past 64 bits)
+and `loads` is orjson's wherever the two would read a document alike, so every document is
+read exactly as `json.loads` reads it, faster on the hot paths (memory rows' metadata,
+PostgreSQL's JSON results, request bodies, upstream replies).
 
 orjson refuses NaN and Infinity (the standard library reads them) and reads an integer past
 64 bits as a float (the standard library keeps it exact). A document with a run of 19 or
@@ -29,3 +31,12 @@ def loads(text: str | bytes | bytearray) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def dumps(value: Any) -> bytes:
+    """`value` as compact UTF-8 JSON (what JSONResponse sends): orjson, or the standard
+    library for what orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

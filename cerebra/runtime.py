@@ -299,6 +299,15 @@ def schedule_pruning(memory: MemoryStore, engine: Engine, jobs: JobRunner,
     Pruner(prune_expired, interval=interval_s, runner=jobs, name="memory-prune").start()
 
 
+def feedback_parts(settings: Settings) -> tuple[Engine, Any]:
+    """The migrated database (also when memories live in TinyDB) and the memory store a
+    Brain that only records feedback needs (Brain.for_feedback)."""
+    settings.ensure_home()
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    return engine, build_memory_store(settings, engine=engine)
+
+
 def build_memory_store(
     settings: Settings, *, embedder: Any = None, engine: Engine | None = None
 ) -> Any:

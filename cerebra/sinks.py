@@ -23,6 +23,7 @@ from cerebra.observability.ledger import InteractionRecord, Ledger
 from cerebra.observability.tracing import NO_TRACE
 
 if TYPE_CHECKING:
+    from cerebra.followups import Followups
     from cerebra.observability.tracing import NoTrace, Trace
 
 log = logging.getLogger("cerebra.sinks")
@@ -85,6 +86,22 @@ def deliver(sinks: Sequence[Sink], interaction: Interaction,
 def follows_answer(sink: Sink) -> bool:
     """Whether `sink` may receive an interaction after its answer was sent."""
     return bool(getattr(sink, "follows_answer", False))
+
+
+def publish(sinks: Sequence[Sink], interaction: Interaction, trace: Trace | NoTrace,
+            followups: Followups | None = None) -> None:
+    """Deliver a finished interaction and end its trace: all of it now, or with `followups`
+    (a server's) only the sinks that must have it before the answer (the audit event), the
+    rest and the trace's end left to run once the answer is sent."""
+    if followups is None:
+        deliver(sinks, interaction, trace)
+        trace.end()  # the trace is whole: kept and exported in the background
+        return
+    deliver([s for s in sinks if not follows_answer(s)], interaction, trace)
+    later = [s for s in sinks if follows_answer(s)]
+    if later:
+        followups.add(deliver, later, interaction, trace)
+    followups.add(trace.end)
 
 
 def close_all(sinks: Sequence[Sink]) -> None:

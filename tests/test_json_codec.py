@@ -36,3 +36,11 @@ def test_memory_metadata_keeps_a_long_integer_exact() -> None:
     assert loads_json('{"order": 123456789012345678901234567890}', {}) == {
         "order": 123456789012345678901234567890}
     assert loads_json("[]", ()) == () and loads_json(None, {}) == {}
+
+
+def test_dumps_is_compact_utf8_also_for_what_orjson_refuses() -> None:
+    from cerebra.json_codec import dumps
+
+    for value in ({"a": [1, 2.5, "é", None]}, {"big": 2**70, "s": "é"}):
+        assert dumps(value) == json.dumps(value, ensure_ascii=False,
+                                          separators=(",", ":")).encode()

@@ -9,13 +9,11 @@ Errors leave as the same Cerebra errors as the httpx path (via http_errors).
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from cerebra.json_codec import dumps
 from cerebra.models.http_errors import (
     UpstreamError,
     decode_json,
@@ -45,15 +43,6 @@ def _transport_error(exc: BaseException, backend: str, *, streaming: bool) -> Up
         what = "stream broken mid-way" if streaming else "connection broken mid-reply"
         return transport_error(backend, what, exc)
     return transport_error(backend, "cannot reach upstream", exc)
-
-
-def json_bytes(body: Mapping[str, Any]) -> bytes:
-    """A request body as JSON (the session's headers say so): orjson, or the standard
-    library for what orjson does not take (an int past 64 bits)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body).encode()
 
 
 class AioSessions:
@@ -108,7 +97,7 @@ class AioSessions:
         import aiohttp
 
         try:
-            data = json_bytes(body)
+            data = dumps(body)  # JSON, as the session's headers say
             async with self.session().post(self.base_url + path, data=data) as response:
                 content = await response.read()
                 status, headers = response.status, response.headers
@@ -123,7 +112,7 @@ class AioSessions:
         import aiohttp
 
         try:
-            data = json_bytes(body)
+            data = dumps(body)  # JSON, as the session's headers say
             async with self.session().post(self.base_url + path, data=data) as response:
                 if response.status >= 400:
                     content = await response.read()

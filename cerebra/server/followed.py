@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from cerebra.followups import Followups
+from cerebra.json_codec import dumps
 
 
 class FollowedResponse(JSONResponse):
@@ -21,10 +21,7 @@ class FollowedResponse(JSONResponse):
         super().__init__(content, status_code=status_code)
 
     def render(self, content: Any) -> bytes:
-        try:  # the same bytes as JSONResponse's compact UTF-8, encoded in C
-            return orjson.dumps(content)
-        except TypeError:  # what orjson does not take (an int past 64 bits): the stdlib's
-            return super().render(content)
+        return dumps(content)  # JSONResponse's compact UTF-8, encoded in C
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
