@@ -1,6 +1,7 @@
 """The integrity checks of the SQL memory backends (cerebra.memory.integrity): SQLite
 (FTS5 table, embedding BLOBs, the usearch/FAISS index replayed from `memory_vec_log`) and
-PostgreSQL (`terms`/`tsv` and `embedding_vec`/`embedding_dim` in the row itself).
+PostgreSQL (`terms`/`tsv` and `embedding_vec`/`embedding_dim` in the row itself, the row's
+mirror in `memory_text`, which a rewrite of the row's terms restores through its trigger).
 
 Repairs write through the same paths ordinary writes use: SQLite vector changes are
 appended to `memory_vec_log`, so every process's index (this one's and a running server's)
@@ -232,8 +233,13 @@ class PostgresCheck(_SQLCheck):
             "vector_dims(embedding_vec) AS dim, embedding_dim FROM memories ORDER BY id")).all())
 
     def _indexed(self, conn: Connection) -> dict[int, str]:
+        # Searches rank from memory_text (revision 0036): a row missing there, or one that
+        # no longer mirrors the memory's terms, scope or expiry, is not indexed.
+        from cerebra.memory.postgres import TEXT_DIFFERS
+
         return {int(r[0]): str(r[1]) for r in conn.execute(text(
-            "SELECT id, terms FROM memories WHERE terms IS NOT NULL AND tsv IS NOT NULL"))}
+            "SELECT m.id, m.terms FROM memories m JOIN memory_text x ON x.id = m.id "
+            f"WHERE m.terms IS NOT NULL AND m.tsv IS NOT NULL AND NOT {TEXT_DIFFERS}"))}
 
     def _index_problems(self, conn: Connection, backend: Any,
                         rows: Sequence[Any]) -> list[Problem]:

@@ -1,12 +1,13 @@
 """PostgreSQL memory backend: tsvector over the normalised terms, pgvector HNSW for vectors.
 
-Rows carry their own full-text terms (`terms`, with a generated `tsv` column and a GIN
-index) and their vector (`embedding_vec`, with `embedding_dim`), so one INSERT is the whole
-write and a transaction can never leave a memory half-indexed. Vectors of any dimension
-share the column; each dimension gets its own partial HNSW expression index
-(`embedding_vec::vector(d)` with `vector_ip_ops`), created on first use. Vector queries run
-with `hnsw.iterative_scan = relaxed_order`, so scope, tag and metadata filters are applied
-inside the index scan instead of after a top-k cut.
+Rows carry their own full-text terms (`terms`, with a generated `tsv` column, copied by a
+trigger into the narrow `memory_text` table that full-text search ranks from, with its GIN
+index: revision 0036) and their vector (`embedding_vec`, with `embedding_dim`), so one
+INSERT is the whole write and a transaction can never leave a memory half-indexed. Vectors
+of any dimension share the column; each dimension gets its own partial HNSW expression
+index (`embedding_vec::vector(d)` with `vector_ip_ops`), created on first use. Vector
+queries run with `hnsw.iterative_scan = relaxed_order`, so scope, tag and metadata filters
+are applied inside the index scan instead of after a top-k cut.
 
 Full-text ranking (ts_rank) reads the tsvector of every match, so in scopes of
 TEXT_BUDGET_FROM_DOCS memories or more the query keeps its rarest terms while their
@@ -31,6 +32,11 @@ from cerebra.memory.filters import Node
 from cerebra.memory.sqlbase import SQLMemoryBackend
 from cerebra.memory.sqlvocab import scope_sql, stored_scope, tag_sql
 from cerebra.memory.termstats import rarest_within, scope_counts
+
+# A memory_text row that no longer mirrors its memory (cerebra.memory.integrity_sql too).
+TEXT_DIFFERS = ("(x.tsv <> m.tsv OR x.tenant_id <> m.tenant_id OR x.user_id <> m.user_id "
+                 "OR x.agent_id <> m.agent_id OR x.session_id <> m.session_id "
+                 "OR x.expires_at IS DISTINCT FROM m.expires_at)")
 
 TEXT_POSTINGS_BUDGET = 3_000
 TEXT_BUDGET_FROM_DOCS = 5_000  # smaller scopes always get every query term (as SQLite)
@@ -198,14 +204,15 @@ class PostgresBackend(SQLMemoryBackend):
         if docs >= TEXT_BUDGET_FROM_DOCS:  # ranking reads every match's tsvector: cap them
             unique = rarest_within(unique, df, TEXT_POSTINGS_BUDGET)
         query = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in unique)
-        scope_where, params = scope_sql(scope)
+        scope_where, params = scope_sql(scope, "x")
         tags_where, tag_params = tag_sql(tags)
         filt, filt_params = self.where_sql(where)
+        rows_join = " JOIN memories m ON m.id = x.id" if tags_where or filt else ""
         sql = (
-            "SELECT m.id, ts_rank(m.tsv, q, 1) AS rank FROM memories m, "
+            f"SELECT x.id, ts_rank(x.tsv, q, 1) AS rank FROM memory_text x{rows_join}, "
             "to_tsquery('simple', :q) q "
-            f"WHERE m.tsv @@ q AND {scope_where}{tags_where}{filt} "
-            f"ORDER BY rank DESC, m.id LIMIT {int(limit)}"
+            f"WHERE x.tsv @@ q AND {scope_where}{tags_where}{filt} "
+            f"ORDER BY rank DESC, x.id LIMIT {int(limit)}"
         )
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -277,10 +284,12 @@ class PostgresBackend(SQLMemoryBackend):
         with self.engine.connect() as conn:
             row = conn.execute(
                 text(
-                    "SELECT count(*), count(*) FILTER (WHERE tsv IS NULL OR "
-                    "(terms <> '' AND tsv = ''::tsvector)), "
-                    "count(*) FILTER (WHERE embedding_model IS NOT NULL AND "
-                    "embedding_vec IS NULL) FROM memories"
+                    "SELECT count(*), count(*) FILTER (WHERE m.tsv IS NULL OR "
+                    "(m.terms <> '' AND m.tsv = ''::tsvector) OR x.id IS NULL OR "
+                    f"{TEXT_DIFFERS}), "
+                    "count(*) FILTER (WHERE m.embedding_model IS NOT NULL AND "
+                    "m.embedding_vec IS NULL) "
+                    "FROM memories m LEFT JOIN memory_text x ON x.id = m.id"
                 )
             ).one()
         return {

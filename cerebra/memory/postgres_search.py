@@ -11,8 +11,10 @@ JSON values, so a search costs one round trip to the server:
   (memory_scope_terms / memory_scope_stats, as cerebra.memory.termstats reads them);
 - `kept`: the query's terms, rarest first while their postings fit TEXT_POSTINGS_BUDGET in
   scopes of TEXT_BUDGET_FROM_DOCS memories or more (`rarest_within`, in SQL);
-- `t`: full text, ts_rank over the kept terms' tsquery; `v`: vectors, the HNSW index's
-  inner-product order with the scope, tag and metadata filters inside the scan;
+- `t`: full text, ts_rank over the kept terms' tsquery, read from the narrow `memory_text`
+  table (revision 0036; the memories' rows joined only for tag or metadata filters);
+  `v`: vectors, the HNSW index's inner-product order with the scope, tag and metadata
+  filters inside the scan;
 - `ex`: the scope's expired rows, whose terms the statistics subtract;
 - the rows (COLUMNS and indexed terms) of every candidate and expired row.
 
@@ -92,8 +94,10 @@ def statement(
 ) -> tuple[str, dict[str, Any]]:
     """The one statement and its parameters (`:words` and `:qv` are the caller's)."""
     live, live_params = scope_sql(scope, now=now)
+    text_live, _ = scope_sql(scope, "x", now=now)  # the same parameters, on memory_text
     tags_where, tag_params = tag_sql(tags)
     filt, filt_params = host.where_sql(where)
+    rows_join = " JOIN memories m ON m.id = x.id" if tags_where or filt else ""
     stats_s, stats_params = _stats_where(scope, "s")
     stats_m, _ = _stats_where(scope, "m")
     distance = f"(m.embedding_vec::vector({dim}) <#> CAST(:qv AS vector({dim})))"
@@ -117,9 +121,10 @@ kept AS (
      OR r.rn = 1 OR r.cum <= {int(text_postings_budget)}),
 q AS (SELECT to_tsquery('simple', string_agg({_QUOTED}, ' | ')) AS q FROM kept k),
 t AS (
-  SELECT m.id, ts_rank(m.tsv, (SELECT q.q FROM q), 1)::float8 AS rank FROM memories m
-  WHERE m.tsv @@ (SELECT q.q FROM q) AND {live}{tags_where}{filt}
-  ORDER BY 2 DESC, m.id LIMIT {int(limit)}),
+  SELECT x.id, ts_rank(x.tsv, (SELECT q.q FROM q), 1)::float8 AS rank
+  FROM memory_text x{rows_join}
+  WHERE x.tsv @@ (SELECT q.q FROM q) AND {text_live}{tags_where}{filt}
+  ORDER BY 2 DESC, x.id LIMIT {int(limit)}),
 v AS (
   SELECT m.id, {distance} AS dist FROM memories m
   WHERE m.embedding_dim = {int(dim)} AND {live}{tags_where}{filt}

@@ -175,6 +175,59 @@ def test_unreachable_postgres_vector_is_named_and_fixed(tmp_path: Path,
     store.backend.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("damage", [
+    "DELETE FROM memory_text WHERE id = :i",
+    "UPDATE memory_text SET tsv = ''::tsvector WHERE id = :i",
+    "UPDATE memory_text SET agent_id = 'someone-else' WHERE id = :i",
+    "UPDATE memory_text SET expires_at = 1 WHERE id = :i",
+])
+def test_postgres_full_text_mirror_is_named_and_rebuilt(damage: str, tmp_path: Path,
+                                                         request: pytest.FixtureRequest) -> None:
+    """Searches rank from `memory_text`: a row missing there, or one that no longer mirrors
+    the memory's terms, scope or expiry, hides the memory from full text until repaired."""
+    store = MemoryStore(make_backend("postgres", tmp_path, request), FakeEmbedder())
+    uid = _ids(store)[2]
+    row = store.get(uid)
+    assert row is not None and _found_by_text(store, uid)
+    _sql(store, damage, i=row.row_id)
+    assert not _found_by_text(store, uid)
+    assert store.backend.integrity()["missing_text"] == 1
+    assert _kinds(store.backend, uid) == {"missing_text"}
+    fixed = repair(store.backend, store.embedder)
+    assert fixed.ok, fixed.to_dict()
+    assert _found_by_text(store, uid)
+    assert store.backend.integrity()["missing_text"] == 0
+    store.backend.close()
+
+
+@pytest.mark.postgres
+def test_postgres_full_text_mirror_follows_every_write(tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    """The trigger copies inserts and changes of text into `memory_text` in the same
+    transaction, and a deleted memory's row goes with it."""
+    store = MemoryStore(make_backend("postgres", tmp_path, request), FakeEmbedder())
+    uids = _ids(store)
+
+    def mirrored() -> dict[int, str]:
+        with store.backend.engine.connect() as conn:  # type: ignore[attr-defined]
+            return {int(r[0]): str(r[1]) for r in conn.execute(text(
+                "SELECT x.id, x.tsv::text FROM memory_text x JOIN memories m ON m.id = x.id "
+                "WHERE x.tsv = m.tsv AND x.agent_id = m.agent_id"))}
+
+    assert len(mirrored()) == 3
+    store.update(uids[0], text="Alice moved the green tea to the kitchen shelf")
+    row = store.get(uids[0])
+    assert row is not None and "kitchen" in mirrored()[row.row_id]
+    assert _found_by_text(store, uids[0])
+    store.delete(uids[1])
+    assert len(mirrored()) == 2
+    with store.backend.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(text("SELECT count(*) FROM memory_text")).scalar_one() == 2
+    assert verify(store.backend, store.embedder).ok
+    store.backend.close()
+
+
 def test_report_serialises_each_problem(store: MemoryStore) -> None:
     uid = _ids(store)[0]
     column = "embedding_vec" if store.backend.name == "postgres" else "embedding"
