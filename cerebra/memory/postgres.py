@@ -35,8 +35,8 @@ from cerebra.memory.termstats import rarest_within, scope_counts
 
 # A memory_text row that no longer mirrors its memory (cerebra.memory.integrity_sql too).
 TEXT_DIFFERS = ("(x.tsv <> m.tsv OR x.tenant_id <> m.tenant_id OR x.user_id <> m.user_id "
-                 "OR x.agent_id <> m.agent_id OR x.session_id <> m.session_id "
-                 "OR x.expires_at IS DISTINCT FROM m.expires_at)")
+                "OR x.agent_id <> m.agent_id OR x.session_id <> m.session_id "
+                "OR x.expires_at IS DISTINCT FROM m.expires_at)")
 
 TEXT_POSTINGS_BUDGET = 3_000
 TEXT_BUDGET_FROM_DOCS = 5_000  # smaller scopes always get every query term (as SQLite)

@@ -2,10 +2,9 @@
 
 `memory_text` holds, per memory, what the full-text pool of a search reads: the scope
 columns, the expiry and the tsvector (copied from the row's generated `tsv`). ts_rank reads
-the tsvector of every match; in the wide `memories` rows (text, metadata, a 384-float
-vector: ~3 rows a page, ~270 MB at 100k memories) that was a random page read per match,
-1.7-13 ms for 500 matches at 100k by how many pages were cached; this table is ~30 rows a
-page and stays cached.
+the tsvector of every match; from the wide `memories` rows (text, metadata, the vector's
+TOAST pointer: an 86 MB heap at 110k memories) that was a heap page per match — 635 pages
+for 734 matches in a 100k scope, 2.4 ms with every page in shared buffers, more when not.
 
 A trigger on `memories` keeps it in the same transaction as every write (insert, a change
 of terms, scope or expiry; a deleted memory's row goes by the foreign key's cascade), so no
