@@ -106,6 +106,7 @@ class BuiltinEngine:
         pii = constitution.pii
         self._pii = {PIIKind(k): PIIAction(getattr(pii, k)) for k in PIIKind}
         self._pii_stages = set(pii.stages)
+        self._pii_kinds = [k for k, a in self._pii.items() if a is not PIIAction.ALLOW]
 
     def evaluate(self, stage: Stage, text: str, context: PolicyContext) -> Decision:
         decisions: list[Decision] = []
@@ -127,10 +128,9 @@ class BuiltinEngine:
         return combine(decisions)
 
     def _pii_decisions(self, text: str) -> list[Decision]:
-        kinds = [k for k, a in self._pii.items() if a is not PIIAction.ALLOW]
-        if not kinds:
+        if not self._pii_kinds:
             return []
-        findings = find_pii(text, kinds)
+        findings = find_pii(text, self._pii_kinds)
         if not findings:
             return []
         out: list[Decision] = []

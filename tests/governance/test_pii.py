@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cerebra.governance import pii
 from cerebra.governance.pii import PIIKind, find_pii, iban_valid, luhn_valid, redact
 
 
@@ -131,3 +132,37 @@ def test_redaction_replaces_each_finding_and_keeps_the_rest() -> None:
     text = "Mail bob@example.com, card 4111 1111 1111 1111, call +44 20 7946 0958."
     out = redact(text, find_pii(text, [PIIKind.EMAIL, PIIKind.CARD]))
     assert out == ("Mail [EMAIL REDACTED], card [CARD REDACTED], call +44 20 7946 0958.")
+
+
+def every_detector(text: str) -> list[tuple[str, int, int]]:
+    """What find_pii found before its pre-checks: every detector run on every text."""
+    taken: list[tuple[str, int, int]] = []
+    for kind, detect in pii.DETECTORS.items():
+        for start, end in detect(text):
+            if not any(start < e and s < end for _, s, e in taken):
+                taken.append((kind.value, start, end))
+    return sorted(taken, key=lambda t: t[1])
+
+
+FRAGMENTS = [
+    # whole findings of each kind
+    "ann.lee@example.org", "ck-Abcdefghijklmnop1234", "sk-proj_0123456789abcdefXYZ",
+    "AKIAABCDEFGHIJKLMNOP", "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n", "+44 20 7946 0958",
+    "(555) 123-4567", "4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32",
+    "DE89370400440532013000", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3",
+    # pieces and look-alikes
+    "sk-", "ck-", "AKIA", "ASIA", "@", ".com", "2024-05-01", "x" * 16, " ", "-", "\n", "é",
+    "٣",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=6), max_size=12))
+def test_the_pre_checks_skip_only_scans_that_could_not_match(parts: list[str]) -> None:
+    # find_pii skips a kind when the text lacks what its pattern needs (a digit, an "@",
+    # a secret's literal mark): the findings are what running every scan finds
+    text = "".join(parts)
+    found = [(f.kind.value, f.start, f.end) for f in find_pii(text)]
+    assert found == every_detector(text)
+    if pii._SECRETS.search(text):
+        assert any(mark in text for mark in pii._SECRET_MARKS)
