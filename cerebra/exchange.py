@@ -54,6 +54,15 @@ class Query:
     # route); None: the Brain decides (cerebra/observability/tracing.py)
     trace: Trace | NoTrace | None = field(default=None, compare=False, repr=False)
 
+    def annotated(self, *notes: Annotation) -> Query:
+        """This query with `notes` after its annotations: what `dataclasses.replace` would
+        give, without rebuilding every field through `__init__` (0.8 against 6.7 µs; a
+        guard annotates on every request)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "annotations", (*self.annotations, *notes))
+        return new
+
     @property
     def user_id(self) -> str:
         return self.context.user_id

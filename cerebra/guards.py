@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cerebra.errors import CerebraError
@@ -80,7 +79,7 @@ class BaseGuard:
 
     def annotate(self, query: Query, message: str, **data: object) -> Query:
         note = Annotation(source=self.name, message=message, data=dict(data))
-        return replace(query, annotations=(*query.annotations, note))
+        return query.annotated(note)
 
 
 def run_before(guards: Sequence[Guard], query: Query) -> Query:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from cerebra.auth.limit_store import LimitStore
@@ -173,7 +173,7 @@ class LimitsGuard(BaseGuard):
         cost = "" if quote is None else f", up to ${quote.cost / NANO:.6f}"
         held = Held(source=self.name, message=f"reserved {len(checks)} limits{cost}",
                     reservation=reservation)
-        return replace(query, annotations=(*query.annotations, held))
+        return query.annotated(held)
 
     def settle(self, query: Query, answer: Answer | None) -> None:
         for note in query.annotations:
