@@ -18,8 +18,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from cerebra.auth.principal import Role
 from cerebra.context import RequestContext
 from cerebra.exchange import Query
 from cerebra.governance.constitution import Loaded, Permissions, PermissionTable, Stage
@@ -71,10 +73,12 @@ class PolicyGuard(BaseGuard):
         if self.constitution is None:
             return query
         table = self.constitution.doc.permissions
+        if not table.roles and not table.agents:
+            return query  # no role or agent is restricted
         model = query.model or self.default_model
         tools = _tool_names(query.extra.get("tools"))
         principal = query.context.principal
-        roles = sorted(r.value for r in principal.roles) if principal else []
+        roles = role_names(principal.roles) if principal else ()
         agents = {a for a in (principal.agent_id if principal else "", query.agent_id) if a}
         for who, perms in permission_checks(table, roles, agents):
             self._require(query, model, tools, perms, who)
@@ -152,7 +156,7 @@ class PolicyGuard(BaseGuard):
             tenant_id=query.tenant_id, user_id=query.user_id,
             agent_id=(principal.agent_id if principal and principal.agent_id
                       else query.agent_id),
-            roles=tuple(sorted(r.value for r in principal.roles)) if principal else (),
+            roles=role_names(principal.roles) if principal else (),
             model=query.model or self.default_model, final=final, prompt=query.prompt,
         )
 
@@ -192,6 +196,12 @@ def permission_checks(table: PermissionTable, roles: Iterable[str],
         if agent in table.agents:
             out.append((f"agent:{agent}", [table.agents[agent]]))
     return out
+
+
+@lru_cache(maxsize=64)
+def role_names(roles: frozenset[Role]) -> tuple[str, ...]:
+    """A principal's roles as sorted names (a few sets of roles recur on every request)."""
+    return tuple(sorted(r.value for r in roles))
 
 
 def _allows(patterns: list[str] | None, name: str) -> bool:
