@@ -22,15 +22,18 @@ LoCoMo-format file, in LoCoMo's own format (so `cerebra bench memory` runs it un
   question never names the speaker of a turn);
 - each question of the source conversation (categories 1-4, well-formed evidence) keeps
   its text and category; its evidence ids are mapped to the derived turns that now contain
-  them (duplicates merged). LLM-written summaries and observations are dropped.
+  them (duplicates merged). LLM-written summaries and observations are dropped;
+- with `evidence_in="user"`, every evidence utterance of the haystack's own conversation
+  begins a user turn (the assistant turn before it ends there), so that evidence sits in
+  short user turns between long assistant turns, as in LongMemEval.
 
 What it can tell: whether retrieval copes with long memories whose relevant sentence is one
 of ~20 inside them, whose whole-text embedding is truncated (MiniLM reads 256 word pieces),
 with distractor sessions around them and no usable speaker names. What it cannot tell: its
 questions are LoCoMo's (not about standing instructions, preferences stated to an assistant
 or knowledge updates), its long turns are transcripts rather than written answers, evidence
-sits mostly in assistant turns (in LongMemEval mostly in user turns), and several evidence
-ids often collapse into one long turn, which makes recall@k easier than on the source.
+sits mostly in assistant turns unless `evidence_in="user"` (in LongMemEval mostly in user
+turns), and several evidence ids often collapse into one long turn, which makes recall@k easier than on the source.
 Figures on it are a development signal, not a stand-in for the real benchmark.
 """
 
@@ -82,8 +85,10 @@ def _regroup(
     min_chars: int,
     max_chars: int,
     rename: dict[str, str],
+    starts: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str, list[str]]]:
-    """(speaker, text, source dia_ids) of the derived turns of one session."""
+    """(speaker, text, source dia_ids) of the derived turns of one session; an utterance
+    whose dia_id is in `starts` always begins a user turn."""
     out: list[tuple[str, str, list[str]]] = []
     i = 0
     while i < len(items):
@@ -94,6 +99,8 @@ def _regroup(
         ids: list[str] = []
         size = 0
         while i < len(items) and size < target:
+            if str(items[i].get("dia_id", "")) in starts:
+                break
             piece = _utterance(items[i], rename)
             if parts and size + len(piece) + 1 > max_chars:
                 break
@@ -119,10 +126,16 @@ def derive_long_turns(
     min_chars: int = 1500,
     max_chars: int = 2500,
     distractors: int = 2,
+    evidence_in: str = "any",
 ) -> list[dict[str, Any]]:
-    """The derived dataset (a JSON-ready list in LoCoMo's format); see the module doc."""
+    """The derived dataset (a JSON-ready list in LoCoMo's format); see the module doc.
+    `evidence_in="user"` puts every evidence utterance at the start of a user turn (the
+    long assistant turns then only surround it, as in LongMemEval); "any" lets it fall
+    where the regrouping puts it (mostly inside assistant turns)."""
     if not 0 < min_chars <= max_chars:
         raise InvalidInput("need 0 < min_chars <= max_chars", field="min_chars")
+    if evidence_in not in ("any", "user"):
+        raise InvalidInput("evidence_in must be 'any' or 'user'", field="evidence_in")
     rng = random.Random(seed)
     out = []
     for index, raw in enumerate(source):
@@ -139,12 +152,17 @@ def derive_long_turns(
                 when = parse_session_date(date) or 0.0
                 sessions.append((when, j, n, j == index, date, items, rename))
         sessions.sort(key=lambda s: (s[0], s[1], s[2]))
+        starts = frozenset(
+            str(e) for item in raw.get("qa", []) or [] if isinstance(item, dict)
+            for e in item.get("evidence") or [] if isinstance(e, str)
+        ) if evidence_in == "user" else frozenset()
         conversation: dict[str, Any] = {"speaker_a": USER, "speaker_b": ASSISTANT}
         where: dict[str, str] = {}  # source dia_id (owner's sessions) -> derived dia_id
         for number, (_, _, _, own, date, items, rename) in enumerate(sessions, start=1):
             turns = []
             for k, (speaker, text, ids) in enumerate(
-                _regroup(items, rng, min_chars, max_chars, rename), start=1
+                _regroup(items, rng, min_chars, max_chars, rename, starts if own else frozenset()),
+                start=1,
             ):
                 dia_id = f"D{number}:{k}"
                 turns.append({"speaker": speaker, "dia_id": dia_id, "text": text})

@@ -64,3 +64,32 @@ def test_the_loader_reads_the_derived_file(tmp_path: Path) -> None:
     convs = load_locomo(tmp_path / "long.json")
     assert len(convs) == 2 and summary["questions"] == sum(len(c.questions) for c in convs)
     assert all(q.evidence for c in convs for q in c.questions)
+
+
+def test_evidence_in_user_turns_begins_a_user_turn_with_each_evidence_utterance() -> None:
+    data = derive_long_turns(SOURCE, seed=3, min_chars=300, max_chars=500, distractors=1,
+                             evidence_in="user")
+    first = data[0]
+    turns = _turns(first)
+    evidence = [e for q in first["qa"] for e in q["evidence"]]
+    assert evidence and all(turns[e]["speaker"] == USER for e in evidence)
+    for q, source_q in zip(first["qa"], SOURCE[0]["qa"], strict=False):
+        n = int(source_q["evidence"][0].split(":")[1]) - 1
+        starts = [turns[e]["text"] for e in q["evidence"]]
+        assert any(t.startswith("Ann: x utterance 2-") or t.startswith("Ben: x utterance 2-")
+                   for t in starts)
+        assert all(f" utterance {s}-{n} " in t for s, t in zip((2, 3), starts, strict=True))
+    # the default leaves most evidence inside the long assistant turns
+    plain = derive_long_turns(SOURCE, seed=3, min_chars=300, max_chars=500, distractors=1)
+    plain_turns = _turns(plain[0])
+    assert any(plain_turns[e]["speaker"] == ASSISTANT
+               for q in plain[0]["qa"] for e in q["evidence"])
+
+
+def test_an_unknown_evidence_placement_is_refused() -> None:
+    import pytest
+
+    from cerebra.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="evidence_in"):
+        derive_long_turns(SOURCE, evidence_in="assistant")
