@@ -33,7 +33,8 @@ with distractor sessions around them and no usable speaker names. What it cannot
 questions are LoCoMo's (not about standing instructions, preferences stated to an assistant
 or knowledge updates), its long turns are transcripts rather than written answers, evidence
 sits mostly in assistant turns unless `evidence_in="user"` (in LongMemEval mostly in user
-turns), and several evidence ids often collapse into one long turn, which makes recall@k easier than on the source.
+turns), and several evidence ids often collapse into one long turn, which makes recall@k
+easier than on the source.
 Figures on it are a development signal, not a stand-in for the real benchmark.
 """
 
