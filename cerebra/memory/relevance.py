@@ -23,7 +23,7 @@ were calibrated with
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -95,15 +95,21 @@ def _idf(df: int, docs: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def coverage(query_terms: Sequence[str], stats: TermStats) -> dict[int, float]:
-    """IDF-weighted share of the query's distinct terms held by each row of `stats`."""
+def coverage(
+    query_terms: Sequence[str], stats: TermStats, rows: Iterable[int] | None = None
+) -> dict[int, float]:
+    """IDF-weighted share of the query's distinct terms held by each row of `stats` (only
+    those of `rows` that it has, when given: a search needs it for its top k, not for its
+    few hundred candidates)."""
     unique = [t for t in dict.fromkeys(query_terms) if t]
     weights = {t: _idf(int(stats.df.get(t, 0)), stats.docs) for t in unique}
     total = sum(weights.values())
     if total <= 0:
         return {}
     out: dict[int, float] = {}
-    for row_id, doc in stats.doc_terms.items():
+    docs = stats.doc_terms
+    wanted = docs.items() if rows is None else ((r, docs[r]) for r in rows if r in docs)
+    for row_id, doc in wanted:
         held = set(doc)
         out[row_id] = sum(w for t, w in weights.items() if t in held) / total
     return out
@@ -118,7 +124,8 @@ def with_evidence(
     """The hits with their absolute evidence (cosine, and coverage when `stats` is known)."""
     cosines = {c.row_id: float(c.score) for c in vector_pool}
     pool_floor = min(cosines.values(), default=0.0)
-    covered = coverage(query_terms, stats) if stats is not None else None
+    covered = (None if stats is None
+               else coverage(query_terms, stats, [h.memory.row_id for h in hits]))
     out = []
     for hit in hits:
         evidence = {COSINE: cosines.get(hit.memory.row_id, pool_floor)}

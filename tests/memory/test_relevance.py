@@ -34,6 +34,9 @@ def test_coverage_weighs_terms_by_rarity_and_counts_unknown_ones_against() -> No
     assert 0 < held[2] < 0.5  # the common term is worth less than the rare one
     unknown = coverage(["alic", "tea", "quark"], stats)  # no memory holds "quark"
     assert unknown[1] < 0.7
+    # only the rows asked for (a search's top k), with the same values; unknown rows skipped
+    assert coverage(["alic", "tea"], stats, [2, 7]) == {2: held[2]}
+    assert coverage(["alic", "tea"], stats, []) == {}
 
 
 def test_floor_keeps_what_reaches_it() -> None:
