@@ -97,6 +97,7 @@ def serve(
     from cerebra.cli.preflight import bind_socket, check_engine, check_signature, tls_options
     from cerebra.observability.logging import configure_logging
     from cerebra.server.app import create_app
+    from cerebra.server.heap import freeze_startup_heap
 
     settings = get_settings()
     host = host or settings.server.host
@@ -124,6 +125,7 @@ def serve(
             config = uvicorn.Config(
                 application, host=host, port=port, log_config=None, access_log=False, **tls
             )
+            freeze_startup_heap()  # what start-up loaded is never walked by the GC again
             uvicorn.Server(config).run(sockets=[sock])
         finally:
             brain.close()
