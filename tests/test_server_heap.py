@@ -34,7 +34,8 @@ def test_startup_garbage_is_collected_and_the_living_heap_frozen(unfrozen: None)
     dead = _cycle()  # unreachable, but only the cyclic collector can free it
     frozen = freeze_startup_heap()
     assert dead() is None  # collected before the freeze, not kept forever
-    assert frozen == gc.get_freeze_count() > 0
+    # frozen objects freed since (another thread's, in a busy process) leave the count
+    assert frozen >= gc.get_freeze_count() > 0
     assert not gc.is_tracked(kept) or kept not in gc.get_objects()  # out of the GC's walk
     later = _cycle()  # made while serving
     assert later() is not None
