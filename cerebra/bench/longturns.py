@@ -100,13 +100,14 @@ def _regroup(
         ids: list[str] = []
         size = 0
         while i < len(items) and size < target:
-            if str(items[i].get("dia_id", "")) in starts:
+            dia_id = str(items[i].get("dia_id", ""))
+            if dia_id in starts:
                 break
             piece = _utterance(items[i], rename)
             if parts and size + len(piece) + 1 > max_chars:
                 break
             parts.append(piece)
-            ids.append(str(items[i].get("dia_id", "")))
+            ids.append(dia_id)
             size += len(piece) + 1
             i += 1
         if parts:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cerebra.bench.locomo import load_locomo
 from cerebra.bench.longturns import ASSISTANT, USER, derive_long_turns, write_long_turns
+from cerebra.errors import InvalidInput
 
 
 def conversation(sid: str, a: str, b: str, sessions: int = 3, turns: int = 40) -> dict[str, Any]:
@@ -87,9 +90,5 @@ def test_evidence_in_user_turns_begins_a_user_turn_with_each_evidence_utterance(
 
 
 def test_an_unknown_evidence_placement_is_refused() -> None:
-    import pytest
-
-    from cerebra.errors import InvalidInput
-
     with pytest.raises(InvalidInput, match="evidence_in"):
         derive_long_turns(SOURCE, evidence_in="assistant")
