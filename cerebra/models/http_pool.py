@@ -1,10 +1,11 @@
 """One pooled HTTP connection set per remote backend: JSON calls and server-sent events.
 
 Each `HttpPool` owns one `httpx.Client` (thread-safe, shared by every sync caller) and, for
-async callers, one aiohttp session per event loop (see `http_aio`: several times less
-overhead per request than httpx's async client) — or one `httpx.AsyncClient` per loop when
-an async httpx transport is given (tests) or aiohttp is missing. All keep-alive, all built
-on first use. Every failure leaves as a Cerebra error (see `http_errors`).
+async callers, a pool of lean HTTP/1.1 connections per event loop (see `http_lean`: a
+fraction of the Python per request of httpx's async client or aiohttp's) — or one
+`httpx.AsyncClient` per loop when an async httpx transport is given (tests) or httptools is
+missing. All keep-alive, all built on first use. Every failure leaves as a Cerebra error
+(see `http_errors`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from cerebra.models import http_aio
+from cerebra.models import http_lean
 from cerebra.models.http_errors import decode_json, error_from_response, error_from_transport
 
 
@@ -102,9 +103,9 @@ class HttpPool:
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._async: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self._aio: http_aio.AioSessions | None = None
-        if async_transport is None and http_aio.available():
-            self._aio = http_aio.AioSessions(
+        self._lean: http_lean.LeanSessions | None = None
+        if async_transport is None and http_lean.available():
+            self._lean = http_lean.LeanSessions(
                 self.base_url,
                 backend=backend,
                 headers=self.headers,
@@ -152,8 +153,8 @@ class HttpPool:
 
     async def aclose(self) -> None:
         self.close()
-        if self._aio is not None:
-            await self._aio.aclose()
+        if self._lean is not None:
+            await self._lean.aclose()
         loop = asyncio.get_running_loop()
         client = self._async.pop(loop, None)
         if client is not None:
@@ -170,8 +171,8 @@ class HttpPool:
         return decode_json(response.content, self.backend)
 
     async def apost_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        if self._aio is not None:
-            return await self._aio.post_json(path, body)
+        if self._lean is not None:
+            return await self._lean.post_json(path, body)
         try:
             response = await self.async_client().post(path, json=body)
         except httpx.HTTPError as exc:
@@ -202,8 +203,8 @@ class HttpPool:
         self, path: str, body: Mapping[str, Any]
     ) -> AsyncGenerator[SSEEvent, None]:
         decoder = SSEDecoder()
-        if self._aio is not None:
-            async for line in self._aio.post_lines(path, body):
+        if self._lean is not None:
+            async for line in self._lean.post_lines(path, body):
                 event = decoder.feed(line)
                 if event is not None:
                     yield event
