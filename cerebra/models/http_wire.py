@@ -53,6 +53,7 @@ class WireConnection(asyncio.Protocol):
         self._until_close = False
         self._decoder: Any = None
         self._busy = False
+        self._interim = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,7 +66,10 @@ class WireConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(ConnectionBroken("the server switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionBroken(f"not an HTTP/1.1 reply: {exc}"))
+            if self.done:  # bytes after a complete reply: it stands, the connection does not
+                self.close()
+            else:
+                self._fail(ConnectionBroken(f"not an HTTP/1.1 reply: {exc}"))
         self._wake()
 
     def eof_received(self) -> bool:
@@ -82,12 +86,19 @@ class WireConnection(asyncio.Protocol):
         self._wake()
 
     # -- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if not self._busy:  # a reply to no request: stop parsing (data_received decides)
+            raise ConnectionBroken("the server sent a reply nobody asked for")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         self.headers[key] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
+        if 100 <= self.status < 200 and self.status != 101:
+            self._interim = True  # 100 Continue, 103 Early Hints: the reply follows
+            return
         self.head_done = True
         headers = self.headers
         self._until_close = (
@@ -112,6 +123,10 @@ class WireConnection(asyncio.Protocol):
             self._chunks.append(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            self.status, self.headers = 0, {}
+            return
         self._finish()
 
     # -- the exchange ----------------------------------------------------------------------

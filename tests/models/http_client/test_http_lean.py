@@ -286,3 +286,18 @@ def test_deflate_is_told_from_its_first_two_bytes_even_one_byte_at_a_time() -> N
         one = _Deflate()
         one.decompress(b"x")
         one.flush()
+
+
+async def test_interim_replies_are_skipped_and_stray_bytes_end_the_connection(
+        scripted: Any) -> None:
+    script, port = await scripted([
+        b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" + ok(b'{"a": 1}'),
+        ok(b'{"a": 2}') + b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",  # one too many
+        ok(b'{"a": 3}'),
+    ])
+    client = sessions(f"http://127.0.0.1:{port}")
+    assert await client.post_json("/x", {}) == {"a": 1}
+    assert await client.post_json("/x", {}) == {"a": 2}  # the reply stands ...
+    assert await client.post_json("/x", {}) == {"a": 3}
+    assert script.connections == 2  # ... its connection, with a stray reply on it, does not
+    await client.aclose()
