@@ -355,9 +355,14 @@ def main() -> None:
     try:
         targets = start_targets(args, work)
         sequential(targets, args.requests)
+        if shutil.which("wrk") is None:
+            print("wrk not found (apt-get install wrk): requests/s come from an asyncio httpx "
+                  "client on the same cores, which caps every target near its own speed",
+                  file=sys.stderr)
         for _ in range(args.rounds):
             for t in targets:
                 rps = wrk_rps(t, args.seconds, args.concurrency, work)
+                t.notes["load_client"] = "wrk" if rps is not None else "httpx-asyncio"
                 t.rps.append(rps if rps is not None
                              else asyncio.run(_load(t, args.seconds, args.concurrency)))
     finally:

@@ -56,6 +56,14 @@ def announce_access(settings: Settings, brain: Brain, url: str) -> str | None:
               "(`cerebra keys create --role admin` makes another)", flush=True)
         return None
     secret, record = identity.create_key("default", role="admin", name="bootstrap admin")
+    from cerebra.auth.principal import local_admin
+    from cerebra.context import RequestContext
+    from cerebra.governance.audit_setup import record_action
+
+    # a key's creation is audited wherever it happens; this one by the server's holder
+    record_action(brain.audit, RequestContext(tenant_id="default", principal=local_admin()),
+                  "key.create", record.id, details={"roles": list(record.roles),
+                                                    "bootstrap": True})
     print(
         "\nauthentication is on; an admin API key was created for this data directory.\n"
         "It is shown only now — keep it (only its hash is stored):\n\n"

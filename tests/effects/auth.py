@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -58,7 +60,7 @@ def _public_metrics(env: Env) -> None:
 
 @effect("CEREBRA_AUTH__BOOTSTRAP_ADMIN_KEY")
 def _bootstrap(env: Env) -> None:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     _, output = serve(env, CEREBRA_AUTH__MODE="on", CEREBRA_AUTH__BOOTSTRAP_ADMIN_KEY="false",
                       CEREBRA_SERVER__PORT=str(free_port()))
@@ -71,6 +73,11 @@ def _bootstrap(env: Env) -> None:
     assert key.startswith("ck-")
     record = IdentityStore(engine).resolve_key(key)
     assert record is not None and record.roles == ("admin",)
+    with engine.connect() as db:  # its creation is in the audit log, as every key's is
+        created = db.execute(text("SELECT actor, target, details FROM audit_log "
+                                  "WHERE action = 'key.create'")).all()
+    assert [(row.target, json.loads(row.details)["bootstrap"]) for row in created] == [
+        (record.id, True)]
     _, again = serve(env, CEREBRA_SERVER__PORT=str(free_port()))  # once only
     assert "CEREBRA_API_KEY=" not in again
     engine.dispose()
