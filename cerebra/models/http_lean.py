@@ -8,7 +8,8 @@ the difference is Python the gateway runs per request (docs/performance.md). Wha
 upstream model server needs is small: POST a JSON body, read a JSON reply or a stream of
 lines, over http or https (the system's trust store and certifi's), keep-alive, chunked,
 sized or read-to-close bodies, gzip or deflate, a connect timeout and a read timeout between
-arrivals. No proxies (aiohttp's session ignored them too) and no redirects (an API endpoint
+arrivals. No proxies (where the environment sets one, HttpPool uses httpx's async client,
+as its sync path does; aiohttp's session had ignored them) and no redirects (an API endpoint
 that redirects a POST is misconfigured; its 3xx is reported as it is).
 
 A pooled connection is reused only if its last reply was complete and keep-alive, it has
@@ -39,12 +40,19 @@ _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connec
                           "content-type", "accept-encoding"})
 
 
-def available() -> bool:
+def available(base_url: str) -> bool:
+    """Whether this client may carry requests to `base_url`: httptools is installed and no
+    proxy is configured for its scheme in the environment (HTTP(S)_PROXY, ALL_PROXY). This
+    client speaks to no proxy; where one is set, httpx's async client applies it (and its
+    NO_PROXY rules) exactly as the sync path's httpx client does."""
     try:
         import httptools  # noqa: F401
     except ImportError:
         return False
-    return True
+    from urllib.request import getproxies
+
+    proxies = getproxies()
+    return not (proxies.get(urlsplit(base_url).scheme) or proxies.get("all"))
 
 
 class _CannotConnect(OSError):

@@ -3,9 +3,9 @@
 Each `HttpPool` owns one `httpx.Client` (thread-safe, shared by every sync caller) and, for
 async callers, a pool of lean HTTP/1.1 connections per event loop (see `http_lean`: a
 fraction of the Python per request of httpx's async client or aiohttp's) — or one
-`httpx.AsyncClient` per loop when an async httpx transport is given (tests) or httptools is
-missing. All keep-alive, all built on first use. Every failure leaves as a Cerebra error
-(see `http_errors`).
+`httpx.AsyncClient` per loop when an async httpx transport is given (tests), a proxy is
+configured in the environment, or httptools is missing. All keep-alive, all built on first
+use. Every failure leaves as a Cerebra error (see `http_errors`).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class HttpPool:
         self._client: httpx.Client | None = None
         self._async: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._lean: http_lean.LeanSessions | None = None
-        if async_transport is None and http_lean.available():
+        if async_transport is None and http_lean.available(self.base_url):
             self._lean = http_lean.LeanSessions(
                 self.base_url,
                 backend=backend,

@@ -301,3 +301,23 @@ async def test_interim_replies_are_skipped_and_stray_bytes_end_the_connection(
     assert await client.post_json("/x", {}) == {"a": 3}
     assert script.connections == 2  # ... its connection, with a stray reply on it, does not
     await client.aclose()
+
+
+async def test_a_proxy_in_the_environment_is_used_as_the_sync_path_uses_it(
+        scripted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cerebra.models.http_pool import HttpPool
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    upstream, up_port = await scripted([ok(b'{"via": "direct"}')])
+    proxy, proxy_port = await scripted([ok(b'{"via": "proxy"}')])
+    direct = HttpPool(f"http://127.0.0.1:{up_port}/v1", backend="test")
+    assert await direct.apost_json("/x", {}) == {"via": "direct"}
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+    proxied = HttpPool(f"http://127.0.0.1:{up_port}/v1", backend="test")
+    assert await proxied.apost_json("/x", {}) == {"via": "proxy"}
+    assert proxy.requests[0].startswith(b"POST http://127.0.0.1:%d/v1/x HTTP/1.1" % up_port)
+    assert len(upstream.requests) == 1  # only the direct one
+    await direct.aclose()
+    await proxied.aclose()
