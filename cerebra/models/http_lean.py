@@ -208,12 +208,13 @@ class LeanSessions:
             conn = await self._connection(pool)
             conn.exchange(request)
             content = await conn.read_all()
+            status, headers = conn.status, conn.headers  # before the pool may lend it again
         except OSError as exc:  # timeouts, ConnectionBroken and TLS errors among them
             raise _error(exc, self.backend, streaming=False) from exc
         finally:
             self._release(pool, conn)
-        if conn.status >= 400:
-            raise error_from_status(conn.status, content, conn.headers, self.backend)
+        if status >= 400:
+            raise error_from_status(status, content, headers, self.backend)
         return decode_json(content, self.backend)
 
     async def post_lines(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[str, None]:
