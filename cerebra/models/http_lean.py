@@ -199,49 +199,62 @@ class LeanSessions:
             pool.idle.clear()
 
     # -- requests --------------------------------------------------------------------------
+    def _exchange(self, path: str, body: Mapping[str, Any]) -> _Exchange:
+        return _Exchange(self, self._pool(), self._request(path, dumps(body)))
+
     async def post_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        request = self._request(path, dumps(body))
-        pool = self._pool()
-        await pool.slots.acquire()
-        conn = None
         try:
-            conn = await self._connection(pool)
-            conn.exchange(request)
-            content = await conn.read_all()
-            status, headers = conn.status, conn.headers  # before the pool may lend it again
+            async with self._exchange(path, body) as conn:
+                content = await conn.read_all()
+                status, headers = conn.status, conn.headers
         except OSError as exc:  # timeouts, ConnectionBroken and TLS errors among them
             raise _error(exc, self.backend, streaming=False) from exc
-        finally:
-            self._release(pool, conn)
         if status >= 400:
             raise error_from_status(status, content, headers, self.backend)
         return decode_json(content, self.backend)
 
     async def post_lines(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[str, None]:
         """The reply's lines (without line endings) as they arrive."""
-        request = self._request(path, dumps(body))
-        pool = self._pool()
-        await pool.slots.acquire()
-        conn = None
         try:
-            conn = await self._connection(pool)
-            conn.exchange(request)
-            await conn.read_head()
-            if conn.status >= 400:
-                content = await conn.read_all()
-                raise error_from_status(conn.status, content, conn.headers, self.backend)
-            pending = b""
-            while (piece := await conn.next_piece()) is not None:
-                pending += piece
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.rstrip(b"\r").decode("utf-8", "replace")
-            if pending:
-                yield pending.rstrip(b"\r").decode("utf-8", "replace")
+            async with self._exchange(path, body) as conn:
+                await conn.read_head()
+                if conn.status >= 400:
+                    content = await conn.read_all()
+                    raise error_from_status(conn.status, content, conn.headers, self.backend)
+                pending = b""
+                while (piece := await conn.next_piece()) is not None:
+                    pending += piece
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        yield line.rstrip(b"\r").decode("utf-8", "replace")
+                if pending:
+                    yield pending.rstrip(b"\r").decode("utf-8", "replace")
         except OSError as exc:
             raise _error(exc, self.backend, streaming=True) from exc
-        finally:
-            self._release(pool, conn)
+
+
+class _Exchange:
+    """One request on a pooled connection: a slot and a connection taken on entry (the
+    request sent), both given back on exit — the connection kept only if fit for reuse."""
+
+    __slots__ = ("_conn", "_pool", "_request", "_sessions")
+
+    def __init__(self, sessions: LeanSessions, pool: _LoopPool, request: bytes) -> None:
+        self._sessions, self._pool, self._request = sessions, pool, request
+        self._conn: WireConnection | None = None
+
+    async def __aenter__(self) -> WireConnection:
+        await self._pool.slots.acquire()
+        try:
+            conn = self._conn = await self._sessions._connection(self._pool)
+            conn.exchange(self._request)
+        except BaseException:
+            self._sessions._release(self._pool, self._conn)
+            raise
+        return conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._sessions._release(self._pool, self._conn)
 
 
 __all__ = ["ConnectionBroken", "LeanSessions", "available"]
