@@ -33,7 +33,8 @@ from cerebra.models.http_errors import (
     error_from_status,
     transport_error,
 )
-from cerebra.models.http_wire import ConnectionBroken, WireConnection
+from cerebra.models.http_wire import WireConnection
+from cerebra.models.loop_local import for_running_loop
 
 # set by the pool itself for every request; a caller's value would contradict the wire
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
@@ -115,7 +116,6 @@ class LeanSessions:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url {base_url!r}: not an http(s) URL with a host")
-        self.base_url = base_url.rstrip("/")
         self.backend = backend
         self._tls = parts.scheme == "https"
         self._host = parts.hostname
@@ -139,14 +139,8 @@ class LeanSessions:
 
     # -- the pool --------------------------------------------------------------------------
     def _pool(self) -> _LoopPool:
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            with self._lock:
-                for old in [lp for lp in self._pools if lp.is_closed()]:
-                    del self._pools[old]  # its connections died with their loop
-                pool = self._pools[loop] = _LoopPool(self._max_connections)
-        return pool
+        return for_running_loop(self._pools, self._lock,
+                                lambda: _LoopPool(self._max_connections))
 
     async def _connection(self, pool: _LoopPool) -> WireConnection:
         """An idle connection still fit for use, or a new one."""
@@ -255,6 +249,3 @@ class _Exchange:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._sessions._release(self._pool, self._conn)
-
-
-__all__ = ["ConnectionBroken", "LeanSessions", "available"]

@@ -20,6 +20,7 @@ import httpx
 
 from cerebra.models import http_lean
 from cerebra.models.http_errors import decode_json, error_from_response, error_from_transport
+from cerebra.models.loop_local import for_running_loop
 
 
 @dataclass(frozen=True)
@@ -130,20 +131,13 @@ class HttpPool:
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            with self._lock:
-                for old in [lp for lp in self._async if lp.is_closed()]:
-                    del self._async[old]  # its connections died with their loop
-                client = self._async[loop] = httpx.AsyncClient(
-                    base_url=self.base_url,
-                    headers=self.headers,
-                    timeout=self.config.timeout(),
-                    limits=self.config.limits(),
-                    transport=self._async_transport,
-                )
-        return client
+        return for_running_loop(self._async, self._lock, lambda: httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=self.config.timeout(),
+            limits=self.config.limits(),
+            transport=self._async_transport,
+        ))
 
     def close(self) -> None:
         with self._lock:
