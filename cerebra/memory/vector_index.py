@@ -31,19 +31,36 @@ from sqlalchemy import Connection, text
 from cerebra.memory.vector_graphs import new_graph
 
 SAVE_EVERY = 50_000  # changes applied since the last save that trigger a save
+WIDE_ROWS = 20_000  # mirrors up to this many rows keep a float32 copy (_Mirror.wide)
 KEEP_LOG = 200_000  # log entries kept behind a saved position, for other readers to catch up
 _FILE = re.compile(r"^vectors-(\d+)-s(\d+)(\.usearch|\.faiss)$")
 
 
 class _Mirror:
     """The indexed vectors as a key-sorted float16 matrix, for exact scoring of subsets
-    (usearch returns stored vectors one Python object per key, too slow for thousands)."""
+    (usearch returns stored vectors one Python object per key, too slow for thousands).
+
+    Up to WIDE_ROWS rows it also keeps the same values widened to float32 (`wide`): numpy
+    converts float16 at ~2 ns an element here, so scoring 5,000 rows spent 3.4 ms widening
+    them and 0.12 ms multiplying; the copy costs 1.5 KB a 384-dim row (7.7 MB at 5,000)."""
 
     def __init__(self, dim: int) -> None:
         self.keys = np.zeros(0, dtype=np.int64)
         self.mat = np.zeros((0, dim), dtype=np.float16)
+        self.wide: np.ndarray | None = np.zeros((0, dim), dtype=np.float32)
         self.live = np.zeros(0, dtype=bool)
         self.size = 0
+
+    def rows(self, pos: np.ndarray | slice) -> np.ndarray:
+        """The vectors at `pos` as float32 (the float16 values, widened)."""
+        if self.wide is not None:
+            return self.wide[pos]
+        return self.mat[pos].astype(np.float32)
+
+    def _widen(self) -> None:
+        """`wide` for the current capacity, or None past WIDE_ROWS."""
+        cap = self.mat.shape[0]
+        self.wide = self.mat.astype(np.float32) if cap <= WIDE_ROWS else None
 
     def _positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pos = np.searchsorted(self.keys[: self.size], keys)
@@ -56,6 +73,8 @@ class _Mirror:
         keys, vectors = keys[order], vectors[order]
         pos, found = self._positions(keys)
         self.mat[pos[found]] = vectors[found]
+        if self.wide is not None:
+            self.wide[pos[found]] = vectors[found]
         self.live[pos[found]] = True
         new_keys, new_vecs = keys[~found], vectors[~found]
         if len(new_keys) == 0:
@@ -68,15 +87,20 @@ class _Mirror:
             grown = np.zeros((cap, self.mat.shape[1]), dtype=np.float16)
             grown[: self.size] = self.mat[: self.size]
             self.mat = grown
+            self._widen()
         appendable = self.size == 0 or new_keys[0] > self.keys[self.size - 1]
         self.keys[self.size : total] = new_keys
         self.mat[self.size : total] = new_vecs
+        if self.wide is not None:
+            self.wide[self.size : total] = new_vecs
         self.live[self.size : total] = True
         self.size = total
         if not appendable:  # a reused lower id: restore the sort order (rare)
             order = np.argsort(self.keys[:total], kind="stable")
             self.keys[:total] = self.keys[:total][order]
             self.mat[:total] = self.mat[:total][order]
+            if self.wide is not None:
+                self.wide[:total] = self.wide[:total][order]
             self.live[:total] = self.live[:total][order]
 
     def remove(self, keys: np.ndarray) -> None:
@@ -104,6 +128,7 @@ class _Mirror:
         with np.load(path) as data:
             self.keys, self.mat, self.live = data["keys"], data["mat"], data["live"]
         self.size = len(self.keys)
+        self._widen()
 
 
 class VectorIndex:
@@ -265,20 +290,32 @@ class VectorIndex:
             return self.index.search(query, count)
 
     def exact(
-        self, query: np.ndarray, keys: np.ndarray, count: int
+        self, query: np.ndarray, keys: np.ndarray | None, count: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top `count` among `keys` (keys that are not indexed are skipped)."""
-        if len(keys) == 0 or count <= 0:
+        """Exact top `count` among `keys`, or among every indexed key when `keys` is None
+        (keys that are not indexed are skipped), best first and equal scores by key."""
+        if (keys is not None and len(keys) == 0) or count <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        mirror = self.mirror
         with self.lock:
-            pos, ok = self.mirror.lookup(keys.astype(np.int64))
-            keys = keys[ok]
-            if len(keys) == 0:
-                return keys, np.zeros(0, dtype=np.float32)
-            sims = self.mirror.mat[pos[ok]].astype(np.float32) @ query
+            if keys is None:
+                live = mirror.live[: mirror.size]
+                keys = mirror.keys[: mirror.size][live]
+                sims = (mirror.rows(slice(0, mirror.size)) @ query)[live]
+            else:
+                pos, ok = mirror.lookup(keys.astype(np.int64))
+                keys = keys[ok]
+                if len(keys) == 0:
+                    return keys, np.zeros(0, dtype=np.float32)
+                sims = mirror.rows(pos[ok]) @ query
+        if len(sims) == 0:
+            return keys, sims.astype(np.float32)
         k = min(count, len(sims))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        # best first, equal scores by key: every rank, the cut at `count` included, is the
+        # same whichever superset of keys was scored
+        cut = sims[np.argpartition(-sims, k - 1)[k - 1]]
+        top = np.flatnonzero(sims >= cut)
+        top = top[np.lexsort((keys[top], -sims[top]))][:k]
         return keys[top], sims[top]
 
     def keys(self) -> tuple[set[int], set[int]]:

@@ -3,9 +3,9 @@
 `SQLiteBackend.search_candidates` (cerebra.memory.sqlite_search) shortcuts the candidate
 queries: pools cut before the scope check, rows and indexed terms read in one query,
 statistics on the same connection. Here the shortcut is forced on a small store (HNSW path
-and term budget on) and compared with `gather_candidates`, which uses text_candidates,
-vector_candidates, term_stats and fetch one by one, across scopes, tags, filters and
-expired rows.
+and term budget on, or the exact path of small stores) and compared with
+`gather_candidates`, which uses text_candidates, vector_candidates, term_stats and fetch
+one by one, across scopes, tags, filters and expired rows.
 """
 
 from __future__ import annotations
@@ -26,9 +26,13 @@ WORDS = ["river", "garden", "piano", "violin", "market"]
 WORDS += ["harbour", "winter", "summer", "lantern", "meadow"]
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
-    monkeypatch.setattr(sqlite_search, "EXACT_MAX", 30)
+@pytest.fixture(params=["hnsw", "exact"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> MemoryStore:
+    # "exact": the store's vectors are scored exactly (a store of at most EXACT_MAX), where
+    # scopes of at least half the store take the whole store's best and check their scope
+    monkeypatch.setattr(sqlite_search, "EXACT_MAX", 30 if request.param == "hnsw" else 10_000)
     monkeypatch.setattr(sqlite_search, "TEXT_BUDGET_FROM_DOCS", 50)
     monkeypatch.setattr(sqlite_search, "TEXT_POSTINGS_BUDGET", 40)
     store = MemoryStore(SQLiteBackend(str(tmp_path / "m.db")), FakeEmbedder())
