@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--keep", type=Path, help="also copy py-spy's raw stacks here")
+    parser.add_argument("--idle", action="store_true",
+                        help="sample waiting threads too (wall time, not only on-CPU)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +97,8 @@ def main() -> None:
                 spy_proc = subprocess.Popen(
                     [spy, "record", "--pid", str(target.process.pid), "--format", "raw",
                      "--rate", str(args.rate), "--nonblocking",
-                     *(["--gil"] if args.target != "memory" else []), "--output",
+                     *(["--gil"] if args.target != "memory" else []),
+                     *(["--idle"] if args.idle else []), "--output",
                      str(out), "--duration", str(int(args.seconds))],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 sent, deadline = 0, time.time() + args.seconds

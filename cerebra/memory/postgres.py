@@ -9,9 +9,9 @@ index (`embedding_vec::vector(d)` with `vector_ip_ops`), created on first use. V
 queries run with `hnsw.iterative_scan = relaxed_order`, so scope, tag and metadata filters
 are applied inside the index scan instead of after a top-k cut.
 
-Full-text ranking (ts_rank) reads the tsvector of every match, so in scopes of
-TEXT_BUDGET_FROM_DOCS memories or more the query keeps its rarest terms while their
-document frequencies (memory_scope_terms) fit TEXT_POSTINGS_BUDGET, as on SQLite.
+Full-text ranking (ts_rank) reads the tsvector of every match, so the query keeps its
+rarest terms while their document frequencies (memory_scope_terms) fit
+TEXT_POSTINGS_BUDGET, in scopes of any size (TEXT_BUDGET_FROM_DOCS, 0), as on SQLite.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ TEXT_DIFFERS = ("(x.tsv <> m.tsv OR x.tenant_id <> m.tenant_id OR x.user_id <> m
                 "OR x.expires_at IS DISTINCT FROM m.expires_at)")
 
 TEXT_POSTINGS_BUDGET = 3_000
-TEXT_BUDGET_FROM_DOCS = 5_000  # smaller scopes always get every query term (as SQLite)
+TEXT_BUDGET_FROM_DOCS = 0  # scopes this small get every query term (0: none, as SQLite)
 
 
 def postgres_url(url: str) -> str:

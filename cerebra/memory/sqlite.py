@@ -28,13 +28,13 @@ proposes 2x the wanted count and SQL keeps those the scope and filter allow, wid
 and then falling back to the exact path if too few survive. Filters are thus applied
 before the top-k cut.
 
-Full-text queries: FTS5 ranks every document matching any query term, so at scale a few
-very common terms dominate the cost. In stores of 5k documents or more
-(TEXT_BUDGET_FROM_DOCS), terms are taken rarest first (the scope's document frequencies
+Full-text queries: FTS5 ranks every document matching any query term, so a few very common
+terms dominate the cost. Terms are taken rarest first (the scope's document frequencies
 from memory_scope_terms) while their postings fit TEXT_POSTINGS_BUDGET; the dropped ones are
-the lowest-IDF terms. Smaller stores, and queries under the budget, keep every term, so
-ranking there is plain BM25. The top matches by full text alone are then checked against
-scope and filter by id; if too few survive, the exact joined query runs instead.
+the lowest-IDF terms. Queries under the budget keep every term, so ranking there is plain
+BM25 (stores under TEXT_BUDGET_FROM_DOCS documents, 0 by default, keep every term too).
+The top matches by full text alone are then checked against scope and filter by id; if too
+few survive, the exact joined query runs instead.
 `search_candidates` (cerebra.memory.sqlite_search) does all of this for hybrid search on one
 connection, reading each candidate row once.
 """

@@ -22,15 +22,18 @@ which the first `limit` that pass the scope check are the scope's first `limit`.
 
 Affordable terms: FTS5 scores every document that matches any term of an OR query, so a
 very common term costs milliseconds per ten thousand documents, and carries the least BM25
-weight. In stores of TEXT_BUDGET_FROM_DOCS documents or more, terms are taken rarest first
-(the scope's document frequencies, one key lookup each in memory_scope_terms) while their
-postings fit TEXT_POSTINGS_BUDGET. Fusion still scores every candidate on all query terms.
-From 5,000 documents (was 50,000): at 10k, a prompt sharing one common word with every
+weight. Terms are taken rarest first (the scope's document frequencies, one key lookup each
+in memory_scope_terms) while their postings fit TEXT_POSTINGS_BUDGET. Fusion still scores
+every candidate on all query terms. At 10k, a prompt sharing one common word with every
 memory spent ~12 ms a search in FTS5 (docs/performance.md, memory on); with the budget the
-gateway's memory-on added p50 went 49.7 -> 35.5 ms. Recall with the budget forced far
-tighter (every store, 165 postings on LoCoMo dev's ~550-turn scopes, 90 on the long-turn
-set): R@10 0.8032 -> 0.8008 and 0.8596 -> 0.8571; at these defaults both sets are unchanged
-(their scopes' query terms stay within the budget).
+gateway's memory-on added p50 went 49.7 -> 35.5 ms. The cost is per posting, not per
+document (~1.5 µs each here), so the budget applies to stores of any size
+(TEXT_BUDGET_FROM_DOCS, 50,000 then 5,000, now 0): a 2,000-note store with 300 stored
+exchanges spent 6.0 ms p50 in FTS5 on the gateway's prompts with every term and 1.4 ms
+within the budget. Recall with the budget forced far tighter (every store, 165 postings on
+LoCoMo dev's ~550-turn scopes, 90 on the long-turn set): R@10 0.8032 -> 0.8008 and 0.8596 ->
+0.8571; at the default budget LoCoMo dev and both long-turn sets are unchanged (0.8032,
+0.8593, 0.7739: their scopes' query terms stay within it).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from cerebra.memory.vector_index import VectorIndex
 
 EXACT_MAX = 5_000  # vector indexes up to this size are searched exactly
 TEXT_POSTINGS_BUDGET = 3_000
-TEXT_BUDGET_FROM_DOCS = 5_000  # smaller stores always get every query term
+TEXT_BUDGET_FROM_DOCS = 0  # stores this small get every query term (0: none; see above)
 
 
 def affordable(unique: Sequence[str], df: Mapping[str, int]) -> list[str]:

@@ -126,8 +126,9 @@ def test_common_terms_are_dropped_only_past_the_postings_budget(
     both = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
     assert len(both) == 21  # under the budget: every matching document is a candidate
     monkeypatch.setattr(sqlite_search, "TEXT_POSTINGS_BUDGET", 5)
+    monkeypatch.setattr(sqlite_search, "TEXT_BUDGET_FROM_DOCS", 1000)  # a "small" store
     assert len(backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)) == 21
-    monkeypatch.setattr(sqlite_search, "TEXT_BUDGET_FROM_DOCS", 10)  # a "large" store now
+    monkeypatch.setattr(sqlite_search, "TEXT_BUDGET_FROM_DOCS", 0)  # the default: any store
     only_rare = backend.text_candidates(store.scope("a"), ["status", "zeppelin"], 50)
     assert [c.row_id for c in only_rare] == [store.get(rare).row_id]  # type: ignore[union-attr]
     alone = backend.text_candidates(store.scope("a"), ["status"], 50)
