@@ -31,7 +31,7 @@ from sqlalchemy import Connection, text
 from cerebra.memory.vector_graphs import new_graph
 
 SAVE_EVERY = 50_000  # changes applied since the last save that trigger a save
-WIDE_ROWS = 20_000  # mirrors up to this many rows keep a float32 copy (_Mirror.wide)
+WIDE_FLOATS = 8_000_000  # mirrors up to this many values keep a float32 copy (32 MB)
 KEEP_LOG = 200_000  # log entries kept behind a saved position, for other readers to catch up
 _FILE = re.compile(r"^vectors-(\d+)-s(\d+)(\.usearch|\.faiss)$")
 
@@ -40,9 +40,9 @@ class _Mirror:
     """The indexed vectors as a key-sorted float16 matrix, for exact scoring of subsets
     (usearch returns stored vectors one Python object per key, too slow for thousands).
 
-    Up to WIDE_ROWS rows it also keeps the same values widened to float32 (`wide`): numpy
-    converts float16 at ~2 ns an element here, so scoring 5,000 rows spent 3.4 ms widening
-    them and 0.12 ms multiplying; the copy costs 1.5 KB a 384-dim row (7.7 MB at 5,000)."""
+    Up to WIDE_FLOATS values (20,833 rows of 384, 2,604 of 3,072) it also keeps the same
+    values widened to float32 (`wide`): numpy converts float16 at ~2 ns an element here, so
+    scoring 5,000 × 384 spent 3.4 ms widening and 0.12 ms multiplying."""
 
     def __init__(self, dim: int) -> None:
         self.keys = np.zeros(0, dtype=np.int64)
@@ -58,9 +58,8 @@ class _Mirror:
         return self.mat[pos].astype(np.float32)
 
     def _widen(self) -> None:
-        """`wide` for the current capacity, or None past WIDE_ROWS."""
-        cap = self.mat.shape[0]
-        self.wide = self.mat.astype(np.float32) if cap <= WIDE_ROWS else None
+        """`wide` for the current capacity, or None past WIDE_FLOATS."""
+        self.wide = self.mat.astype(np.float32) if self.mat.size <= WIDE_FLOATS else None
 
     def _positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pos = np.searchsorted(self.keys[: self.size], keys)
@@ -296,8 +295,8 @@ class VectorIndex:
         (keys that are not indexed are skipped), best first and equal scores by key."""
         if (keys is not None and len(keys) == 0) or count <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        mirror = self.mirror
         with self.lock:
+            mirror = self.mirror
             if keys is None:
                 live = mirror.live[: mirror.size]
                 keys = mirror.keys[: mirror.size][live]

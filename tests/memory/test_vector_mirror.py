@@ -1,5 +1,5 @@
 """The vector index's exact scoring: its float32 copy of the float16 mirror (`wide`) holds
-the same values through growth, re-sorting, removal and a reload, and past WIDE_ROWS the
+the same values through growth, re-sorting, removal and a reload, and past WIDE_FLOATS the
 mirror scores from float16 alone with the same results. `exact` ranks best first with
 equal scores by key, so the whole store's top and a subset's top agree on every rank."""
 
@@ -24,11 +24,11 @@ def _want(keys: np.ndarray, x: np.ndarray, q: np.ndarray, count: int) -> list[in
     return keys[np.lexsort((keys, -sims))][:count].tolist()
 
 
-@pytest.mark.parametrize("wide_rows", [20_000, 100])
+@pytest.mark.parametrize("wide_floats", [8_000_000, 1_600])
 def test_exact_scores_the_float16_values(
-    wide_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    wide_floats: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vector_index, "WIDE_ROWS", wide_rows)
+    monkeypatch.setattr(vector_index, "WIDE_FLOATS", wide_floats)
     dim = 16
     x = _vectors(1500, dim, seed=1)
     keys = np.arange(10, 1510, dtype=np.int64)
@@ -39,7 +39,7 @@ def test_exact_scores_the_float16_values(
     for start in range(1, 5):
         index._add(keys[start:1500:300], x[start:1500:300])
     mirror = index.mirror
-    assert (mirror.wide is not None) == (wide_rows == 20_000)
+    assert (mirror.wide is not None) == (wide_floats == 8_000_000)
     if mirror.wide is not None:
         widened = mirror.mat[: mirror.size].astype(np.float32)
         assert np.array_equal(mirror.wide[: mirror.size], widened)
@@ -59,7 +59,7 @@ def test_exact_scores_the_float16_values(
     index.seq = 1  # as if replayed from the log up to entry 1
     index.save()
     loaded = VectorIndex(dim, tmp_path, "usearch")
-    assert (loaded.mirror.wide is not None) == (wide_rows == 20_000)
+    assert (loaded.mirror.wide is not None) == (wide_floats == 8_000_000)
     q = _vectors(1, dim, seed=3)[0]
     assert loaded.exact(q, None, 30)[0].tolist() == index.exact(q, None, 30)[0].tolist()
 
