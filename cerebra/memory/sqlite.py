@@ -257,9 +257,10 @@ class SQLiteBackend(SQLMemoryBackend):
         BM25 weight (lowest IDF). Document frequencies are the scope's (memory_scope_terms:
         one key lookup per term; fts5vocab walks each term's postings to count them). Stores
         under TEXT_BUDGET_FROM_DOCS documents, and queries under the budget, are unchanged."""
-        docs = conn.execute(text("SELECT max(rowid) FROM memories_fts")).scalar()
-        if (docs or 0) < search.TEXT_BUDGET_FROM_DOCS:
-            return unique
+        if search.TEXT_BUDGET_FROM_DOCS > 0:  # (0, the default: no store is asked its size)
+            docs = conn.execute(text("SELECT max(rowid) FROM memories_fts")).scalar()
+            if (docs or 0) < search.TEXT_BUDGET_FROM_DOCS:
+                return unique
         return search.affordable(unique, scope_counts(conn, scope, unique)[2])
 
     def vector_index(self, dim: int, conn: Connection) -> VectorIndex:

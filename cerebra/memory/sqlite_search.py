@@ -67,6 +67,14 @@ def affordable(unique: Sequence[str], df: Mapping[str, int]) -> list[str]:
     return rarest_within(unique, df, TEXT_POSTINGS_BUDGET)
 
 
+def _below_budget_size(cursor: Any) -> bool:
+    """Whether the store is under TEXT_BUDGET_FROM_DOCS documents (never asked at 0)."""
+    if TEXT_BUDGET_FROM_DOCS <= 0:
+        return False
+    cursor.execute("SELECT max(rowid) FROM memories_fts")
+    return bool((cursor.fetchone()[0] or 0) < TEXT_BUDGET_FROM_DOCS)
+
+
 def fts_match(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
@@ -167,9 +175,7 @@ def search_candidates(
             counts = scope_counts_raw(cursor, scope, unique) if unique else None
             ranked: list[tuple[int, float]] = []
             if counts is not None:
-                cursor.execute("SELECT max(rowid) FROM memories_fts")
-                docs = cursor.fetchone()[0] or 0
-                kept = unique if docs < TEXT_BUDGET_FROM_DOCS else affordable(unique, counts[2])
+                kept = unique if _below_budget_size(cursor) else affordable(unique, counts[2])
                 cursor.execute(
                     "SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ? "
                     "ORDER BY rank LIMIT ?",
@@ -190,11 +196,9 @@ def search_candidates(
             small = len(index) <= EXACT_MAX
             keys: list[int] = []
             sims: list[float] = []
-            if not small:
-                found_keys, found_sims = index.search(query, over)
-                keys, sims = found_keys.tolist(), found_sims.tolist()
-            elif counts is None or 2 * counts[0] >= len(index):
-                found_keys, found_sims = index.exact(query, None, over)
+            if not small or counts is None or 2 * counts[0] >= len(index):
+                found_keys, found_sims = (index.exact(query, None, over) if small
+                                          else index.search(query, over))
                 keys, sims = found_keys.tolist(), found_sims.tolist()
             first = [*dict.fromkeys(text_ids[:limit] + keys[:limit])]
             asked = set(text_ids[:limit])
